@@ -1,0 +1,183 @@
+/**
+ * The environment, read once. Every problem is collected and reported together, one line per
+ * variable, so an operator fixes a broken deployment in one pass instead of one restart per typo.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { ThreadlineError } from './errors.js';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const optionalUrl = optionalString.refine(
+  (value) => value === undefined || /^https?:\/\/[^\s]+$/.test(value),
+  'must be an http(s) URL',
+);
+
+const booleanFlag = (fallback: boolean) =>
+  optionalString.transform((value, ctx) => {
+    if (value === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(value)) return true;
+    if (/^(0|false|no|off)$/i.test(value)) return false;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be true or false' });
+    return z.NEVER;
+  });
+
+const integer = (fallback: number, min: number, max: number) =>
+  optionalString.transform((value, ctx) => {
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const idList = optionalString.transform((value) =>
+  value === undefined ? [] : value.split(',').map((id) => id.trim()).filter((id) => id !== ''),
+);
+
+const envSchema = z.object({
+  ANTHROPIC_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: optionalUrl,
+  ANTHROPIC_MODEL: optionalString.transform((value) => value ?? 'claude-opus-4-8'),
+  MAX_TOKENS: integer(4096, 1, 128_000),
+  DISCORD_TOKEN: optionalString,
+  DISCORD_API_URL: optionalUrl,
+  DISCORD_GUILD_ID: optionalString,
+  DISCORD_HISTORY_LIMIT: integer(500, 0, 10_000),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_API_URL: optionalUrl,
+  SLACK_ADMIN_USER_IDS: idList,
+  SLACK_HISTORY_LIMIT: integer(1000, 0, 10_000),
+  FOLLOW_UP_WITHOUT_MENTION: booleanFlag(true),
+  PORT: integer(3000, 0, 65_535),
+  DATABASE_PATH: optionalString.transform((value) => value ?? './data/threadline.db'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .or(z.literal('').transform(() => undefined))
+    .transform((value) => value ?? 'info'),
+  CONTEXT_BUDGET_TOKENS: integer(150_000, 1_000, 2_000_000),
+  MODEL_IDLE_TIMEOUT_MS: integer(60_000, 1_000, 600_000),
+  MODEL_MAX_RETRIES: integer(2, 0, 10),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  readonly anthropic: {
+    readonly apiKey: string;
+    readonly baseUrl: string | undefined;
+    readonly model: string;
+    readonly maxTokens: number;
+    readonly maxRetries: number;
+    readonly idleTimeoutMs: number;
+    readonly contextBudgetTokens: number;
+  };
+  readonly discord:
+    | {
+        readonly token: string;
+        readonly apiUrl: string | undefined;
+        readonly guildId: string | undefined;
+        readonly historyLimit: number;
+      }
+    | undefined;
+  readonly slack:
+    | {
+        readonly botToken: string;
+        readonly appToken: string | undefined;
+        readonly signingSecret: string | undefined;
+        readonly apiUrl: string | undefined;
+        readonly adminUserIds: readonly string[];
+        readonly historyLimit: number;
+      }
+    | undefined;
+  readonly followUpWithoutMention: boolean;
+  readonly port: number;
+  readonly databasePath: string;
+  readonly logLevel: Env['LOG_LEVEL'];
+}
+
+/** Thrown with every problem found; `problems` holds one line per variable. */
+export class ConfigError extends ThreadlineError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('config_invalid', `invalid configuration:\n${problems.join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  if (e.ANTHROPIC_API_KEY === undefined) problems.push('ANTHROPIC_API_KEY: required');
+  if (e.DISCORD_TOKEN === undefined && e.SLACK_BOT_TOKEN === undefined) {
+    problems.push('DISCORD_TOKEN or SLACK_BOT_TOKEN: set at least one to run a platform adapter');
+  }
+  if (e.SLACK_BOT_TOKEN !== undefined && e.SLACK_APP_TOKEN === undefined && e.SLACK_SIGNING_SECRET === undefined) {
+    problems.push('SLACK_SIGNING_SECRET: required for Slack HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  }
+  if (e.SLACK_APP_TOKEN !== undefined && !e.SLACK_APP_TOKEN.startsWith('xapp-')) {
+    problems.push('SLACK_APP_TOKEN: must be an app-level token starting with xapp-');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    anthropic: {
+      apiKey: e.ANTHROPIC_API_KEY as string,
+      baseUrl: e.ANTHROPIC_BASE_URL,
+      model: e.ANTHROPIC_MODEL,
+      maxTokens: e.MAX_TOKENS,
+      maxRetries: e.MODEL_MAX_RETRIES,
+      idleTimeoutMs: e.MODEL_IDLE_TIMEOUT_MS,
+      contextBudgetTokens: e.CONTEXT_BUDGET_TOKENS,
+    },
+    discord:
+      e.DISCORD_TOKEN === undefined
+        ? undefined
+        : { token: e.DISCORD_TOKEN, apiUrl: e.DISCORD_API_URL, guildId: e.DISCORD_GUILD_ID, historyLimit: e.DISCORD_HISTORY_LIMIT },
+    slack:
+      e.SLACK_BOT_TOKEN === undefined
+        ? undefined
+        : {
+            botToken: e.SLACK_BOT_TOKEN,
+            appToken: e.SLACK_APP_TOKEN,
+            signingSecret: e.SLACK_SIGNING_SECRET,
+            apiUrl: e.SLACK_API_URL,
+            adminUserIds: e.SLACK_ADMIN_USER_IDS,
+            historyLimit: e.SLACK_HISTORY_LIMIT,
+          },
+    followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
+    port: e.PORT,
+    databasePath: e.DATABASE_PATH,
+    logLevel: e.LOG_LEVEL,
+  };
+  return deepFreeze(config);
+}
+
+/** `.env` in the working directory, when present; real environment variables win. */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,304 @@
+/**
+ * Stored thread + instructions + model → one Messages API request. Pure: no I/O, no clock, so
+ * the same thread always yields the same bytes (the prompt cache depends on that) and every rule
+ * is testable from a table.
+ */
+import { ThreadlineError } from '../errors.js';
+import { IMAGE_LIMITS, type ModelRules } from './models.js';
+
+export type ImageSource =
+  | { readonly type: 'url'; readonly url: string }
+  | { readonly type: 'base64'; readonly media_type: string; readonly data: string }
+  | { readonly type: 'file'; readonly file_id: string };
+
+export interface ImagePart {
+  readonly name: string;
+  readonly source: ImageSource;
+  readonly width: number | null;
+  readonly height: number | null;
+}
+
+export interface HistoryTurn {
+  readonly role: 'user' | 'assistant' | 'system';
+  readonly authorId: string;
+  readonly authorName: string;
+  readonly text: string;
+  /** Only meaningful on user turns; ignored elsewhere (images belong in user turns only). */
+  readonly images: readonly ImagePart[];
+  /** Short notes about attachments the model cannot see (type, size, why). */
+  readonly notes: readonly string[];
+}
+
+export interface AssembleInput {
+  readonly rules: ModelRules;
+  readonly maxTokens: number;
+  /** Top-level system prompt. */
+  readonly system: string;
+  /** Oldest first; the last `user` turn is the one being answered (system turns may follow it). */
+  readonly turns: readonly HistoryTurn[];
+  /** Input token budget for the whole request. */
+  readonly budgetTokens: number;
+}
+
+type TextBlock = { type: 'text'; text: string; cache_control?: { type: 'ephemeral' } };
+type ImageBlock = { type: 'image'; source: ImageSource };
+export type ContentBlock = TextBlock | ImageBlock;
+
+export interface RequestMessage {
+  readonly role: 'user' | 'assistant' | 'system';
+  readonly content: ContentBlock[];
+}
+
+/** The body sent to `messages.create`. Deliberately has no sampling fields. */
+export interface ClaudeRequest {
+  readonly model: string;
+  readonly max_tokens: number;
+  readonly system: TextBlock[];
+  readonly messages: RequestMessage[];
+  readonly cache_control: { type: 'ephemeral' };
+}
+
+export interface AssembleResult {
+  readonly request: ClaudeRequest;
+  readonly omittedTurns: number;
+  /** Images replaced by a note (over count or size limits), oldest first. */
+  readonly omittedImages: readonly string[];
+  readonly estimatedInputTokens: number;
+}
+
+const IMAGE_TOKENS_UNKNOWN = 1600;
+const IMAGE_TOKENS_MAX = 4784;
+const PER_TURN_OVERHEAD = 4;
+
+export function estimateTextTokens(text: string): number {
+  // ~3.5 characters per token for English prose and code; an overestimate is the safe side.
+  return Math.ceil(text.length / 3.5);
+}
+
+export function estimateImageTokens(image: Pick<ImagePart, 'width' | 'height'>): number {
+  if (image.width === null || image.height === null) return IMAGE_TOKENS_UNKNOWN;
+  return Math.min(Math.ceil(image.width / 28) * Math.ceil(image.height / 28), IMAGE_TOKENS_MAX);
+}
+
+export function omissionNote(count: number): string {
+  return `[${count} earlier message${count === 1 ? ' was' : 's were'} left out of this conversation to fit the context window.]`;
+}
+
+export function assemble(input: AssembleInput): AssembleResult {
+  const answering = lastIndexWhere(input.turns, (turn) => turn.role === 'user');
+  if (answering < 0) throw new ThreadlineError('input_invalid', 'nothing to answer: the thread has no user message');
+
+  let turns = input.turns
+    .slice(0, answering + 1 + countTrailingSystem(input.turns, answering))
+    .map((turn, index) => (index === answering ? withImpliedRequest(turn) : withoutImagesUnlessUser(turn)))
+    .filter((turn) => (turn.role !== 'system' || input.rules.midConversationSystem) && !isEmpty(turn));
+
+  const images = limitImages(turns, input.rules.maxImages);
+  turns = images.turns;
+
+  const multiAuthor = new Set(turns.filter((turn) => turn.role === 'user').map((turn) => turn.authorId)).size > 1;
+  const systemTokens = estimateTextTokens(input.system);
+  const cut = chooseCut(turns, input.budgetTokens - systemTokens);
+  let kept = turns.slice(cut);
+  kept = truncateNewestIfHuge(kept, input.budgetTokens - systemTokens);
+
+  const messages = toMessages(kept, multiAuthor, cut);
+  const estimatedInputTokens = systemTokens + kept.reduce((sum, turn) => sum + turnTokens(turn), 0);
+
+  return {
+    request: {
+      model: input.rules.id,
+      max_tokens: Math.min(input.maxTokens, input.rules.maxOutputTokens),
+      system: [{ type: 'text', text: input.system, cache_control: { type: 'ephemeral' } }],
+      messages,
+      // Automatic caching: one breakpoint on the last block, so each turn reads the previous turn's prefix.
+      cache_control: { type: 'ephemeral' },
+    },
+    omittedTurns: cut,
+    omittedImages: images.omitted,
+    estimatedInputTokens,
+  };
+}
+
+function lastIndexWhere<T>(items: readonly T[], predicate: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i -= 1) if (predicate(items[i] as T)) return i;
+  return -1;
+}
+
+function indexOfLastUser(turns: readonly HistoryTurn[]): number {
+  return lastIndexWhere(turns, (turn) => turn.role === 'user');
+}
+
+function countTrailingSystem(turns: readonly HistoryTurn[], after: number): number {
+  let count = 0;
+  while (turns[after + 1 + count]?.role === 'system') count += 1;
+  return count;
+}
+
+function withoutImagesUnlessUser(turn: HistoryTurn): HistoryTurn {
+  return turn.role === 'user' || turn.images.length === 0 ? turn : { ...turn, images: [] };
+}
+
+/** The message being answered may be only an image, or only a mention: say what is implied. */
+function withImpliedRequest(turn: HistoryTurn): HistoryTurn {
+  if (turn.text.trim() !== '') return turn;
+  if (turn.images.length > 0) {
+    return { ...turn, text: turn.images.length === 1 ? '(sent an image without text: describe it)' : `(sent ${turn.images.length} images without text: describe them)` };
+  }
+  return { ...turn, text: '(mentioned you without any text: respond to the conversation so far)' };
+}
+
+function isEmpty(turn: HistoryTurn): boolean {
+  return turn.text.trim() === '' && turn.images.length === 0 && turn.notes.length === 0;
+}
+
+function turnTokens(turn: HistoryTurn): number {
+  return (
+    PER_TURN_OVERHEAD +
+    estimateTextTokens(turn.authorName) +
+    estimateTextTokens(turn.text) +
+    turn.notes.reduce((sum, note) => sum + estimateTextTokens(note), 0) +
+    turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0)
+  );
+}
+
+/**
+ * Keeps the newest images (§7): at most `maxImages`, and when more than 20 remain, none larger
+ * than 2000 px a side; none ever over 8000 px. Each one left out becomes a note in its turn.
+ */
+function limitImages(turns: HistoryTurn[], maxImages: number): { turns: HistoryTurn[]; omitted: string[] } {
+  const all = turns.flatMap((turn, turnIndex) => turn.images.map((image, imageIndex) => ({ turnIndex, imageIndex, image })));
+  const drop = new Map<string, string>();
+  const key = (turnIndex: number, imageIndex: number) => `${turnIndex}:${imageIndex}`;
+  for (const entry of all) {
+    const { width, height } = entry.image;
+    if (Math.max(width ?? 0, height ?? 0) > IMAGE_LIMITS.maxSidePx) {
+      drop.set(key(entry.turnIndex, entry.imageIndex), `larger than ${IMAGE_LIMITS.maxSidePx} px on a side`);
+    }
+  }
+  let remaining = all.filter((entry) => !drop.has(key(entry.turnIndex, entry.imageIndex)));
+  for (const entry of remaining.slice(0, Math.max(0, remaining.length - maxImages))) {
+    drop.set(key(entry.turnIndex, entry.imageIndex), `only the newest ${maxImages} images are sent`);
+  }
+  remaining = remaining.slice(Math.max(0, remaining.length - maxImages));
+  if (remaining.length > IMAGE_LIMITS.manyImagesThreshold) {
+    for (const entry of remaining) {
+      const { width, height } = entry.image;
+      if (Math.max(width ?? 0, height ?? 0) > IMAGE_LIMITS.manyImagesMaxSidePx) {
+        drop.set(
+          key(entry.turnIndex, entry.imageIndex),
+          `larger than ${IMAGE_LIMITS.manyImagesMaxSidePx} px on a side, the limit when a request has more than ${IMAGE_LIMITS.manyImagesThreshold} images`,
+        );
+      }
+    }
+  }
+  if (drop.size === 0) return { turns, omitted: [] };
+  const omitted: string[] = [];
+  const limited = turns.map((turn, turnIndex) => {
+    const notes = [...turn.notes];
+    const images = turn.images.filter((image, imageIndex) => {
+      const reason = drop.get(key(turnIndex, imageIndex));
+      if (reason === undefined) return true;
+      omitted.push(image.name);
+      notes.push(`[image ${image.name} not shown: ${reason}]`);
+      return false;
+    });
+    return { ...turn, images, notes };
+  });
+  return { turns: limited, omitted };
+}
+
+/**
+ * How many of the oldest turns to leave out. The cut only lands on fixed boundaries (every
+ * quarter budget of cumulative tokens from the thread's start), so it moves in steps and the
+ * cached prefix survives many turns between moves. The newest user turn is never cut.
+ */
+function chooseCut(turns: readonly HistoryTurn[], budget: number): number {
+  const costs = turns.map(turnTokens);
+  const total = costs.reduce((sum, cost) => sum + cost, 0);
+  if (total <= budget) return 0;
+  const protectedFrom = indexOfLastUser(turns);
+  const step = Math.max(1, Math.floor(budget / 4));
+  let cumulative = 0;
+  let fallback = protectedFrom;
+  for (let cut = 1; cut <= protectedFrom; cut += 1) {
+    const before = cumulative;
+    cumulative += costs[cut - 1] as number;
+    if (total - cumulative > budget) continue;
+    if (fallback === protectedFrom) fallback = cut;
+    if (Math.floor(cumulative / step) > Math.floor(before / step)) return cut;
+  }
+  return fallback;
+}
+
+/** A single message larger than the whole budget is shortened rather than sent to a sure 400. */
+function truncateNewestIfHuge(turns: HistoryTurn[], budget: number): HistoryTurn[] {
+  const last = indexOfLastUser(turns);
+  const turn = turns[last];
+  if (turn === undefined) return turns;
+  const othersCost = turns.reduce((sum, t, i) => (i === last ? sum : sum + turnTokens(t)), 0);
+  const room = budget - othersCost - turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0);
+  if (estimateTextTokens(turn.text) <= room) return turns;
+  const keepChars = Math.max(0, Math.floor(room * 3.5) - 200);
+  const shortened = { ...turn, text: `${turn.text.slice(0, keepChars)}\n[message truncated: it was ${turn.text.length} characters, too long for the context window]` };
+  return turns.map((t, i) => (i === last ? shortened : t));
+}
+
+function renderText(turn: HistoryTurn, multiAuthor: boolean): string {
+  const body = [turn.text.trim(), ...turn.notes].filter((part) => part !== '').join('\n');
+  if (turn.role !== 'user' || !multiAuthor) return body;
+  return `${turn.authorName.replace(/\s+/g, ' ').trim()}: ${body}`;
+}
+
+function toMessages(turns: readonly HistoryTurn[], multiAuthor: boolean, omitted: number): RequestMessage[] {
+  const ordered = placeSystemTurns(turns);
+  const messages: Array<{ role: RequestMessage['role']; content: ContentBlock[] }> = [];
+  for (const turn of ordered) {
+    const blocks: ContentBlock[] = [];
+    if (turn.role === 'user') for (const image of turn.images) blocks.push({ type: 'image', source: image.source });
+    const text = renderText(turn, multiAuthor);
+    if (text !== '') blocks.push({ type: 'text', text });
+    if (blocks.length === 0) continue;
+    const previous = messages[messages.length - 1];
+    // The API would merge consecutive same-role turns anyway; merging here keeps the blocks we send explicit.
+    if (previous !== undefined && previous.role === turn.role) previous.content.push(...blocks);
+    else messages.push({ role: turn.role, content: blocks });
+  }
+  const first = messages[0];
+  const note = omitted > 0 ? omissionNote(omitted) : undefined;
+  if (first === undefined || first.role !== 'user') {
+    messages.unshift({ role: 'user', content: [{ type: 'text', text: note ?? '(The conversation starts with an earlier message from you.)' }] });
+  } else if (note !== undefined) {
+    first.content.unshift({ type: 'text', text: note });
+  }
+  return messages;
+}
+
+/**
+ * Mid-conversation system turns must directly follow a user turn and be last or followed by an
+ * assistant turn (§6). One whose answer never got stored (refusal, error) is followed by the next
+ * user turn: it moves past those user turns, which merge with the one before it anyway. One that
+ * can still not be placed (its user turn was deleted) is dropped rather than sent to a 400.
+ */
+function placeSystemTurns(turns: readonly HistoryTurn[]): HistoryTurn[] {
+  const result = [...turns];
+  for (let i = 0; i < result.length; i += 1) {
+    if (result[i]?.role !== 'system') continue;
+    let j = i;
+    while (result[j + 1]?.role === 'user') {
+      [result[j], result[j + 1]] = [result[j + 1] as HistoryTurn, result[j] as HistoryTurn];
+      j += 1;
+    }
+    i = j;
+  }
+  return result.filter((turn, i) => {
+    if (turn.role !== 'system') return true;
+    const previous = prevNonSystem(result, i);
+    return previous?.role === 'user';
+  });
+}
+
+function prevNonSystem(turns: readonly HistoryTurn[], index: number): HistoryTurn | undefined {
+  for (let i = index - 1; i >= 0; i -= 1) if (turns[i]?.role !== 'system') return turns[i];
+  return undefined;
+}

@@ -1,0 +1,80 @@
+/**
+ * Platform attachments → what the model gets: image blocks for the four image types the API
+ * reads, and a short note for anything else so the model knows the file exists.
+ */
+import type { NewAttachment, StoredAttachment } from '../store/types.js';
+import type { ImagePart } from './assemble.js';
+import { IMAGE_LIMITS } from './models.js';
+import type { AttachmentInput, Platform } from './types.js';
+
+const IMAGE_EXTENSIONS: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
+const TEXT_EXTENSIONS = new Set(['txt', 'md', 'markdown', 'csv', 'tsv', 'json', 'yaml', 'yml', 'xml', 'log', 'ts', 'tsx', 'js', 'jsx', 'mjs', 'py', 'rb', 'go', 'rs', 'java', 'kt', 'c', 'h', 'cpp', 'cs', 'php', 'sh', 'sql', 'toml', 'ini', 'html', 'css']);
+
+function extension(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot < 0 ? '' : name.slice(dot + 1).toLowerCase();
+}
+
+/** The media type to trust: the declared one, else the one the file name implies. */
+export function effectiveMediaType(attachment: Pick<AttachmentInput, 'mediaType' | 'name'>): string | null {
+  const declared = attachment.mediaType?.split(';')[0]?.trim().toLowerCase();
+  if (declared) return declared;
+  return IMAGE_EXTENSIONS[extension(attachment.name)] ?? null;
+}
+
+export function classify(attachment: Pick<AttachmentInput, 'mediaType' | 'name'>): NewAttachment['kind'] {
+  const type = effectiveMediaType(attachment);
+  if (type !== null && IMAGE_LIMITS.supportedMediaTypes.includes(type)) return 'image';
+  if ((type !== null && (type.startsWith('text/') || type === 'application/json')) || TEXT_EXTENSIONS.has(extension(attachment.name))) return 'text';
+  return 'other';
+}
+
+export function toNewAttachment(attachment: AttachmentInput): NewAttachment {
+  return {
+    platformFileId: attachment.id,
+    name: attachment.name,
+    kind: classify(attachment),
+    mediaType: effectiveMediaType(attachment),
+    size: attachment.size,
+    width: attachment.width ?? null,
+    height: attachment.height ?? null,
+    url: attachment.url,
+    urlExpiresAt: attachment.urlExpiresAt ?? null,
+  };
+}
+
+export function formatSize(bytes: number | null): string {
+  if (bytes === null) return 'unknown size';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function attachmentNote(attachment: StoredAttachment, reason: string): string {
+  return `[attachment ${attachment.name} (${attachment.mediaType ?? 'unknown type'}, ${formatSize(attachment.size)}) not shown: ${reason}]`;
+}
+
+export type ResolvedAttachment = { readonly image: ImagePart } | { readonly note: string };
+
+/** Turns stored attachments into image parts or notes, possibly with I/O (URL refresh, download). */
+export interface AttachmentResolver {
+  resolve(platform: Platform, attachments: readonly StoredAttachment[]): Promise<ResolvedAttachment[]>;
+}
+
+/**
+ * Images by reference only: a Files API id when one is stored, otherwise the URL when the
+ * Messages API can fetch it itself (Discord's signed CDN links). Everything else becomes a note.
+ */
+export const referenceOnlyResolver: AttachmentResolver = {
+  async resolve(platform, attachments) {
+    return attachments.map((attachment): ResolvedAttachment => {
+      if (attachment.kind !== 'image') {
+        return { note: attachmentNote(attachment, attachment.kind === 'text' ? 'text files are not read yet' : 'this file type is not supported') };
+      }
+      const dims = { name: attachment.name, width: attachment.width, height: attachment.height };
+      if (attachment.anthropicFileId !== null) return { image: { ...dims, source: { type: 'file', file_id: attachment.anthropicFileId } } };
+      if (platform === 'discord' && /^https?:\/\//.test(attachment.url)) return { image: { ...dims, source: { type: 'url', url: attachment.url } } };
+      return { note: attachmentNote(attachment, 'the image could not be loaded') };
+    });
+  },
+};

@@ -1,0 +1,364 @@
+/**
+ * The one entry point adapters call. It owns everything platform-independent about a
+ * conversation: dedupe, self-skip, recording, backfill-once, the decision to answer, per-thread
+ * order, building the request, the model call, and what is stored and shown afterwards.
+ */
+import type { Logger } from 'pino';
+import { ThreadlineError, isThreadlineError } from '../errors.js';
+import type { Store } from '../store/index.js';
+import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
+import { assemble, type HistoryTurn } from './assemble.js';
+import { referenceOnlyResolver, toNewAttachment, type AttachmentResolver } from './attachments.js';
+import { orderThread, threadUpTo } from './history.js';
+import { KeyedQueue } from './keyed-queue.js';
+import type { ModelClient, ModelResult } from './model-client.js';
+import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
+import { modelRules, type ModelRules } from './models.js';
+import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstructions } from './system-prompt.js';
+import type {
+  AttachmentInput,
+  ChatCore,
+  HandleOutcome,
+  InboundContext,
+  InboundMessage,
+  Platform,
+  PostedIds,
+  ReplySink,
+  ThreadRef,
+} from './types.js';
+
+export interface ChatServiceOptions {
+  readonly store: Store;
+  readonly model: ModelClient;
+  readonly logger: Logger;
+  readonly modelId: string;
+  readonly maxTokens: number;
+  readonly contextBudgetTokens: number;
+  readonly followUpWithoutMention: boolean;
+  /** Model calls in flight at once, across all threads. */
+  readonly concurrency?: number;
+  readonly attachments?: AttachmentResolver;
+  readonly now?: () => number;
+}
+
+const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
+
+export class ChatService implements ChatCore {
+  private readonly store: Store;
+  private readonly logger: Logger;
+  private readonly rules: ModelRules;
+  private readonly now: () => number;
+  private readonly resolver: AttachmentResolver;
+  /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
+  private readonly intake = new KeyedQueue();
+  private readonly replies: KeyedQueue;
+
+  constructor(private readonly options: ChatServiceOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.rules = modelRules(options.modelId);
+    this.now = options.now ?? Date.now;
+    this.resolver = options.attachments ?? referenceOnlyResolver;
+    this.replies = new KeyedQueue(options.concurrency ?? 8);
+    if (!this.rules.known) {
+      this.logger.warn({ model: options.modelId }, 'unknown model id: using the most conservative request rules');
+    }
+  }
+
+  async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
+    if (msg.author.kind === 'self') return { kind: 'ignored', reason: 'self' };
+    const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
+    if (intake.kind !== 'job') return intake.outcome;
+    return this.replies.run(threadKey(msg.thread), () => this.answer(intake.jobId, intake.messageId, ctx.sink));
+  }
+
+  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
+    const conversation = this.store.conversations.find(thread);
+    const message = conversation === undefined ? undefined : this.store.messages.find(conversation.id, messageId);
+    if (message === undefined || message.deletedAt !== null || message.authorKind === 'self') return;
+    this.store.messages.edit(message.id, text, this.now(), attachments?.map(toNewAttachment));
+  }
+
+  recordDelete(thread: ThreadRef, messageId: string): void {
+    const conversation = this.store.conversations.find(thread);
+    const message = conversation === undefined ? undefined : this.store.messages.find(conversation.id, messageId);
+    if (message === undefined || message.deletedAt !== null) return;
+    this.store.messages.softDelete(message.id, this.now());
+  }
+
+  isActiveThread(thread: ThreadRef): boolean {
+    const conversation = this.store.conversations.find(thread);
+    return conversation !== undefined && this.store.messages.hasAssistantTurn(conversation.id);
+  }
+
+  recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }> {
+    return this.store.conversations.recent(platform, sinceMs).flatMap(({ conversation, lastMessageId }) =>
+      lastMessageId === null ? [] : [{ thread: refOf(conversation), lastMessageId }],
+    );
+  }
+
+  ingest(msgs: readonly InboundMessage[]): void {
+    this.store.transaction(() => {
+      for (const msg of msgs) {
+        const conversation = this.store.conversations.find(msg.thread);
+        if (conversation === undefined) continue;
+        this.store.messages.insert(this.toNewMessage(conversation.id, msg));
+        this.store.conversations.touch(conversation.id, msg.createdAt);
+      }
+    });
+  }
+
+  /** Waits for every queued intake and answer: for shutdown and tests. */
+  async idle(): Promise<void> {
+    await this.intake.idle();
+    await this.replies.idle();
+  }
+
+  private async intakeMessage(
+    msg: InboundMessage,
+    ctx: InboundContext,
+  ): Promise<{ kind: 'done'; outcome: HandleOutcome } | { kind: 'job'; jobId: number; messageId: number }> {
+    let conversation = this.store.conversations.find(msg.thread);
+    const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
+    const followUp =
+      msg.author.kind === 'user' &&
+      this.options.followUpWithoutMention &&
+      conversation !== undefined &&
+      this.store.messages.hasAssistantTurn(conversation.id);
+    const wantsAnswer = addressed || followUp;
+    // Threads the bot takes no part in are not recorded at all.
+    if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
+
+    let history: readonly InboundMessage[] = [];
+    if (conversation === undefined && ctx.fetchHistory !== undefined) {
+      try {
+        history = await ctx.fetchHistory();
+      } catch (error) {
+        // A thread whose history cannot be read is still answered, from what we have.
+        this.logger.warn({ err: error, thread: msg.thread }, 'could not read thread history; answering without it');
+      }
+    }
+
+    return this.store.transaction(() => {
+      for (const key of msg.dedupeKeys ?? []) {
+        if (!this.store.events.claim(key, this.now())) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+      }
+      const isNew = conversation === undefined;
+      conversation ??= this.store.conversations.findOrCreate(msg.thread, this.now());
+      if (isNew) {
+        for (const earlier of history) this.store.messages.insert(this.toNewMessage(conversation.id, earlier));
+        this.store.conversations.markBackfilled(conversation.id);
+      }
+      let rowId = this.store.messages.insert(this.toNewMessage(conversation.id, msg));
+      if (rowId === undefined) {
+        const existing = this.store.messages.find(conversation.id, msg.messageId);
+        // Only the backfill that just ran may have stored it; anything else is a second delivery.
+        if (!isNew || existing === undefined || this.store.jobs.forMessage(existing.id) !== undefined) {
+          return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+        }
+        rowId = existing.id;
+      }
+      this.store.conversations.touch(conversation.id, msg.createdAt);
+      if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } } as const;
+      const jobId = this.store.jobs.create(rowId, conversation.id, this.now());
+      if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+      return { kind: 'job', jobId, messageId: rowId } as const;
+    });
+  }
+
+  private async answer(jobId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    const message = this.store.messages.get(messageId);
+    if (message === undefined || message.deletedAt !== null) {
+      this.store.jobs.finish(jobId, 'dropped', this.now());
+      return { kind: 'ignored', reason: 'deleted' };
+    }
+    const conversation = this.store.conversations.get(message.conversationId) as Conversation;
+    const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
+    this.store.jobs.start(jobId, this.now());
+    const sink = makeSink();
+    try {
+      await sink.start();
+    } catch (error) {
+      log.warn({ err: error }, 'could not show progress; answering anyway');
+    }
+
+    let result: ModelResult;
+    try {
+      const system = this.prepareSystem(conversation, message);
+      const turns = await this.historyTurns(conversation, message.id);
+      const budget = Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
+      const assembled = assemble({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
+      if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
+      result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text));
+    } catch (error) {
+      const failure = toModelError(error);
+      log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
+      return this.failWith(jobId, message, sink, userMessageFor(failure, this.rules.id), failure, log);
+    }
+
+    this.recordUsage(conversation, message, result);
+    if (result.stopReason === 'refusal') {
+      log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
+      return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log);
+    }
+    if (result.text.trim() === '') {
+      log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
+      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
+    }
+
+    const note = result.stopReason === 'max_tokens' ? CUT_NOTE : undefined;
+    let posted: PostedIds;
+    try {
+      posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
+    } catch (error) {
+      log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
+      this.store.jobs.finish(jobId, 'failed', this.now());
+      return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
+    }
+    this.storeReply(conversation.id, message, result.text, posted);
+    this.store.jobs.finish(jobId, 'done', this.now());
+    return { kind: 'answered', postedIds: posted };
+  }
+
+  private async failWith(
+    jobId: number,
+    message: StoredMessage,
+    sink: ReplySink,
+    userText: string,
+    failure: ThreadlineError,
+    log: Logger,
+  ): Promise<HandleOutcome> {
+    let posted: PostedIds = [];
+    try {
+      posted = await sink.fail(userText, failure.code);
+      // Recorded with no text, so a later history read does not bring the apology back as an answer.
+      this.storeReply(message.conversationId, message, '', posted);
+    } catch (error) {
+      log.error({ err: error }, 'could not tell the user about the failure');
+    }
+    this.store.jobs.finish(jobId, 'failed', this.now());
+    return { kind: 'failed', code: failure.code, postedIds: posted };
+  }
+
+  private storeReply(conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): void {
+    const [first, ...rest] = posted;
+    if (first === undefined) return;
+    const at = this.now();
+    this.store.transaction(() => {
+      const base = {
+        conversationId,
+        authorId: 'self',
+        authorName: 'threadline',
+        authorKind: 'self',
+        role: 'assistant',
+        createdAt: at,
+        replyToMessageId: answering.id,
+      } as const;
+      const firstId = this.store.messages.insert({ ...base, platformMessageId: first, text });
+      for (const id of rest) this.store.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId ?? null });
+      this.store.conversations.touch(conversationId, at);
+    });
+  }
+
+  /**
+   * The top-level system prompt for this request. On models that accept mid-conversation system
+   * messages, a thread that already has answers keeps its first prompt byte for byte and gets
+   * changed instructions as a system message after the turn being answered; elsewhere the
+   * prompt is rebuilt.
+   */
+  private prepareSystem(conversation: Conversation, answering: StoredMessage): string {
+    const instructions = this.effectiveInstructions(conversation);
+    const current = buildSystemPrompt(conversation.platform, instructions);
+    if (conversation.systemPrompt === null || !this.rules.midConversationSystem || !this.store.messages.hasAssistantTurn(conversation.id)) {
+      if (conversation.systemPrompt !== current || conversation.instructionsRev !== instructions.rev) {
+        this.store.conversations.setSystemPrompt(conversation.id, current, instructions.rev);
+      }
+      return current;
+    }
+    if (conversation.instructionsRev !== instructions.rev) {
+      this.store.transaction(() => {
+        this.store.messages.insert({
+          conversationId: conversation.id,
+          platformMessageId: `system:${instructions.rev}:${answering.id}`,
+          authorId: 'system',
+          authorName: 'system',
+          authorKind: 'system',
+          role: 'system',
+          text: instructionsUpdateMessage(instructions),
+          createdAt: answering.createdAt,
+          replyToMessageId: answering.id,
+        });
+        this.store.conversations.setSystemPrompt(conversation.id, conversation.systemPrompt, instructions.rev);
+      });
+    }
+    return conversation.systemPrompt;
+  }
+
+  private effectiveInstructions(conversation: Conversation): EffectiveInstructions {
+    const workspace = this.store.instructions.current(conversation.platform, conversation.workspaceId, '');
+    const channel = this.store.instructions.current(conversation.platform, conversation.workspaceId, conversation.channelId);
+    return {
+      workspace: workspace?.text ?? null,
+      channel: channel?.text ?? null,
+      rev: Math.max(workspace?.id ?? 0, channel?.id ?? 0),
+    };
+  }
+
+  private async historyTurns(conversation: Conversation, answeringId: number): Promise<HistoryTurn[]> {
+    const messages = threadUpTo(orderThread(this.store.messages.thread(conversation.id)), answeringId);
+    const turns: HistoryTurn[] = [];
+    for (const message of messages) {
+      const resolved = message.role === 'user' && message.attachments.length > 0 ? await this.resolver.resolve(conversation.platform, message.attachments) : [];
+      turns.push({
+        role: message.role,
+        authorId: message.authorId,
+        authorName: message.authorName,
+        text: message.text,
+        images: resolved.flatMap((entry) => ('image' in entry ? [entry.image] : [])),
+        notes: resolved.flatMap((entry) => ('note' in entry ? [entry.note] : [])),
+      });
+    }
+    return turns;
+  }
+
+  private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult): void {
+    this.store.usage.record({
+      conversationId: conversation.id,
+      platform: conversation.platform,
+      workspaceId: conversation.workspaceId,
+      channelId: conversation.channelId,
+      userId: message.authorId,
+      model: this.rules.id,
+      requestId: result.requestId,
+      inputTokens: result.usage.inputTokens,
+      outputTokens: result.usage.outputTokens,
+      cacheReadTokens: result.usage.cacheReadTokens,
+      cacheCreationTokens: result.usage.cacheCreationTokens,
+      stopReason: result.stopReason,
+      createdAt: this.now(),
+    });
+  }
+
+  private toNewMessage(conversationId: number, msg: InboundMessage): NewMessage {
+    const self = msg.author.kind === 'self';
+    return {
+      conversationId,
+      platformMessageId: msg.messageId,
+      authorId: msg.author.id,
+      authorName: msg.author.name,
+      authorKind: msg.author.kind,
+      role: self ? 'assistant' : 'user',
+      text: msg.text,
+      createdAt: msg.createdAt,
+      attachments: self ? [] : msg.attachments.map(toNewAttachment),
+    };
+  }
+}
+
+function threadKey(thread: ThreadRef): string {
+  return `${thread.platform}:${thread.workspaceId}:${thread.threadKey}`;
+}
+
+function refOf(conversation: Conversation): ThreadRef {
+  return { platform: conversation.platform, workspaceId: conversation.workspaceId, channelId: conversation.channelId, threadKey: conversation.threadKey };
+}

@@ -1,0 +1,111 @@
+/**
+ * The contract between adapters and the core. Adapters translate platform events into these
+ * shapes and render the core's replies; everything else (dedupe, ordering, history, the model
+ * call, errors) happens in the core once.
+ */
+import type { ErrorCode } from '../errors.js';
+
+export type Platform = 'discord' | 'slack';
+
+/** One conversation. `channelId` is the channel whose instructions apply (Discord: a thread's parent). */
+export interface ThreadRef {
+  readonly platform: Platform;
+  /** Discord guild id or Slack team id; `dm` for Discord direct messages. */
+  readonly workspaceId: string;
+  readonly channelId: string;
+  /** Discord: the thread (or DM) channel id. Slack: `<channel>:<thread_ts>` (or `<channel>` for a DM). */
+  readonly threadKey: string;
+}
+
+export interface AttachmentInput {
+  /** Platform attachment / file id. */
+  readonly id: string;
+  readonly name: string;
+  readonly mediaType: string | null;
+  readonly size: number | null;
+  readonly width?: number | null;
+  readonly height?: number | null;
+  /** Discord: signed CDN URL. Slack: `url_private` (needs the bot token). */
+  readonly url: string;
+  /** Epoch ms after which `url` stops working (Discord `ex`), when known. */
+  readonly urlExpiresAt?: number | null;
+}
+
+export type AuthorKind = 'user' | 'bot' | 'self';
+
+export interface InboundMessage {
+  readonly thread: ThreadRef;
+  /** Platform message id (Discord snowflake, Slack ts). Unique within the thread. */
+  readonly messageId: string;
+  readonly author: { readonly id: string; readonly name: string; readonly kind: AuthorKind };
+  /** Text already decoded for the model (mentions rendered as names, the bot's own mention removed). */
+  readonly text: string;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly attachments: readonly AttachmentInput[];
+  /** The message addresses the bot explicitly (mention). */
+  readonly mentionsBot: boolean;
+  /** A direct message: always answered. */
+  readonly isDirect: boolean;
+  /** Extra delivery keys to dedupe on (Slack `event_id`); message id dedupe is implicit. */
+  readonly dedupeKeys?: readonly string[];
+}
+
+/** A message the bot posted, in order; the first is the reply's anchor. */
+export type PostedIds = readonly string[];
+
+export interface FinalReply {
+  /** The model's answer (what is stored as the assistant turn). */
+  readonly text: string;
+  /** A short note to show under the answer, never stored as model text (e.g. "cut at the length limit"). */
+  readonly note?: string;
+}
+
+/**
+ * Where one answer goes. The core calls `start` once, `progress` any number of times while the
+ * model streams (full text so far), then exactly one of `finish` or `fail`.
+ */
+export interface ReplySink {
+  start(): Promise<void>;
+  progress?(textSoFar: string): void;
+  finish(reply: FinalReply): Promise<PostedIds>;
+  /** Replace anything shown so far with a short explanation for the user. */
+  fail(userMessage: string, code: ErrorCode): Promise<PostedIds>;
+}
+
+export interface InboundContext {
+  /** Made only when the core decides to answer. */
+  readonly sink: () => ReplySink;
+  /**
+   * The thread's earlier messages, oldest first, read from the platform. Called at most once per
+   * thread, the first time the bot must answer in a thread it has no record of.
+   */
+  readonly fetchHistory?: () => Promise<readonly InboundMessage[]>;
+}
+
+export type HandleOutcome =
+  | { readonly kind: 'ignored'; readonly reason: 'self' | 'duplicate' | 'deleted' | 'not_participating' }
+  | { readonly kind: 'recorded' }
+  | { readonly kind: 'answered'; readonly postedIds: PostedIds }
+  | { readonly kind: 'failed'; readonly code: ErrorCode; readonly postedIds: PostedIds };
+
+/** What adapters call. Implemented by `ChatService`; adapters depend on this shape only. */
+export interface ChatCore {
+  /**
+   * Every inbound message of a conversation the bot can see. The core dedupes (message id and
+   * `dedupeKeys`), skips its own posts, records the turn when the thread is one the bot takes
+   * part in, decides whether to answer (mention, DM, or follow-up in a thread it answered) and
+   * answers in per-thread order. Resolves when the message is fully dealt with.
+   */
+  handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome>;
+  /** A platform edit: the stored turn follows it. Unknown messages are ignored. */
+  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void;
+  /** A platform delete: the stored turn is removed, and a pending answer to it is dropped. */
+  recordDelete(thread: ThreadRef, messageId: string): void;
+  /** Whether the bot takes part in this thread (it has answered there). */
+  isActiveThread(thread: ThreadRef): boolean;
+  /** Threads with stored activity since `sinceMs`, with their newest stored platform message id (catch-up). */
+  recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }>;
+  /** Record messages read from the platform (catch-up after missed events) without answering. */
+  ingest(msgs: readonly InboundMessage[]): void;
+}

@@ -1,0 +1,42 @@
+/**
+ * Liveness as operators see it at `GET /healthz`. Adapters report their own connection state;
+ * the shape is fixed by interface.md.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type AdapterState = 'ready' | 'connecting' | 'off';
+export type AdapterName = 'discord' | 'slack';
+
+export class Health {
+  private readonly states: Record<AdapterName, AdapterState> = { discord: 'off', slack: 'off' };
+  private readonly configured = new Set<AdapterName>();
+
+  constructor(private readonly dbCheck: () => boolean) {}
+
+  /** An adapter that runs starts as `connecting`; one that never runs stays `off` and does not count. */
+  enable(name: AdapterName): void {
+    this.configured.add(name);
+    this.states[name] = 'connecting';
+  }
+
+  set(name: AdapterName, state: AdapterState): void {
+    this.states[name] = state;
+  }
+
+  get(name: AdapterName): AdapterState {
+    return this.states[name];
+  }
+
+  snapshot(): { ok: boolean; discord: AdapterState; slack: AdapterState; db: 'ok' | 'error' } {
+    const db = this.dbCheck() ? 'ok' : 'error';
+    const adaptersUp = [...this.configured].every((name) => this.states[name] === 'ready');
+    return { ok: adaptersUp && db === 'ok', discord: this.states.discord, slack: this.states.slack, db };
+  }
+
+  /** A plain node:http handler, usable on our own server and as a Bolt custom route. */
+  readonly handle = (_req: IncomingMessage, res: ServerResponse): void => {
+    const body = this.snapshot();
+    res.writeHead(body.ok ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The only door to SQLite. Core code receives a `Store`; adapters never see one.
+ */
+import type { Database } from 'better-sqlite3';
+import { ConversationRepo } from './conversations.js';
+import { openDatabase } from './database.js';
+import { ProcessedEventRepo } from './events.js';
+import { InstructionRepo } from './instructions.js';
+import { ReplyJobRepo } from './jobs.js';
+import { MessageRepo } from './messages.js';
+import { UsageRepo } from './usage.js';
+
+export class Store {
+  readonly conversations: ConversationRepo;
+  readonly messages: MessageRepo;
+  readonly instructions: InstructionRepo;
+  readonly events: ProcessedEventRepo;
+  readonly jobs: ReplyJobRepo;
+  readonly usage: UsageRepo;
+  private readonly pingStmt;
+
+  constructor(private readonly db: Database) {
+    this.conversations = new ConversationRepo(db);
+    this.messages = new MessageRepo(db);
+    this.instructions = new InstructionRepo(db);
+    this.events = new ProcessedEventRepo(db);
+    this.jobs = new ReplyJobRepo(db);
+    this.usage = new UsageRepo(db);
+    this.pingStmt = db.prepare('SELECT 1');
+  }
+
+  static open(path: string): Store {
+    return new Store(openDatabase(path));
+  }
+
+  /** Runs `work` atomically; nested calls join the outer transaction. */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  isHealthy(): boolean {
+    try {
+      this.pingStmt.get();
+      return this.db.open;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export type { Conversation, StoredMessage, StoredAttachment, InstructionChange, ReplyJob, UsageRecord } from './types.js';

@@ -1,0 +1,199 @@
+import type { Database } from 'better-sqlite3';
+import type { AttachmentKind, NewAttachment, NewMessage, Role, StoredAttachment, StoredAuthorKind, StoredMessage } from './types.js';
+
+interface MessageRow {
+  id: number;
+  conversation_id: number;
+  platform_message_id: string;
+  author_id: string;
+  author_name: string;
+  author_kind: StoredAuthorKind;
+  role: Role;
+  text: string;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  reply_to_message_id: number | null;
+  reply_part_of: number | null;
+}
+
+interface AttachmentRow {
+  id: number;
+  message_id: number;
+  position: number;
+  platform_file_id: string;
+  name: string;
+  kind: AttachmentKind;
+  media_type: string | null;
+  size: number | null;
+  width: number | null;
+  height: number | null;
+  url: string;
+  url_expires_at: number | null;
+  anthropic_file_id: string | null;
+}
+
+const toAttachment = (row: AttachmentRow): StoredAttachment => ({
+  id: row.id,
+  messageId: row.message_id,
+  position: row.position,
+  platformFileId: row.platform_file_id,
+  name: row.name,
+  kind: row.kind,
+  mediaType: row.media_type,
+  size: row.size,
+  width: row.width,
+  height: row.height,
+  url: row.url,
+  urlExpiresAt: row.url_expires_at,
+  anthropicFileId: row.anthropic_file_id,
+});
+
+const toMessage = (row: MessageRow, attachments: readonly StoredAttachment[]): StoredMessage => ({
+  id: row.id,
+  conversationId: row.conversation_id,
+  platformMessageId: row.platform_message_id,
+  authorId: row.author_id,
+  authorName: row.author_name,
+  authorKind: row.author_kind,
+  role: row.role,
+  text: row.text,
+  createdAt: row.created_at,
+  editedAt: row.edited_at,
+  deletedAt: row.deleted_at,
+  replyToMessageId: row.reply_to_message_id,
+  replyPartOf: row.reply_part_of,
+  attachments,
+});
+
+export class MessageRepo {
+  private readonly insertStmt;
+  private readonly insertAttachmentStmt;
+  private readonly byPlatformId;
+  private readonly byId;
+  private readonly threadStmt;
+  private readonly threadAttachmentsStmt;
+  private readonly messageAttachmentsStmt;
+  private readonly editStmt;
+  private readonly deleteAttachmentsStmt;
+  private readonly softDeleteStmt;
+  private readonly hasAssistantStmt;
+  private readonly refreshUrlStmt;
+  private readonly setFileIdStmt;
+
+  constructor(private readonly db: Database) {
+    this.insertStmt = db.prepare<
+      [number, string, string, string, string, Role, string, number, number | null, number | null],
+      { id: number }
+    >(
+      `INSERT INTO messages (conversation_id, platform_message_id, author_id, author_name, author_kind, role, text, created_at, reply_to_message_id, reply_part_of)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (conversation_id, platform_message_id) DO NOTHING
+       RETURNING id`,
+    );
+    this.insertAttachmentStmt = db.prepare(
+      `INSERT OR IGNORE INTO attachments (message_id, position, platform_file_id, name, kind, media_type, size, width, height, url, url_expires_at)
+       VALUES (@messageId, @position, @platformFileId, @name, @kind, @mediaType, @size, @width, @height, @url, @urlExpiresAt)`,
+    );
+    this.byPlatformId = db.prepare<[number, string], MessageRow>(
+      'SELECT * FROM messages WHERE conversation_id = ? AND platform_message_id = ?',
+    );
+    this.byId = db.prepare<[number], MessageRow>('SELECT * FROM messages WHERE id = ?');
+    this.threadStmt = db.prepare<[number], MessageRow>(
+      'SELECT * FROM messages WHERE conversation_id = ? AND deleted_at IS NULL ORDER BY created_at, id',
+    );
+    this.threadAttachmentsStmt = db.prepare<[number], AttachmentRow>(
+      `SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id
+        WHERE m.conversation_id = ? AND m.deleted_at IS NULL ORDER BY a.message_id, a.position`,
+    );
+    this.messageAttachmentsStmt = db.prepare<[number], AttachmentRow>(
+      'SELECT * FROM attachments WHERE message_id = ? ORDER BY position',
+    );
+    this.editStmt = db.prepare<[string, number, number]>('UPDATE messages SET text = ?, edited_at = ? WHERE id = ?');
+    this.deleteAttachmentsStmt = db.prepare<[number]>('DELETE FROM attachments WHERE message_id = ?');
+    // Deleted content is erased, not just hidden; deleting a reply's first part takes its other parts.
+    this.softDeleteStmt = db.prepare<[{ at: number; id: number }]>(
+      "UPDATE messages SET deleted_at = @at, text = '' WHERE id = @id OR reply_part_of = @id",
+    );
+    this.hasAssistantStmt = db.prepare<[number], { found: number }>(
+      "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'assistant') AS found",
+    );
+    this.refreshUrlStmt = db.prepare<[string, number | null, number]>(
+      'UPDATE attachments SET url = ?, url_expires_at = ? WHERE id = ?',
+    );
+    this.setFileIdStmt = db.prepare<[string, number]>('UPDATE attachments SET anthropic_file_id = ? WHERE id = ?');
+  }
+
+  /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
+  insert(message: NewMessage): number | undefined {
+    const row = this.insertStmt.get(
+      message.conversationId,
+      message.platformMessageId,
+      message.authorId,
+      message.authorName,
+      message.authorKind,
+      message.role,
+      message.text,
+      message.createdAt,
+      message.replyToMessageId ?? null,
+      message.replyPartOf ?? null,
+    );
+    if (row === undefined) return undefined;
+    this.insertAttachments(row.id, message.attachments ?? []);
+    return row.id;
+  }
+
+  find(conversationId: number, platformMessageId: string): StoredMessage | undefined {
+    const row = this.byPlatformId.get(conversationId, platformMessageId);
+    return row === undefined ? undefined : toMessage(row, this.messageAttachmentsStmt.all(row.id).map(toAttachment));
+  }
+
+  get(id: number): StoredMessage | undefined {
+    const row = this.byId.get(id);
+    return row === undefined ? undefined : toMessage(row, this.messageAttachmentsStmt.all(row.id).map(toAttachment));
+  }
+
+  /** The live (not deleted) messages of a conversation in order, with attachments: two queries, no N+1. */
+  thread(conversationId: number): StoredMessage[] {
+    const byMessage = new Map<number, StoredAttachment[]>();
+    for (const row of this.threadAttachmentsStmt.all(conversationId)) {
+      const list = byMessage.get(row.message_id) ?? [];
+      list.push(toAttachment(row));
+      byMessage.set(row.message_id, list);
+    }
+    return this.threadStmt.all(conversationId).map((row) => toMessage(row, byMessage.get(row.id) ?? []));
+  }
+
+  edit(id: number, text: string, editedAt: number, attachments?: readonly NewAttachment[]): void {
+    this.db.transaction(() => {
+      this.editStmt.run(text, editedAt, id);
+      if (attachments !== undefined) {
+        this.deleteAttachmentsStmt.run(id);
+        this.insertAttachments(id, attachments);
+      }
+    })();
+  }
+
+  softDelete(id: number, deletedAt: number): void {
+    this.db.transaction(() => {
+      this.softDeleteStmt.run({ at: deletedAt, id });
+      this.deleteAttachmentsStmt.run(id);
+    })();
+  }
+
+  hasAssistantTurn(conversationId: number): boolean {
+    return this.hasAssistantStmt.get(conversationId)?.found === 1;
+  }
+
+  refreshAttachmentUrl(attachmentId: number, url: string, expiresAt: number | null): void {
+    this.refreshUrlStmt.run(url, expiresAt, attachmentId);
+  }
+
+  setAnthropicFileId(attachmentId: number, fileId: string): void {
+    this.setFileIdStmt.run(fileId, attachmentId);
+  }
+
+  private insertAttachments(messageId: number, attachments: readonly NewAttachment[]): void {
+    attachments.forEach((attachment, position) => this.insertAttachmentStmt.run({ messageId, position, ...attachment }));
+  }
+}

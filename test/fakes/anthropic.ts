@@ -1,0 +1,316 @@
+/**
+ * A loopback Messages API for tests and benchmarks: enforces the request rules
+ * (anthropic-api-rules.ts), answers as JSON or SSE, simulates prompt caching, and can be
+ * scripted per request (refusals, max_tokens, HTTP errors, mid-stream errors, stalls).
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
+
+export interface ScriptedReply {
+  readonly text?: string;
+  readonly stopReason?: 'end_turn' | 'max_tokens' | 'refusal' | 'stop_sequence';
+  readonly stopDetails?: { category: string | null; explanation: string | null };
+  /** Answer with an HTTP error instead of a message. */
+  readonly status?: number;
+  readonly errorType?: string;
+  readonly errorMessage?: string;
+  readonly headers?: Record<string, string>;
+  /** After this many characters of text, send an SSE `error` event and end the stream. */
+  readonly midStreamError?: { readonly afterChars: number; readonly type: string; readonly message: string };
+  /** After this many characters, go silent (keep the connection open) until the client gives up. */
+  readonly stallAfterChars?: number;
+  /** Characters per text delta (default 40). */
+  readonly chunkSize?: number;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Record<string, unknown>;
+  readonly at: number;
+  status: number;
+  error?: ApiRuleError;
+  usage?: FakeUsage;
+}
+
+export interface FakeUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+}
+
+export interface FakeAnthropicOptions {
+  /** When set, only this key is accepted. */
+  readonly apiKey?: string;
+  readonly validate?: ValidateOptions;
+  /** Minimum prefix (estimated tokens) that the simulated cache stores. */
+  readonly minCacheableTokens?: number;
+}
+
+export interface FakeAnthropic {
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  /** Replies for the next requests, in order; when none is queued the fake echoes the last user text. */
+  enqueue(...replies: ScriptedReply[]): void;
+  waitForRequests(count: number): Promise<void>;
+  /** Messages requests only (not count_tokens etc.). */
+  messageRequests(): RecordedRequest[];
+  close(): Promise<void>;
+}
+
+let requestCounter = 0;
+
+export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
+  const requests: RecordedRequest[] = [];
+  const queue: ScriptedReply[] = [];
+  const events = new EventEmitter();
+  const written = new Set<string>();
+  const openResponses = new Set<ServerResponse>();
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendError(res, 500, 'api_error', String(error));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let body: Record<string, unknown> = {};
+    try {
+      body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
+    } catch {
+      return sendError(res, 400, 'invalid_request_error', 'There was an error parsing the body of your request');
+    }
+    const record: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, at: Date.now(), status: 0 };
+    requests.push(record);
+    try {
+      if (!(req.url ?? '').startsWith('/v1/messages')) return reject(record, res, { status: 404, type: 'not_found_error', message: 'Not found' });
+      const auth = checkAuth(req, options.apiKey);
+      if (auth !== undefined) return reject(record, res, auth);
+      const version = req.headers['anthropic-version'];
+      if (typeof version !== 'string') return reject(record, res, { status: 400, type: 'invalid_request_error', message: 'anthropic-version: header is required' });
+      const ruleError = validateRequest(body, { ...options.validate, apiVersion: version });
+      if (ruleError !== undefined) return reject(record, res, ruleError);
+      const script = queue.shift() ?? {};
+      if (script.status !== undefined) {
+        record.status = script.status;
+        return sendError(res, script.status, script.errorType ?? 'api_error', script.errorMessage ?? 'scripted error', script.headers);
+      }
+      const usage = simulateCache(body, written, options.minCacheableTokens ?? 0);
+      const text = script.text ?? defaultAnswer(body);
+      usage.output_tokens = Math.max(1, Math.ceil(text.length / 4));
+      record.usage = usage;
+      record.status = 200;
+      if (body.stream === true) await streamMessage(res, body, text, script, usage, openResponses);
+      else sendJson(res, 200, messageJson(body, text, script, usage));
+    } finally {
+      events.emit('request');
+    }
+  }
+
+  function reject(record: RecordedRequest, res: ServerResponse, error: ApiRuleError): void {
+    record.status = error.status;
+    record.error = error;
+    sendError(res, error.status, error.type, error.message);
+  }
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    enqueue: (...replies) => queue.push(...replies),
+    messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
+    async waitForRequests(count) {
+      while (requests.filter((r) => r.status !== 0).length < count) await once(events, 'request');
+    },
+    async close() {
+      for (const res of openResponses) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function checkAuth(req: IncomingMessage, apiKey: string | undefined): ApiRuleError | undefined {
+  const header = req.headers['x-api-key'];
+  const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, '');
+  const key = typeof header === 'string' ? header : bearer;
+  if (key === undefined || key === '') return { status: 401, type: 'authentication_error', message: 'x-api-key header is required' };
+  if (apiKey !== undefined && key !== apiKey) return { status: 401, type: 'authentication_error', message: 'invalid x-api-key' };
+  return undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function newRequestId(): string {
+  requestCounter += 1;
+  return `req_011CFake${String(requestCounter).padStart(8, '0')}`;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': newRequestId(), ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
+  const requestId = newRequestId();
+  // The SDK retries 429/5xx; tests that script failures want to see each try, not wait for backoff.
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId, 'retry-after-ms': '5', ...headers });
+  res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId }));
+}
+
+function lastUserText(body: Record<string, unknown>): string {
+  const messages = (body.messages as Array<{ role: string; content: unknown }>) ?? [];
+  for (let i = messages.length - 1; i >= 0; i -= 1) {
+    const message = messages[i];
+    if (message?.role !== 'user') continue;
+    const content = message.content;
+    if (typeof content === 'string') return content;
+    const texts = (content as Array<{ type: string; text?: string }>).filter((block) => block.type === 'text');
+    return texts[texts.length - 1]?.text ?? '';
+  }
+  return '';
+}
+
+function defaultAnswer(body: Record<string, unknown>): string {
+  return `echo: ${lastUserText(body).slice(0, 200)}`;
+}
+
+function messageJson(body: Record<string, unknown>, text: string, script: ScriptedReply, usage: FakeUsage) {
+  const stopReason = script.stopReason ?? 'end_turn';
+  return {
+    id: `msg_fake${requestCounter}`,
+    type: 'message',
+    role: 'assistant',
+    model: body.model,
+    content: stopReason === 'refusal' && script.text === undefined ? [] : [{ type: 'text', text }],
+    stop_reason: stopReason,
+    stop_sequence: null,
+    stop_details: stopReason === 'refusal' ? { type: 'refusal', ...(script.stopDetails ?? { category: null, explanation: null }) } : null,
+    usage,
+  };
+}
+
+async function streamMessage(
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  fullText: string,
+  script: ScriptedReply,
+  usage: FakeUsage,
+  open: Set<ServerResponse>,
+): Promise<void> {
+  const stopReason = script.stopReason ?? 'end_turn';
+  const text = stopReason === 'refusal' && script.text === undefined ? '' : fullText;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId() });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  send('message_start', {
+    type: 'message_start',
+    message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+  });
+  send('ping', { type: 'ping' });
+  if (text !== '') {
+    send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    const chunk = script.chunkSize ?? 40;
+    const points = [...text];
+    for (let sent = 0; sent < points.length; sent += chunk) {
+      if (script.midStreamError !== undefined && sent >= script.midStreamError.afterChars) {
+        send('error', { type: 'error', error: { type: script.midStreamError.type, message: script.midStreamError.message } });
+        res.end();
+        return;
+      }
+      if (script.stallAfterChars !== undefined && sent >= script.stallAfterChars) {
+        open.add(res);
+        res.on('close', () => open.delete(res));
+        return;
+      }
+      send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
+      // Let the client see deltas as separate reads, as it would over a real network.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    send('content_block_stop', { type: 'content_block_stop', index: 0 });
+  } else if (script.stallAfterChars !== undefined) {
+    open.add(res);
+    res.on('close', () => open.delete(res));
+    return;
+  }
+  send('message_delta', {
+    type: 'message_delta',
+    delta: {
+      stop_reason: stopReason,
+      stop_sequence: null,
+      stop_details: stopReason === 'refusal' ? { type: 'refusal', ...(script.stopDetails ?? { category: null, explanation: null }) } : null,
+    },
+    usage,
+  });
+  send('message_stop', { type: 'message_stop' });
+  res.end();
+}
+
+/**
+ * Prompt caching as §10 describes it: prefixes are written at breakpoints (explicit
+ * `cache_control` blocks, plus the last block under top-level automatic caching), and a request
+ * reads the longest prefix a previous request wrote, looking back at most 20 blocks from each
+ * breakpoint. Tokens are estimated (4 characters each, 1600 per image).
+ */
+function simulateCache(body: Record<string, unknown>, written: Set<string>, minTokens: number): FakeUsage {
+  const blocks: Array<{ key: string; tokens: number; breakpoint: boolean }> = [];
+  const system = typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : ((body.system as Array<Record<string, unknown>>) ?? []);
+  for (const block of system) blocks.push(entry('system', block));
+  for (const message of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
+    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as Array<Record<string, unknown>>);
+    for (const block of content) blocks.push(entry(message.role, block));
+  }
+  if (body.cache_control && blocks.length > 0) (blocks[blocks.length - 1] as { breakpoint: boolean }).breakpoint = true;
+
+  const hashes: string[] = [];
+  const cumulative: number[] = [];
+  let hash = String(body.model);
+  let sum = 0;
+  for (const block of blocks) {
+    hash = createHash('sha1').update(hash).update(block.key).digest('hex');
+    sum += block.tokens;
+    hashes.push(hash);
+    cumulative.push(sum);
+  }
+  const breakpoints = blocks.flatMap((block, index) => (block.breakpoint ? [index] : []));
+  let readUpTo = -1;
+  for (const point of breakpoints) {
+    for (let i = point; i >= Math.max(0, point - 19); i -= 1) {
+      if (written.has(hashes[i] as string)) {
+        readUpTo = Math.max(readUpTo, i);
+        break;
+      }
+    }
+  }
+  const lastBreakpoint = breakpoints[breakpoints.length - 1] ?? -1;
+  for (const point of breakpoints) if ((cumulative[point] ?? 0) >= minTokens) written.add(hashes[point] as string);
+  const read = readUpTo >= 0 ? (cumulative[readUpTo] as number) : 0;
+  const upToLast = lastBreakpoint >= 0 && (cumulative[lastBreakpoint] ?? 0) >= minTokens ? (cumulative[lastBreakpoint] as number) : read;
+  return {
+    input_tokens: sum - Math.max(read, upToLast),
+    output_tokens: 0,
+    cache_read_input_tokens: read,
+    cache_creation_input_tokens: Math.max(0, upToLast - read),
+  };
+
+  function entry(role: string, block: Record<string, unknown>) {
+    const { cache_control: cacheControl, ...rest } = block;
+    const tokens = block.type === 'image' ? 1600 : Math.ceil(JSON.stringify(rest).length / 4);
+    return { key: `${role}:${JSON.stringify(rest)}`, tokens, breakpoint: cacheControl !== undefined && cacheControl !== null };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The real core on a real temp-file database, talking to the fake Messages API through the real
+ * SDK. Adapter tests put their platform fake in front of it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { ChatService } from '../../src/core/chat-service.js';
+import { createModelClient } from '../../src/core/model-client.js';
+import { Health } from '../../src/http/health.js';
+import { createLogger } from '../../src/logger.js';
+import { Store } from '../../src/store/index.js';
+import { startFakeAnthropic, type FakeAnthropic, type FakeAnthropicOptions } from '../fakes/anthropic.js';
+
+export const TEST_API_KEY = 'sk-ant-test-0123456789abcdef';
+
+export interface HarnessOptions {
+  readonly model?: string;
+  readonly followUpWithoutMention?: boolean;
+  readonly maxTokens?: number;
+  /** Reuse a database (a restart); by default a fresh temp file. */
+  readonly databasePath?: string;
+  readonly contextBudgetTokens?: number;
+  readonly idleTimeoutMs?: number;
+  readonly maxRetries?: number;
+  readonly anthropic?: FakeAnthropicOptions;
+  /** Extra secrets the log scrubber must know about (platform tokens). */
+  readonly secrets?: readonly string[];
+}
+
+export interface Harness {
+  readonly core: ChatService;
+  readonly store: Store;
+  readonly anthropic: FakeAnthropic;
+  readonly logger: Logger;
+  readonly logLines: string[];
+  readonly health: Health;
+  readonly databasePath: string;
+  close(): Promise<void>;
+}
+
+export function captureLogger(secrets: readonly string[] = [], level = 'debug'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      done();
+    },
+  });
+  return { logger: createLogger({ level, secrets, destination }), lines };
+}
+
+export async function createCoreHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const ownDirectory = options.databasePath === undefined ? mkdtempSync(join(tmpdir(), 'threadline-test-')) : undefined;
+  const databasePath = options.databasePath ?? join(ownDirectory as string, 'threadline.db');
+  const anthropic = await startFakeAnthropic({ apiKey: TEST_API_KEY, ...options.anthropic });
+  const store = Store.open(databasePath);
+  const { logger, lines } = captureLogger([TEST_API_KEY, ...(options.secrets ?? [])]);
+  const model = createModelClient({
+    apiKey: TEST_API_KEY,
+    baseUrl: anthropic.url,
+    maxRetries: options.maxRetries ?? 2,
+    idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
+    logger,
+  });
+  const core = new ChatService({
+    store,
+    model,
+    logger,
+    modelId: options.model ?? 'claude-opus-4-8',
+    maxTokens: options.maxTokens ?? 1024,
+    contextBudgetTokens: options.contextBudgetTokens ?? 150_000,
+    followUpWithoutMention: options.followUpWithoutMention ?? true,
+  });
+  const health = new Health(() => store.isHealthy());
+  return {
+    core,
+    store,
+    anthropic,
+    logger,
+    logLines: lines,
+    health,
+    databasePath,
+    async close() {
+      await core.idle().catch(() => undefined);
+      await anthropic.close();
+      store.close();
+      if (ownDirectory !== undefined) rmSync(ownDirectory, { recursive: true, force: true });
+    },
+  };
+}
