@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, copyFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isThreadlineError } from '../../src/errors.js';
+import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
+import { Store } from '../../src/store/index.js';
+import { readMigrations } from '../../src/store/migrate.js';
+
+const THREAD = { platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' } as const;
+
+describe('store on a temp-file database', () => {
+  let dir: string;
+  let path: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'threadline-store-'));
+    path = join(dir, 'nested', 'threadline.db');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('migrates from zero to the latest version, creating the directory', () => {
+    const db = openDatabase(path);
+    const latest = readMigrations(MIGRATIONS_DIR).length;
+    expect(db.pragma('user_version', { simple: true })).toBe(latest);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => (row as { name: string }).name);
+    expect(tables).toEqual(expect.arrayContaining(['conversations', 'messages', 'attachments', 'instructions', 'processed_events', 'reply_jobs', 'usage']));
+    db.close();
+  });
+
+  it('refuses a database written by a newer version, naming both versions', () => {
+    const db = openDatabase(path);
+    db.pragma('user_version = 999');
+    db.close();
+    let caught: unknown;
+    try {
+      openDatabase(path);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isThreadlineError(caught, 'db_newer_version')).toBe(true);
+    expect(String((caught as Error).message)).toMatch(/schema version 999.*only knows up to/);
+  });
+
+  it('applies only missing migrations, each in a transaction (a failing one leaves the version)', () => {
+    const migrations = join(dir, 'migrations');
+    mkdirSync(migrations);
+    for (const file of readdirSync(MIGRATIONS_DIR)) copyFileSync(join(MIGRATIONS_DIR, file), join(migrations, file));
+    const latest = readMigrations(MIGRATIONS_DIR).length;
+    openDatabase(path, migrations).close();
+    const next = String(latest + 1).padStart(4, '0');
+    writeFileSync(join(migrations, `${next}_broken.sql`), 'CREATE TABLE half_done (x INTEGER);\nTHIS IS NOT SQL;');
+    expect(() => openDatabase(path, migrations)).toThrow(/broken failed/);
+    const raw = new BetterSqlite3(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(latest);
+    expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'half_done'").get()).toEqual({ n: 0 });
+    raw.close();
+  });
+
+  it('rejects gaps in migration numbering', () => {
+    const migrations = join(dir, 'gappy');
+    mkdirSync(migrations);
+    writeFileSync(join(migrations, '0001_a.sql'), 'SELECT 1;');
+    writeFileSync(join(migrations, '0003_c.sql'), 'SELECT 1;');
+    expect(() => readMigrations(migrations)).toThrow(/without gaps/);
+  });
+
+  it('keeps data across reopen and dedupes messages per conversation', () => {
+    const store = Store.open(path);
+    const conversation = store.conversations.findOrCreate(THREAD, 1000);
+    const first = store.messages.insert({
+      conversationId: conversation.id, platformMessageId: '1.0', authorId: 'U1', authorName: 'Ann', authorKind: 'user', role: 'user', text: 'hi', createdAt: 1000,
+      attachments: [{ platformFileId: 'F1', name: 'a.png', kind: 'image', mediaType: 'image/png', size: 10, width: 1, height: 1, url: 'https://files/a.png', urlExpiresAt: null }],
+    });
+    expect(first).toBeTypeOf('number');
+    expect(store.messages.insert({ conversationId: conversation.id, platformMessageId: '1.0', authorId: 'U1', authorName: 'Ann', authorKind: 'user', role: 'user', text: 'dup', createdAt: 1000 })).toBeUndefined();
+    expect(store.events.claim('slack-event:Ev1', 1)).toBe(true);
+    expect(store.events.claim('slack-event:Ev1', 2)).toBe(false);
+    store.instructions.record('slack', 'T1', '', 'Be brief', { id: 'U1', name: 'Ann' }, 5);
+    store.close();
+
+    const reopened = Store.open(path);
+    const again = reopened.conversations.find(THREAD);
+    expect(again?.id).toBe(conversation.id);
+    const thread = reopened.messages.thread(conversation.id);
+    expect(thread.map((m) => m.text)).toEqual(['hi']);
+    expect(thread[0]?.attachments.map((a) => a.name)).toEqual(['a.png']);
+    expect(reopened.events.claim('slack-event:Ev1', 3)).toBe(false);
+    expect(reopened.instructions.current('slack', 'T1', '')?.text).toBe('Be brief');
+    reopened.close();
+  });
+
+  it('erases deleted content, including the other parts of a split reply', () => {
+    const store = Store.open(path);
+    const conversation = store.conversations.findOrCreate(THREAD, 1);
+    const base = { conversationId: conversation.id, authorId: 'B', authorName: 'bot', authorKind: 'self', role: 'assistant', createdAt: 2 } as const;
+    const head = store.messages.insert({ ...base, platformMessageId: 'p1', text: 'long answer' }) as number;
+    store.messages.insert({ ...base, platformMessageId: 'p2', text: '', replyPartOf: head });
+    store.messages.softDelete(head, 3);
+    expect(store.messages.thread(conversation.id)).toEqual([]);
+    expect(store.messages.get(head)?.text).toBe('');
+    store.close();
+  });
+
+  it('reports a clear error for a path it cannot open', () => {
+    writeFileSync(join(dir, 'file'), 'x');
+    let caught: unknown;
+    try {
+      Store.open(join(dir, 'file', 'db.sqlite'));
+    } catch (error) {
+      caught = error;
+    }
+    expect(isThreadlineError(caught, 'db_open_failed')).toBe(true);
+    expect(String((caught as Error).message)).toMatch(/cannot open database/);
+  });
+});
