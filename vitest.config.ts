@@ -8,5 +8,8 @@ export default defineConfig({
     // Two cores here: forks keep native better-sqlite3 handles and sockets isolated per file.
     pool: 'forks',
     maxWorkers: 2,
+    // The JSON report feeds the summary line CI prints (.ci/run).
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 });

@@ -1,0 +1,115 @@
+/**
+ * threadline's entry point: config → logger → store → core → adapters → HTTP, and an orderly
+ * shutdown. Adapters are loaded only for the platforms that are configured.
+ */
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
+import { ChatService } from './core/chat-service.js';
+import { createModelClient } from './core/model-client.js';
+import { Health } from './http/health.js';
+import { startHealthServer, type RunningServer } from './http/server.js';
+import { createLogger } from './logger.js';
+import { Store } from './store/index.js';
+
+interface RunningAdapter {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+function readConfig(): Config {
+  try {
+    loadDotEnv();
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`threadline: invalid configuration\n${error.problems.map((line) => `  ${line}`).join('\n')}\n`);
+    } else {
+      process.stderr.write(`threadline: cannot read configuration: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: [config.anthropic.apiKey, config.discord?.token, config.slack?.botToken, config.slack?.appToken, config.slack?.signingSecret],
+  });
+
+  let store: Store;
+  try {
+    store = Store.open(config.databasePath);
+  } catch (error) {
+    fail(logger, error, 'cannot open the database');
+  }
+
+  const core = new ChatService({
+    store,
+    model: createModelClient({
+      apiKey: config.anthropic.apiKey,
+      baseUrl: config.anthropic.baseUrl,
+      maxRetries: config.anthropic.maxRetries,
+      idleTimeoutMs: config.anthropic.idleTimeoutMs,
+      logger,
+    }),
+    logger,
+    modelId: config.anthropic.model,
+    maxTokens: config.anthropic.maxTokens,
+    contextBudgetTokens: config.anthropic.contextBudgetTokens,
+    followUpWithoutMention: config.followUpWithoutMention,
+  });
+  const health = new Health(() => store.isHealthy());
+  const adapters: RunningAdapter[] = [];
+
+  if (config.discord !== undefined) {
+    health.enable('discord');
+    const { createDiscordAdapter } = await import('./adapters/discord/index.js');
+    adapters.push(createDiscordAdapter({ config: config.discord, core, logger, health, followUpWithoutMention: config.followUpWithoutMention }));
+  }
+  const slackServesHttp = config.slack !== undefined && config.slack.appToken === undefined;
+  if (config.slack !== undefined) {
+    health.enable('slack');
+    const { createSlackAdapter } = await import('./adapters/slack/index.js');
+    adapters.push(createSlackAdapter({ config: config.slack, core, logger, health, port: config.port, followUpWithoutMention: config.followUpWithoutMention }));
+  }
+
+  let server: RunningServer | undefined;
+  try {
+    if (!slackServesHttp) server = await startHealthServer(config.port, health, logger);
+    for (const adapter of adapters) await adapter.start();
+  } catch (error) {
+    fail(logger, error, 'startup failed');
+  }
+  logger.info({ model: config.anthropic.model, discord: config.discord !== undefined, slack: config.slack !== undefined }, 'threadline is running');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing replies in flight');
+    await Promise.allSettled(adapters.map((adapter) => adapter.stop()));
+    const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS).unref());
+    if ((await Promise.race([core.idle().then(() => 'idle' as const), deadline])) === 'deadline') {
+      logger.warn('shutdown deadline reached; unfinished replies stay pending in the database');
+    }
+    await server?.close();
+    store.close();
+    logger.flush();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function fail(logger: Logger, error: unknown, what: string): never {
+  const message = error instanceof Error ? error.message : String(error);
+  logger.fatal({ err: error }, `${what}: ${message}`);
+  logger.flush();
+  process.stderr.write(`threadline: ${what}: ${message}\n`);
+  process.exit(1);
+}
+
+void main();

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const ROOT = join(import.meta.dirname, '..');
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+}
+
+describe('config', () => {
+  it('reports every problem at once, each naming its variable', () => {
+    expect(problems({})).toEqual([
+      'ANTHROPIC_API_KEY: required',
+      'DISCORD_TOKEN or SLACK_BOT_TOKEN: set at least one to run a platform adapter',
+    ]);
+    const found = problems({ MAX_TOKENS: 'lots', PORT: '-1', DISCORD_API_URL: 'not a url', LOG_LEVEL: 'loud', FOLLOW_UP_WITHOUT_MENTION: 'maybe' });
+    for (const name of ['MAX_TOKENS', 'PORT', 'DISCORD_API_URL', 'LOG_LEVEL', 'FOLLOW_UP_WITHOUT_MENTION']) {
+      expect(found.some((line) => line.startsWith(`${name}:`)), name).toBe(true);
+    }
+  });
+
+  it.each([
+    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_SIGNING_SECRET'],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xoxb-wrong' }, 'SLACK_APP_TOKEN'],
+  ])('checks Slack mode requirements: %o → %s', (env, variable) => {
+    expect(problems({ ANTHROPIC_API_KEY: 'k', ...env }).some((line) => line.startsWith(`${variable}:`))).toBe(true);
+  });
+
+  it('applies the documented defaults and freezes the result', () => {
+    const config = loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' });
+    expect(config.anthropic.model).toBe('claude-opus-4-8');
+    expect(config.anthropic.maxTokens).toBe(4096);
+    expect(config.port).toBe(3000);
+    expect(config.databasePath).toBe('./data/threadline.db');
+    expect(config.logLevel).toBe('info');
+    expect(config.followUpWithoutMention).toBe(true);
+    expect(config.slack).toBeUndefined();
+    expect(Object.isFrozen(config.anthropic)).toBe(true);
+  });
+
+  it('parses lists and flags', () => {
+    const config = loadConfig({ ANTHROPIC_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp-1', SLACK_ADMIN_USER_IDS: 'U1, U2,,', FOLLOW_UP_WITHOUT_MENTION: 'false' });
+    expect(config.slack?.adminUserIds).toEqual(['U1', 'U2']);
+    expect(config.followUpWithoutMention).toBe(false);
+  });
+
+  it('npm start with no variables exits 2 and names the missing ones', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'threadline-start-'));
+    try {
+      const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+      const result = spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/main.ts')], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('ANTHROPIC_API_KEY');
+      expect(result.stderr).toContain('DISCORD_TOKEN or SLACK_BOT_TOKEN');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
