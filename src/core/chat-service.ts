@@ -10,6 +10,7 @@ import type { Conversation, NewMessage, StoredMessage } from '../store/types.js'
 import { assemble, type HistoryTurn } from './assemble.js';
 import { referenceOnlyResolver, toNewAttachment, type AttachmentResolver } from './attachments.js';
 import { orderThread, threadUpTo } from './history.js';
+import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { ModelClient, ModelResult } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
@@ -52,6 +53,7 @@ export class ChatService implements ChatCore {
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
   private readonly intake = new KeyedQueue();
   private readonly replies: KeyedQueue;
+  private readonly instructions: InstructionsService;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -60,6 +62,7 @@ export class ChatService implements ChatCore {
     this.now = options.now ?? Date.now;
     this.resolver = options.attachments ?? referenceOnlyResolver;
     this.replies = new KeyedQueue(options.concurrency ?? 8);
+    this.instructions = new InstructionsService(this.store, this.logger, this.now);
     if (!this.rules.known) {
       this.logger.warn({ model: options.modelId }, 'unknown model id: using the most conservative request rules');
     }
@@ -106,6 +109,10 @@ export class ChatService implements ChatCore {
         this.store.conversations.touch(conversation.id, msg.createdAt);
       }
     });
+  }
+
+  runInstructionsCommand(command: InstructionsCommand): CommandReply {
+    return this.instructions.run(command);
   }
 
   /** Waits for every queued intake and answer: for shutdown and tests. */

@@ -4,6 +4,7 @@
  * call, errors) happens in the core once.
  */
 import type { ErrorCode } from '../errors.js';
+import type { CommandReply, InstructionsCommand } from './instructions.js';
 
 export type Platform = 'discord' | 'slack';
 
@@ -108,4 +109,6 @@ export interface ChatCore {
   recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }>;
   /** Record messages read from the platform (catch-up after missed events) without answering. */
   ingest(msgs: readonly InboundMessage[]): void;
+  /** `/instructions` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
+  runInstructionsCommand(command: InstructionsCommand): CommandReply;
 }
