@@ -3,9 +3,8 @@
  * reads, and a short note for anything else so the model knows the file exists.
  */
 import type { NewAttachment, StoredAttachment } from '../store/types.js';
-import type { ImagePart } from './assemble.js';
 import { IMAGE_LIMITS } from './models.js';
-import type { AttachmentInput, Platform } from './types.js';
+import type { AttachmentInput } from './types.js';
 
 const IMAGE_EXTENSIONS: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
 const TEXT_EXTENSIONS = new Set(['txt', 'md', 'markdown', 'csv', 'tsv', 'json', 'yaml', 'yml', 'xml', 'log', 'ts', 'tsx', 'js', 'jsx', 'mjs', 'py', 'rb', 'go', 'rs', 'java', 'kt', 'c', 'h', 'cpp', 'cs', 'php', 'sh', 'sql', 'toml', 'ini', 'html', 'css']);
@@ -53,28 +52,3 @@ export function formatSize(bytes: number | null): string {
 export function attachmentNote(attachment: StoredAttachment, reason: string): string {
   return `[attachment ${attachment.name} (${attachment.mediaType ?? 'unknown type'}, ${formatSize(attachment.size)}) not shown: ${reason}]`;
 }
-
-export type ResolvedAttachment = { readonly image: ImagePart } | { readonly note: string };
-
-/** Turns stored attachments into image parts or notes, possibly with I/O (URL refresh, download). */
-export interface AttachmentResolver {
-  resolve(platform: Platform, attachments: readonly StoredAttachment[]): Promise<ResolvedAttachment[]>;
-}
-
-/**
- * Images by reference only: a Files API id when one is stored, otherwise the URL when the
- * Messages API can fetch it itself (Discord's signed CDN links). Everything else becomes a note.
- */
-export const referenceOnlyResolver: AttachmentResolver = {
-  async resolve(platform, attachments) {
-    return attachments.map((attachment): ResolvedAttachment => {
-      if (attachment.kind !== 'image') {
-        return { note: attachmentNote(attachment, attachment.kind === 'text' ? 'text files are not read yet' : 'this file type is not supported') };
-      }
-      const dims = { name: attachment.name, width: attachment.width, height: attachment.height };
-      if (attachment.anthropicFileId !== null) return { image: { ...dims, source: { type: 'file', file_id: attachment.anthropicFileId } } };
-      if (platform === 'discord' && /^https?:\/\//.test(attachment.url)) return { image: { ...dims, source: { type: 'url', url: attachment.url } } };
-      return { note: attachmentNote(attachment, 'the image could not be loaded') };
-    });
-  },
-};

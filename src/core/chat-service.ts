@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
-import { assemble, type HistoryTurn } from './assemble.js';
-import { referenceOnlyResolver, toNewAttachment, type AttachmentResolver } from './attachments.js';
+import { assemble, type ClaudeRequest, type HistoryTurn } from './assemble.js';
+import { AttachmentPipeline } from './attachment-pipeline.js';
+import { toNewAttachment } from './attachments.js';
 import { orderThread, threadUpTo } from './history.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -23,6 +24,7 @@ import type {
   InboundContext,
   InboundMessage,
   Platform,
+  PlatformServices,
   PostedIds,
   ReplySink,
   ThreadRef,
@@ -38,18 +40,22 @@ export interface ChatServiceOptions {
   readonly followUpWithoutMention: boolean;
   /** Model calls in flight at once, across all threads. */
   readonly concurrency?: number;
-  readonly attachments?: AttachmentResolver;
+  /** Largest text attachment inlined for the model. */
+  readonly textAttachmentMaxBytes?: number;
   readonly now?: () => number;
 }
 
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
+/** Requests rebuilt after the API could not download an image URL, at most. */
+const IMAGE_FALLBACK_ATTEMPTS = 3;
 
 export class ChatService implements ChatCore {
   private readonly store: Store;
   private readonly logger: Logger;
   private readonly rules: ModelRules;
   private readonly now: () => number;
-  private readonly resolver: AttachmentResolver;
+  private readonly pipeline: AttachmentPipeline;
+  private readonly platforms = new Map<Platform, PlatformServices>();
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
   private readonly intake = new KeyedQueue();
   private readonly replies: KeyedQueue;
@@ -60,7 +66,13 @@ export class ChatService implements ChatCore {
     this.logger = options.logger;
     this.rules = modelRules(options.modelId);
     this.now = options.now ?? Date.now;
-    this.resolver = options.attachments ?? referenceOnlyResolver;
+    this.pipeline = new AttachmentPipeline({
+      store: this.store,
+      model: options.model,
+      logger: this.logger,
+      now: this.now,
+      ...(options.textAttachmentMaxBytes === undefined ? {} : { textAttachmentMaxBytes: options.textAttachmentMaxBytes }),
+    });
     this.replies = new KeyedQueue(options.concurrency ?? 8);
     this.instructions = new InstructionsService(this.store, this.logger, this.now);
     if (!this.rules.known) {
@@ -109,6 +121,10 @@ export class ChatService implements ChatCore {
         this.store.conversations.touch(conversation.id, msg.createdAt);
       }
     });
+  }
+
+  registerPlatform(platform: Platform, services: PlatformServices): void {
+    this.platforms.set(platform, services);
   }
 
   runInstructionsCommand(command: InstructionsCommand): CommandReply {
@@ -190,13 +206,23 @@ export class ChatService implements ChatCore {
     }
 
     let result: ModelResult;
+    let userNotes: readonly string[] = [];
     try {
       const system = this.prepareSystem(conversation, message);
-      const turns = await this.historyTurns(conversation, message.id);
-      const budget = Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
-      const assembled = assemble({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
-      if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
-      result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text));
+      for (let attempt = 1; ; attempt += 1) {
+        const history = await this.historyTurns(conversation, message.id);
+        userNotes = history.userNotes;
+        const request = this.buildRequest(system, history.turns, log);
+        try {
+          result = await this.options.model.complete(request, (text) => sink.progress?.(text));
+          break;
+        } catch (error) {
+          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.unreachableImage(error, request, conversation.id) : undefined;
+          if (unreachable === undefined) throw error;
+          log.warn({ attachment: unreachable.name }, 'the API could not download an image URL; replacing it');
+          await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);
+        }
+      }
     } catch (error) {
       const failure = toModelError(error);
       log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
@@ -213,7 +239,8 @@ export class ChatService implements ChatCore {
       return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
     }
 
-    const note = result.stopReason === 'max_tokens' ? CUT_NOTE : undefined;
+    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : [])];
+    const note = notes.length === 0 ? undefined : notes.join('\n');
     let posted: PostedIds;
     try {
       posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
@@ -311,21 +338,43 @@ export class ChatService implements ChatCore {
     };
   }
 
-  private async historyTurns(conversation: Conversation, answeringId: number): Promise<HistoryTurn[]> {
+  private buildRequest(system: string, turns: readonly HistoryTurn[], log: Logger): ClaudeRequest {
+    const budget = Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
+    const assembled = assemble({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
+    if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
+    if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
+    return assembled.request;
+  }
+
+  /** The stored attachment behind a 400 "Unable to download the file" for an image URL, if that is the error. */
+  private unreachableImage(error: unknown, request: ClaudeRequest, conversationId: number) {
+    const failure = toModelError(error);
+    if (failure.code !== 'model_bad_request' || !/Unable to download/i.test(failure.message)) return undefined;
+    const where = /messages\.(\d+)\.content\.(\d+)/.exec(failure.message);
+    const block = where === null ? undefined : request.messages[Number(where[1])]?.content[Number(where[2])];
+    if (block?.type !== 'image' || block.source.type !== 'url') return undefined;
+    const url = block.source.url;
+    return this.store.messages
+      .thread(conversationId)
+      .flatMap((message) => message.attachments)
+      .find((attachment) => attachment.url === url);
+  }
+
+  private async historyTurns(conversation: Conversation, answeringId: number): Promise<{ turns: HistoryTurn[]; userNotes: readonly string[] }> {
     const messages = threadUpTo(orderThread(this.store.messages.thread(conversation.id)), answeringId);
-    const turns: HistoryTurn[] = [];
-    for (const message of messages) {
-      const resolved = message.role === 'user' && message.attachments.length > 0 ? await this.resolver.resolve(conversation.platform, message.attachments) : [];
-      turns.push({
+    const resolved = await this.pipeline.resolveThread(conversation.platform, this.platforms.get(conversation.platform), messages, answeringId);
+    const turns = messages.map((message): HistoryTurn => {
+      const parts = message.role === 'user' ? message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id)) : [];
+      return {
         role: message.role,
         authorId: message.authorId,
         authorName: message.authorName,
         text: message.text,
-        images: resolved.flatMap((entry) => ('image' in entry ? [entry.image] : [])),
-        notes: resolved.flatMap((entry) => ('note' in entry ? [entry.note] : [])),
-      });
-    }
-    return turns;
+        images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
+        notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
+      };
+    });
+    return { turns, userNotes: resolved.userNotes };
   }
 
   private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult): void {

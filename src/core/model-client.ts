@@ -3,7 +3,7 @@
  * written, and watches the stream itself: the SDK's timeout covers only the wait for response
  * headers, and a stream that goes quiet after them would otherwise hang a thread forever.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
 import type { ClaudeRequest } from './assemble.js';
@@ -27,6 +27,8 @@ export interface ModelResult {
 export interface ModelClient {
   /** Streams one answer; `onText` gets the full text so far after each delta. Throws ThreadlineError. */
   complete(request: ClaudeRequest, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ModelResult>;
+  /** Uploads a file once (Files API) so later requests can refer to it by id. */
+  uploadFile(bytes: Uint8Array, name: string, mediaType: string): Promise<string>;
 }
 
 export interface ModelClientOptions {
@@ -51,6 +53,14 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   });
 
   return {
+    async uploadFile(bytes, name, mediaType) {
+      try {
+        const file = await client.files.upload({ file: await toFile(Buffer.from(bytes), name, { type: mediaType }) });
+        return file.id;
+      } catch (error) {
+        throw toModelError(error);
+      }
+    },
     async complete(request, onText, signal) {
       const controller = new AbortController();
       const abortFromCaller = () => controller.abort();

@@ -90,6 +90,22 @@ export type HandleOutcome =
   | { readonly kind: 'answered'; readonly postedIds: PostedIds }
   | { readonly kind: 'failed'; readonly code: ErrorCode; readonly postedIds: PostedIds };
 
+export interface RefreshedUrl {
+  readonly url: string;
+  /** Epoch ms, when the platform says. */
+  readonly expiresAt: number | null;
+}
+
+/** What a platform lends the core to read attachments; registered by its adapter. */
+export interface PlatformServices {
+  /** The Messages API can fetch this platform's attachment URLs itself (Discord's signed CDN links). */
+  readonly urlsArePublic: boolean;
+  /** Fresh URLs for expired ones, in one batch; an URL missing from the map could not be refreshed. */
+  refreshUrls?(urls: readonly string[]): Promise<ReadonlyMap<string, RefreshedUrl>>;
+  /** The bytes behind an attachment URL, with the platform's credentials where it needs them. */
+  download?(url: string, maxBytes: number): Promise<{ readonly bytes: Uint8Array; readonly contentType: string | null }>;
+}
+
 /** What adapters call. Implemented by `ChatService`; adapters depend on this shape only. */
 export interface ChatCore {
   /**
@@ -111,4 +127,6 @@ export interface ChatCore {
   ingest(msgs: readonly InboundMessage[]): void;
   /** `/instructions` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
   runInstructionsCommand(command: InstructionsCommand): CommandReply;
+  /** An adapter lends the core its attachment access (URL refresh, authenticated download). */
+  registerPlatform(platform: Platform, services: PlatformServices): void;
 }

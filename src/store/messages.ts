@@ -31,6 +31,8 @@ interface AttachmentRow {
   url: string;
   url_expires_at: number | null;
   anthropic_file_id: string | null;
+  text_content: string | null;
+  unavailable_reason: string | null;
 }
 
 const toAttachment = (row: AttachmentRow): StoredAttachment => ({
@@ -47,6 +49,8 @@ const toAttachment = (row: AttachmentRow): StoredAttachment => ({
   url: row.url,
   urlExpiresAt: row.url_expires_at,
   anthropicFileId: row.anthropic_file_id,
+  textContent: row.text_content,
+  unavailableReason: row.unavailable_reason,
 });
 
 const toMessage = (row: MessageRow, attachments: readonly StoredAttachment[]): StoredMessage => ({
@@ -80,6 +84,8 @@ export class MessageRepo {
   private readonly hasAssistantStmt;
   private readonly refreshUrlStmt;
   private readonly setFileIdStmt;
+  private readonly setTextStmt;
+  private readonly setUnavailableStmt;
 
   constructor(private readonly db: Database) {
     this.insertStmt = db.prepare<
@@ -122,6 +128,8 @@ export class MessageRepo {
       'UPDATE attachments SET url = ?, url_expires_at = ? WHERE id = ?',
     );
     this.setFileIdStmt = db.prepare<[string, number]>('UPDATE attachments SET anthropic_file_id = ? WHERE id = ?');
+    this.setTextStmt = db.prepare<[string, number]>('UPDATE attachments SET text_content = ? WHERE id = ?');
+    this.setUnavailableStmt = db.prepare<[string, number]>('UPDATE attachments SET unavailable_reason = ? WHERE id = ?');
   }
 
   /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
@@ -191,6 +199,14 @@ export class MessageRepo {
 
   setAnthropicFileId(attachmentId: number, fileId: string): void {
     this.setFileIdStmt.run(fileId, attachmentId);
+  }
+
+  setAttachmentText(attachmentId: number, text: string): void {
+    this.setTextStmt.run(text, attachmentId);
+  }
+
+  setAttachmentUnavailable(attachmentId: number, reason: string): void {
+    this.setUnavailableStmt.run(reason, attachmentId);
   }
 
   private insertAttachments(messageId: number, attachments: readonly NewAttachment[]): void {

@@ -32,6 +32,10 @@ export interface StoredAttachment {
   readonly url: string;
   readonly urlExpiresAt: number | null;
   readonly anthropicFileId: string | null;
+  /** A text attachment's content, read once. */
+  readonly textContent: string | null;
+  /** Why the attachment cannot be shown (too large, not an image, download failed), once known. */
+  readonly unavailableReason: string | null;
 }
 
 export interface StoredMessage {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
+import { discordUrlDownloadable, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
 
 export interface ScriptedReply {
   readonly text?: string;
@@ -30,7 +30,7 @@ export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Record<string, unknown>;
+  body: Record<string, unknown>;
   readonly at: number;
   status: number;
   error?: ApiRuleError;
@@ -60,6 +60,8 @@ export interface FakeAnthropic {
   waitForRequests(count: number): Promise<void>;
   /** Messages requests only (not count_tokens etc.). */
   messageRequests(): RecordedRequest[];
+  /** Files uploaded through the Files API, by id. */
+  readonly files: ReadonlyMap<string, UploadedFile>;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const events = new EventEmitter();
   const written = new Set<string>();
   const openResponses = new Set<ServerResponse>();
+  const files = new Map<string, UploadedFile>();
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -80,21 +83,38 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
+    const isUpload = (req.url ?? '').startsWith('/v1/files') && req.method === 'POST';
     let body: Record<string, unknown> = {};
     try {
-      body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
+      body = raw.length === 0 || isUpload ? {} : (JSON.parse(raw.toString('utf8')) as Record<string, unknown>);
     } catch {
       return sendError(res, 400, 'invalid_request_error', 'There was an error parsing the body of your request');
     }
     const record: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, at: Date.now(), status: 0 };
     requests.push(record);
     try {
-      if (!(req.url ?? '').startsWith('/v1/messages')) return reject(record, res, { status: 404, type: 'not_found_error', message: 'Not found' });
       const auth = checkAuth(req, options.apiKey);
       if (auth !== undefined) return reject(record, res, auth);
       const version = req.headers['anthropic-version'];
       if (typeof version !== 'string') return reject(record, res, { status: 400, type: 'invalid_request_error', message: 'anthropic-version: header is required' });
-      const ruleError = validateRequest(body, { ...options.validate, apiVersion: version });
+      if (isUpload) {
+        const file = parseMultipartFile(raw, String(req.headers['content-type'] ?? ''));
+        if (file === undefined) return reject(record, res, { status: 400, type: 'invalid_request_error', message: 'file: Field required' });
+        const id = `file_fake${String(files.size + 1).padStart(6, '0')}`;
+        files.set(id, file);
+        record.status = 200;
+        record.body = { filename: file.filename, mime_type: file.mimeType, size_bytes: file.bytes.length };
+        return sendJson(res, 200, { id, type: 'file', filename: file.filename, mime_type: file.mimeType, size_bytes: file.bytes.length, created_at: new Date().toISOString(), downloadable: false });
+      }
+      if (!(req.url ?? '').startsWith('/v1/messages')) return reject(record, res, { status: 404, type: 'not_found_error', message: 'Not found' });
+      const unknownFile = findFileIds(body).find((id) => !files.has(id));
+      if (unknownFile !== undefined) return reject(record, res, { status: 404, type: 'not_found_error', message: `File not found: ${unknownFile}` });
+      const ruleError = validateRequest(body, {
+        canDownload: (url) => discordUrlDownloadable(url, Date.now()),
+        imageSize: (source) => (source.type === 'file' ? files.get(String(source.file_id))?.size : undefined),
+        ...options.validate,
+        apiVersion: version,
+      });
       if (ruleError !== undefined) return reject(record, res, ruleError);
       const script = queue.shift() ?? {};
       if (script.status !== undefined) {
@@ -127,6 +147,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     url: `http://127.0.0.1:${port}`,
     requests,
     enqueue: (...replies) => queue.push(...replies),
+    files,
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
     async waitForRequests(count) {
       while (requests.filter((r) => r.status !== 0).length < count) await once(events, 'request');
@@ -148,13 +169,55 @@ function checkAuth(req: IncomingMessage, apiKey: string | undefined): ApiRuleErr
   return undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+export interface UploadedFile {
+  readonly filename: string;
+  readonly mimeType: string;
+  readonly bytes: Buffer;
+  /** Pixel size, when a test registers it (the fake decodes no images). */
+  size?: { width: number; height: number };
+}
+
+function parseMultipartFile(raw: Buffer, contentType: string): UploadedFile | undefined {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType);
+  if (boundary === null) return undefined;
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let start = raw.indexOf(delimiter);
+  while (start >= 0) {
+    const next = raw.indexOf(delimiter, start + delimiter.length);
+    if (next < 0) break;
+    const part = raw.subarray(start + delimiter.length + 2, next - 2);
+    const headerEnd = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, headerEnd).toString('utf8');
+    if (/name="file"/.test(headers)) {
+      return {
+        filename: /filename="([^"]*)"/.exec(headers)?.[1] ?? 'unnamed',
+        mimeType: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim() ?? 'application/octet-stream',
+        bytes: Buffer.from(part.subarray(headerEnd + 4)),
+      };
+    }
+    start = next;
+  }
+  return undefined;
+}
+
+function findFileIds(body: Record<string, unknown>): string[] {
+  const ids: string[] = [];
+  for (const message of (body.messages as Array<{ content: unknown }>) ?? []) {
+    if (!Array.isArray(message.content)) continue;
+    for (const block of message.content as Array<{ source?: { type?: string; file_id?: string } }>) {
+      if (block.source?.type === 'file' && typeof block.source.file_id === 'string') ids.push(block.source.file_id);
+    }
+  }
+  return ids;
 }
 
 function newRequestId(): string {
