@@ -67,6 +67,12 @@ const envSchema = z.object({
   CONTEXT_BUDGET_TOKENS: integer(150_000, 1_000, 2_000_000),
   MODEL_IDLE_TIMEOUT_MS: integer(60_000, 1_000, 600_000),
   MODEL_MAX_RETRIES: integer(2, 0, 10),
+  RATE_LIMIT_USER_PER_MINUTE: integer(6, 0, 10_000),
+  RATE_LIMIT_CHANNEL_PER_MINUTE: integer(30, 0, 10_000),
+  DAILY_TOKEN_BUDGET: integer(0, 0, 1_000_000_000_000),
+  MAX_CONCURRENT_REPLIES: integer(8, 1, 1000),
+  PENDING_REPLY_MAX_AGE_MINUTES: integer(30, 1, 10_080),
+  RETENTION_DAYS: integer(90, 1, 36_500),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -99,6 +105,17 @@ export interface Config {
         readonly historyLimit: number;
       }
     | undefined;
+  readonly limits: {
+    /** Answers per user per minute; 0 turns the limit off. */
+    readonly userPerMinute: number;
+    readonly channelPerMinute: number;
+    /** Tokens per server/workspace per UTC day; 0 turns the budget off. */
+    readonly dailyTokenBudget: number;
+    readonly maxConcurrentReplies: number;
+  };
+  /** Mentions still unanswered after a restart are answered if younger than this, else apologized for. */
+  readonly pendingReplyMaxAgeMs: number;
+  readonly retentionDays: number;
   readonly followUpWithoutMention: boolean;
   readonly port: number;
   readonly databasePath: string;
@@ -161,6 +178,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             adminUserIds: e.SLACK_ADMIN_USER_IDS,
             historyLimit: e.SLACK_HISTORY_LIMIT,
           },
+    limits: {
+      userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
+      channelPerMinute: e.RATE_LIMIT_CHANNEL_PER_MINUTE,
+      dailyTokenBudget: e.DAILY_TOKEN_BUDGET,
+      maxConcurrentReplies: e.MAX_CONCURRENT_REPLIES,
+    },
+    pendingReplyMaxAgeMs: e.PENDING_REPLY_MAX_AGE_MINUTES * 60_000,
+    retentionDays: e.RETENTION_DAYS,
     followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
     port: e.PORT,
     databasePath: e.DATABASE_PATH,

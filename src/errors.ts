@@ -20,6 +20,9 @@ export type ErrorCode =
   | 'platform_forbidden'
   | 'input_invalid'
   | 'not_admin'
+  | 'rate_limited'
+  | 'budget_exhausted'
+  | 'reply_expired'
   | 'shutting_down';
 
 export class ThreadlineError extends Error {

@@ -17,6 +17,7 @@ interface RunningAdapter {
 }
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+const PRUNE_INTERVAL_MS = 6 * 60 * 60 * 1000;
 
 function readConfig(): Config {
   try {
@@ -60,6 +61,9 @@ async function main(): Promise<void> {
     maxTokens: config.anthropic.maxTokens,
     contextBudgetTokens: config.anthropic.contextBudgetTokens,
     followUpWithoutMention: config.followUpWithoutMention,
+    concurrency: config.limits.maxConcurrentReplies,
+    limits: config.limits,
+    pendingReplyMaxAgeMs: config.pendingReplyMaxAgeMs,
   });
   const health = new Health(() => store.isHealthy());
   const adapters: RunningAdapter[] = [];
@@ -84,11 +88,22 @@ async function main(): Promise<void> {
     fail(logger, error, 'startup failed');
   }
   logger.info({ model: config.anthropic.model, discord: config.discord !== undefined, slack: config.slack !== undefined }, 'threadline is running');
+  const prune = () => {
+    try {
+      core.prune(config.retentionDays);
+    } catch (error) {
+      logger.error({ err: error }, 'pruning old data failed');
+    }
+  };
+  prune();
+  const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(pruneTimer);
     logger.info({ signal }, 'shutting down: finishing replies in flight');
     await Promise.allSettled(adapters.map((adapter) => adapter.stop()));
     const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS).unref());

@@ -13,6 +13,8 @@ import { toNewAttachment } from './attachments.js';
 import { orderThread, threadUpTo } from './history.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { RateLimiter } from './rate-limiter.js';
+import { formatUsage } from './usage-report.js';
 import type { ModelClient, ModelResult } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';
@@ -28,6 +30,7 @@ import type {
   PostedIds,
   ReplySink,
   ThreadRef,
+  UsageCommand,
 } from './types.js';
 
 export interface ChatServiceOptions {
@@ -40,12 +43,18 @@ export interface ChatServiceOptions {
   readonly followUpWithoutMention: boolean;
   /** Model calls in flight at once, across all threads. */
   readonly concurrency?: number;
+  readonly limits?: { readonly userPerMinute: number; readonly channelPerMinute: number; readonly dailyTokenBudget: number };
+  /** Unanswered mentions older than this at restart get an apology instead of an answer. */
+  readonly pendingReplyMaxAgeMs?: number;
   /** Largest text attachment inlined for the model. */
   readonly textAttachmentMaxBytes?: number;
   readonly now?: () => number;
 }
 
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
+const DAY_MS = 24 * 60 * 60 * 1000;
+const STALE_APOLOGY =
+  "Sorry, I was restarted before I could answer this, and by now the answer may no longer be useful. Mention me again if you still need it.";
 /** Requests rebuilt after the API could not download an image URL, at most. */
 const IMAGE_FALLBACK_ATTEMPTS = 3;
 
@@ -60,6 +69,8 @@ export class ChatService implements ChatCore {
   private readonly intake = new KeyedQueue();
   private readonly replies: KeyedQueue;
   private readonly instructions: InstructionsService;
+  private readonly userLimiter: RateLimiter;
+  private readonly channelLimiter: RateLimiter;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -75,6 +86,8 @@ export class ChatService implements ChatCore {
     });
     this.replies = new KeyedQueue(options.concurrency ?? 8);
     this.instructions = new InstructionsService(this.store, this.logger, this.now);
+    this.userLimiter = new RateLimiter(options.limits?.userPerMinute ?? 0, this.now);
+    this.channelLimiter = new RateLimiter(options.limits?.channelPerMinute ?? 0, this.now);
     if (!this.rules.known) {
       this.logger.warn({ model: options.modelId }, 'unknown model id: using the most conservative request rules');
     }
@@ -83,6 +96,7 @@ export class ChatService implements ChatCore {
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
     if (msg.author.kind === 'self') return { kind: 'ignored', reason: 'self' };
     const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
+    if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
     if (intake.kind !== 'job') return intake.outcome;
     return this.replies.run(threadKey(msg.thread), () => this.answer(intake.jobId, intake.messageId, ctx.sink));
   }
@@ -123,6 +137,72 @@ export class ChatService implements ChatCore {
     });
   }
 
+  async resumePending(platform: Platform): Promise<void> {
+    const services = this.platforms.get(platform);
+    const jobs = this.store.jobs.open().flatMap((job) => {
+      const conversation = this.store.conversations.get(job.conversationId);
+      const message = this.store.messages.get(job.messageId);
+      return conversation?.platform === platform && message !== undefined ? [{ job, conversation, message }] : [];
+    });
+    if (jobs.length === 0) return;
+    if (services?.replySink === undefined) {
+      this.logger.warn({ platform, pending: jobs.length }, 'unanswered mentions from a previous run, but the adapter cannot answer them');
+      return;
+    }
+    const maxAge = this.options.pendingReplyMaxAgeMs ?? 30 * 60_000;
+    this.logger.info({ platform, pending: jobs.length }, 'answering mentions left from a previous run');
+    await Promise.all(
+      jobs.map(({ job, conversation, message }) => {
+        const thread = refOf(conversation);
+        const makeSink = () => (services.replySink as NonNullable<PlatformServices['replySink']>)(thread, message.platformMessageId);
+        if (message.deletedAt !== null) {
+          this.store.jobs.finish(job.id, 'dropped', this.now());
+          return Promise.resolve();
+        }
+        if (this.now() - job.createdAt > maxAge) {
+          const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
+          log.warn({ ageMs: this.now() - job.createdAt }, 'mention too old to answer after restart; apologizing');
+          return this.replies.run(threadKey(thread), () =>
+            this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log),
+          );
+        }
+        return this.replies.run(threadKey(thread), () => this.answer(job.id, message.id, makeSink));
+      }),
+    );
+  }
+
+  runUsageCommand(command: UsageCommand): CommandReply {
+    if (!command.actor.isAdmin) {
+      this.logger.warn({ platform: command.platform, user: command.actor.id }, 'refused /usage from a non-admin');
+      return { ok: false, text: 'Only admins can see usage.' };
+    }
+    const since = this.now() - command.days * DAY_MS;
+    return formatUsage(
+      command,
+      this.store.usage.report(command.platform, command.workspaceId, since, 'channel'),
+      this.store.usage.report(command.platform, command.workspaceId, since, 'user'),
+    );
+  }
+
+  forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): CommandReply {
+    if (!actor.isAdmin) {
+      this.logger.warn({ platform: thread.platform, user: actor.id }, 'refused /forget from a non-admin');
+      return { ok: false, text: 'Only admins can make me forget a thread.' };
+    }
+    const conversation = this.store.conversations.find(thread);
+    if (conversation === undefined) return { ok: true, text: 'I have nothing stored for this thread.' };
+    this.store.conversations.delete(conversation.id);
+    this.logger.info({ platform: thread.platform, thread: thread.threadKey, user: actor.id }, 'thread forgotten');
+    return { ok: true, text: 'Done: I no longer remember anything from this thread. If I am mentioned here again, I will read it afresh.' };
+  }
+
+  /** Deletes stored conversation data older than `retentionDays`; returns what went. */
+  prune(retentionDays: number) {
+    const result = this.store.retention.prune(this.now() - retentionDays * DAY_MS, this.now() - 7 * DAY_MS);
+    if (result.messages + result.conversations > 0) this.logger.info(result, 'pruned data past the retention period');
+    return result;
+  }
+
   registerPlatform(platform: Platform, services: PlatformServices): void {
     this.platforms.set(platform, services);
   }
@@ -140,7 +220,11 @@ export class ChatService implements ChatCore {
   private async intakeMessage(
     msg: InboundMessage,
     ctx: InboundContext,
-  ): Promise<{ kind: 'done'; outcome: HandleOutcome } | { kind: 'job'; jobId: number; messageId: number }> {
+  ): Promise<
+    | { kind: 'done'; outcome: HandleOutcome }
+    | { kind: 'job'; jobId: number; messageId: number }
+    | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
+  > {
     let conversation = this.store.conversations.find(msg.thread);
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
     const followUp =
@@ -183,6 +267,8 @@ export class ChatService implements ChatCore {
       }
       this.store.conversations.touch(conversation.id, msg.createdAt);
       if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } } as const;
+      const limit = this.checkLimits(msg);
+      if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit } as const;
       const jobId = this.store.jobs.create(rowId, conversation.id, this.now());
       if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
       return { kind: 'job', jobId, messageId: rowId } as const;
@@ -252,6 +338,44 @@ export class ChatService implements ChatCore {
     this.storeReply(conversation.id, message, result.text, posted);
     this.store.jobs.finish(jobId, 'done', this.now());
     return { kind: 'answered', postedIds: posted };
+  }
+
+  /** `undefined` when the message may be answered now. */
+  private checkLimits(msg: InboundMessage): { code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number } | undefined {
+    const budget = this.options.limits?.dailyTokenBudget ?? 0;
+    if (budget > 0) {
+      const dayStart = Math.floor(this.now() / DAY_MS) * DAY_MS;
+      if (this.store.usage.totalSince(msg.thread.platform, msg.thread.workspaceId, dayStart) >= budget) {
+        return { code: 'budget_exhausted', retryAfterMs: dayStart + DAY_MS - this.now() };
+      }
+    }
+    const userKey = `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.author.id}`;
+    const userWait = this.userLimiter.take(userKey);
+    if (userWait > 0) return { code: 'rate_limited', retryAfterMs: userWait };
+    const channelWait = this.channelLimiter.take(`${msg.thread.platform}:${msg.thread.workspaceId}:${msg.thread.channelId}`);
+    if (channelWait > 0) {
+      this.userLimiter.refund(userKey);
+      return { code: 'rate_limited', retryAfterMs: channelWait };
+    }
+    return undefined;
+  }
+
+  private async refuseOverLimit(messageId: number, code: 'rate_limited' | 'budget_exhausted', retryAfterMs: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    const message = this.store.messages.get(messageId) as StoredMessage;
+    const wait = humanDuration(retryAfterMs);
+    const text =
+      code === 'budget_exhausted'
+        ? `This ${this.store.conversations.get(message.conversationId)?.platform === 'discord' ? 'server' : 'workspace'} has used today's Claude budget. It resets at midnight UTC, in ${wait}.`
+        : `You're asking faster than I can keep up with. Please try again in ${wait}.`;
+    this.logger.info({ code, user: message.authorId, retryAfterMs }, 'over a limit; not answering');
+    let posted: PostedIds = [];
+    try {
+      posted = await makeSink().fail(text, code);
+      this.storeReply(message.conversationId, message, '', posted);
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not tell the user about the limit');
+    }
+    return { kind: 'limited', code, retryAfterMs, postedIds: posted };
   }
 
   private async failWith(
@@ -409,6 +533,14 @@ export class ChatService implements ChatCore {
       attachments: self ? [] : msg.attachments.map(toNewAttachment),
     };
   }
+}
+
+function humanDuration(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 90) return `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 90) return `${minutes} minutes`;
+  return `${Math.round(minutes / 60)} hours`;
 }
 
 function threadKey(thread: ThreadRef): string {

@@ -87,6 +87,7 @@ export interface InboundContext {
 export type HandleOutcome =
   | { readonly kind: 'ignored'; readonly reason: 'self' | 'duplicate' | 'deleted' | 'not_participating' }
   | { readonly kind: 'recorded' }
+  | { readonly kind: 'limited'; readonly code: ErrorCode; readonly retryAfterMs: number; readonly postedIds: PostedIds }
   | { readonly kind: 'answered'; readonly postedIds: PostedIds }
   | { readonly kind: 'failed'; readonly code: ErrorCode; readonly postedIds: PostedIds };
 
@@ -104,6 +105,11 @@ export interface PlatformServices {
   refreshUrls?(urls: readonly string[]): Promise<ReadonlyMap<string, RefreshedUrl>>;
   /** The bytes behind an attachment URL, with the platform's credentials where it needs them. */
   download?(url: string, maxBytes: number): Promise<{ readonly bytes: Uint8Array; readonly contentType: string | null }>;
+  /**
+   * A sink that answers a stored message without an inbound event: mentions left unanswered by
+   * a crash or restart are answered through it.
+   */
+  replySink?(thread: ThreadRef, messageId: string): ReplySink;
 }
 
 /** What adapters call. Implemented by `ChatService`; adapters depend on this shape only. */
@@ -127,6 +133,21 @@ export interface ChatCore {
   ingest(msgs: readonly InboundMessage[]): void;
   /** `/instructions` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
   runInstructionsCommand(command: InstructionsCommand): CommandReply;
-  /** An adapter lends the core its attachment access (URL refresh, authenticated download). */
+  /** An adapter lends the core its attachment access (URL refresh, authenticated download) and reply sinks. */
   registerPlatform(platform: Platform, services: PlatformServices): void;
+  /** Answers (or apologizes for) the mentions a previous run left unanswered; call once the platform is connected. */
+  resumePending(platform: Platform): Promise<void>;
+  /** `/usage`: token use by channel and user over the last `days` days (admins only). */
+  runUsageCommand(command: UsageCommand): CommandReply;
+  /** `/forget` in a thread: removes its stored history (admins only). */
+  forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): CommandReply;
+}
+
+export interface UsageCommand {
+  readonly platform: Platform;
+  readonly workspaceId: string;
+  readonly actor: { readonly id: string; readonly name: string; readonly isAdmin: boolean };
+  readonly days: number;
+  /** Turns a platform id into a readable name for the report (channel or user). */
+  readonly label?: (kind: 'channel' | 'user', id: string) => string;
 }

@@ -8,6 +8,7 @@ import { ProcessedEventRepo } from './events.js';
 import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
 import { MessageRepo } from './messages.js';
+import { RetentionRepo } from './retention.js';
 import { UsageRepo } from './usage.js';
 
 export class Store {
@@ -17,6 +18,7 @@ export class Store {
   readonly events: ProcessedEventRepo;
   readonly jobs: ReplyJobRepo;
   readonly usage: UsageRepo;
+  readonly retention: RetentionRepo;
   private readonly pingStmt;
 
   constructor(private readonly db: Database) {
@@ -26,6 +28,7 @@ export class Store {
     this.events = new ProcessedEventRepo(db);
     this.jobs = new ReplyJobRepo(db);
     this.usage = new UsageRepo(db);
+    this.retention = new RetentionRepo(db);
     this.pingStmt = db.prepare('SELECT 1');
   }
 

@@ -1,8 +1,20 @@
 import type { Database } from 'better-sqlite3';
 import type { UsageRecord } from './types.js';
 
+export interface UsageRow {
+  readonly key: string;
+  readonly replies: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cacheReadTokens: number;
+  readonly cacheCreationTokens: number;
+}
+
 export class UsageRepo {
   private readonly insertStmt;
+  private readonly totalStmt;
+  private readonly byChannelStmt;
+  private readonly byUserStmt;
 
   constructor(db: Database) {
     this.insertStmt = db.prepare(
@@ -11,9 +23,39 @@ export class UsageRepo {
        VALUES (@conversationId, @platform, @workspaceId, @channelId, @userId, @model, @requestId,
                @inputTokens, @outputTokens, @cacheReadTokens, @cacheCreationTokens, @stopReason, @createdAt)`,
     );
+    this.totalStmt = db.prepare<[string, string, number], { total: number | null }>(
+      `SELECT SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) AS total
+         FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?`,
+    );
+    const grouped = (column: string) =>
+      db.prepare<[string, string, number], { key: string; replies: number; input: number; output: number; cache_read: number; cache_creation: number }>(
+        `SELECT ${column} AS key, COUNT(*) AS replies, SUM(input_tokens) AS input, SUM(output_tokens) AS output,
+                SUM(cache_read_tokens) AS cache_read, SUM(cache_creation_tokens) AS cache_creation
+           FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?
+          GROUP BY ${column} ORDER BY SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) DESC LIMIT 20`,
+      );
+    this.byChannelStmt = grouped('channel_id');
+    this.byUserStmt = grouped('user_id');
   }
 
   record(usage: UsageRecord): void {
     this.insertStmt.run(usage);
+  }
+
+  /** All tokens (input, output, cache reads and writes) a workspace used since `since`. */
+  totalSince(platform: string, workspaceId: string, since: number): number {
+    return this.totalStmt.get(platform, workspaceId, since)?.total ?? 0;
+  }
+
+  report(platform: string, workspaceId: string, since: number, by: 'channel' | 'user'): UsageRow[] {
+    const statement = by === 'channel' ? this.byChannelStmt : this.byUserStmt;
+    return statement.all(platform, workspaceId, since).map((row) => ({
+      key: row.key,
+      replies: row.replies,
+      inputTokens: row.input,
+      outputTokens: row.output,
+      cacheReadTokens: row.cache_read,
+      cacheCreationTokens: row.cache_creation,
+    }));
   }
 }

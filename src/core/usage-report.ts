@@ -1,0 +1,32 @@
+/** `/usage` as text: totals by channel and by user, newest window first. */
+import type { UsageRow } from '../store/usage.js';
+import type { CommandReply } from './instructions.js';
+import type { UsageCommand } from './types.js';
+
+export const USAGE_WINDOWS = [1, 7, 30] as const;
+
+export function formatUsage(command: UsageCommand, byChannel: readonly UsageRow[], byUser: readonly UsageRow[]): CommandReply {
+  const label = command.label ?? ((kind: 'channel' | 'user', id: string) => (kind === 'channel' ? `#${id}` : id));
+  const period = command.days === 1 ? 'the last day' : `the last ${command.days} days`;
+  if (byChannel.length === 0) return { ok: true, text: `No replies in ${period}.` };
+  const line = (row: UsageRow, name: string) =>
+    `• ${name}: ${row.replies} repl${row.replies === 1 ? 'y' : 'ies'}, ${fmt(row.inputTokens + row.cacheReadTokens + row.cacheCreationTokens)} input tokens (${percent(row.cacheReadTokens, row.inputTokens + row.cacheReadTokens + row.cacheCreationTokens)} from cache), ${fmt(row.outputTokens)} output tokens`;
+  return {
+    ok: true,
+    text: [
+      `Claude usage in ${period}:`,
+      '*By channel*',
+      ...byChannel.map((row) => line(row, label('channel', row.key))),
+      '*By user*',
+      ...byUser.map((row) => line(row, label('user', row.key))),
+    ].join('\n'),
+  };
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`;
+}

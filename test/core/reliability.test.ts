@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatService } from '../../src/core/chat-service.js';
+import { createModelClient } from '../../src/core/model-client.js';
+import type { ReplySink, ThreadRef } from '../../src/core/types.js';
+import { captureLogger, createCoreHarness, TEST_API_KEY, type Harness } from '../helpers/harness.js';
+import { inbound, THREAD } from '../helpers/messages.js';
+import { recordingSink, type RecordingSink } from '../helpers/recording-sink.js';
+
+describe('limits, restart recovery, usage, forget, retention', () => {
+  let h: Harness | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  function serviceOn(harness: Harness, over: Partial<ConstructorParameters<typeof ChatService>[0]>): ChatService {
+    return new ChatService({
+      store: harness.store,
+      model: createModelClient({ apiKey: TEST_API_KEY, baseUrl: harness.anthropic.url, maxRetries: 0, idleTimeoutMs: 5000, logger: harness.logger }),
+      logger: harness.logger,
+      modelId: 'claude-opus-4-8',
+      maxTokens: 512,
+      contextBudgetTokens: 100_000,
+      followUpWithoutMention: true,
+      ...over,
+    });
+  }
+
+  it('rate-limits a user politely, recording the message without a model call', async () => {
+    h = await createCoreHarness();
+    const core = serviceOn(h, { limits: { userPerMinute: 2, channelPerMinute: 100, dailyTokenBudget: 0 } });
+    const sinks: RecordingSink[] = [];
+    const outcomes = [];
+    for (let i = 0; i < 3; i += 1) {
+      const sink = recordingSink();
+      sinks.push(sink);
+      outcomes.push(await core.handle(inbound(`q${i}`, { mentionsBot: true }), { sink: () => sink }));
+    }
+    expect(outcomes.map((o) => o.kind)).toEqual(['answered', 'answered', 'limited']);
+    expect(sinks[2]?.failed[0]?.message).toMatch(/faster than I can keep up.*try again in \d+ seconds/);
+    expect(h.anthropic.messageRequests()).toHaveLength(2);
+    // Another user is not affected.
+    const other = await core.handle(inbound('me too', { mentionsBot: true, author: { id: 'u-bob', name: 'Bob' } }), { sink: recordingSink });
+    expect(other.kind).toBe('answered');
+  });
+
+  it('stops at the daily token budget and says when it resets', async () => {
+    h = await createCoreHarness();
+    const core = serviceOn(h, { limits: { userPerMinute: 0, channelPerMinute: 0, dailyTokenBudget: 10 } });
+    await core.handle(inbound('first', { mentionsBot: true }), { sink: recordingSink });
+    const sink = recordingSink();
+    const outcome = await core.handle(inbound('second', { mentionsBot: true }), { sink: () => sink });
+    expect(outcome).toMatchObject({ kind: 'limited', code: 'budget_exhausted' });
+    expect(sink.failed[0]?.message).toMatch(/This server has used today's Claude budget. It resets at midnight UTC/);
+  });
+
+  it('answers every mention left pending by a crash exactly once after restart, and apologizes for stale ones', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'threadline-restart-'));
+    const databasePath = join(dir, 'db.sqlite');
+    // First run: the model never answers (stall) and the process "dies" with the jobs pending.
+    h = await createCoreHarness({ databasePath });
+    const store = h.store;
+    const fresh = inbound('still wanted', { mentionsBot: true });
+    const old = inbound('ancient', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-old' } });
+    store.transaction(() => {
+      for (const msg of [fresh, old]) {
+        const conversation = store.conversations.findOrCreate(msg.thread, msg.createdAt);
+        const id = store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt }) as number;
+        store.jobs.create(id, conversation.id, msg === old ? Date.now() - 3 * 3600_000 : Date.now());
+      }
+    });
+    await h.close();
+
+    h = await createCoreHarness({ databasePath });
+    const sinks = new Map<string, RecordingSink>();
+    const replySink = (_thread: ThreadRef, messageId: string): ReplySink => {
+      const sink = recordingSink();
+      sinks.set(messageId, sink);
+      return sink;
+    };
+    h.core.registerPlatform('discord', { urlsArePublic: true, replySink });
+    await h.core.resumePending('discord');
+    await h.core.resumePending('discord');
+    expect(sinks.get(fresh.messageId)?.finished).toEqual([{ text: 'echo: still wanted' }]);
+    expect(sinks.get(old.messageId)?.failed[0]?.message).toMatch(/restarted before I could answer/);
+    expect(h.anthropic.messageRequests()).toHaveLength(1);
+    expect(h.store.jobs.open()).toEqual([]);
+  });
+
+  it('reports usage by channel and user to admins only', async () => {
+    h = await createCoreHarness();
+    await h.core.handle(inbound('one', { mentionsBot: true }), { sink: recordingSink });
+    await h.core.handle(inbound('two', { mentionsBot: true, author: { id: 'u-bob', name: 'Bob' } }), { sink: recordingSink });
+    const command = { platform: 'discord', workspaceId: THREAD.workspaceId, days: 7, actor: { id: 'a', name: 'Ada', isAdmin: true } } as const;
+    const report = h.core.runUsageCommand(command).text;
+    expect(report).toMatch(/last 7 days/);
+    expect(report).toMatch(/#chan-1: 2 replies/);
+    expect(report).toMatch(/u-alice: 1 reply/);
+    expect(report).toMatch(/u-bob: 1 reply/);
+    expect(h.core.runUsageCommand({ ...command, actor: { ...command.actor, isAdmin: false } })).toEqual({ ok: false, text: 'Only admins can see usage.' });
+    expect(h.core.runUsageCommand({ ...command, workspaceId: 'other-guild' }).text).toMatch(/No replies/);
+  });
+
+  it('forgets a thread on an admin request; the next mention starts afresh', async () => {
+    h = await createCoreHarness();
+    await h.core.handle(inbound('secret plan', { mentionsBot: true }), { sink: recordingSink });
+    expect(h.core.forgetThread(THREAD, { id: 'x', isAdmin: false }).ok).toBe(false);
+    expect(h.core.forgetThread(THREAD, { id: 'a', isAdmin: true }).text).toMatch(/no longer remember/);
+    await h.core.handle(inbound('what was the plan?', { mentionsBot: true }), { sink: recordingSink });
+    expect(JSON.stringify(h.anthropic.messageRequests()[1]?.body)).not.toContain('secret plan');
+  });
+
+  it('prunes messages past the retention period', async () => {
+    h = await createCoreHarness();
+    await h.core.handle(inbound('old news', { mentionsBot: true, createdAt: Date.now() - 100 * 86_400_000 }), { sink: recordingSink });
+    const result = h.core.prune(90);
+    expect(result.messages).toBe(1);
+    const conversation = h.store.conversations.find(THREAD);
+    expect(h.store.messages.thread(conversation?.id ?? -1).map((m) => m.text)).toEqual(['echo: old news']);
+  });
+
+  it('never writes a secret to the log, even when an error quotes it', async () => {
+    const { logger, lines } = captureLogger([TEST_API_KEY, 'xoxb-very-secret']);
+    logger.error({ err: new Error(`request to https://x?token=xoxb-very-secret failed`), headers: { authorization: `Bearer ${TEST_API_KEY}` } }, 'boom');
+    logger.flush();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const all = lines.join('\n');
+    expect(all).toContain('boom');
+    expect(all).not.toContain('xoxb-very-secret');
+    expect(all).not.toContain(TEST_API_KEY);
+  });
+});
