@@ -98,7 +98,7 @@ export class ChatService implements ChatCore {
     const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
     if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
     if (intake.kind !== 'job') return intake.outcome;
-    return this.replies.run(threadKey(msg.thread), () => this.answer(intake.jobId, intake.messageId, ctx.sink));
+    return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.messageId, ctx.sink));
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
@@ -166,7 +166,7 @@ export class ChatService implements ChatCore {
             this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log),
           );
         }
-        return this.replies.run(threadKey(thread), () => this.answer(job.id, message.id, makeSink));
+        return this.replies.run(threadKey(thread), () => this.answerSafely(job.id, message.id, makeSink));
       }),
     );
   }
@@ -273,6 +273,25 @@ export class ChatService implements ChatCore {
       if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
       return { kind: 'job', jobId, messageId: rowId } as const;
     });
+  }
+
+  /** A bug or a database failure must not leave the user in silence or the job forever running. */
+  private async answerSafely(jobId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    let sink: ReplySink | undefined;
+    const lazySink = () => (sink ??= makeSink());
+    try {
+      return await this.answer(jobId, messageId, lazySink);
+    } catch (error) {
+      this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
+      let postedIds: PostedIds = [];
+      try {
+        if (sink !== undefined) postedIds = await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed');
+        this.store.jobs.finish(jobId, 'failed', this.now());
+      } catch {
+        // The database or the platform itself may be what failed; the job is retried at the next start.
+      }
+      return { kind: 'failed', code: 'platform_post_failed', postedIds };
+    }
   }
 
   private async answer(jobId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
