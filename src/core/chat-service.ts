@@ -191,14 +191,14 @@ export class ChatService implements ChatCore {
     }
     const conversation = this.store.conversations.find(thread);
     if (conversation === undefined) return { ok: true, text: 'I have nothing stored for this thread.' };
-    this.store.conversations.delete(conversation.id);
+    this.store.deleteConversation(conversation.id);
     this.logger.info({ platform: thread.platform, thread: thread.threadKey, user: actor.id }, 'thread forgotten');
     return { ok: true, text: 'Done: I no longer remember anything from this thread. If I am mentioned here again, I will read it afresh.' };
   }
 
   /** Deletes stored conversation data older than `retentionDays`; returns what went. */
   prune(retentionDays: number) {
-    const result = this.store.retention.prune(this.now() - retentionDays * DAY_MS, this.now() - 7 * DAY_MS);
+    const result = this.store.prune(this.now() - retentionDays * DAY_MS, this.now() - 7 * DAY_MS);
     if (result.messages + result.conversations > 0) this.logger.info(result, 'pruned data past the retention period');
     return result;
   }
@@ -354,8 +354,11 @@ export class ChatService implements ChatCore {
       this.store.jobs.finish(jobId, 'failed', this.now());
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
-    this.storeReply(conversation.id, message, result.text, posted);
-    this.store.jobs.finish(jobId, 'done', this.now());
+    // One commit for the answer, its job and (below) nothing else on the hot path.
+    this.store.transaction(() => {
+      this.storeReply(conversation.id, message, result.text, posted);
+      this.store.jobs.finish(jobId, 'done', this.now());
+    });
     return { kind: 'answered', postedIds: posted };
   }
 

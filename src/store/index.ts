@@ -38,7 +38,26 @@ export class Store {
 
   /** Runs `work` atomically; nested calls join the outer transaction. */
   transaction<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    try {
+      return this.db.transaction(work)();
+    } catch (error) {
+      // Rows appended to the message cache inside the rolled-back transaction never existed.
+      this.messages.invalidate();
+      throw error;
+    }
+  }
+
+  /** Removes a conversation and everything stored with it. */
+  deleteConversation(id: number): void {
+    this.conversations.delete(id);
+    this.messages.invalidate(id);
+  }
+
+  /** Deletes data older than the cutoffs (retention). */
+  prune(cutoff: number, eventCutoff: number) {
+    const result = this.retention.prune(cutoff, eventCutoff);
+    this.messages.invalidate();
+    return result;
   }
 
   isHealthy(): boolean {

@@ -70,7 +70,16 @@ const toMessage = (row: MessageRow, attachments: readonly StoredAttachment[]): S
   attachments,
 });
 
+/** Conversations whose rows stay in memory; a reply then reads its thread without a query. */
+const CACHED_CONVERSATIONS = 64;
+
 export class MessageRepo {
+  /**
+   * Live messages of recently used conversations, kept in thread order. Inserts append, every
+   * other change drops the entry: the next read reloads it. LRU by Map insertion order.
+   */
+  private readonly cache = new Map<number, StoredMessage[]>();
+  private readonly conversationOf;
   private readonly insertStmt;
   private readonly insertAttachmentStmt;
   private readonly byPlatformId;
@@ -105,6 +114,7 @@ export class MessageRepo {
       'SELECT * FROM messages WHERE conversation_id = ? AND platform_message_id = ?',
     );
     this.byId = db.prepare<[number], MessageRow>('SELECT * FROM messages WHERE id = ?');
+    this.conversationOf = db.prepare<[number], { conversation_id: number }>('SELECT conversation_id FROM messages WHERE id = ?');
     this.threadStmt = db.prepare<[number], MessageRow>(
       'SELECT * FROM messages WHERE conversation_id = ? AND deleted_at IS NULL ORDER BY created_at, id',
     );
@@ -147,7 +157,23 @@ export class MessageRepo {
       message.replyPartOf ?? null,
     );
     if (row === undefined) return undefined;
-    this.insertAttachments(row.id, message.attachments ?? []);
+    const attachments = this.insertAttachments(row.id, message.attachments ?? []);
+    this.appendToCache({
+      id: row.id,
+      conversationId: message.conversationId,
+      platformMessageId: message.platformMessageId,
+      authorId: message.authorId,
+      authorName: message.authorName,
+      authorKind: message.authorKind,
+      role: message.role,
+      text: message.text,
+      createdAt: message.createdAt,
+      editedAt: null,
+      deletedAt: null,
+      replyToMessageId: message.replyToMessageId ?? null,
+      replyPartOf: message.replyPartOf ?? null,
+      attachments,
+    });
     return row.id;
   }
 
@@ -161,18 +187,34 @@ export class MessageRepo {
     return row === undefined ? undefined : toMessage(row, this.messageAttachmentsStmt.all(row.id).map(toAttachment));
   }
 
-  /** The live (not deleted) messages of a conversation in order, with attachments: two queries, no N+1. */
-  thread(conversationId: number): StoredMessage[] {
+  /** The live (not deleted) messages of a conversation in order, with attachments: from memory, or two queries. */
+  thread(conversationId: number): readonly StoredMessage[] {
+    const cached = this.cache.get(conversationId);
+    if (cached !== undefined) {
+      this.cache.delete(conversationId);
+      this.cache.set(conversationId, cached);
+      return cached.slice();
+    }
     const byMessage = new Map<number, StoredAttachment[]>();
     for (const row of this.threadAttachmentsStmt.all(conversationId)) {
       const list = byMessage.get(row.message_id) ?? [];
       list.push(toAttachment(row));
       byMessage.set(row.message_id, list);
     }
-    return this.threadStmt.all(conversationId).map((row) => toMessage(row, byMessage.get(row.id) ?? []));
+    const messages = this.threadStmt.all(conversationId).map((row) => toMessage(row, byMessage.get(row.id) ?? []));
+    this.cache.set(conversationId, messages);
+    if (this.cache.size > CACHED_CONVERSATIONS) this.cache.delete(this.cache.keys().next().value as number);
+    return messages.slice();
+  }
+
+  /** Drops cached rows: of one conversation, or all (after bulk deletes or a rolled-back transaction). */
+  invalidate(conversationId?: number): void {
+    if (conversationId === undefined) this.cache.clear();
+    else this.cache.delete(conversationId);
   }
 
   edit(id: number, text: string, editedAt: number, attachments?: readonly NewAttachment[]): void {
+    this.invalidateMessage(id);
     this.db.transaction(() => {
       this.editStmt.run(text, editedAt, id);
       if (attachments !== undefined) {
@@ -183,6 +225,7 @@ export class MessageRepo {
   }
 
   softDelete(id: number, deletedAt: number): void {
+    this.invalidateMessage(id);
     this.db.transaction(() => {
       this.softDeleteStmt.run({ at: deletedAt, id });
       this.deleteAttachmentsStmt.run(id);
@@ -190,26 +233,55 @@ export class MessageRepo {
   }
 
   hasAssistantTurn(conversationId: number): boolean {
+    const cached = this.cache.get(conversationId);
+    if (cached !== undefined && cached.some((message) => message.role === 'assistant')) return true;
     return this.hasAssistantStmt.get(conversationId)?.found === 1;
   }
 
   refreshAttachmentUrl(attachmentId: number, url: string, expiresAt: number | null): void {
+    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+    this.cache.clear();
     this.refreshUrlStmt.run(url, expiresAt, attachmentId);
   }
 
   setAnthropicFileId(attachmentId: number, fileId: string): void {
+    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+    this.cache.clear();
     this.setFileIdStmt.run(fileId, attachmentId);
   }
 
   setAttachmentText(attachmentId: number, text: string): void {
+    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+    this.cache.clear();
     this.setTextStmt.run(text, attachmentId);
   }
 
   setAttachmentUnavailable(attachmentId: number, reason: string): void {
+    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+    this.cache.clear();
     this.setUnavailableStmt.run(reason, attachmentId);
   }
 
-  private insertAttachments(messageId: number, attachments: readonly NewAttachment[]): void {
-    attachments.forEach((attachment, position) => this.insertAttachmentStmt.run({ messageId, position, ...attachment }));
+  private insertAttachments(messageId: number, attachments: readonly NewAttachment[]): StoredAttachment[] {
+    return attachments.flatMap((attachment, position) => {
+      const result = this.insertAttachmentStmt.run({ messageId, position, ...attachment });
+      if (result.changes === 0) return [];
+      return [{ ...attachment, id: Number(result.lastInsertRowid), messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null }];
+    });
+  }
+
+  private appendToCache(message: StoredMessage): void {
+    const cached = this.cache.get(message.conversationId);
+    if (cached === undefined) return;
+    // Keep (created_at, id) order; the new row has the highest id, so it goes after every row
+    // not newer than it. Usually that is the end; clock skew or a catch-up puts it a few back.
+    let index = cached.length;
+    while (index > 0 && (cached[index - 1] as StoredMessage).createdAt > message.createdAt) index -= 1;
+    cached.splice(index, 0, message);
+  }
+
+  private invalidateMessage(id: number): void {
+    const row = this.conversationOf.get(id);
+    if (row !== undefined) this.cache.delete(row.conversation_id);
   }
 }

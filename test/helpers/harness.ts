@@ -28,6 +28,7 @@ export interface HarnessOptions {
   readonly anthropic?: FakeAnthropicOptions;
   /** Extra secrets the log scrubber must know about (platform tokens). */
   readonly secrets?: readonly string[];
+  readonly logLevel?: string;
 }
 
 export interface Harness {
@@ -57,7 +58,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
   const databasePath = options.databasePath ?? join(ownDirectory as string, 'threadline.db');
   const anthropic = await startFakeAnthropic({ apiKey: TEST_API_KEY, ...options.anthropic });
   const store = Store.open(databasePath);
-  const { logger, lines } = captureLogger([TEST_API_KEY, ...(options.secrets ?? [])]);
+  const { logger, lines } = captureLogger([TEST_API_KEY, ...(options.secrets ?? [])], options.logLevel);
   const model = createModelClient({
     apiKey: TEST_API_KEY,
     baseUrl: anthropic.url,

@@ -116,3 +116,49 @@ describe('store on a temp-file database', () => {
     expect(String((caught as Error).message)).toMatch(/cannot open database/);
   });
 });
+
+describe('message cache', () => {
+  it('always agrees with a fresh read of the database, whatever the order of changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'threadline-cache-'));
+    const path = join(dir, 'db.sqlite');
+    const store = Store.open(path);
+    try {
+      const { MessageRepo } = await import('../../src/store/messages.js');
+      const conversation = store.conversations.findOrCreate(THREAD, 0);
+      let seed = 7;
+      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const ids: number[] = [];
+      store.messages.thread(conversation.id); // warm the cache before the changes
+      for (let step = 0; step < 300; step += 1) {
+        const roll = random();
+        if (roll < 0.6 || ids.length === 0) {
+          const id = store.messages.insert({
+            conversationId: conversation.id, platformMessageId: `m${step}`, authorId: 'u', authorName: 'U', authorKind: 'user', role: random() < 0.5 ? 'user' : 'assistant',
+            text: `t${step}`, createdAt: Math.floor(random() * 1000),
+            attachments: random() < 0.2 ? [{ platformFileId: `f${step}`, name: 'a.png', kind: 'image', mediaType: 'image/png', size: 1, width: 1, height: 1, url: 'u', urlExpiresAt: null }] : [],
+          });
+          if (id !== undefined) ids.push(id);
+        } else if (roll < 0.75) {
+          store.messages.edit(ids[Math.floor(random() * ids.length)] as number, `edited ${step}`, step);
+        } else if (roll < 0.85) {
+          store.messages.softDelete(ids[Math.floor(random() * ids.length)] as number, step);
+        } else if (roll < 0.9) {
+          const attachment = store.messages.thread(conversation.id).flatMap((m) => m.attachments)[0];
+          if (attachment !== undefined) store.messages.setAnthropicFileId(attachment.id, `file_${step}`);
+        } else {
+          expect(() => store.transaction(() => {
+            store.messages.insert({ conversationId: conversation.id, platformMessageId: `rollback${step}`, authorId: 'u', authorName: 'U', authorKind: 'user', role: 'user', text: 'x', createdAt: 5 });
+            throw new Error('roll back');
+          })).toThrow('roll back');
+        }
+        if (step % 10 === 0) {
+          const fresh = new MessageRepo((store as unknown as { db: import('better-sqlite3').Database }).db);
+          expect(store.messages.thread(conversation.id)).toEqual(fresh.thread(conversation.id));
+        }
+      }
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

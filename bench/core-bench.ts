@@ -1,0 +1,136 @@
+/**
+ * Core-level figures: overhead per reply against its floor, cache share over a conversation,
+ * and a 200-thread burst. The model is the loopback double, so "model time" is near zero and
+ * what remains is the bot's own cost.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import type { ReplySink, ThreadRef } from '../src/core/types.js';
+import { createCoreHarness, TEST_API_KEY, type Harness } from '../test/helpers/harness.js';
+import { inbound } from '../test/helpers/messages.js';
+import { startPlatformStub, type PlatformStub } from './platform-stub.js';
+import { median, percentile, rssSampler, timed } from './stats.js';
+
+function postingSink(platform: PlatformStub): ReplySink {
+  return {
+    async start() {},
+    async finish(reply) {
+      return [await platform.post(reply.text)];
+    },
+    async fail(message) {
+      return [await platform.post(message)];
+    },
+  };
+}
+
+const thread = (key: string): ThreadRef => ({ platform: 'discord', workspaceId: 'bench-guild', channelId: 'bench-channel', threadKey: key });
+
+export interface OverheadFigure {
+  readonly messages: number;
+  readonly botMs: number;
+  readonly floorMs: number;
+  readonly ratio: number;
+}
+
+/** Median time of a reply by the bot vs. the same request sent bare through the SDK plus one post. */
+export async function overheadPerReply(sizes: readonly number[], repetitions: number): Promise<OverheadFigure[]> {
+  const results: OverheadFigure[] = [];
+  for (const size of sizes) {
+    const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info' });
+    const platform = await startPlatformStub();
+    const sdk = new Anthropic({ apiKey: TEST_API_KEY, baseURL: h.anthropic.url, maxRetries: 0 });
+    try {
+      const ref = thread(`overhead-${size}`);
+      await h.core.handle(inbound('start', { thread: ref, mentionsBot: true }), { sink: () => postingSink(platform) });
+      const filler = Array.from({ length: size - 2 }, (_, i) =>
+        inbound(`message ${i}: ${'some thread content '.repeat(5)}`, { thread: ref, author: { id: `u${i % 4}`, name: `User ${i % 4}` } }),
+      );
+      h.core.ingest(filler);
+      const bot: number[] = [];
+      const floor: number[] = [];
+      for (let rep = 0; rep < repetitions + 2; rep += 1) {
+        const mention = inbound(`question ${rep}?`, { thread: ref, mentionsBot: true });
+        const botRun = await timed(() => h.core.handle(mention, { sink: () => postingSink(platform) }));
+        const body = h.anthropic.messageRequests().at(-1)?.body as Record<string, unknown>;
+        const floorRun = await timed(async () => {
+          const stream = await sdk.messages.create({ ...(body as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true });
+          let text = '';
+          for await (const event of stream) if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+          await platform.post(text);
+        });
+        // The first two runs warm the JIT and connections on both sides.
+        if (rep >= 2) {
+          bot.push(botRun.ms);
+          floor.push(floorRun.ms);
+        }
+      }
+      const botMs = median(bot);
+      const floorMs = median(floor);
+      results.push({ messages: size, botMs, floorMs, ratio: botMs / floorMs });
+    } finally {
+      await platform.close();
+      await h.close();
+    }
+  }
+  return results;
+}
+
+export interface CacheFigure {
+  readonly turns: number;
+  readonly cachedShare: number;
+  readonly inputTokens: number;
+  readonly cacheReadTokens: number;
+  readonly cacheCreationTokens: number;
+}
+
+/** Share of input tokens read from the (simulated) prompt cache over a conversation. */
+export async function cachedShare(turns: number): Promise<CacheFigure> {
+  const h: Harness = await createCoreHarness({ anthropic: { minCacheableTokens: 1024 }, logLevel: 'info' });
+  const platform = await startPlatformStub();
+  try {
+    const ref = thread('cache');
+    for (let turn = 0; turn < turns; turn += 1) {
+      h.anthropic.enqueue({ text: `Answer ${turn}. ${'Here is a detailed explanation with examples. '.repeat(30)}` });
+      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}`, { thread: ref, mentionsBot: true }), {
+        sink: () => postingSink(platform),
+      });
+    }
+    const usage = h.anthropic.messageRequests().map((request) => request.usage);
+    const sum = (pick: (u: NonNullable<(typeof usage)[number]>) => number) => usage.reduce((total, u) => total + (u === undefined ? 0 : pick(u)), 0);
+    const input = sum((u) => u.input_tokens);
+    const read = sum((u) => u.cache_read_input_tokens);
+    const created = sum((u) => u.cache_creation_input_tokens);
+    return { turns, cachedShare: read / (input + read + created), inputTokens: input, cacheReadTokens: read, cacheCreationTokens: created };
+  } finally {
+    await platform.close();
+    await h.close();
+  }
+}
+
+export interface BurstFigure {
+  readonly threads: number;
+  readonly repliesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly peakRssMb: number;
+}
+
+/** Many threads mentioned at once: throughput, latency spread and memory. */
+export async function concurrentThreads(count: number): Promise<BurstFigure> {
+  const h = await createCoreHarness({ logLevel: 'info' });
+  const platform = await startPlatformStub();
+  try {
+    const rss = rssSampler();
+    const started = performance.now();
+    const latencies = await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const run = await timed(() => h.core.handle(inbound(`burst ${i}`, { thread: thread(`burst-${i}`), mentionsBot: true }), { sink: () => postingSink(platform) }));
+        return run.ms;
+      }),
+    );
+    const elapsed = performance.now() - started;
+    return { threads: count, repliesPerSecond: count / (elapsed / 1000), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), peakRssMb: rss.stop() };
+  } finally {
+    await platform.close();
+    await h.close();
+  }
+}
