@@ -151,7 +151,7 @@ describe('message cache', () => {
             throw new Error('roll back');
           })).toThrow('roll back');
         }
-        if (step % 10 === 0) {
+        {
           const fresh = new MessageRepo((store as unknown as { db: import('better-sqlite3').Database }).db);
           expect(store.messages.thread(conversation.id)).toEqual(fresh.thread(conversation.id));
         }
