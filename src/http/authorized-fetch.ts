@@ -6,7 +6,8 @@
 import { ThreadlineError } from '../errors.js';
 
 export interface AuthorizedFetchOptions {
-  readonly token: string;
+  /** Sent as a bearer token to allowed hosts; none for public files. */
+  readonly token: string | undefined;
   /** Hosts that may see the token. */
   readonly allowHost: (host: string) => boolean;
   readonly maxBytes: number;
@@ -27,7 +28,7 @@ export async function authorizedFetch(url: string, options: AuthorizedFetchOptio
   const hops: Array<{ url: string; withToken: boolean }> = [];
   let current = new URL(url);
   for (let redirects = 0; ; redirects += 1) {
-    const withToken = current.protocol === 'https:' || current.protocol === 'http:' ? options.allowHost(current.hostname) : false;
+    const withToken = options.token !== undefined && (current.protocol === 'https:' || current.protocol === 'http:') && options.allowHost(current.hostname);
     hops.push({ url: `${current.origin}${current.pathname}`, withToken });
     const response = await doFetch(current, {
       redirect: 'manual',
