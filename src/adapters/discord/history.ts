@@ -1,0 +1,65 @@
+/**
+ * Reading a thread from REST: once when the bot first joins a thread (backfill, paged up to a
+ * limit, with the starter message from the parent channel), and after a lost session (catch-up
+ * with `after=` the newest stored message). No reply ever reads history otherwise.
+ */
+import type { Collection, Message, TextBasedChannel, ThreadChannel } from 'discord.js';
+import type { Logger } from 'pino';
+import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
+import { toInbound, type BotIdentity } from './inbound.js';
+
+const PAGE = 100;
+
+type Fetchable = TextBasedChannel & { messages: { fetch(options: { limit: number; before?: string; after?: string; cache?: boolean }): Promise<Collection<string, Message>> } };
+
+/** The thread's messages, oldest first, at most `limit`, including the starter message of a thread. */
+export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number): Promise<InboundMessage[]> {
+  const collected: Message[] = [];
+  let before: string | undefined;
+  while (collected.length < limit) {
+    const page = await channel.messages.fetch({ limit: Math.min(PAGE, limit - collected.length), ...(before === undefined ? {} : { before }), cache: false });
+    if (page.size === 0) break;
+    collected.push(...page.values());
+    before = page.lastKey();
+    if (page.size < PAGE) break;
+  }
+  if (channel.isThread() && collected.length < limit) {
+    const starter = await (channel as ThreadChannel).fetchStarterMessage().catch(() => null);
+    if (starter !== null && !collected.some((message) => message.id === starter.id)) collected.push(starter);
+  }
+  return collected
+    .filter((message) => message.content !== '' || message.attachments.size > 0)
+    .sort((a, b) => a.createdTimestamp - b.createdTimestamp)
+    .map((message) => toInbound(message, thread, bot));
+}
+
+/** Records what was said in recently active threads while the session was lost. */
+export async function catchUp(
+  core: ChatCore,
+  fetchChannel: (id: string) => Promise<Fetchable | null>,
+  bot: BotIdentity,
+  logger: Logger,
+  sinceMs: number,
+): Promise<number> {
+  let recorded = 0;
+  for (const { thread, lastMessageId } of core.recentThreads('discord', sinceMs)) {
+    try {
+      const channel = await fetchChannel(thread.threadKey);
+      if (channel === null) continue;
+      let after = lastMessageId;
+      for (;;) {
+        const page = await channel.messages.fetch({ limit: PAGE, after, cache: false });
+        if (page.size === 0) break;
+        const messages = [...page.values()].sort((a, b) => a.createdTimestamp - b.createdTimestamp);
+        core.ingest(messages.map((message) => toInbound(message, thread, bot)));
+        recorded += messages.length;
+        after = (messages[messages.length - 1] as Message).id;
+        if (page.size < PAGE) break;
+      }
+    } catch (error) {
+      logger.warn({ err: error, thread: thread.threadKey }, 'could not catch up a thread');
+    }
+  }
+  if (recorded > 0) logger.info({ recorded }, 'caught up messages missed while disconnected');
+  return recorded;
+}

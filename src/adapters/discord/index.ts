@@ -1,0 +1,166 @@
+/**
+ * The Discord adapter: connects discord.js (REST base from DISCORD_API_URL, so the gateway
+ * follows), turns events into core calls and core replies into messages. Decisions about
+ * answering, history and errors are the core's.
+ */
+import { ChannelType, Client, Events, GatewayIntentBits, Partials, type Message, type PartialMessage } from 'discord.js';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
+import { ThreadlineError } from '../../errors.js';
+import type { Health } from '../../http/health.js';
+import { discordAttachmentServices } from './attachment-urls.js';
+import { handleCommand, registerCommands } from './commands.js';
+import { backfillThread, catchUp } from './history.js';
+import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
+import { DiscordReplySink, type SendTarget } from './outbound.js';
+
+export interface DiscordAdapterOptions {
+  readonly config: NonNullable<Config['discord']>;
+  readonly core: ChatCore;
+  readonly logger: Logger;
+  readonly health: Health;
+  readonly followUpWithoutMention: boolean;
+  /** Streaming pace (tests shorten it). */
+  readonly spacingMs?: number;
+}
+
+export interface DiscordAdapter {
+  readonly client: Client;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const CATCH_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
+const THREAD_NAME_LIMIT = 90;
+
+export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
+  const { config, core, health } = options;
+  const logger = options.logger.child({ adapter: 'discord' });
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
+    partials: [Partials.Channel, Partials.Message],
+    allowedMentions: { parse: [], repliedUser: false },
+    ...(config.apiUrl === undefined ? {} : { rest: { api: config.apiUrl } }),
+  });
+
+  const bot: BotIdentity = {
+    get userId() {
+      return client.user?.id ?? '';
+    },
+    roleIdIn(guildId) {
+      if (guildId === null) return undefined;
+      return client.guilds.cache.get(guildId)?.members.me?.roles.botRole?.id;
+    },
+  };
+
+  const sinkFor = (target: SendTarget, replyTo: string | undefined) => () =>
+    new DiscordReplySink({ target, logger, ...(replyTo === undefined ? {} : { replyTo }), ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }) });
+
+  async function onMessage(message: Message): Promise<void> {
+    if (client.user === null || message.author.id === client.user.id) return;
+    let thread = threadOf(message);
+    let target: SendTarget | undefined = message.channel.isSendable() ? message.channel : undefined;
+    let replyTo: string | undefined = message.id;
+    let fetchHistory: InboundContext['fetchHistory'];
+
+    if (thread === undefined) {
+      // A plain channel: only a mention from a person starts a conversation, in a new thread on that message.
+      if (message.author.bot || !mentionsBot(message, bot)) return;
+      thread = threadFromChannelMessage(message);
+      try {
+        const name = renderText(message, bot).slice(0, THREAD_NAME_LIMIT) || `Conversation with ${message.author.username}`;
+        target = await message.startThread({ name, autoArchiveDuration: 1440 });
+        replyTo = undefined; // the thread's starter is the mention itself
+      } catch (error) {
+        logger.warn({ err: error, channel: message.channelId }, 'could not open a thread; answering in the channel');
+      }
+    } else if (message.channel.isThread()) {
+      const channel = message.channel;
+      fetchHistory = () => backfillThread(channel, thread as ThreadRef, bot, config.historyLimit);
+    }
+    if (target === undefined) return;
+    const sendTarget = target;
+    await core.handle(toInbound(message, thread, bot), { sink: sinkFor(sendTarget, replyTo), ...(fetchHistory === undefined ? {} : { fetchHistory }) });
+  }
+
+  function refOfStored(message: Message | PartialMessage): ThreadRef {
+    return threadOf(message as Message) ?? threadFromChannelMessage(message as Message);
+  }
+
+  client.on(Events.MessageCreate, (message) => {
+    onMessage(message).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
+  });
+
+  client.on(Events.MessageUpdate, (_old, updated) => {
+    void (async () => {
+      const message = updated.partial ? await updated.fetch() : updated;
+      if (message.author.id === client.user?.id) return;
+      core.recordEdit(refOfStored(message), message.id, renderText(message, bot), [...message.attachments.values()].map(toAttachmentInput));
+    })().catch((error: unknown) => logger.warn({ err: error }, 'failed to record an edit'));
+  });
+
+  client.on(Events.MessageDelete, (message) => {
+    core.recordDelete(refOfStored(message), message.id);
+  });
+
+  client.on(Events.InteractionCreate, (interaction) => {
+    if (!interaction.isChatInputCommand()) return;
+    handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
+  });
+
+  let readyOnce = false;
+  client.on(Events.ShardReady, () => {
+    health.set('discord', 'ready');
+    // A READY after the first means a fresh session: events in between are gone, read them back.
+    if (readyOnce) {
+      void catchUp(core, (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)), bot, logger, Date.now() - CATCH_UP_WINDOW_MS);
+    }
+    readyOnce = true;
+  });
+  client.on(Events.ShardResume, () => health.set('discord', 'ready'));
+  client.on(Events.ShardDisconnect, () => health.set('discord', 'connecting'));
+  client.on(Events.ShardReconnecting, () => health.set('discord', 'connecting'));
+  client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
+  client.rest.on('rateLimited', (info) => logger.debug({ route: info.route, retryAfter: info.retryAfter }, 'Discord rate limit; waiting'));
+
+  core.registerPlatform('discord', {
+    ...discordAttachmentServices(client.rest as never, logger),
+    replySink(thread, messageId) {
+      const channel = client.channels.cache.get(thread.threadKey);
+      const target: SendTarget = {
+        send: async (payload) => {
+          const resolved = channel ?? (await client.channels.fetch(thread.threadKey));
+          if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
+          return resolved.send(payload);
+        },
+        sendTyping: async () => {
+          if (channel?.isSendable()) await channel.sendTyping();
+        },
+      };
+      return sinkFor(target, channel?.type === ChannelType.PublicThread || channel?.type === ChannelType.PrivateThread ? undefined : messageId)();
+    },
+  });
+
+  return {
+    client,
+    async start() {
+      health.set('discord', 'connecting');
+      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+      try {
+        await client.login(config.token);
+      } catch (error) {
+        throw new ThreadlineError('config_invalid', `Discord login failed (check DISCORD_TOKEN): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+      await ready;
+      logger.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'connected to Discord');
+      const applicationId = client.application?.id ?? client.user?.id;
+      if (applicationId !== undefined) await registerCommands(client.rest, applicationId, config.guildId, logger);
+      void core.resumePending('discord');
+    },
+    async stop() {
+      health.set('discord', 'off');
+      await client.destroy();
+    },
+  };
+}

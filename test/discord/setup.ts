@@ -1,0 +1,44 @@
+/** The real Discord adapter (discord.js) on the real core, against the fake Discord and fake Messages API. */
+import { createDiscordAdapter, type DiscordAdapter } from '../../src/adapters/discord/index.js';
+import { startFakeDiscord, type FakeDiscord, type FakeChannel, type FakeUser } from '../fakes/discord/fake-discord.js';
+import { createCoreHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
+
+export interface DiscordWorld {
+  readonly discord: FakeDiscord;
+  readonly h: Harness;
+  readonly adapter: DiscordAdapter;
+  readonly general: FakeChannel;
+  readonly alice: FakeUser;
+  readonly bob: FakeUser;
+  close(): Promise<void>;
+}
+
+export async function startDiscordWorld(options: HarnessOptions & { spacingMs?: number; historyLimit?: number; before?: (discord: FakeDiscord) => void } = {}): Promise<DiscordWorld> {
+  const discord = await startFakeDiscord();
+  const general = discord.addTextChannel('general');
+  options.before?.(discord);
+  const h = await createCoreHarness({ ...options, secrets: [discord.token, ...(options.secrets ?? [])] });
+  const adapter = createDiscordAdapter({
+    config: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId, historyLimit: options.historyLimit ?? 500 },
+    core: h.core,
+    logger: h.logger,
+    health: h.health,
+    followUpWithoutMention: options.followUpWithoutMention ?? true,
+    spacingMs: options.spacingMs ?? 20,
+  });
+  h.health.enable('discord');
+  await adapter.start();
+  return {
+    discord,
+    h,
+    adapter,
+    general,
+    alice: discord.user('100000000000000001', 'Alice'),
+    bob: discord.user('100000000000000002', 'Bob'),
+    async close() {
+      await adapter.stop();
+      await h.close();
+      await discord.close();
+    },
+  };
+}

@@ -1,0 +1,567 @@
+/**
+ * A loopback Discord: REST under `/api/v10` and a JSON gateway on the same port, speaking enough
+ * of both for the real discord.js 14 to log in, receive messages and interactions, post, edit,
+ * start threads, read history and refresh attachment URLs. It keeps channels and messages, so
+ * history reads return what was posted, and logs every request and gateway event so tests wait
+ * on what they expect instead of sleeping.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { EventLog } from './event-log.js';
+
+const DISCORD_EPOCH = 1420070400000n;
+let sequence = 0n;
+
+/** Snowflakes that sort by creation time, like Discord's. */
+export function snowflake(at = Date.now()): string {
+  sequence = (sequence + 1n) % 4096n;
+  return String(((BigInt(at) - DISCORD_EPOCH) << 22n) | sequence);
+}
+
+export interface FakeUser {
+  readonly id: string;
+  readonly username: string;
+  readonly global_name: string | null;
+  readonly bot?: boolean;
+}
+
+export interface FakeAttachment {
+  id: string;
+  filename: string;
+  content_type?: string;
+  size: number;
+  url: string;
+  proxy_url: string;
+  width?: number;
+  height?: number;
+}
+
+export interface FakeMessage {
+  id: string;
+  channel_id: string;
+  guild_id?: string;
+  author: FakeUser;
+  content: string;
+  timestamp: string;
+  edited_timestamp: string | null;
+  attachments: FakeAttachment[];
+  mentions: FakeUser[];
+  mention_roles: string[];
+  mention_everyone: boolean;
+  message_reference?: { message_id: string; channel_id?: string; guild_id?: string };
+  allowed_mentions?: unknown;
+  type: number;
+  flags: number;
+  embeds: unknown[];
+  tts: false;
+  pinned: false;
+}
+
+export interface FakeChannel {
+  id: string;
+  type: number;
+  guild_id?: string;
+  name?: string;
+  parent_id?: string | null;
+  owner_id?: string;
+  recipients?: FakeUser[];
+  thread_metadata?: { archived: boolean; auto_archive_duration: number; archive_timestamp: string; locked: boolean };
+  position?: number;
+  permission_overwrites?: unknown[];
+}
+
+export interface RestRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+  readonly at: number;
+  status: number;
+}
+
+export type GatewayEvent =
+  | { readonly kind: 'identify'; readonly at: number }
+  | { readonly kind: 'resume'; readonly at: number }
+  | { readonly kind: 'connect'; readonly at: number }
+  | { readonly kind: 'close'; readonly at: number; readonly code: number };
+
+export interface FakeDiscordOptions {
+  readonly token?: string;
+  readonly botId?: string;
+  readonly applicationId?: string;
+  readonly guildId?: string;
+}
+
+export const CHANNEL = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
+
+export class FakeDiscord {
+  readonly token: string;
+  readonly bot: FakeUser;
+  readonly applicationId: string;
+  readonly guildId: string;
+  readonly channels = new Map<string, FakeChannel>();
+  readonly messages = new Map<string, FakeMessage[]>();
+  readonly rest = new EventLog<RestRequest>((r) => `${r.status} ${r.method} ${r.path}`);
+  readonly gateway = new EventLog<GatewayEvent>((e) => e.kind);
+  /** Attachment URLs that refresh-urls must not refresh (e.g. deleted files). */
+  readonly unrefreshable = new Set<string>();
+  /** Channels where posting answers 403 Missing Permissions. */
+  readonly forbiddenChannels = new Set<string>();
+  private readonly rateLimits: Array<{ match: (method: string, path: string) => boolean; remaining: number; retryAfter: number }> = [];
+  private server!: Server;
+  private wss!: WebSocketServer;
+  private socket: WebSocket | undefined;
+  private seq = 0;
+  private sessionId = 'session-1';
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  port = 0;
+
+  constructor(options: FakeDiscordOptions = {}) {
+    this.token = options.token ?? 'fake-discord-token.abc.def';
+    this.bot = { id: options.botId ?? '900000000000000001', username: 'threadline', global_name: 'threadline', bot: true };
+    this.applicationId = options.applicationId ?? this.bot.id;
+    this.guildId = options.guildId ?? '800000000000000001';
+  }
+
+  /** REST base without the version, as DISCORD_API_URL takes it. */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handleRest(req, res));
+    this.wss = new WebSocketServer({ server: this.server, path: '/gateway' });
+    this.wss.on('connection', (socket) => this.onConnection(socket));
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- world state ------------------------------------------------------------------------
+
+  user(id: string, name: string, bot = false): FakeUser {
+    return { id, username: name.toLowerCase(), global_name: name, ...(bot ? { bot: true } : {}) };
+  }
+
+  addTextChannel(name: string, id = snowflake()): FakeChannel {
+    const channel: FakeChannel = { id, type: CHANNEL.GuildText, guild_id: this.guildId, name, parent_id: null, position: 0, permission_overwrites: [] };
+    this.channels.set(id, channel);
+    this.messages.set(id, []);
+    return channel;
+  }
+
+  /** A thread that exists before the bot connects (sent in GUILD_CREATE) or, after, via THREAD_CREATE. */
+  addThread(parentId: string, name: string, id = snowflake(), announce = true): FakeChannel {
+    const thread: FakeChannel = {
+      id,
+      type: CHANNEL.PublicThread,
+      guild_id: this.guildId,
+      name,
+      parent_id: parentId,
+      owner_id: '1',
+      thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false },
+    };
+    this.channels.set(id, thread);
+    if (!this.messages.has(id)) this.messages.set(id, []);
+    if (announce && this.socket !== undefined) this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
+    return thread;
+  }
+
+  addDm(user: FakeUser, id = snowflake()): FakeChannel {
+    const channel: FakeChannel = { id, type: CHANNEL.DM, recipients: [user] };
+    this.channels.set(id, channel);
+    this.messages.set(id, []);
+    return channel;
+  }
+
+  /** Stores a message without dispatching it (history that existed before the bot looked). */
+  seed(channelId: string, author: FakeUser, content: string, extra: Partial<FakeMessage> = {}): FakeMessage {
+    const message = this.makeMessage(channelId, author, content, extra);
+    this.messages.get(channelId)?.push(message);
+    return message;
+  }
+
+  /** A user posts: stored and dispatched as MESSAGE_CREATE. */
+  post(channelId: string, author: FakeUser, content: string, extra: Partial<FakeMessage> = {}): FakeMessage {
+    const message = this.seed(channelId, author, content, extra);
+    this.dispatch('MESSAGE_CREATE', this.withMember(message));
+    return message;
+  }
+
+  /** `content` mentioning the bot, as a client would write it. */
+  mention(text: string): string {
+    return `<@${this.bot.id}> ${text}`;
+  }
+
+  edit(channelId: string, messageId: string, content: string): void {
+    const message = this.find(channelId, messageId);
+    if (message === undefined) throw new Error(`no message ${messageId}`);
+    message.content = content;
+    message.edited_timestamp = new Date().toISOString();
+    this.dispatch('MESSAGE_UPDATE', this.withMember(message));
+  }
+
+  remove(channelId: string, messageId: string): void {
+    const list = this.messages.get(channelId) ?? [];
+    const index = list.findIndex((m) => m.id === messageId);
+    if (index >= 0) list.splice(index, 1);
+    const channel = this.channels.get(channelId);
+    this.dispatch('MESSAGE_DELETE', { id: messageId, channel_id: channelId, ...(channel?.guild_id ? { guild_id: channel.guild_id } : {}) });
+  }
+
+  find(channelId: string, messageId: string): FakeMessage | undefined {
+    return this.messages.get(channelId)?.find((m) => m.id === messageId);
+  }
+
+  /** Messages the bot posted in a channel, oldest first. */
+  botMessages(channelId: string): FakeMessage[] {
+    return (this.messages.get(channelId) ?? []).filter((m) => m.author.id === this.bot.id);
+  }
+
+  /** A signed CDN-style attachment served by this fake (ex = expiry). */
+  attachment(filename: string, contentType: string, options: { expiresAt?: number; size?: number; width?: number; height?: number } = {}): FakeAttachment {
+    const id = snowflake();
+    const ex = Math.floor((options.expiresAt ?? Date.now() + 24 * 3600_000) / 1000).toString(16);
+    const url = `http://127.0.0.1:${this.port}/attachments/${id}/${encodeURIComponent(filename)}?ex=${ex}&is=0&hm=sig${id}&`;
+    return {
+      id,
+      filename,
+      content_type: contentType,
+      size: options.size ?? 1000,
+      url,
+      proxy_url: url,
+      ...(options.width === undefined ? {} : { width: options.width, height: options.height ?? options.width }),
+    };
+  }
+
+  // ---- failure injection -------------------------------------------------------------------
+
+  /** The next `count` requests matching answer 429 with Discord's rate-limit headers. */
+  rateLimit(match: (method: string, path: string) => boolean, count = 1, retryAfter = 0.05): void {
+    this.rateLimits.push({ match, remaining: count, retryAfter });
+  }
+
+  /** op 9 with d=false: the session is gone; the client must IDENTIFY afresh (missed events are lost). */
+  invalidateSession(): void {
+    this.socket?.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
+  }
+
+  /** op 7: reconnect and RESUME. */
+  requestReconnect(): void {
+    this.socket?.send(JSON.stringify({ op: 7, d: null, s: null, t: null }));
+  }
+
+  /** Drops the TCP connection without a close frame. */
+  dropConnection(): void {
+    this.socket?.terminate();
+  }
+
+  /** Dispatches a slash command interaction; returns its id and token for matching requests. */
+  interaction(channelId: string, user: FakeUser, name: string, options: unknown[], permissions: bigint): { id: string; token: string } {
+    const id = snowflake();
+    const token = `interaction-token-${id}`;
+    const channel = this.channels.get(channelId);
+    this.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: this.applicationId,
+      type: 2,
+      token,
+      version: 1,
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      app_permissions: '2248473465835073',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      context: 0,
+      channel_id: channelId,
+      channel,
+      ...(channel?.guild_id === undefined
+        ? { user }
+        : { guild_id: channel.guild_id, member: { user, roles: [], permissions: String(permissions), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } }),
+      data: { id: snowflake(), name, type: 1, options },
+    });
+    return { id, token };
+  }
+
+  // ---- gateway -------------------------------------------------------------------------------
+
+  dispatch(type: string, data: unknown): void {
+    if (this.socket === undefined) return;
+    this.seq += 1;
+    this.socket.send(JSON.stringify({ op: 0, t: type, s: this.seq, d: data }));
+  }
+
+  private onConnection(socket: WebSocket): void {
+    this.socket = socket;
+    this.gateway.push({ kind: 'connect', at: Date.now() });
+    socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 }, s: null, t: null }));
+    socket.on('close', (code) => {
+      if (this.socket === socket) this.socket = undefined;
+      this.gateway.push({ kind: 'close', at: Date.now(), code });
+    });
+    socket.on('message', (raw) => {
+      const payload = JSON.parse(String(raw)) as { op: number; d: unknown };
+      if (payload.op === 1) socket.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
+      if (payload.op === 2) this.onIdentify(socket);
+      if (payload.op === 6) this.onResume(socket);
+    });
+  }
+
+  private onIdentify(socket: WebSocket): void {
+    this.seq = 0;
+    this.sessionId = `session-${snowflake()}`;
+    this.gateway.push({ kind: 'identify', at: Date.now() });
+    this.dispatch('READY', {
+      v: 10,
+      user: { ...this.bot, discriminator: '0', avatar: null, verified: true, flags: 0 },
+      guilds: [{ id: this.guildId, unavailable: true }],
+      session_id: this.sessionId,
+      resume_gateway_url: `ws://127.0.0.1:${this.port}/gateway`,
+      application: { id: this.applicationId, flags: 0 },
+      private_channels: [],
+      relationships: [],
+    });
+    const inGuild = [...this.channels.values()].filter((channel) => channel.guild_id === this.guildId);
+    this.dispatch('GUILD_CREATE', {
+      id: this.guildId,
+      name: 'Fake Guild',
+      owner_id: '1',
+      unavailable: false,
+      large: false,
+      member_count: 3,
+      joined_at: new Date().toISOString(),
+      roles: [{ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+      members: [{ user: this.bot, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 }],
+      channels: inGuild.filter((channel) => channel.type !== CHANNEL.PublicThread),
+      threads: inGuild.filter((channel) => channel.type === CHANNEL.PublicThread),
+      emojis: [],
+      stickers: [],
+      features: [],
+      presences: [],
+      voice_states: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+    });
+    void socket;
+  }
+
+  private onResume(socket: WebSocket): void {
+    this.gateway.push({ kind: 'resume', at: Date.now() });
+    this.dispatch('RESUMED', {});
+    void socket;
+  }
+
+  // ---- REST ----------------------------------------------------------------------------------
+
+  private async handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const raw = await readBody(req);
+    let body: unknown = null;
+    if (raw.length > 0) {
+      const type = String(req.headers['content-type'] ?? '');
+      body = type.includes('multipart') ? { multipart: true } : JSON.parse(raw.toString('utf8'));
+    }
+    const path = url.pathname.replace(/^\/api\/v10/, '');
+    const record: RestRequest = { method: req.method ?? 'GET', path, query: url.searchParams, body, at: Date.now(), status: 0 };
+    const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(payload === undefined ? undefined : JSON.stringify(payload));
+      this.rest.push(record);
+    };
+
+    if (url.pathname.startsWith('/attachments/')) {
+      // The CDN: serves bytes for signed, unexpired links.
+      const ex = url.searchParams.get('ex');
+      if (ex === null || Number.parseInt(ex, 16) * 1000 < Date.now()) return send(404, { message: 'This content is no longer available.' });
+      record.status = 200;
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(32)]));
+      this.rest.push(record);
+      return;
+    }
+    if (req.headers.authorization !== `Bot ${this.token}` && !path.startsWith('/interactions/') && !path.startsWith('/webhooks/')) {
+      return send(401, { message: '401: Unauthorized', code: 0 });
+    }
+    const limited = this.rateLimits.find((limit) => limit.remaining > 0 && limit.match(record.method, path));
+    if (limited !== undefined) {
+      limited.remaining -= 1;
+      return send(
+        429,
+        { message: 'You are being rate limited.', retry_after: limited.retryAfter, global: false },
+        {
+          'retry-after': String(limited.retryAfter),
+          'x-ratelimit-limit': '5',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset-after': String(limited.retryAfter),
+          'x-ratelimit-bucket': 'fake-bucket',
+          'x-ratelimit-scope': 'user',
+        },
+      );
+    }
+    try {
+      this.route(record, body, send);
+    } catch (error) {
+      send(500, { message: String(error) });
+    }
+  }
+
+  private route(record: RestRequest, body: unknown, send: (status: number, payload?: unknown, headers?: Record<string, string>) => void): void {
+    const { method, path } = record;
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/gateway/bot') {
+      return send(200, {
+        url: `ws://127.0.0.1:${this.port}/gateway`,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+      });
+    }
+    if (method === 'GET' && path === '/users/@me') return send(200, this.bot);
+    if ((m = /^\/channels\/(\d+)\/messages$/.exec(path)) && method === 'POST') return this.createMessage(m[1] as string, body as Record<string, unknown>, send);
+    if ((m = /^\/channels\/(\d+)\/messages$/.exec(path)) && method === 'GET') return this.listMessages(m[1] as string, record.query, send);
+    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'GET') {
+      const message = this.find(m[1] as string, m[2] as string);
+      return message === undefined ? send(404, { message: 'Unknown Message', code: 10008 }) : send(200, message);
+    }
+    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'PATCH') return this.editMessage(m[1] as string, m[2] as string, body as Record<string, unknown>, send);
+    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path)) && method === 'POST') {
+      const parent = m[1] as string;
+      const thread = this.addThread(parent, String((body as { name?: string }).name ?? 'thread'), m[2] as string);
+      return send(201, thread);
+    }
+    if ((m = /^\/channels\/(\d+)\/typing$/.exec(path)) && method === 'POST') return send(204);
+    if ((m = /^\/channels\/(\d+)$/.exec(path)) && method === 'GET') {
+      const channel = this.channels.get(m[1] as string);
+      return channel === undefined ? send(404, { message: 'Unknown Channel', code: 10003 }) : send(200, channel);
+    }
+    if (method === 'POST' && path === '/attachments/refresh-urls') {
+      const urls = ((body as { attachment_urls?: string[] }).attachment_urls ?? []).filter((url) => !this.unrefreshable.has(url));
+      const fresh = Math.floor((Date.now() + 24 * 3600_000) / 1000).toString(16);
+      return send(200, { refreshed_urls: urls.map((original) => ({ original, refreshed: original.replace(/ex=[0-9a-f]+/, `ex=${fresh}`).replace(/hm=sig/, 'hm=fresh') })) });
+    }
+    if ((m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path)) && method === 'PUT') {
+      return send(200, (body as Array<Record<string, unknown>>).map((command) => ({ ...command, id: snowflake(), application_id: m?.[1], version: '1' })));
+    }
+    if ((m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path)) && method === 'POST') return send(204);
+    if ((m = /^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/.exec(path)) && method === 'PATCH') {
+      return send(200, this.makeMessage('0', this.bot, String((body as { content?: string }).content ?? '')));
+    }
+    if ((m = /^\/webhooks\/(\d+)\/([^/]+)$/.exec(path)) && method === 'POST') {
+      return send(200, this.makeMessage('0', this.bot, String((body as { content?: string }).content ?? '')));
+    }
+    send(404, { message: `fake Discord has no route ${method} ${path}`, code: 0 });
+  }
+
+  private validateContent(body: Record<string, unknown>, send: (status: number, payload?: unknown) => void): boolean {
+    const content = typeof body.content === 'string' ? body.content : '';
+    const hasOther = Array.isArray(body.embeds) && body.embeds.length > 0;
+    if (content.trim() === '' && !hasOther) {
+      send(400, { message: 'Cannot send an empty message', code: 50006 });
+      return false;
+    }
+    if ([...content].length > 2000) {
+      send(400, {
+        message: 'Invalid Form Body',
+        code: 50035,
+        errors: { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 2000 or fewer in length.' }] } },
+      });
+      return false;
+    }
+    return true;
+  }
+
+  private createMessage(channelId: string, body: Record<string, unknown>, send: (status: number, payload?: unknown) => void): void {
+    if (!this.channels.has(channelId)) return send(404, { message: 'Unknown Channel', code: 10003 });
+    if (this.forbiddenChannels.has(channelId)) return send(403, { message: 'Missing Permissions', code: 50013 });
+    if (!this.validateContent(body, send)) return;
+    const reference = body.message_reference as { message_id: string } | undefined;
+    const message = this.makeMessage(channelId, this.bot, String(body.content ?? ''), {
+      ...(reference === undefined ? {} : { message_reference: { message_id: reference.message_id, channel_id: channelId } }),
+      allowed_mentions: body.allowed_mentions,
+    });
+    this.messages.get(channelId)?.push(message);
+    send(200, message);
+    // The real gateway echoes the bot's own messages back to it.
+    this.dispatch('MESSAGE_CREATE', message);
+  }
+
+  private editMessage(channelId: string, messageId: string, body: Record<string, unknown>, send: (status: number, payload?: unknown) => void): void {
+    const message = this.find(channelId, messageId);
+    if (message === undefined) return send(404, { message: 'Unknown Message', code: 10008 });
+    if (!this.validateContent(body, send)) return;
+    message.content = String(body.content ?? message.content);
+    message.edited_timestamp = new Date().toISOString();
+    send(200, message);
+    this.dispatch('MESSAGE_UPDATE', message);
+  }
+
+  private listMessages(channelId: string, query: URLSearchParams, send: (status: number, payload?: unknown) => void): void {
+    const list = this.messages.get(channelId);
+    if (list === undefined) return send(404, { message: 'Unknown Channel', code: 10003 });
+    const limit = Math.min(100, Number(query.get('limit') ?? 50));
+    const before = query.get('before');
+    const after = query.get('after');
+    const newestFirst = [...list].sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
+    let selected: FakeMessage[];
+    if (after !== null) {
+      // Discord answers `after` with the oldest messages after the id, newest first.
+      selected = newestFirst.filter((m) => BigInt(m.id) > BigInt(after)).slice(-limit);
+    } else {
+      selected = newestFirst.filter((m) => before === null || BigInt(m.id) < BigInt(before)).slice(0, limit);
+    }
+    send(200, selected);
+  }
+
+  private makeMessage(channelId: string, author: FakeUser, content: string, extra: Partial<FakeMessage> = {}): FakeMessage {
+    const channel = this.channels.get(channelId);
+    const mentionIds = [...content.matchAll(/<@!?(\d+)>/g)].map((match) => match[1]);
+    return {
+      id: snowflake(),
+      channel_id: channelId,
+      ...(channel?.guild_id === undefined ? {} : { guild_id: channel.guild_id }),
+      author,
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      attachments: [],
+      mentions: mentionIds.includes(this.bot.id) ? [this.bot] : [],
+      mention_roles: [],
+      mention_everyone: false,
+      type: extra.message_reference === undefined ? 0 : 19,
+      flags: 0,
+      embeds: [],
+      tts: false,
+      pinned: false,
+      ...extra,
+    };
+  }
+
+  private withMember(message: FakeMessage): unknown {
+    if (message.guild_id === undefined) return message;
+    return { ...message, member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, nick: null } };
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+  return new FakeDiscord(options).start();
+}
