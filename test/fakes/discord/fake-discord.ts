@@ -51,6 +51,7 @@ export interface FakeMessage {
   mention_roles: string[];
   mention_everyone: boolean;
   message_reference?: { message_id: string; channel_id?: string; guild_id?: string };
+  channel_type?: number;
   allowed_mentions?: unknown;
   type: number;
   flags: number;
@@ -158,6 +159,7 @@ export class FakeDiscord {
     const channel: FakeChannel = { id, type: CHANNEL.GuildText, guild_id: this.guildId, name, parent_id: null, position: 0, permission_overwrites: [] };
     this.channels.set(id, channel);
     this.messages.set(id, []);
+    if (this.socket !== undefined) this.dispatch('CHANNEL_CREATE', channel);
     return channel;
   }
 
@@ -530,6 +532,7 @@ export class FakeDiscord {
       id: snowflake(),
       channel_id: channelId,
       ...(channel?.guild_id === undefined ? {} : { guild_id: channel.guild_id }),
+      ...(channel === undefined ? {} : { channel_type: channel.type }),
       author,
       content,
       timestamp: new Date().toISOString(),
