@@ -1,0 +1,222 @@
+/**
+ * One answer in a Slack thread: a status while the model thinks, the text streamed with
+ * chat.startStream / appendStream / stopStream (or, where streaming is unavailable, a message
+ * updated at most once a second), and a final pass that makes the thread's messages say exactly
+ * the answer, as `markdown` blocks with a mrkdwn fallback, split below Slack's limits.
+ */
+import type { webApi } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { ErrorCode } from '../../errors.js';
+import { ThreadlineError } from '../../errors.js';
+import { splitMessage } from '../../core/text/split.js';
+import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
+import { neutralizeSlackPings, toSlackMrkdwn } from './markdown.js';
+
+/** The markdown block takes 12,000 characters; leave room for the note. */
+export const SLACK_PART_LIMIT = 11_000;
+const THINKING_REACTION = 'hourglass_flowing_sand';
+
+export interface SlackSinkOptions {
+  readonly client: webApi.WebClient;
+  readonly channel: string;
+  readonly threadTs: string;
+  /** The message being answered (for the fallback reaction). */
+  readonly messageTs: string;
+  readonly teamId: string;
+  readonly userId: string;
+  readonly isDirect: boolean;
+  readonly logger: Logger;
+  readonly spacingMs?: number;
+}
+
+interface Posted {
+  ts: string;
+  shown: string;
+}
+
+export class SlackReplySink implements ReplySink {
+  private readonly posted: Posted[] = [];
+  private readonly spacingMs: number;
+  private latest = '';
+  private streamTs: string | undefined;
+  /** Characters of `latest` already sent into the open stream. */
+  private streamed = 0;
+  private streamBase = 0;
+  private streaming: 'unknown' | 'native' | 'fallback' = 'unknown';
+  private reacted = false;
+  private usedStatus = false;
+  private lastCallAt = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private done = false;
+
+  constructor(private readonly options: SlackSinkOptions) {
+    this.spacingMs = options.spacingMs ?? 1000;
+  }
+
+  async start(): Promise<void> {
+    const { client, channel, threadTs, messageTs } = this.options;
+    try {
+      await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'is thinking…' });
+      this.usedStatus = true;
+    } catch {
+      // Not an assistant thread: a reaction on the question says "working on it" instead.
+      try {
+        await client.reactions.add({ channel, timestamp: messageTs, name: THINKING_REACTION });
+        this.reacted = true;
+      } catch (error) {
+        this.options.logger.debug({ err: error }, 'could not show a working status');
+      }
+    }
+  }
+
+  progress(textSoFar: string): void {
+    this.latest = textSoFar;
+    if (this.done || this.flushTimer !== undefined) return;
+    const wait = this.posted.length === 0 ? 0 : Math.max(0, this.lastCallAt + this.spacingMs - Date.now());
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushing = this.flushing.then(() => this.flush()).catch((error: unknown) => this.options.logger.warn({ err: error }, 'streaming update failed'));
+    }, wait);
+  }
+
+  async finish(reply: FinalReply): Promise<PostedIds> {
+    await this.settle();
+    const body = neutralizeSlackPings(reply.text);
+    const full = reply.note === undefined ? body : `${body}\n\n_${reply.note}_`;
+    await this.reconcile(splitMessage(full, SLACK_PART_LIMIT));
+    await this.clearStatus();
+    return this.posted.map((p) => p.ts);
+  }
+
+  async fail(userMessage: string, _code: ErrorCode): Promise<PostedIds> {
+    await this.settle();
+    await this.reconcile([`:warning: ${userMessage}`]);
+    await this.clearStatus();
+    return this.posted.map((p) => p.ts);
+  }
+
+  private async settle(): Promise<void> {
+    this.done = true;
+    clearTimeout(this.flushTimer);
+    await this.flushing;
+    if (this.streamTs !== undefined) await this.stopStream();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.done || this.latest === '') return;
+    if (this.streaming !== 'fallback') {
+      if (await this.flushStream()) return;
+    }
+    // Fallback: one message per part, updated at most once per spacing.
+    const parts = splitMessage(neutralizeSlackPings(this.latest), SLACK_PART_LIMIT);
+    const index = Math.max(0, this.posted.length - 1);
+    for (let i = index; i < parts.length && !this.done; i += 1) await this.show(i, parts[i] as string);
+  }
+
+  /** Appends to the native stream; false when streaming is not available (use the fallback). */
+  private async flushStream(): Promise<boolean> {
+    const { client, channel, threadTs, teamId, userId, isDirect } = this.options;
+    try {
+      if (this.streamTs === undefined) {
+        const text = neutralizeSlackPings(this.latest.slice(this.streamBase));
+        const started = await this.paced(() =>
+          client.chat.startStream({
+            channel,
+            thread_ts: threadTs,
+            markdown_text: text,
+            ...(isDirect ? {} : { recipient_team_id: teamId, recipient_user_id: userId }),
+          }),
+        );
+        this.streaming = 'native';
+        this.streamTs = String(started.ts);
+        this.streamed = this.latest.length;
+        this.posted.push({ ts: this.streamTs, shown: text });
+        return true;
+      }
+      const delta = this.latest.slice(this.streamed);
+      if (delta === '') return true;
+      if (this.latest.length - this.streamBase > SLACK_PART_LIMIT) {
+        // This message is full: close it and continue in a new one.
+        await this.stopStream();
+        this.streamBase = this.streamed;
+        return this.flushStream();
+      }
+      await this.paced(() => client.chat.appendStream({ channel, ts: this.streamTs as string, markdown_text: neutralizeSlackPings(delta) }));
+      this.streamed = this.latest.length;
+      return true;
+    } catch (error) {
+      const code = slackError(error);
+      if (this.streaming === 'native' && code === 'message_not_in_streaming_state') {
+        this.streamTs = undefined;
+        this.streamBase = this.streamed;
+        return this.flushStream();
+      }
+      if (this.streaming === 'unknown') {
+        this.options.logger.info({ error: code }, 'chat streaming unavailable; updating a message instead');
+        this.streaming = 'fallback';
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  private async stopStream(): Promise<void> {
+    const ts = this.streamTs;
+    this.streamTs = undefined;
+    if (ts === undefined) return;
+    try {
+      await this.paced(() => this.options.client.chat.stopStream({ channel: this.options.channel, ts }));
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'chat.stopStream failed');
+    }
+  }
+
+  /** Makes the thread's bot messages exactly `parts`. */
+  private async reconcile(parts: readonly string[]): Promise<void> {
+    for (let i = 0; i < parts.length; i += 1) await this.show(i, parts[i] as string, true);
+    while (this.posted.length > parts.length) {
+      const extra = this.posted.pop() as Posted;
+      await this.paced(() => this.options.client.chat.delete({ channel: this.options.channel, ts: extra.ts }));
+    }
+  }
+
+  private async show(index: number, part: string, final = false): Promise<void> {
+    const { client, channel, threadTs } = this.options;
+    const message = { text: toSlackMrkdwn(part), blocks: [{ type: 'markdown', text: part }] };
+    const existing = this.posted[index];
+    if (existing === undefined) {
+      const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false }));
+      this.posted.push({ ts: String(result.ts), shown: part });
+    } else if (existing.shown !== part || final) {
+      if (existing.shown === part && this.streaming !== 'native') return;
+      await this.paced(() => client.chat.update({ channel, ts: existing.ts, ...message }));
+      existing.shown = part;
+    }
+  }
+
+  private async clearStatus(): Promise<void> {
+    const { client, channel, threadTs, messageTs } = this.options;
+    if (this.usedStatus) await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' }).catch(() => undefined);
+    if (this.reacted) await client.reactions.remove({ channel, timestamp: messageTs, name: THINKING_REACTION }).catch(() => undefined);
+  }
+
+  private async paced<T>(call: () => Promise<T>): Promise<T> {
+    const wait = this.lastCallAt + this.spacingMs - Date.now();
+    if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.lastCallAt = Date.now();
+    try {
+      return await call();
+    } catch (error) {
+      const code = slackError(error);
+      if (code === 'message_not_in_streaming_state') throw error;
+      throw new ThreadlineError(code === 'not_in_channel' || code === 'channel_not_found' ? 'platform_forbidden' : 'platform_post_failed', `Slack call failed: ${code ?? String(error)}`, { cause: error });
+    }
+  }
+}
+
+function slackError(error: unknown): string | undefined {
+  if (error instanceof ThreadlineError) return slackError(error.cause);
+  const data = (error as { data?: { error?: string } } | undefined)?.data;
+  return data?.error;
+}
