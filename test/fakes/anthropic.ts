@@ -24,6 +24,8 @@ export interface ScriptedReply {
   readonly stallAfterChars?: number;
   /** Characters per text delta (default 40). */
   readonly chunkSize?: number;
+  /** Pause between deltas, to model a model that writes over time (default: none). */
+  readonly chunkDelayMs?: number;
 }
 
 export interface RecordedRequest {
@@ -35,6 +37,8 @@ export interface RecordedRequest {
   status: number;
   error?: ApiRuleError;
   usage?: FakeUsage;
+  /** When the first text delta was written (streaming). */
+  firstTokenAt?: number;
 }
 
 export interface FakeUsage {
@@ -126,7 +130,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       usage.output_tokens = Math.max(1, Math.ceil(text.length / 4));
       record.usage = usage;
       record.status = 200;
-      if (body.stream === true) await streamMessage(res, body, text, script, usage, openResponses);
+      if (body.stream === true) await streamMessage(res, body, text, script, usage, openResponses, () => (record.firstTokenAt ??= Date.now()));
       else sendJson(res, 200, messageJson(body, text, script, usage));
     } finally {
       events.emit('request');
@@ -276,6 +280,7 @@ async function streamMessage(
   script: ScriptedReply,
   usage: FakeUsage,
   open: Set<ServerResponse>,
+  onFirstToken: () => void,
 ): Promise<void> {
   const stopReason = script.stopReason ?? 'end_turn';
   const text = stopReason === 'refusal' && script.text === undefined ? '' : fullText;
@@ -302,8 +307,10 @@ async function streamMessage(
         return;
       }
       send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
+      onFirstToken();
       // Let the client see deltas as separate reads, as it would over a real network.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (script.chunkDelayMs !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, script.chunkDelayMs));
+      else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     send('content_block_stop', { type: 'content_block_stop', index: 0 });
   } else if (script.stallAfterChars !== undefined) {

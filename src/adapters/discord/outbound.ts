@@ -39,7 +39,7 @@ export class DiscordReplySink implements ReplySink {
   private readonly spacingMs: number;
   private readonly firstShowMs: number;
   private latest = '';
-  private startedAt = Date.now();
+  private firstTextAt: number | undefined;
   private lastCallAt = 0;
   private typingTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -52,7 +52,6 @@ export class DiscordReplySink implements ReplySink {
   }
 
   async start(): Promise<void> {
-    this.startedAt = Date.now();
     const typing = () => {
       this.options.target.sendTyping().catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
     };
@@ -63,8 +62,18 @@ export class DiscordReplySink implements ReplySink {
 
   progress(textSoFar: string): void {
     this.latest = textSoFar;
-    if (this.done || this.flushTimer !== undefined) return;
-    this.scheduleFlush();
+    this.firstTextAt ??= Date.now();
+    if (this.done) return;
+    // Before anything is visible, a finished sentence is worth showing at once.
+    if (this.flushTimer !== undefined && this.posted.length === 0 && this.hasSentence()) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    if (this.flushTimer === undefined) this.scheduleFlush();
+  }
+
+  private hasSentence(): boolean {
+    return /[.!?:](\s|$)|\n/.test(this.latest);
   }
 
   async finish(reply: FinalReply): Promise<PostedIds> {
@@ -95,8 +104,7 @@ export class DiscordReplySink implements ReplySink {
     const now = Date.now();
     let due: number;
     if (this.posted.length === 0) {
-      const hasSentence = /[.!?:](\s|$)|\n/.test(this.latest);
-      due = hasSentence ? now : this.startedAt + this.firstShowMs;
+      due = this.hasSentence() ? now : (this.firstTextAt ?? now) + this.firstShowMs;
     } else {
       due = this.lastCallAt + this.spacingMs;
     }

@@ -1,0 +1,57 @@
+/**
+ * `npm run bench`: every figure issue 10 asks for, in one run, offline against the test
+ * doubles. Timings on a shared 2-core machine are noisy, so each figure compares the bot with
+ * its floor side by side in the same run; nothing here is asserted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cachedShare, concurrentThreads, overheadPerReply } from './core-bench.js';
+import { firstTokenToVisible, historyCallsPerReply } from './platform-bench.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const fixed = (n: number, digits = 2) => n.toFixed(digits);
+
+async function main(): Promise<void> {
+  out('threadline benchmarks (loopback doubles; model time ≈ 0, so what remains is the bot)');
+  out();
+
+  const overhead = await overheadPerReply([10, 100, 500], 30);
+  out('1. Time per reply vs. floor (bare SDK call to the same double + one platform post)');
+  out('   messages   bot ms   floor ms   ratio');
+  for (const row of overhead) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×`);
+  out();
+
+  const history = await historyCallsPerReply(100, 10);
+  out('2. Platform history calls per reply (Discord, 100-message thread, 10 replies)');
+  out(`   first reply (backfill): ${history.historyCallsFirstReply}   each later reply: ${fixed(history.historyCallsPerLaterReply)}`);
+  out();
+
+  const cache = await cachedShare(20);
+  out('3. Prompt cache over a 20-turn thread');
+  out(`   cached share of input tokens: ${fixed(cache.cachedShare * 100, 1)} %  (read ${cache.cacheReadTokens}, written ${cache.cacheCreationTokens}, uncached ${cache.inputTokens})`);
+  out();
+
+  const burst = await concurrentThreads(200);
+  out('4. 200 threads mentioned at once');
+  out(`   throughput ${fixed(burst.repliesPerSecond, 1)} replies/s   p50 ${fixed(burst.p50Ms, 1)} ms   p99 ${fixed(burst.p99Ms, 1)} ms   peak RSS ${burst.peakRssMb} MB`);
+  out();
+
+  const first = await firstTokenToVisible(5);
+  out("5. Model's first token → first visible Discord message");
+  out(`   median ${fixed(first.medianMs, 0)} ms   max ${fixed(first.maxMs, 0)} ms  (${first.samples} replies)`);
+
+  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, burst, firstVisible: first };
+  mkdirSync(join(ROOT, 'bench'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  out();
+  out('written: bench/results.json');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
