@@ -191,9 +191,9 @@ export class ChatService implements ChatCore {
     }
     const conversation = this.store.conversations.find(thread);
     if (conversation === undefined) return { ok: true, text: 'I have nothing stored for this thread.' };
-    this.store.deleteConversation(conversation.id);
+    this.store.forgetConversation(conversation.id);
     this.logger.info({ platform: thread.platform, thread: thread.threadKey, user: actor.id }, 'thread forgotten');
-    return { ok: true, text: 'Done: I no longer remember anything from this thread. If I am mentioned here again, I will read it afresh.' };
+    return { ok: true, text: 'Done: I no longer remember anything said in this thread so far. Mention me to start over; I will not read back what came before.' };
   }
 
   /** Deletes stored conversation data older than `retentionDays`; returns what went. */

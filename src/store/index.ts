@@ -47,10 +47,16 @@ export class Store {
     }
   }
 
-  /** Removes a conversation and everything stored with it. */
-  deleteConversation(id: number): void {
-    this.conversations.delete(id);
-    this.messages.invalidate(id);
+  /**
+   * Erases a conversation's messages but keeps the conversation, marked as already read, so the
+   * next mention does not read the forgotten history back from the platform.
+   */
+  forgetConversation(id: number): void {
+    this.transaction(() => {
+      this.messages.deleteAll(id);
+      this.conversations.setSystemPrompt(id, null, 0);
+      this.conversations.markBackfilled(id);
+    });
   }
 
   /** Deletes data older than the cutoffs (retention). */

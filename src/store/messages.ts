@@ -94,6 +94,7 @@ export class MessageRepo {
   private readonly refreshUrlStmt;
   private readonly setFileIdStmt;
   private readonly setTextStmt;
+  private readonly deleteAllStmt;
   private readonly setUnavailableStmt;
 
   constructor(private readonly db: Database) {
@@ -139,6 +140,7 @@ export class MessageRepo {
     );
     this.setFileIdStmt = db.prepare<[string, number]>('UPDATE attachments SET anthropic_file_id = ? WHERE id = ?');
     this.setTextStmt = db.prepare<[string, number]>('UPDATE attachments SET text_content = ? WHERE id = ?');
+    this.deleteAllStmt = db.prepare<[number]>('DELETE FROM messages WHERE conversation_id = ?');
     this.setUnavailableStmt = db.prepare<[string, number]>('UPDATE attachments SET unavailable_reason = ? WHERE id = ?');
   }
 
@@ -205,6 +207,12 @@ export class MessageRepo {
     this.cache.set(conversationId, messages);
     if (this.cache.size > CACHED_CONVERSATIONS) this.cache.delete(this.cache.keys().next().value as number);
     return messages.slice();
+  }
+
+  /** Deletes every message of a conversation (attachments and jobs go with them). */
+  deleteAll(conversationId: number): number {
+    this.cache.delete(conversationId);
+    return this.deleteAllStmt.run(conversationId).changes;
   }
 
   /** Drops cached rows: of one conversation, or all (after bulk deletes or a rolled-back transaction). */

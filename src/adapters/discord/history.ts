@@ -10,6 +10,13 @@ import { toInbound, type BotIdentity } from './inbound.js';
 
 const PAGE = 100;
 
+/** Snowflakes order messages exactly; millisecond timestamps can tie. */
+function bySnowflake(a: Message, b: Message): number {
+  const x = BigInt(a.id);
+  const y = BigInt(b.id);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 type Fetchable = TextBasedChannel & { messages: { fetch(options: { limit: number; before?: string; after?: string; cache?: boolean }): Promise<Collection<string, Message>> } };
 
 /** The thread's messages, oldest first, at most `limit`, including the starter message of a thread. */
@@ -29,7 +36,7 @@ export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot:
   }
   return collected
     .filter((message) => message.content !== '' || message.attachments.size > 0)
-    .sort((a, b) => a.createdTimestamp - b.createdTimestamp)
+    .sort(bySnowflake)
     .map((message) => toInbound(message, thread, bot));
 }
 
@@ -50,7 +57,7 @@ export async function catchUp(
       for (;;) {
         const page = await channel.messages.fetch({ limit: PAGE, after, cache: false });
         if (page.size === 0) break;
-        const messages = [...page.values()].sort((a, b) => a.createdTimestamp - b.createdTimestamp);
+        const messages = [...page.values()].sort(bySnowflake);
         core.ingest(messages.map((message) => toInbound(message, thread, bot)));
         recorded += messages.length;
         after = (messages[messages.length - 1] as Message).id;

@@ -231,16 +231,24 @@ export class FakeDiscord {
     return (this.messages.get(channelId) ?? []).filter((m) => m.author.id === this.bot.id);
   }
 
+  /** Bytes the fake CDN serves, by attachment id (PNG bytes when none are given). */
+  readonly cdn = new Map<string, { bytes: Buffer; contentType: string }>();
+
   /** A signed CDN-style attachment served by this fake (ex = expiry). */
-  attachment(filename: string, contentType: string, options: { expiresAt?: number; size?: number; width?: number; height?: number } = {}): FakeAttachment {
+  attachment(
+    filename: string,
+    contentType: string,
+    options: { expiresAt?: number; size?: number; width?: number; height?: number; bytes?: Buffer } = {},
+  ): FakeAttachment {
     const id = snowflake();
+    if (options.bytes !== undefined) this.cdn.set(id, { bytes: options.bytes, contentType });
     const ex = Math.floor((options.expiresAt ?? Date.now() + 24 * 3600_000) / 1000).toString(16);
     const url = `http://127.0.0.1:${this.port}/attachments/${id}/${encodeURIComponent(filename)}?ex=${ex}&is=0&hm=sig${id}&`;
     return {
       id,
       filename,
       content_type: contentType,
-      size: options.size ?? 1000,
+      size: options.size ?? options.bytes?.length ?? 1000,
       url,
       proxy_url: url,
       ...(options.width === undefined ? {} : { width: options.width, height: options.height ?? options.width }),
@@ -270,7 +278,14 @@ export class FakeDiscord {
   }
 
   /** Dispatches a slash command interaction; returns its id and token for matching requests. */
-  interaction(channelId: string, user: FakeUser, name: string, options: unknown[], permissions: bigint): { id: string; token: string } {
+  interaction(
+    channelId: string,
+    user: FakeUser,
+    name: string,
+    options: unknown[],
+    permissions: bigint,
+    resolved?: Record<string, unknown>,
+  ): { id: string; token: string } {
     const id = snowflake();
     const token = `interaction-token-${id}`;
     const channel = this.channels.get(channelId);
@@ -291,7 +306,7 @@ export class FakeDiscord {
       ...(channel?.guild_id === undefined
         ? { user }
         : { guild_id: channel.guild_id, member: { user, roles: [], permissions: String(permissions), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } }),
-      data: { id: snowflake(), name, type: 1, options },
+      data: { id: snowflake(), name, type: 1, options, ...(resolved === undefined ? {} : { resolved }) },
     });
     return { id, token };
   }
@@ -378,7 +393,7 @@ export class FakeDiscord {
     const record: RestRequest = { method: req.method ?? 'GET', path, query: url.searchParams, body, at: Date.now(), status: 0 };
     const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.writeHead(status, status === 204 ? headers : { 'content-type': 'application/json', ...headers });
       res.end(payload === undefined ? undefined : JSON.stringify(payload));
       this.rest.push(record);
     };
@@ -388,8 +403,9 @@ export class FakeDiscord {
       const ex = url.searchParams.get('ex');
       if (ex === null || Number.parseInt(ex, 16) * 1000 < Date.now()) return send(404, { message: 'This content is no longer available.' });
       record.status = 200;
-      res.writeHead(200, { 'content-type': 'image/png' });
-      res.end(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(32)]));
+      const served = this.cdn.get(url.pathname.split('/')[2] ?? '');
+      res.writeHead(200, { 'content-type': served?.contentType ?? 'image/png' });
+      res.end(served?.bytes ?? Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(32)]));
       this.rest.push(record);
       return;
     }

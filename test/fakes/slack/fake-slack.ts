@@ -78,6 +78,9 @@ export class FakeSlack {
   readonly files = new Map<string, { bytes: Buffer; contentType: string }>();
   readonly failing: Record<string, string>;
   readonly pageSize: number;
+  /** Messages posted to slash commands' response_url. */
+  readonly responses = new EventLog<{ readonly id: string; readonly body: Record<string, unknown> }>((r) => `${r.id} ${JSON.stringify(r.body).slice(0, 80)}`);
+  private commandCounter = 0;
   /** Hosts the file server redirects to, for token-leak tests: path → absolute URL. */
   readonly redirects = new Map<string, string>();
   private server!: Server;
@@ -182,6 +185,26 @@ export class FakeSlack {
     return { status: response.status, body: await response.text() };
   }
 
+  /** A slash command payload as Slack sends it; its response_url points back at this fake. */
+  slashCommand(command: string, text: string, user: string, channel = 'C0GENERAL1'): Record<string, string> {
+    const id = `cmd-${++this.commandCounter}`;
+    return {
+      token: 'verification-token',
+      team_id: this.team,
+      team_domain: 'fake',
+      channel_id: channel,
+      channel_name: 'general',
+      user_id: user,
+      user_name: String(this.users.get(user)?.name ?? user),
+      command,
+      text,
+      api_app_id: this.appId,
+      is_enterprise_install: 'false',
+      response_url: `http://127.0.0.1:${this.port}/respond/${id}`,
+      trigger_id: `trigger-${id}`,
+    };
+  }
+
   /** Sends an event over Socket Mode; resolves with the envelope id. */
   sendSocket(type: 'events_api' | 'slash_commands' | 'interactive', payload: Record<string, unknown>, retryAttempt = 0, envelopeId?: string): string {
     const id = envelopeId ?? `env-${++this.envelope}`;
@@ -230,8 +253,14 @@ export class FakeSlack {
       res.end();
       return;
     }
-    const method = /^\/api\/([\w.]+)$/.exec(url.pathname)?.[1];
     const raw = await readBody(req);
+    if (url.pathname.startsWith('/respond/')) {
+      this.responses.push({ id: url.pathname.slice('/respond/'.length), body: JSON.parse(raw) as Record<string, unknown> });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    const method = /^\/api\/([\w.]+)$/.exec(url.pathname)?.[1];
     let args: Record<string, unknown> = Object.fromEntries(url.searchParams);
     if (raw !== '') {
       const type = String(req.headers['content-type'] ?? '');
