@@ -153,8 +153,10 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     enqueue: (...replies) => queue.push(...replies),
     files,
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
+    /** Resolves once `count` Messages requests (not uploads) have been answered. */
     async waitForRequests(count) {
-      while (requests.filter((r) => r.status !== 0).length < count) await once(events, 'request');
+      const answered = () => requests.filter((r) => r.status !== 0 && r.path.startsWith('/v1/messages')).length;
+      while (answered() < count) await once(events, 'request');
     },
     async close() {
       for (const res of openResponses) res.destroy();
