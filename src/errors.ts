@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'budget_exhausted'
   | 'reply_expired'
+  | 'stopped_by_user'
   | 'shutting_down';
 
 export class ThreadlineError extends Error {

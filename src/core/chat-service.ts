@@ -319,7 +319,7 @@ export class ChatService implements ChatCore {
         userNotes = history.userNotes;
         const request = this.buildRequest(system, history.turns, log);
         try {
-          result = await this.options.model.complete(request, (text) => sink.progress?.(text));
+          result = await this.options.model.complete(request, (text) => sink.progress?.(text), sink.signal);
           break;
         } catch (error) {
           const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.unreachableImage(error, request, conversation.id) : undefined;
@@ -329,6 +329,12 @@ export class ChatService implements ChatCore {
         }
       }
     } catch (error) {
+      if (sink.signal?.aborted === true) {
+        // The user pressed stop: what they saw is what they wanted; nothing to add or store.
+        log.info('answer stopped by the user');
+        this.store.jobs.finish(jobId, 'done', this.now());
+        return { kind: 'failed', code: 'stopped_by_user', postedIds: [] };
+      }
       const failure = toModelError(error);
       log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
       return this.failWith(jobId, message, sink, userMessageFor(failure, this.rules.id), failure, log);

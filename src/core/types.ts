@@ -67,6 +67,8 @@ export interface FinalReply {
  * model streams (full text so far), then exactly one of `finish` or `fail`.
  */
 export interface ReplySink {
+  /** Aborted when the user stops the answer on the platform (Slack's stop button): the model call ends. */
+  readonly signal?: AbortSignal;
   start(): Promise<void>;
   progress?(textSoFar: string): void;
   finish(reply: FinalReply): Promise<PostedIds>;

@@ -26,7 +26,7 @@ export async function freePort(): Promise<number> {
 
 export async function startSlackWorld(
   mode: 'http' | 'socket',
-  options: HarnessOptions & { fake?: FakeSlackOptions; adminUserIds?: string[]; historyLimit?: number; databasePath?: string } = {},
+  options: HarnessOptions & { fake?: FakeSlackOptions; adminUserIds?: string[]; historyLimit?: number; databasePath?: string; spacingMs?: number } = {},
 ): Promise<SlackWorld> {
   const slack = await startFakeSlack(options.fake);
   const h = await createCoreHarness({ ...options, secrets: [slack.botToken, slack.appToken, slack.signingSecret] });
@@ -45,7 +45,7 @@ export async function startSlackWorld(
     health: h.health,
     port,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
-    spacingMs: 20,
+    spacingMs: options.spacingMs ?? 20,
   });
   h.health.enable('slack');
   await adapter.start();

@@ -35,6 +35,8 @@ interface Posted {
 }
 
 export class SlackReplySink implements ReplySink {
+  private readonly stop = new AbortController();
+  readonly signal = this.stop.signal;
   private readonly posted: Posted[] = [];
   private readonly spacingMs: number;
   private latest = '';
@@ -147,6 +149,11 @@ export class SlackReplySink implements ReplySink {
       return true;
     } catch (error) {
       const code = slackError(error);
+      if (code === 'stopped_by_user') {
+        this.done = true;
+        this.stop.abort();
+        return true;
+      }
       if (this.streaming === 'native' && code === 'message_not_in_streaming_state') {
         this.streamTs = undefined;
         this.streamBase = this.streamed;
@@ -209,7 +216,7 @@ export class SlackReplySink implements ReplySink {
       return await call();
     } catch (error) {
       const code = slackError(error);
-      if (code === 'message_not_in_streaming_state') throw error;
+      if (code === 'message_not_in_streaming_state' || code === 'stopped_by_user') throw error;
       throw new ThreadlineError(code === 'not_in_channel' || code === 'channel_not_found' ? 'platform_forbidden' : 'platform_post_failed', `Slack call failed: ${code ?? String(error)}`, { cause: error });
     }
   }
