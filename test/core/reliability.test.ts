@@ -136,3 +136,23 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect(all).not.toContain(TEST_API_KEY);
   });
 });
+
+describe('isolation between workspaces', () => {
+  it('keeps history and instructions of two workspaces apart, even with identical channel and thread ids', async () => {
+    const h = await createCoreHarness();
+    try {
+      const a = { platform: 'slack', workspaceId: 'T-A', channelId: 'C1', threadKey: 'C1:1.0' } as const;
+      const b = { ...a, workspaceId: 'T-B' };
+      h.core.runInstructionsCommand({ platform: 'slack', workspaceId: 'T-A', channelId: 'C1', actor: { id: 'x', name: 'X', isAdmin: true }, action: 'set', scope: 'workspace', text: 'SECRET RULE OF A' });
+      await h.core.handle(inbound('alpha secret plan', { thread: a, mentionsBot: true }), { sink: recordingSink });
+      await h.core.handle(inbound('hello from b', { thread: b, mentionsBot: true }), { sink: recordingSink });
+      const bodyB = JSON.stringify(h.anthropic.messageRequests()[1]?.body);
+      expect(bodyB).not.toContain('alpha secret plan');
+      expect(bodyB).not.toContain('SECRET RULE OF A');
+      expect(h.core.runInstructionsCommand({ platform: 'slack', workspaceId: 'T-B', channelId: 'C1', actor: { id: 'y', name: 'Y', isAdmin: true }, action: 'show', scope: 'workspace' }).text).toMatch(/Workspace instructions: none/);
+      expect(h.core.runUsageCommand({ platform: 'slack', workspaceId: 'T-B', days: 7, actor: { id: 'y', name: 'Y', isAdmin: true } }).text).toMatch(/1 reply/);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -137,6 +137,9 @@ describe('npm start', () => {
       expect(anthropic.messageRequests()).toHaveLength(1);
       bot.child.kill('SIGTERM');
       expect((await bot.exited).code).toBe(0);
+      // A full run's logs carry no secret.
+      const logs = bot.output.join('');
+      for (const secret of [slack.botToken, slack.appToken, slack.signingSecret, TEST_API_KEY]) expect(logs).not.toContain(secret);
     });
   });
 });

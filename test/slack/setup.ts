@@ -26,9 +26,9 @@ export async function freePort(): Promise<number> {
 
 export async function startSlackWorld(
   mode: 'http' | 'socket',
-  options: HarnessOptions & { fake?: FakeSlackOptions; adminUserIds?: string[]; historyLimit?: number; databasePath?: string; spacingMs?: number } = {},
+  options: HarnessOptions & { fake?: FakeSlackOptions; /** An already running fake (a restart of the bot against the same Slack); left running on close. */ slack?: FakeSlack; adminUserIds?: string[]; historyLimit?: number; databasePath?: string; spacingMs?: number } = {},
 ): Promise<SlackWorld> {
-  const slack = await startFakeSlack(options.fake);
+  const slack = options.slack ?? (await startFakeSlack(options.fake));
   const h = await createCoreHarness({ ...options, secrets: [slack.botToken, slack.appToken, slack.signingSecret] });
   const port = await freePort();
   const adapter = createSlackAdapter({
@@ -71,7 +71,7 @@ export async function startSlackWorld(
     async close() {
       await adapter.stop();
       await h.close();
-      await slack.close();
+      if (options.slack === undefined) await slack.close();
     },
   };
 }

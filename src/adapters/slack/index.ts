@@ -4,16 +4,17 @@
  * included, goes to SLACK_API_URL. Events are acked at once; dedupe, ordering and the decision
  * to answer are the core's.
  */
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import type { ChatCore } from '../../core/types.js';
+import type { ChatCore, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { registerSlackCommands, SlackAdmins } from './commands.js';
 import { slackFileServices } from './files.js';
 import { backfillThread } from './history.js';
 import { mentionsBot, threadRef, toAttachments, toInbound, type SlackIdentity, type SlackMessageLike } from './inbound.js';
+import { ThreadLanes } from './lanes.js';
 import { decodeSlackText } from './mrkdwn-decode.js';
 import { SlackReplySink } from './outbound.js';
 import { SlackUserNames } from './users.js';
@@ -31,7 +32,10 @@ export interface SlackAdapterOptions {
 export interface SlackAdapter {
   readonly app: App;
   start(): Promise<void>;
+  /** Stops receiving; resolves once every event already received has reached the core. */
   stop(): Promise<void>;
+  /** Resolves once every event received so far is fully dealt with, answers included (tests). */
+  idle(): Promise<void>;
 }
 
 interface MessageEvent extends SlackMessageLike {
@@ -48,11 +52,15 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   const { config, core, health } = options;
   const logger = options.logger.child({ adapter: 'slack' });
   const slackApiUrl = config.apiUrl === undefined ? undefined : config.apiUrl.endsWith('/') ? config.apiUrl : `${config.apiUrl}/`;
-  const clientOptions = slackApiUrl === undefined ? {} : { slackApiUrl };
+  const apiBase = slackApiUrl === undefined ? {} : { slackApiUrl };
+  // Bolt and the Socket Mode client each write into the options object they are given (the
+  // socket client sets 100 retries for apps.connections.open), so each gets its own copy. Replies
+  // give up on Slack within minutes, and no single call hangs forever (the default has no timeout).
+  const clientOptions: webApi.WebClientOptions = { ...apiBase, retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes, timeout: 30_000 };
   const boltLogger = toBoltLogger(logger);
   const socketMode = config.appToken !== undefined;
   const receiver = socketMode
-    ? new SocketModeReceiver({ appToken: config.appToken as string, logger: boltLogger, installerOptions: { clientOptions } })
+    ? new SocketModeReceiver({ appToken: config.appToken as string, logger: boltLogger, installerOptions: { clientOptions: { ...apiBase } } })
     : new HTTPReceiver({
         signingSecret: config.signingSecret as string,
         endpoints: '/slack/events',
@@ -80,20 +88,50 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }),
     });
 
-  async function onMessage(event: MessageEvent, eventId: string | undefined, forceMention: boolean): Promise<void> {
+  /** Events waiting for or inside the core, per thread, in delivery order. */
+  const lanes = new ThreadLanes();
+  const isOwn = (message: SlackMessageLike) => message.user === bot.userId || (message.bot_id !== undefined && message.bot_id === bot.botId);
+
+  function onMessage(event: MessageEvent, eventId: string | undefined, forceMention: boolean): Promise<void> {
     const isDirect = event.channel_type === 'im';
     // A top-level channel message is a conversation only when it mentions the bot.
-    if (!isDirect && event.thread_ts === undefined && !forceMention && !mentionsBot(event.text, bot)) return;
+    if (!isDirect && event.thread_ts === undefined && !forceMention && !mentionsBot(event.text, bot)) return Promise.resolve();
     const workspace = event.team ?? team;
-    const msg = await toInbound(event, { team: workspace, channel: event.channel, isDirect, forceMention, ...(eventId === undefined ? {} : { dedupeKeys: [`slack-event:${eventId}`] }) }, bot, nameOf);
+    const thread = threadRef(workspace, event.channel, event);
     const threadTs = event.thread_ts ?? event.ts;
-    await core.handle(msg, {
-      sink: sinkFor(event.channel, event, isDirect),
-      fetchHistory:
-        event.thread_ts === undefined
-          ? undefined
-          : () => backfillThread(app.client, { team: workspace, channel: event.channel, threadTs, isDirect }, bot, nameOf, config.historyLimit),
-    });
+    const where = { team: workspace, channel: event.channel, isDirect, forceMention, ...(eventId === undefined ? {} : { dedupeKeys: [`slack-event:${eventId}`] }) };
+    return lanes.enqueue(
+      thread.threadKey,
+      () => toInbound(event, where, bot, nameOf),
+      (msg) =>
+        core.handle(msg, {
+          sink: sinkFor(event.channel, event, isDirect),
+          // A message outside a thread is the thread's first message: there is nothing earlier to read.
+          fetchHistory:
+            event.thread_ts === undefined
+              ? undefined
+              : () => backfillThread(app.client, { team: workspace, channel: event.channel, threadTs, isDirect }, bot, nameOf, config.historyLimit),
+        }),
+    );
+  }
+
+  /**
+   * Edits and deletes go through the thread's lane, and are applied again once the events before
+   * them are dealt with: the message they change may still be on its way into the store.
+   */
+  function onChange(channel: string, target: SlackMessageLike, workspace: string, apply: (thread: ThreadRef, text: string) => void, decode: boolean): Promise<void> {
+    const thread = threadRef(workspace, channel, target);
+    const earlier = lanes.pending(thread.threadKey);
+    return lanes.enqueue(
+      thread.threadKey,
+      async () => (decode ? decodeSlackText(target.text ?? '', bot.userId, nameOf) : ''),
+      async (text) => {
+        apply(thread, text);
+        if (earlier.length === 0) return;
+        await Promise.allSettled(earlier);
+        apply(thread, text);
+      },
+    );
   }
 
   const run = (work: Promise<void>, what: string) => {
@@ -107,20 +145,24 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   app.event('message', async ({ event, body }) => {
     const message = event as unknown as MessageEvent;
     const eventId = (body as { event_id?: string }).event_id;
+    const workspace = message.team ?? team;
     if (message.subtype === 'message_changed' && message.message !== undefined) {
       const changed = message.message;
-      run(
-        (async () => {
-          const text = await decodeSlackText(changed.text ?? '', bot.userId, nameOf);
-          core.recordEdit(threadRef(message.team ?? team, message.channel, changed), changed.ts, text, toAttachments(changed.files));
-        })(),
-        'an edit',
-      );
+      // The bot's own edits are its streaming updates: the core already holds the real answer.
+      if (isOwn(changed)) return;
+      if (changed.subtype === 'tombstone') {
+        // A thread parent deleted while it has replies stays as a "This message was deleted." tombstone.
+        run(onChange(message.channel, changed, workspace, (thread) => core.recordDelete(thread, changed.ts), false), 'a deletion');
+        return;
+      }
+      const files = toAttachments(changed.files);
+      run(onChange(message.channel, changed, workspace, (thread, text) => core.recordEdit(thread, changed.ts, text, files), true), 'an edit');
       return;
     }
     if (message.subtype === 'message_deleted') {
       const deleted = message.previous_message ?? { ts: message.deleted_ts ?? '' };
-      core.recordDelete(threadRef(message.team ?? team, message.channel, deleted), message.deleted_ts ?? deleted.ts);
+      const ts = message.deleted_ts ?? deleted.ts;
+      run(onChange(message.channel, deleted, workspace, (thread) => core.recordDelete(thread, ts), false), 'a deletion');
       return;
     }
     if (!RECORDED_SUBTYPES.has(message.subtype)) return;
@@ -140,11 +182,18 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     },
   });
 
+  let stopping = false;
   if (socketMode) {
     const socket = (receiver as InstanceType<typeof SocketModeReceiver>).client;
-    socket.on('connected', () => health.set('slack', 'ready'));
-    socket.on('disconnected', () => health.set('slack', 'connecting'));
-    socket.on('reconnecting', () => health.set('slack', 'connecting'));
+    socket.on('connected', () => {
+      if (!stopping) health.set('slack', 'ready');
+    });
+    // 'close' comes the moment the socket drops; 'reconnecting' only after the client's back-off.
+    for (const state of ['close', 'disconnected', 'reconnecting']) {
+      socket.on(state, () => {
+        if (!stopping) health.set('slack', 'connecting');
+      });
+    }
   }
 
   return {
@@ -164,9 +213,12 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       void core.resumePending('slack');
     },
     async stop() {
+      stopping = true;
       health.set('slack', 'off');
       await app.stop();
+      await lanes.handedOver();
     },
+    idle: () => lanes.idle(),
   };
 }
 

@@ -83,6 +83,7 @@ export class FakeSlack {
   private commandCounter = 0;
   /** Hosts the file server redirects to, for token-leak tests: path → absolute URL. */
   readonly redirects = new Map<string, string>();
+  private readonly holds = new Map<string, { arrive: () => void; released: Promise<void> }>();
   private server!: Server;
   private wss!: WebSocketServer;
   private socket: WebSocket | undefined;
@@ -215,6 +216,30 @@ export class FakeSlack {
     return id;
   }
 
+  /**
+   * Holds every call to `method` until released, to make races deterministic: `arrived`
+   * resolves when the first held call comes in.
+   */
+  hold(method: string): { readonly arrived: Promise<void>; release(): void } {
+    let arrive!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.holds.set(method, { arrive, released });
+    return {
+      arrived,
+      release: () => {
+        this.holds.delete(method);
+        release();
+      },
+    };
+  }
+
+  /** The connection dies without a goodbye (network loss, a Slack pod going away). */
+  dropSocket(): void {
+    this.socket?.terminate();
+  }
+
   /** The server asks the client to reconnect, as Slack does every few hours. */
   sendDisconnect(reason = 'refresh_requested'): void {
     this.socket?.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'fake' } }));
@@ -266,7 +291,6 @@ export class FakeSlack {
       const type = String(req.headers['content-type'] ?? '');
       args = { ...args, ...(type.includes('json') ? (JSON.parse(raw) as Record<string, unknown>) : Object.fromEntries(new URLSearchParams(raw))) };
     }
-    if (typeof args.token === 'string') args = { ...args };
     const call: ApiCall = { method: method ?? url.pathname, args, token: token ?? (typeof args.token === 'string' ? args.token : undefined), at: Date.now() };
     const respond = (body: Record<string, unknown>) => {
       call.response = body;
@@ -277,6 +301,11 @@ export class FakeSlack {
     if (method === undefined) return respond({ ok: false, error: 'unknown_method' });
     const expected = method === 'apps.connections.open' ? this.appToken : this.botToken;
     if (call.token !== expected) return respond({ ok: false, error: 'invalid_auth' });
+    const held = this.holds.get(method);
+    if (held !== undefined) {
+      held.arrive();
+      await held.released;
+    }
     const failure = this.failing[method];
     if (failure !== undefined) return respond({ ok: false, error: failure });
     respond(this.api(method, args));
