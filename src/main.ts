@@ -13,7 +13,9 @@ import { Store } from './store/index.js';
 
 interface RunningAdapter {
   start(): Promise<void>;
+  /** Stops taking events; replies in flight can still post. */
   stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     if ((await Promise.race([core.idle().then(() => 'idle' as const), deadline])) === 'deadline') {
       logger.warn('shutdown deadline reached; unfinished replies stay pending in the database');
     }
+    await Promise.allSettled(adapters.map((adapter) => adapter.close()));
     await server?.close();
     store.close();
     logger.flush();

@@ -94,8 +94,12 @@ export class ChatService implements ChatCore {
   }
 
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
-    if (msg.author.kind === 'self') return { kind: 'ignored', reason: 'self' };
+    if (msg.author.kind === 'self') {
+      ctx.onAccepted?.();
+      return { kind: 'ignored', reason: 'self' };
+    }
     const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
+    ctx.onAccepted?.();
     if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
     if (intake.kind !== 'job') return intake.outcome;
     return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.messageId, ctx.sink));
@@ -159,16 +163,34 @@ export class ChatService implements ChatCore {
           this.store.jobs.finish(job.id, 'dropped', this.now());
           return Promise.resolve();
         }
+        const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
+        // A job that was running when the last run died may have posted (part of) its answer.
+        const clearStrays = () => (job.state === 'running' ? this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log) : Promise.resolve());
         if (this.now() - job.createdAt > maxAge) {
-          const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
           log.warn({ ageMs: this.now() - job.createdAt }, 'mention too old to answer after restart; apologizing');
-          return this.replies.run(threadKey(thread), () =>
-            this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log),
-          );
+          return this.replies.run(threadKey(thread), async () => {
+            await clearStrays();
+            return this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log);
+          });
         }
-        return this.replies.run(threadKey(thread), () => this.answerSafely(job.id, message.id, makeSink));
+        return this.replies.run(threadKey(thread), async () => {
+          await clearStrays();
+          return this.answerSafely(job.id, message.id, makeSink);
+        });
       }),
     );
+  }
+
+  /** Removes what an interrupted answer left visible, so the fresh answer is the only one. */
+  private async removeStrayReplies(services: PlatformServices, thread: ThreadRef, conversationId: number, messageId: string, log: Logger): Promise<void> {
+    if (services.removeStrayReplies === undefined) return;
+    const keep = new Set(this.store.messages.thread(conversationId).map((stored) => stored.platformMessageId));
+    try {
+      const removed = await services.removeStrayReplies(thread, messageId, keep);
+      if (removed > 0) log.info({ removed }, 'removed a reply the previous run posted but never recorded');
+    } catch (error) {
+      log.warn({ err: error }, 'could not look for a reply the previous run may have posted');
+    }
   }
 
   runUsageCommand(command: UsageCommand): CommandReply {

@@ -84,6 +84,11 @@ export interface InboundContext {
    * thread, the first time the bot must answer in a thread it has no record of.
    */
   readonly fetchHistory?: () => Promise<readonly InboundMessage[]>;
+  /**
+   * Called once the message is durably stored, or known to need nothing: the moment a platform
+   * that redelivers unacknowledged events may be told it arrived.
+   */
+  readonly onAccepted?: () => void;
 }
 
 export type HandleOutcome =
@@ -112,6 +117,11 @@ export interface PlatformServices {
    * a crash or restart are answered through it.
    */
   replySink?(thread: ThreadRef, messageId: string): ReplySink;
+  /**
+   * Deletes the bot's own messages after `messageId` in the thread, except those in `keep`: what
+   * a run that died between posting a reply and recording it left behind. Returns how many went.
+   */
+  removeStrayReplies?(thread: ThreadRef, messageId: string, keep: ReadonlySet<string>): Promise<number>;
 }
 
 /** What adapters call. Implemented by `ChatService`; adapters depend on this shape only. */

@@ -176,6 +176,20 @@ describe('Discord adapter', () => {
     expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual([expect.stringMatching(/overloaded right now/)]);
   });
 
+  it('resumes after the connection drops and answers a mention sent while it was away', { timeout: 20_000 }, async () => {
+    w = await startDiscordWorld();
+    const identifies = w.discord.gateway.entries.filter((e) => e.kind === 'identify').length;
+    const since = w.discord.gateway.length;
+    w.discord.dropConnection();
+    // Dispatched while no socket is open: Discord replays it after RESUME.
+    const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('are you still there?'));
+    await w.discord.gateway.waitFor((e) => e.kind === 'resume', 'RESUME', { since, timeoutMs: 15_000 });
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${mention.id}/messages` && r.status === 200, 'the answer');
+    await w.h.core.idle();
+    expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['echo: are you still there?']);
+    expect(w.discord.gateway.entries.filter((e) => e.kind === 'identify').length).toBe(identifies);
+  });
+
   it('catches up a thread after an invalid session (fresh IDENTIFY), without answering the missed messages', async () => {
     w = await startDiscordWorld();
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('start'));

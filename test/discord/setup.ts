@@ -37,6 +37,8 @@ export async function startDiscordWorld(options: HarnessOptions & { spacingMs?: 
     bob: discord.user('100000000000000002', 'Bob'),
     async close() {
       await adapter.stop();
+      await h.core.idle();
+      await adapter.close();
       await h.close();
       await discord.close();
     },

@@ -62,23 +62,40 @@ describe('npm start', () => {
       const general = discord.addTextChannel('general');
       const port = await freePort();
       const env = { ...baseEnv(port), DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl };
-      anthropic.enqueue({ text: 'never finished', stallAfterChars: 0 });
+      anthropic.enqueue({ text: 'Half an answer. never finished', stallAfterChars: 16, chunkSize: 16 });
       const first = startBot(env);
       bots.push(first);
       await expect.poll(async () => (await healthOf(port))?.status, { timeout: 15_000 }).toBe(200);
       const mention = discord.post(general.id, discord.user('100000000000000001', 'Alice'), discord.mention('survive a crash'));
-      await anthropic.waitForRequests(0);
-      await expect.poll(() => anthropic.messageRequests().length, { timeout: 10_000 }).toBe(1);
+      // The first sentence is on screen when the process dies.
+      await expect.poll(() => discord.botMessages(mention.id).map((m) => m.content), { timeout: 10_000 }).toEqual([expect.stringMatching(/^Half an answer\./)]);
       first.child.kill('SIGKILL');
       await first.exited;
 
       const second = startBot(env);
       bots.push(second);
       await discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${mention.id}/messages` && r.status === 200, 'the answer after restart', { timeoutMs: 20_000 });
+      // The half answer left behind is gone: one answer, the whole one.
       await expect.poll(() => discord.botMessages(mention.id).map((m) => m.content), { timeout: 10_000 }).toEqual(['echo: survive a crash']);
       second.child.kill('SIGTERM');
       await second.exited;
       expect(discord.botMessages(mention.id)).toHaveLength(1);
+      expect(discord.rest.entries.filter((r) => r.method === 'DELETE' && r.path.startsWith(`/channels/${mention.id}/messages/`))).toHaveLength(1);
+    });
+
+    it('on SIGTERM finishes the reply in flight before it exits', { timeout: 30_000 }, async () => {
+      const general = discord.addTextChannel('general');
+      const port = await freePort();
+      const text = 'First sentence arrives. The rest takes a while to come, but it does come.';
+      anthropic.enqueue({ text, chunkSize: 8, chunkDelayMs: 100 });
+      const bot = startBot({ ...baseEnv(port), DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl });
+      bots.push(bot);
+      await expect.poll(async () => (await healthOf(port))?.status, { timeout: 15_000 }).toBe(200);
+      const mention = discord.post(general.id, discord.user('100000000000000001', 'Alice'), discord.mention('take your time'));
+      await expect.poll(() => discord.botMessages(mention.id).length, { timeout: 10_000 }).toBe(1);
+      bot.child.kill('SIGTERM');
+      expect((await bot.exited).code).toBe(0);
+      expect(discord.botMessages(mention.id).map((m) => m.content)).toEqual([text]);
     });
 
     it('exits with a clear message when the database is from a newer version', async () => {
@@ -140,6 +157,34 @@ describe('npm start', () => {
       // A full run's logs carry no secret.
       const logs = bot.output.join('');
       for (const secret of [slack.botToken, slack.appToken, slack.signingSecret, TEST_API_KEY]) expect(logs).not.toContain(secret);
+    });
+
+    it('after kill -9 with half an answer streamed, replaces it with one whole answer on restart', { timeout: 60_000 }, async () => {
+      const port = await freePort();
+      const env = {
+        ...baseEnv(port),
+        SLACK_BOT_TOKEN: slack.botToken,
+        SLACK_API_URL: slack.apiUrl,
+        ...(mode === 'socket' ? { SLACK_APP_TOKEN: slack.appToken } : { SLACK_SIGNING_SECRET: slack.signingSecret }),
+      };
+      anthropic.enqueue({ text: 'Half an answer. never finished', stallAfterChars: 16, chunkSize: 16 });
+      const first = startBot(env);
+      bots.push(first);
+      await expect.poll(async () => (await healthOf(port))?.status, { timeout: 15_000 }).toBe(200);
+      const message = slack.seed('C0GENERAL1', 'U0ALICE001', `<@${slack.botUserId}> survive a crash`);
+      const body = slack.envelopeFor({ type: 'app_mention', user: 'U0ALICE001', text: message.text, ts: message.ts, channel: 'C0GENERAL1' }, 'EvE2ECRASH');
+      if (mode === 'http') expect((await slack.sendHttp(`http://127.0.0.1:${port}/slack/events`, JSON.stringify(body))).status).toBe(200);
+      else slack.sendSocket('events_api', body);
+      await expect.poll(() => slack.botMessages('C0GENERAL1', message.ts).map((m) => m.text), { timeout: 10_000 }).toEqual([expect.stringMatching(/^Half an answer\./)]);
+      first.child.kill('SIGKILL');
+      await first.exited;
+
+      const second = startBot(env);
+      bots.push(second);
+      await expect.poll(() => slack.botMessages('C0GENERAL1', message.ts).map((m) => m.text), { timeout: 20_000 }).toEqual(['echo: survive a crash']);
+      second.child.kill('SIGTERM');
+      expect((await second.exited).code).toBe(0);
+      expect(slack.botMessages('C0GENERAL1', message.ts)).toHaveLength(1);
     });
   });
 });

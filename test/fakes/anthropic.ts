@@ -61,6 +61,8 @@ export interface FakeAnthropic {
   readonly requests: RecordedRequest[];
   /** Replies for the next requests, in order; when none is queued the fake echoes the last user text. */
   enqueue(...replies: ScriptedReply[]): void;
+  /** How many queued replies no request has taken yet. */
+  queued(): number;
   waitForRequests(count: number): Promise<void>;
   /** Messages requests only (not count_tokens etc.). */
   messageRequests(): RecordedRequest[];
@@ -151,6 +153,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     url: `http://127.0.0.1:${port}`,
     requests,
     enqueue: (...replies) => queue.push(...replies),
+    queued: () => queue.length,
     files,
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
     /** Resolves once `count` Messages requests (not uploads) have been answered. */

@@ -237,3 +237,40 @@ describe('Slack Socket Mode connection', () => {
     expect(w.slack.botMessages(CHANNEL, message.ts).map((m) => m.text)).toEqual(['echo: back?']);
   });
 });
+
+describe('Slack delivery over HTTP', () => {
+  let w: SlackWorld | undefined;
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
+
+  it('acks a mention only once it is stored, so a crash before that leaves the retry to Slack', async () => {
+    w = await startSlackWorld('http', { ackWaitMs: 2_000 });
+    const world = w;
+    world.slack.addUser('U0CAROL001', 'carol', 'Carol Danvers');
+    const message = world.slack.seed(CHANNEL, 'U0CAROL001', `<@${world.slack.botUserId}> stored before the ack`);
+    const thread = { platform: 'slack' as const, workspaceId: world.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${message.ts}` };
+    const stored = () => world.h.store.conversations.find(thread) !== undefined;
+    // Carol's name lookup is slow; the message can only be stored once it is back.
+    const lookup = world.slack.hold('users.info');
+    void lookup.arrived.then(() => setTimeout(() => lookup.release(), 100));
+    const storedAtAck = world.deliver({ type: 'app_mention', user: 'U0CAROL001', text: message.text, ts: message.ts, channel: CHANNEL, team: world.slack.team }).then(stored);
+    expect(await storedAtAck).toBe(true);
+    await expect.poll(() => world.slack.botMessages(CHANNEL, message.ts).map((m) => m.text)).toEqual(['echo: stored before the ack']);
+  });
+
+  it('acks slash commands at once, before the admin check and the answer', async () => {
+    w = await startSlackWorld('http', { ackWaitMs: 2_000 });
+    const lookup = w.slack.hold('users.info');
+    const payload = w.slack.slashCommand('/instructions', 'show', ALICE);
+    const id = payload.response_url!.split('/respond/')[1]!;
+    // users.info stays held until after the ack: an ack that waited for the admin check never comes.
+    const response = await w.slack.sendHttp(w.eventsUrl, new URLSearchParams(payload).toString(), { contentType: 'application/x-www-form-urlencoded' });
+    expect(response.status).toBe(200);
+    await lookup.arrived;
+    lookup.release();
+    const answer = await w.slack.responses.waitFor((r) => r.id === id, 'the answer to /instructions show');
+    expect(answer.body.text).toMatch(/instructions/i);
+  });
+});

@@ -26,7 +26,7 @@ export async function freePort(): Promise<number> {
 
 export async function startSlackWorld(
   mode: 'http' | 'socket',
-  options: HarnessOptions & { fake?: FakeSlackOptions; /** An already running fake (a restart of the bot against the same Slack); left running on close. */ slack?: FakeSlack; adminUserIds?: string[]; historyLimit?: number; databasePath?: string; spacingMs?: number } = {},
+  options: HarnessOptions & { fake?: FakeSlackOptions; /** An already running fake (a restart of the bot against the same Slack); left running on close. */ slack?: FakeSlack; adminUserIds?: string[]; historyLimit?: number; databasePath?: string; spacingMs?: number; ackWaitMs?: number } = {},
 ): Promise<SlackWorld> {
   const slack = options.slack ?? (await startFakeSlack(options.fake));
   const h = await createCoreHarness({ ...options, secrets: [slack.botToken, slack.appToken, slack.signingSecret] });
@@ -46,6 +46,8 @@ export async function startSlackWorld(
     port,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
     spacingMs: options.spacingMs ?? 20,
+    // Tests that hold a Web API call on purpose would otherwise wait out the full 2 s per event.
+    ackWaitMs: options.ackWaitMs ?? 250,
   });
   h.health.enable('slack');
   await adapter.start();

@@ -28,7 +28,10 @@ export interface DiscordAdapterOptions {
 export interface DiscordAdapter {
   readonly client: Client;
   start(): Promise<void>;
+  /** Stops taking events; replies in flight can still post. */
   stop(): Promise<void>;
+  /** Closes the connection; nothing can post afterwards. */
+  close(): Promise<void>;
 }
 
 const CATCH_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -140,6 +143,15 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       };
       return sinkFor(target, channel?.type === ChannelType.PublicThread || channel?.type === ChannelType.PrivateThread ? undefined : messageId)();
     },
+    async removeStrayReplies(thread, messageId, keep) {
+      // Answers go to the thread (or DM) itself; no such channel means nothing was ever posted.
+      const channel = await client.channels.fetch(thread.threadKey).catch(() => null);
+      if (channel === null || !channel.isTextBased()) return 0;
+      const later = await channel.messages.fetch({ after: messageId, limit: 100, cache: false });
+      const strays = [...later.values()].filter((message) => message.author.id === bot.userId && !keep.has(message.id));
+      for (const stray of strays) await stray.delete();
+      return strays.length;
+    },
   });
 
   return {
@@ -160,6 +172,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     },
     async stop() {
       health.set('discord', 'off');
+      for (const event of [Events.MessageCreate, Events.MessageUpdate, Events.MessageDelete, Events.InteractionCreate] as const) client.removeAllListeners(event);
+    },
+    async close() {
+      // Also drops the REST token: only once the replies in flight are done.
       await client.destroy();
     },
   };

@@ -182,11 +182,14 @@ export class DiscordReplySink implements ReplySink {
   private async paced<T>(call: () => Promise<T>): Promise<T> {
     const wait = this.lastCallAt + this.spacingMs - Date.now();
     if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    this.lastCallAt = Date.now();
     try {
       return await call();
     } catch (error) {
       throw asPlatformError(error);
+    } finally {
+      // Counted from when the call came back: by then Discord has surely seen it, so a slow
+      // network can never squeeze two changes closer than the spacing on Discord's side.
+      this.lastCallAt = Date.now();
     }
   }
 }

@@ -88,33 +88,39 @@ export interface SlackCommandOptions {
 }
 
 export function registerSlackCommands(app: App, options: SlackCommandOptions): void {
-  app.command('/instructions', async ({ command, ack, respond }) => {
-    await ack();
-    await answer(respond, await instructions(command, options));
-  });
-  app.command('/usage', async ({ command, ack, respond }) => {
-    await ack();
-    const actor = await actorOf(command, options.admins);
-    const days = [1, 7, 30].includes(Number(command.text.trim())) ? Number(command.text.trim()) : 7;
-    const result = options.core.runUsageCommand({
+  /**
+   * Acks at once and answers through `response_url` afterwards: the admin check may wait on
+   * `users.info`, and in HTTP mode the ack is only sent once the listener returns.
+   */
+  const command = (name: string, work: (command: SlashCommand) => Promise<string>) =>
+    app.command(name, async ({ command: invocation, ack, respond }) => {
+      await ack();
+      void work(invocation)
+        .then((text) => answer(respond, text))
+        .catch(async (error: unknown) => {
+          options.logger.error({ err: error, command: name }, 'slash command failed');
+          await answer(respond, 'Sorry, that command failed. Please try again in a moment.').catch(() => undefined);
+        });
+    });
+
+  command('/instructions', (invocation) => instructions(invocation, options));
+  command('/usage', async (invocation) => {
+    const actor = await actorOf(invocation, options.admins);
+    const days = [1, 7, 30].includes(Number(invocation.text.trim())) ? Number(invocation.text.trim()) : 7;
+    return options.core.runUsageCommand({
       platform: 'slack',
-      workspaceId: command.team_id,
+      workspaceId: invocation.team_id,
       actor,
       days,
       label: (kind, id) => (kind === 'channel' ? `<#${id}>` : `<@${id}>`),
-    });
-    await answer(respond, result.text);
+    }).text;
   });
-  app.command('/forget', async ({ command, ack, respond }) => {
-    await ack();
-    const link = parseThreadLink(command.text);
-    if (link === undefined) {
-      await answer(respond, 'Usage: `/forget <link to the thread>` (use "Copy link" on the thread\'s first message).');
-      return;
-    }
-    const actor = await actorOf(command, options.admins);
-    const thread: ThreadRef = { platform: 'slack', workspaceId: command.team_id, channelId: link.channel, threadKey: `${link.channel}:${link.threadTs}` };
-    await answer(respond, options.core.forgetThread(thread, actor).text);
+  command('/forget', async (invocation) => {
+    const link = parseThreadLink(invocation.text);
+    if (link === undefined) return 'Usage: `/forget <link to the thread>` (use "Copy link" on the thread\'s first message).';
+    const actor = await actorOf(invocation, options.admins);
+    const thread: ThreadRef = { platform: 'slack', workspaceId: invocation.team_id, channelId: link.channel, threadKey: `${link.channel}:${link.threadTs}` };
+    return options.core.forgetThread(thread, actor).text;
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The Slack adapter on Bolt: Socket Mode when an app token is set, otherwise HTTP (Events API
  * at /slack/events, with /healthz on the same server). Every Web API call, file downloads
- * included, goes to SLACK_API_URL. Events are acked at once; dedupe, ordering and the decision
+ * included, goes to SLACK_API_URL. Events are acked once stored (HTTP) or at once (Socket Mode);
+ * dedupe, ordering and the decision
  * to answer are the core's.
  */
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
@@ -27,6 +28,8 @@ export interface SlackAdapterOptions {
   readonly port: number;
   readonly followUpWithoutMention: boolean;
   readonly spacingMs?: number;
+  /** Longest an HTTP ack waits for the event to be stored (default 2 s; Slack retries after 3 s). */
+  readonly ackWaitMs?: number;
 }
 
 export interface SlackAdapter {
@@ -34,6 +37,8 @@ export interface SlackAdapter {
   start(): Promise<void>;
   /** Stops receiving; resolves once every event already received has reached the core. */
   stop(): Promise<void>;
+  /** Nothing to release once stopped: replies post over plain HTTPS. */
+  close(): Promise<void>;
   /** Resolves once every event received so far is fully dealt with, answers included (tests). */
   idle(): Promise<void>;
 }
@@ -64,6 +69,8 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     : new HTTPReceiver({
         signingSecret: config.signingSecret as string,
         endpoints: '/slack/events',
+        // The ack goes out when the listener returns, which is once the message is stored.
+        processBeforeResponse: true,
         logger: boltLogger,
         customRoutes: [{ path: '/healthz', method: ['GET'], handler: health.handle }],
       });
@@ -92,7 +99,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   const lanes = new ThreadLanes();
   const isOwn = (message: SlackMessageLike) => message.user === bot.userId || (message.bot_id !== undefined && message.bot_id === bot.botId);
 
-  function onMessage(event: MessageEvent, eventId: string | undefined, forceMention: boolean): Promise<void> {
+  function onMessage(event: MessageEvent, eventId: string | undefined, forceMention: boolean, onAccepted: () => void): Promise<void> {
     const isDirect = event.channel_type === 'im';
     // A top-level channel message is a conversation only when it mentions the bot.
     if (!isDirect && event.thread_ts === undefined && !forceMention && !mentionsBot(event.text, bot)) return Promise.resolve();
@@ -105,6 +112,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       () => toInbound(event, where, bot, nameOf),
       (msg) =>
         core.handle(msg, {
+          onAccepted,
           sink: sinkFor(event.channel, event, isDirect),
           // A message outside a thread is the thread's first message: there is nothing earlier to read.
           fetchHistory:
@@ -138,8 +146,21 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     work.catch((error: unknown) => logger.error({ err: error }, `failed to handle ${what}`));
   };
 
+  /**
+   * Hands a message to the core and returns once it is stored (or after `ackWaitMs`): in HTTP mode
+   * the ack waits for that, so a crash between ack and store cannot lose a mention; Slack
+   * retries what it has no ack for, and the core's dedupe keeps the retry from a second answer.
+   */
+  function receive(event: MessageEvent, eventId: string | undefined, forceMention: boolean, what: string): Promise<void> {
+    let accepted!: () => void;
+    const stored = new Promise<void>((resolve) => (accepted = resolve));
+    const done = onMessage(event, eventId, forceMention, accepted);
+    run(done, what);
+    return settledWithin(Promise.race([stored, done]), options.ackWaitMs ?? ACK_WAIT_MS);
+  }
+
   app.event('app_mention', async ({ event, body }) => {
-    run(onMessage(event as unknown as MessageEvent, (body as { event_id?: string }).event_id, true), 'a mention');
+    await receive(event as unknown as MessageEvent, (body as { event_id?: string }).event_id, true, 'a mention');
   });
 
   app.event('message', async ({ event, body }) => {
@@ -166,7 +187,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       return;
     }
     if (!RECORDED_SUBTYPES.has(message.subtype)) return;
-    run(onMessage(message, eventId, false), 'a message');
+    await receive(message, eventId, false, 'a message');
   });
 
   registerSlackCommands(app, { core, logger, admins });
@@ -179,6 +200,21 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     replySink(thread, messageId) {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
       return sinkFor(channel, { ts: messageId, thread_ts: threadTs }, channel.startsWith('D'))();
+    },
+    async removeStrayReplies(thread, messageId, keep) {
+      const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
+      const strays: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await app.client.conversations.replies({ channel, ts: threadTs, oldest: messageId, limit: 200, ...(cursor === undefined ? {} : { cursor }) });
+        for (const message of page.messages ?? []) {
+          const ts = message.ts;
+          if (ts !== undefined && isLaterTs(ts, messageId) && isOwn({ ...message, ts }) && !keep.has(ts)) strays.push(ts);
+        }
+        cursor = page.response_metadata?.next_cursor || undefined;
+      } while (cursor !== undefined);
+      for (const ts of strays) await app.client.chat.delete({ channel, ts });
+      return strays.length;
     },
   });
 
@@ -218,8 +254,27 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       await app.stop();
       await lanes.handedOver();
     },
+    async close() {},
     idle: () => lanes.idle(),
   };
+}
+
+/** Whether Slack timestamp `a` is later than `b` ("1700000000.000100": seconds, then a sequence). */
+function isLaterTs(a: string, b: string): boolean {
+  const [aSeconds = '', aSequence = ''] = a.split('.');
+  const [bSeconds = '', bSequence = ''] = b.split('.');
+  return aSeconds.length !== bSeconds.length ? aSeconds.length > bSeconds.length : `${aSeconds}.${aSequence.padEnd(6, '0')}` > `${bSeconds}.${bSequence.padEnd(6, '0')}`;
+}
+
+/** Slack retries an event it has no ack for after 3 s; the ack must leave well before. */
+const ACK_WAIT_MS = 2_000;
+
+/** Waits for `work` to settle, but no longer than `ms`; never rejects. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work.then(() => undefined, () => undefined), late]);
+  clearTimeout(timer);
 }
 
 /** Bolt's logger interface on top of pino (Bolt's debug chatter stays at debug). */

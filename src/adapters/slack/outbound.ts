@@ -211,13 +211,15 @@ export class SlackReplySink implements ReplySink {
   private async paced<T>(call: () => Promise<T>): Promise<T> {
     const wait = this.lastCallAt + this.spacingMs - Date.now();
     if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    this.lastCallAt = Date.now();
     try {
       return await call();
     } catch (error) {
       const code = slackError(error);
       if (code === 'message_not_in_streaming_state' || code === 'stopped_by_user') throw error;
       throw new ThreadlineError(code === 'not_in_channel' || code === 'channel_not_found' ? 'platform_forbidden' : 'platform_post_failed', `Slack call failed: ${code ?? String(error)}`, { cause: error });
+    } finally {
+      // From when the call came back, so network delay cannot bunch calls up on Slack's side.
+      this.lastCallAt = Date.now();
     }
   }
 }

@@ -116,6 +116,8 @@ export class FakeDiscord {
   private socket: WebSocket | undefined;
   private seq = 0;
   private sessionId = 'session-1';
+  /** The session's dispatches, replayed after a RESUME as Discord does (events missed while away included). */
+  private sessionLog: Array<{ readonly s: number; readonly frame: string }> = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
   port = 0;
 
@@ -314,9 +316,10 @@ export class FakeDiscord {
   // ---- gateway -------------------------------------------------------------------------------
 
   dispatch(type: string, data: unknown): void {
-    if (this.socket === undefined) return;
     this.seq += 1;
-    this.socket.send(JSON.stringify({ op: 0, t: type, s: this.seq, d: data }));
+    const frame = JSON.stringify({ op: 0, t: type, s: this.seq, d: data });
+    this.sessionLog.push({ s: this.seq, frame });
+    this.socket?.send(frame);
   }
 
   private onConnection(socket: WebSocket): void {
@@ -331,12 +334,13 @@ export class FakeDiscord {
       const payload = JSON.parse(String(raw)) as { op: number; d: unknown };
       if (payload.op === 1) socket.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
       if (payload.op === 2) this.onIdentify(socket);
-      if (payload.op === 6) this.onResume(socket);
+      if (payload.op === 6) this.onResume(socket, payload.d as { session_id?: string; seq?: number | null });
     });
   }
 
   private onIdentify(socket: WebSocket): void {
     this.seq = 0;
+    this.sessionLog = [];
     this.sessionId = `session-${snowflake()}`;
     this.gateway.push({ kind: 'identify', at: Date.now() });
     this.dispatch('READY', {
@@ -373,10 +377,15 @@ export class FakeDiscord {
     void socket;
   }
 
-  private onResume(socket: WebSocket): void {
+  private onResume(socket: WebSocket, resume: { session_id?: string; seq?: number | null }): void {
+    if (resume.session_id !== this.sessionId) {
+      socket.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
+      return;
+    }
     this.gateway.push({ kind: 'resume', at: Date.now() });
+    // Missed events first, in order, then RESUMED: what the client had not seen is not lost.
+    for (const entry of this.sessionLog) if (entry.s > (resume.seq ?? 0)) socket.send(entry.frame);
     this.dispatch('RESUMED', {});
-    void socket;
   }
 
   // ---- REST ----------------------------------------------------------------------------------
@@ -451,6 +460,11 @@ export class FakeDiscord {
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'GET') {
       const message = this.find(m[1] as string, m[2] as string);
       return message === undefined ? send(404, { message: 'Unknown Message', code: 10008 }) : send(200, message);
+    }
+    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'DELETE') {
+      if (this.find(m[1] as string, m[2] as string) === undefined) return send(404, { message: 'Unknown Message', code: 10008 });
+      this.remove(m[1] as string, m[2] as string);
+      return send(204);
     }
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'PATCH') return this.editMessage(m[1] as string, m[2] as string, body as Record<string, unknown>, send);
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path)) && method === 'POST') {

@@ -396,8 +396,11 @@ export class FakeSlack {
   private replies(args: Record<string, unknown>): Record<string, unknown> {
     const channel = String(args.channel);
     const ts = String(args.ts);
-    const thread = (this.messages.get(channel) ?? []).filter((m) => m.ts === ts || m.thread_ts === ts);
-    if (thread.length === 0) return { ok: false, error: 'thread_not_found' };
+    const all = (this.messages.get(channel) ?? []).filter((m) => m.ts === ts || m.thread_ts === ts);
+    if (all.length === 0) return { ok: false, error: 'thread_not_found' };
+    // `oldest` keeps later replies only; the parent still leads every page.
+    const oldest = args.oldest === undefined ? undefined : Number(args.oldest);
+    const thread = oldest === undefined ? all : all.filter((m) => m.ts === ts || Number(m.ts) > oldest);
     const start = Number(args.cursor ?? 0);
     const limit = Math.min(this.pageSize, Number(args.limit ?? this.pageSize));
     const page = thread.slice(start, start + limit);
