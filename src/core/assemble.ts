@@ -152,7 +152,23 @@ function isEmpty(turn: HistoryTurn): boolean {
   return turn.text.trim() === '' && turn.images.length === 0 && turn.notes.length === 0;
 }
 
+/**
+ * Per-turn results by turn object. The history hands over the same object for an unchanged
+ * message turn after turn, so a long thread is not re-measured and re-rendered on every reply.
+ */
+const tokensByTurn = new WeakMap<HistoryTurn, number>();
+const textByTurn = new WeakMap<HistoryTurn, { readonly plain: string; readonly named: string }>();
+
 function turnTokens(turn: HistoryTurn): number {
+  let tokens = tokensByTurn.get(turn);
+  if (tokens === undefined) {
+    tokens = measureTurn(turn);
+    tokensByTurn.set(turn, tokens);
+  }
+  return tokens;
+}
+
+function measureTurn(turn: HistoryTurn): number {
   return (
     PER_TURN_OVERHEAD +
     estimateTextTokens(turn.authorName) +
@@ -245,9 +261,13 @@ function truncateNewestIfHuge(turns: HistoryTurn[], budget: number): HistoryTurn
 }
 
 function renderText(turn: HistoryTurn, multiAuthor: boolean): string {
-  const body = [turn.text.trim(), ...turn.notes].filter((part) => part !== '').join('\n');
-  if (turn.role !== 'user' || !multiAuthor) return body;
-  return `${turn.authorName.replace(/\s+/g, ' ').trim()}: ${body}`;
+  let text = textByTurn.get(turn);
+  if (text === undefined) {
+    const plain = [turn.text.trim(), ...turn.notes].filter((part) => part !== '').join('\n');
+    text = { plain, named: turn.role === 'user' ? `${turn.authorName.replace(/\s+/g, ' ').trim()}: ${plain}` : plain };
+    textByTurn.set(turn, text);
+  }
+  return multiAuthor ? text.named : text.plain;
 }
 
 function toMessages(turns: readonly HistoryTurn[], multiAuthor: boolean, omitted: number): RequestMessage[] {

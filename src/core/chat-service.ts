@@ -67,6 +67,8 @@ export class ChatService implements ChatCore {
   private readonly platforms = new Map<Platform, PlatformServices>();
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
   private readonly intake = new KeyedQueue();
+  /** History turns of stored rows without attachments, by row object (the thread cache keeps them). */
+  private readonly plainTurns = new WeakMap<StoredMessage, HistoryTurn>();
   private readonly replies: KeyedQueue;
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
@@ -362,12 +364,15 @@ export class ChatService implements ChatCore {
       return this.failWith(jobId, message, sink, userMessageFor(failure, this.rules.id), failure, log);
     }
 
-    this.recordUsage(conversation, message, result);
+    // Tokens were spent whatever happens next; on success this joins the answer's one commit.
+    const recordUsage = () => this.recordUsage(conversation, message, result);
     if (result.stopReason === 'refusal') {
+      recordUsage();
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
       return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log);
     }
     if (result.text.trim() === '') {
+      recordUsage();
       log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
       return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
     }
@@ -379,12 +384,16 @@ export class ChatService implements ChatCore {
       posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
     } catch (error) {
       log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
-      this.store.jobs.finish(jobId, 'failed', this.now());
+      this.store.transaction(() => {
+        recordUsage();
+        this.store.jobs.finish(jobId, 'failed', this.now());
+      });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
-    // One commit for the answer, its job and (below) nothing else on the hot path.
+    // One commit for the answer, its usage and its job.
     this.store.transaction(() => {
       this.storeReply(conversation.id, message, result.text, posted);
+      recordUsage();
       this.store.jobs.finish(jobId, 'done', this.now());
     });
     return { kind: 'answered', postedIds: posted };
@@ -538,7 +547,16 @@ export class ChatService implements ChatCore {
     const messages = threadUpTo(orderThread(this.store.messages.thread(conversation.id)), answeringId);
     const resolved = await this.pipeline.resolveThread(conversation.platform, this.platforms.get(conversation.platform), messages, answeringId);
     const turns = messages.map((message): HistoryTurn => {
-      const parts = message.role === 'user' ? message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id)) : [];
+      if (message.role !== 'user' || message.attachments.length === 0) {
+        // Depends on the stored row alone: the same object every time, which assemble's per-turn memo keys on.
+        let turn = this.plainTurns.get(message);
+        if (turn === undefined) {
+          turn = { role: message.role, authorId: message.authorId, authorName: message.authorName, text: message.text, images: [], notes: [] };
+          this.plainTurns.set(message, turn);
+        }
+        return turn;
+      }
+      const parts = message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id));
       return {
         role: message.role,
         authorId: message.authorId,
