@@ -40,15 +40,17 @@ export async function overheadPerReply(sizes: readonly number[], repetitions: nu
     const sdk = new Anthropic({ apiKey: TEST_API_KEY, baseURL: h.anthropic.url, maxRetries: 0 });
     try {
       const ref = thread(`overhead-${size}`);
-      await h.core.handle(inbound('start', { thread: ref, mentionsBot: true }), { sink: () => postingSink(platform) });
+      // Platform timestamps as a live thread has them: the past, then now (the bot's answers are stamped now too).
+      const startedAt = Date.now() - size * 1000;
+      await h.core.handle(inbound('start', { thread: ref, mentionsBot: true, createdAt: startedAt }), { sink: () => postingSink(platform) });
       const filler = Array.from({ length: size - 2 }, (_, i) =>
-        inbound(`message ${i}: ${'some thread content '.repeat(5)}`, { thread: ref, author: { id: `u${i % 4}`, name: `User ${i % 4}` } }),
+        inbound(`message ${i}: ${'some thread content '.repeat(5)}`, { thread: ref, author: { id: `u${i % 4}`, name: `User ${i % 4}` }, createdAt: startedAt + (i + 1) * 1000 }),
       );
       h.core.ingest(filler);
       const bot: number[] = [];
       const floor: number[] = [];
       for (let rep = 0; rep < repetitions + 2; rep += 1) {
-        const mention = inbound(`question ${rep}?`, { thread: ref, mentionsBot: true });
+        const mention = inbound(`question ${rep}?`, { thread: ref, mentionsBot: true, createdAt: Date.now() });
         const botRun = await timed(() => h.core.handle(mention, { sink: () => postingSink(platform) }));
         const body = h.anthropic.messageRequests().at(-1)?.body as Record<string, unknown>;
         const floorRun = await timed(async () => {
