@@ -1,6 +1,6 @@
 /** The real Discord adapter (discord.js) on the real core, against the fake Discord and fake Messages API. */
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/adapters/discord/index.js';
-import { startFakeDiscord, type FakeDiscord, type FakeChannel, type FakeUser } from '../fakes/discord/fake-discord.js';
+import { startFakeDiscord, type FakeChannel, type FakeDiscord, type FakeDiscordOptions, type FakeUser } from '../fakes/discord/fake-discord.js';
 import { createCoreHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
 export interface DiscordWorld {
@@ -13,8 +13,10 @@ export interface DiscordWorld {
   close(): Promise<void>;
 }
 
-export async function startDiscordWorld(options: HarnessOptions & { spacingMs?: number; historyLimit?: number; before?: (discord: FakeDiscord) => void } = {}): Promise<DiscordWorld> {
-  const discord = await startFakeDiscord();
+export async function startDiscordWorld(
+  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions } = {},
+): Promise<DiscordWorld> {
+  const discord = await startFakeDiscord(options.fake);
   const general = discord.addTextChannel('general');
   options.before?.(discord);
   const h = await createCoreHarness({ ...options, secrets: [discord.token, ...(options.secrets ?? [])] });

@@ -40,6 +40,30 @@ describe('Discord streaming', () => {
     expect(strip(parts.join('\n'))).toBe(strip(answer));
   });
 
+  it('runs ten streamed replies of every length in one thread without a single 429, within Discord limits', { timeout: 120_000 }, async () => {
+    w = await startDiscordWorld({ spacingMs: 1000, fake: { enforceRateLimits: true } });
+    const world = w;
+    const code = (n: number) => `\`\`\`js\n${Array.from({ length: n }, (_, i) => `const value${i} = compute(${i});`).join('\n')}\n\`\`\``;
+    const answers = [200, 2600, 600, 4200, 90, 3100, 900, 5200, 300, 1700].map(
+      (size, i) => `Answer ${i}. ${i % 3 === 1 ? `${code(30)}\n\n` : ''}${'Some more explanation follows here. '.repeat(Math.ceil(size / 36))}`.trim(),
+    );
+    const mention = world.discord.post(world.general.id, world.alice, world.discord.mention('question 0'));
+    world.h.anthropic.enqueue(...answers.map((text) => ({ text, chunkSize: 150, chunkDelayMs: 10 })));
+    await world.h.anthropic.waitForRequests(1);
+    await world.h.core.idle();
+    for (let i = 1; i < answers.length; i += 1) {
+      // Follow-ups in the thread, each as soon as the previous answer is done.
+      world.discord.post(mention.id, world.alice, `question ${i}`);
+      await world.h.anthropic.waitForRequests(i + 1);
+      await world.h.core.idle();
+    }
+    expect(world.discord.rest.entries.filter((r) => r.status === 429).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    const shown = world.discord.botMessages(mention.id).map((m) => m.content);
+    for (const part of shown) expect([...part].length).toBeLessThanOrEqual(2000);
+    const strip = (text: string) => text.replace(/```(js)?\n?/g, '').replace(/\s+/g, '');
+    expect(strip(shown.join(''))).toBe(strip(answers.join('')));
+  });
+
   it('shows the first text before the model has finished', async () => {
     w = await startDiscordWorld({ spacingMs: 200 });
     w.h.anthropic.enqueue({ text: `First sentence. ${'and more words '.repeat(80)}`, chunkSize: 20, chunkDelayMs: 20 });

@@ -53,6 +53,29 @@ describe('Slack streaming', () => {
     for (let i = 1; i < updates.length; i += 1) expect(updates[i]!.at - updates[i - 1]!.at).toBeGreaterThanOrEqual(250);
   });
 
+  it.each([
+    ['native streaming', {}],
+    ['the post-and-update fallback', { 'chat.startStream': 'unknown_method' }],
+  ] as const)('runs ten replies of every length in one thread through %s without ratelimited or msg_too_long', { timeout: 120_000 }, async (_name, failing) => {
+    w = await startSlackWorld('http', { spacingMs: 1000, fake: { enforceRateLimits: true, failing } });
+    const world = w;
+    const answers = [200, 2600, 600, 14_000, 90, 3100, 900, 5200, 300, 1700].map((size, i) => `Answer ${i}. ${'Some more **explanation** follows here. '.repeat(Math.ceil(size / 40))}`.trim());
+    world.h.anthropic.enqueue(...answers.map((text) => ({ text, chunkSize: 400, chunkDelayMs: 10 })));
+    const parent = await ask(world, 'question 0');
+    await world.h.anthropic.waitForRequests(1);
+    await world.adapter.idle();
+    for (let i = 1; i < answers.length; i += 1) {
+      const followUp = world.slack.seed(CHANNEL, ALICE, `question ${i}`, { thread_ts: parent.ts });
+      await world.deliver({ type: 'message', channel_type: 'channel', user: ALICE, text: followUp.text, ts: followUp.ts, thread_ts: parent.ts, channel: CHANNEL, team: world.slack.team });
+      await world.h.anthropic.waitForRequests(i + 1);
+      await world.adapter.idle();
+    }
+    const refused = world.slack.calls.entries.filter((c) => c.response?.error === 'ratelimited' || c.response?.error === 'msg_too_long');
+    expect(refused.map((c) => `${c.method}: ${String(c.response?.error)}`)).toEqual([]);
+    const shown = world.slack.botMessages(CHANNEL, parent.ts).map((m) => m.text);
+    expect(shown.join(' ').replace(/\s+/g, ' ').trim()).toBe(answers.join(' ').replace(/\s+/g, ' ').trim());
+  });
+
   it('splits a reply longer than the markdown block limit over several messages', async () => {
     w = await startSlackWorld('http', { fake: { failing: { 'chat.startStream': 'unknown_method' } } });
     const answer = 'A long paragraph that keeps going. '.repeat(700);

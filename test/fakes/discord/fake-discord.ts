@@ -89,6 +89,8 @@ export type GatewayEvent =
   | { readonly kind: 'close'; readonly at: number; readonly code: number };
 
 export interface FakeDiscordOptions {
+  /** Answer 429 to message creates, edits and deletes past 5 per 5 s in one channel, as Discord does. */
+  readonly enforceRateLimits?: boolean;
   readonly token?: string;
   readonly botId?: string;
   readonly applicationId?: string;
@@ -110,6 +112,9 @@ export class FakeDiscord {
   readonly unrefreshable = new Set<string>();
   /** Channels where posting answers 403 Missing Permissions. */
   readonly forbiddenChannels = new Set<string>();
+  private readonly enforceRateLimits: boolean;
+  /** Recent message writes per channel, for `enforceRateLimits`. */
+  private readonly channelWrites = new Map<string, number[]>();
   private readonly rateLimits: Array<{ match: (method: string, path: string) => boolean; remaining: number; retryAfter: number }> = [];
   private server!: Server;
   private wss!: WebSocketServer;
@@ -126,6 +131,7 @@ export class FakeDiscord {
     this.bot = { id: options.botId ?? '900000000000000001', username: 'threadline', global_name: 'threadline', bot: true };
     this.applicationId = options.applicationId ?? this.bot.id;
     this.guildId = options.guildId ?? '800000000000000001';
+    this.enforceRateLimits = options.enforceRateLimits ?? false;
   }
 
   /** REST base without the version, as DISCORD_API_URL takes it. */
@@ -421,24 +427,46 @@ export class FakeDiscord {
     if (req.headers.authorization !== `Bot ${this.token}` && !path.startsWith('/interactions/') && !path.startsWith('/webhooks/')) {
       return send(401, { message: '401: Unauthorized', code: 0 });
     }
-    const limited = this.rateLimits.find((limit) => limit.remaining > 0 && limit.match(record.method, path));
-    if (limited !== undefined) {
-      limited.remaining -= 1;
-      return send(
+    const tooMany = (retryAfter: number) =>
+      send(
         429,
-        { message: 'You are being rate limited.', retry_after: limited.retryAfter, global: false },
+        { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
         {
-          'retry-after': String(limited.retryAfter),
+          'retry-after': String(retryAfter),
           'x-ratelimit-limit': '5',
           'x-ratelimit-remaining': '0',
-          'x-ratelimit-reset-after': String(limited.retryAfter),
+          'x-ratelimit-reset-after': String(retryAfter),
           'x-ratelimit-bucket': 'fake-bucket',
           'x-ratelimit-scope': 'user',
         },
       );
+    const limited = this.rateLimits.find((limit) => limit.remaining > 0 && limit.match(record.method, path));
+    if (limited !== undefined) {
+      limited.remaining -= 1;
+      return tooMany(limited.retryAfter);
+    }
+    let respond = send;
+    const write = record.method === 'GET' ? null : /^\/channels\/(\d+)\/messages(\/\d+)?$/.exec(path);
+    if (this.enforceRateLimits && write !== null) {
+      // One bucket per route and channel, announced in every answer as Discord does, so a client
+      // that honours the headers waits instead of running into the 429.
+      const now = Date.now();
+      const route = `${record.method} /channels/{id}/messages${write[2] === undefined ? '' : '/{id}'}`;
+      const key = `${route} ${write[1]}`;
+      const recent = (this.channelWrites.get(key) ?? []).filter((at) => now - at < 5000);
+      if (recent.length >= 5) return tooMany((5000 - (now - (recent[0] as number))) / 1000);
+      recent.push(now);
+      this.channelWrites.set(key, recent);
+      const limitHeaders = {
+        'x-ratelimit-limit': '5',
+        'x-ratelimit-remaining': String(5 - recent.length),
+        'x-ratelimit-reset-after': String((5000 - (now - (recent[0] as number))) / 1000),
+        'x-ratelimit-bucket': Buffer.from(route).toString('hex').slice(0, 32),
+      };
+      respond = (status, payload, headers) => send(status, payload, { ...limitHeaders, ...headers });
     }
     try {
-      this.route(record, body, send);
+      this.route(record, body, respond);
     } catch (error) {
       send(500, { message: String(error) });
     }

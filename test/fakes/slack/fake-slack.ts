@@ -59,7 +59,16 @@ export interface FakeSlackOptions {
   readonly failing?: Record<string, string>;
   /** conversations.replies page size (Slack's non-Marketplace limit is 15). */
   readonly pageSize?: number;
+  /**
+   * Answer 429 `ratelimited` to message writes (post, update, stream calls) beyond
+   * `WRITES_PER_SECOND` per channel in any second: Slack's "about one message per second per
+   * channel, short bursts allowed".
+   */
+  readonly enforceRateLimits?: boolean;
 }
+
+const WRITE_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.delete', 'chat.startStream', 'chat.appendStream', 'chat.stopStream']);
+const WRITES_PER_SECOND = 3;
 
 let tsCounter = 0;
 
@@ -83,6 +92,9 @@ export class FakeSlack {
   private commandCounter = 0;
   /** Hosts the file server redirects to, for token-leak tests: path → absolute URL. */
   readonly redirects = new Map<string, string>();
+  private readonly enforceRateLimits: boolean;
+  /** Recent message writes per channel, for `enforceRateLimits`. */
+  private readonly channelWrites = new Map<string, number[]>();
   private readonly holds = new Map<string, { arrive: () => void; released: Promise<void> }>();
   private server!: Server;
   private wss!: WebSocketServer;
@@ -97,6 +109,7 @@ export class FakeSlack {
     this.signingSecret = options.signingSecret ?? 'fake-signing-secret-abcdef';
     this.failing = { ...options.failing };
     this.pageSize = options.pageSize ?? 15;
+    this.enforceRateLimits = options.enforceRateLimits ?? false;
     this.addUser('U0ALICE001', 'alice', 'Alice Liddell');
     this.addUser('U0BOB00001', 'bob', 'Bob Builder');
     this.addUser(this.botUserId, 'threadline', 'threadline', { is_bot: true });
@@ -292,9 +305,9 @@ export class FakeSlack {
       args = { ...args, ...(type.includes('json') ? (JSON.parse(raw) as Record<string, unknown>) : Object.fromEntries(new URLSearchParams(raw))) };
     }
     const call: ApiCall = { method: method ?? url.pathname, args, token: token ?? (typeof args.token === 'string' ? args.token : undefined), at: Date.now() };
-    const respond = (body: Record<string, unknown>) => {
+    const respond = (body: Record<string, unknown>, status = 200, headers: Record<string, string> = {}) => {
       call.response = body;
-      res.writeHead(200, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
       this.calls.push(call);
     };
@@ -305,6 +318,13 @@ export class FakeSlack {
     if (held !== undefined) {
       held.arrive();
       await held.released;
+    }
+    if (this.enforceRateLimits && WRITE_METHODS.has(method)) {
+      const now = Date.now();
+      const channel = String(args.channel);
+      const recent = (this.channelWrites.get(channel) ?? []).filter((at) => now - at < 1000);
+      if (recent.length >= WRITES_PER_SECOND) return respond({ ok: false, error: 'ratelimited' }, 429, { 'retry-after': '1' });
+      this.channelWrites.set(channel, [...recent, now]);
     }
     const failure = this.failing[method];
     if (failure !== undefined) return respond({ ok: false, error: failure });
