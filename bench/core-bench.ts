@@ -53,6 +53,7 @@ export async function overheadPerReply(sizes: readonly number[], repetitions: nu
         const mention = inbound(`question ${rep}?`, { thread: ref, mentionsBot: true, createdAt: Date.now() });
         const botRun = await timed(() => h.core.handle(mention, { sink: () => postingSink(platform) }));
         const body = h.anthropic.messageRequests().at(-1)?.body as Record<string, unknown>;
+        h.anthropic.forgetRequests();
         const floorRun = await timed(async () => {
           const stream = await sdk.messages.create({ ...(body as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true });
           let text = '';

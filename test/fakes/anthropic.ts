@@ -63,6 +63,8 @@ export interface FakeAnthropic {
   enqueue(...replies: ScriptedReply[]): void;
   /** How many queued replies no request has taken yet. */
   queued(): number;
+  /** Drops the requests recorded so far: a long benchmark must not measure the double's own memory growth. */
+  forgetRequests(): void;
   waitForRequests(count: number): Promise<void>;
   /** Messages requests only (not count_tokens etc.). */
   messageRequests(): RecordedRequest[];
@@ -154,6 +156,9 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     requests,
     enqueue: (...replies) => queue.push(...replies),
     queued: () => queue.length,
+    forgetRequests: () => {
+      requests.length = 0;
+    },
     files,
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
     /** Resolves once `count` Messages requests (not uploads) have been answered. */
