@@ -106,6 +106,25 @@ describe('bad input on Discord', () => {
       w.discord.channels.delete(mention.id);
       await expect.poll(() => w.h.logLines.some((l) => l.includes('could not post the answer') && l.includes(mention.id))).toBe(true);
     }],
+    ['35. a mention in an archived thread is answered there (posting reopens it)', async () => {
+      const thread = w.discord.addThread(w.general.id, 'old topic');
+      thread.thread_metadata = { archived: true, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false };
+      const mention = w.discord.post(thread.id, w.alice, w.discord.mention('back to this'));
+      await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages` && r.status === 200, 'the answer');
+      await w.h.core.idle();
+      expect(w.discord.botMessages(thread.id).map((m) => m.content)).toEqual(['echo: back to this']);
+      expect(thread.thread_metadata.archived).toBe(false);
+      void mention;
+    }],
+    ['36. an archived and locked thread refuses the answer: logged, not crashed on', async () => {
+      const thread = w.discord.addThread(w.general.id, 'closed topic');
+      thread.thread_metadata = { archived: true, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: true };
+      // A moderator can still write in a locked thread; the bot cannot answer there.
+      const mention = w.discord.post(thread.id, w.alice, w.discord.mention('anyone?'));
+      await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages` && r.status === 400, 'the refused answer');
+      await expect.poll(() => w.h.logLines.some((l) => l.includes('could not post the answer') && l.includes(mention.id))).toBe(true);
+      expect(w.discord.botMessages(thread.id)).toEqual([]);
+    }],
     ['14. an edit or delete of a message the bot never saw is ignored', async () => {
       const channel = w.discord.addTextChannel('unseen');
       const message = w.discord.post(channel.id, w.alice, 'not for the bot');

@@ -544,7 +544,11 @@ export class FakeDiscord {
   private createMessage(channelId: string, body: Record<string, unknown>, send: (status: number, payload?: unknown) => void): void {
     if (!this.channels.has(channelId)) return send(404, { message: 'Unknown Channel', code: 10003 });
     if (this.forbiddenChannels.has(channelId)) return send(403, { message: 'Missing Permissions', code: 50013 });
+    const thread = this.channels.get(channelId)?.thread_metadata;
+    if (thread?.archived === true && thread.locked) return send(400, { message: 'Thread is locked', code: 50083 });
     if (!this.validateContent(body, send)) return;
+    // Posting in an archived (unlocked) thread reopens it.
+    if (thread?.archived === true) thread.archived = false;
     const reference = body.message_reference as { message_id: string } | undefined;
     const message = this.makeMessage(channelId, this.bot, String(body.content ?? ''), {
       ...(reference === undefined ? {} : { message_reference: { message_id: reference.message_id, channel_id: channelId } }),
