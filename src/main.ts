@@ -73,7 +73,9 @@ async function main(): Promise<void> {
   if (config.discord !== undefined) {
     health.enable('discord');
     const { createDiscordAdapter } = await import('./adapters/discord/index.js');
-    adapters.push(createDiscordAdapter({ config: config.discord, core, logger, health, followUpWithoutMention: config.followUpWithoutMention }));
+    adapters.push(
+      createDiscordAdapter({ config: config.discord, core, logger, health, followUpWithoutMention: config.followUpWithoutMention, answerMissedWithinMs: config.pendingReplyMaxAgeMs }),
+    );
   }
   const slackServesHttp = config.slack !== undefined && config.slack.appToken === undefined;
   if (config.slack !== undefined) {

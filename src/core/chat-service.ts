@@ -67,6 +67,8 @@ export class ChatService implements ChatCore {
   private readonly platforms = new Map<Platform, PlatformServices>();
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
   private readonly intake = new KeyedQueue();
+  /** Jobs this process has taken on, queued or answering: a resume must not take them a second time. */
+  private readonly ownJobs = new Set<number>();
   /** History turns of stored rows without attachments, by row object (the thread cache keeps them). */
   private readonly plainTurns = new WeakMap<StoredMessage, HistoryTurn>();
   private readonly replies: KeyedQueue;
@@ -104,6 +106,7 @@ export class ChatService implements ChatCore {
     ctx.onAccepted?.();
     if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
     if (intake.kind !== 'job') return intake.outcome;
+    this.ownJobs.add(intake.jobId);
     return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.messageId, ctx.sink));
   }
 
@@ -145,7 +148,9 @@ export class ChatService implements ChatCore {
 
   async resumePending(platform: Platform): Promise<void> {
     const services = this.platforms.get(platform);
+    // Events that arrived since this process started may already have jobs of their own here.
     const jobs = this.store.jobs.open().flatMap((job) => {
+      if (this.ownJobs.has(job.id)) return [];
       const conversation = this.store.conversations.get(job.conversationId);
       const message = this.store.messages.get(job.messageId);
       return conversation?.platform === platform && message !== undefined ? [{ job, conversation, message }] : [];
@@ -157,12 +162,14 @@ export class ChatService implements ChatCore {
     }
     const maxAge = this.options.pendingReplyMaxAgeMs ?? 30 * 60_000;
     this.logger.info({ platform, pending: jobs.length }, 'answering mentions left from a previous run');
+    for (const { job } of jobs) this.ownJobs.add(job.id);
     await Promise.all(
       jobs.map(({ job, conversation, message }) => {
         const thread = refOf(conversation);
         const makeSink = () => (services.replySink as NonNullable<PlatformServices['replySink']>)(thread, message.platformMessageId);
         if (message.deletedAt !== null) {
           this.store.jobs.finish(job.id, 'dropped', this.now());
+          this.ownJobs.delete(job.id);
           return Promise.resolve();
         }
         const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
@@ -171,8 +178,12 @@ export class ChatService implements ChatCore {
         if (this.now() - job.createdAt > maxAge) {
           log.warn({ ageMs: this.now() - job.createdAt }, 'mention too old to answer after restart; apologizing');
           return this.replies.run(threadKey(thread), async () => {
-            await clearStrays();
-            return this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log);
+            try {
+              await clearStrays();
+              return await this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log);
+            } finally {
+              this.ownJobs.delete(job.id);
+            }
           });
         }
         return this.replies.run(threadKey(thread), async () => {
@@ -315,6 +326,8 @@ export class ChatService implements ChatCore {
         // The database or the platform itself may be what failed; the job is retried at the next start.
       }
       return { kind: 'failed', code: 'platform_post_failed', postedIds };
+    } finally {
+      this.ownJobs.delete(jobId);
     }
   }
 

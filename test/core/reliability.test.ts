@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChatService } from '../../src/core/chat-service.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import type { ReplySink, ThreadRef } from '../../src/core/types.js';
@@ -91,6 +91,23 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect(sinks.get(old.messageId)?.failed[0]?.message).toMatch(/restarted before I could answer/);
     expect(h.anthropic.messageRequests()).toHaveLength(1);
     expect(h.store.jobs.open()).toEqual([]);
+  });
+
+  it('does not resume a job this process is already answering (an event that beat the resume)', async () => {
+    const harness = await createCoreHarness();
+    h = harness;
+    harness.anthropic.enqueue({ text: 'slow answer', chunkSize: 4, chunkDelayMs: 20 });
+    const replySink = vi.fn((): ReplySink => recordingSink());
+    harness.core.registerPlatform('discord', { urlsArePublic: true, replySink });
+    const sink = recordingSink();
+    const live = harness.core.handle(inbound('arrived first', { mentionsBot: true }), { sink: () => sink });
+    await expect.poll(() => harness.anthropic.messageRequests().length).toBe(1);
+    // The adapter's start-up resume runs while that answer streams: its job is open in the database.
+    await harness.core.resumePending('discord');
+    await live;
+    expect(sink.finished).toEqual([{ text: 'slow answer' }]);
+    expect(replySink).not.toHaveBeenCalled();
+    expect(harness.anthropic.messageRequests()).toHaveLength(1);
   });
 
   it('reports usage by channel and user to admins only', async () => {

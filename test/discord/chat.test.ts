@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PermissionFlagsBits } from 'discord.js';
 import { snowflake } from '../fakes/discord/fake-discord.js';
+import { createDiscordAdapter } from '../../src/adapters/discord/index.js';
 import { startDiscordWorld, type DiscordWorld } from './setup.js';
 
 type Body = { messages: Array<{ role: string; content: Array<{ type: string; text?: string }> }> };
@@ -190,7 +191,7 @@ describe('Discord adapter', () => {
     expect(w.discord.gateway.entries.filter((e) => e.kind === 'identify').length).toBe(identifies);
   });
 
-  it('catches up a thread after an invalid session (fresh IDENTIFY), without answering the missed messages', async () => {
+  it('answers a follow-up sent while the session was lost (fresh IDENTIFY), read back by the catch-up', async () => {
     w = await startDiscordWorld();
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('start'));
     await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${mention.id}/messages`, 'first answer');
@@ -203,11 +204,56 @@ describe('Discord adapter', () => {
     expect(w.discord.gateway.entries.filter((e) => e.kind === 'identify').length).toBe(identifies + 1);
     const after = await w.discord.rest.waitFor((r) => r.method === 'GET' && r.path === `/channels/${mention.id}/messages` && r.query.has('after'), 'catch-up read');
     expect(after.query.get('after')).toBeTruthy();
+    await w.h.anthropic.waitForRequests(2);
+    await w.h.core.idle();
+    expect(allText(w.h.anthropic.messageRequests()[1]?.body)).toMatch(/Bob: said while you were away$/);
+    expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['echo: start', 'echo: Bob: said while you were away']);
+  });
+
+  it('only records missed messages older than the answer window', async () => {
+    w = await startDiscordWorld({ answerMissedWithinMs: 0 });
+    const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('start'));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${mention.id}/messages`, 'first answer');
+    await w.h.core.idle();
+    w.discord.invalidateSession();
+    w.discord.seed(mention.id, w.bob, 'said long ago');
+    await w.discord.gateway.waitFor((e) => e.kind === 'identify', 'second IDENTIFY', { since: w.discord.gateway.length, timeoutMs: 15_000 });
     const conversation = w.h.store.conversations.find({ platform: 'discord', workspaceId: w.discord.guildId, channelId: w.general.id, threadKey: mention.id });
-    await expect.poll(() => w!.h.store.messages.thread(conversation!.id).map((m) => m.text)).toContain('said while you were away');
+    await expect.poll(() => w!.h.store.messages.thread(conversation!.id).map((m) => m.text)).toContain('said long ago');
     w.discord.post(mention.id, w.alice, w.discord.mention('what did Bob say?'));
     await w.h.anthropic.waitForRequests(2);
-    expect(allText(w.h.anthropic.messageRequests()[1]?.body)).toContain('Bob: said while you were away');
+    await w.h.core.idle();
+    expect(allText(w.h.anthropic.messageRequests()[1]?.body)).toMatch(/Bob: said long ago[\s\S]*what did Bob say\?$/);
+    expect(w.h.anthropic.messageRequests()).toHaveLength(2);
+  });
+
+  it('answers a mention sent while it was not running, once it starts again', { timeout: 20_000 }, async () => {
+    w = await startDiscordWorld();
+    const world = w;
+    const mention = world.discord.post(world.general.id, world.alice, world.discord.mention('start'));
+    await world.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${mention.id}/messages`, 'first answer');
+    await world.h.core.idle();
+    await world.adapter.stop();
+    await world.adapter.close();
+    world.discord.seed(mention.id, world.bob, `${world.discord.mention('are you back?')}`);
+    // The same database and core, a new process's adapter: a fresh session that reads the thread back.
+    const second = createDiscordAdapter({
+      config: { token: world.discord.token, apiUrl: world.discord.apiUrl, guildId: world.discord.guildId, historyLimit: 500 },
+      core: world.h.core,
+      logger: world.h.logger,
+      health: world.h.health,
+      followUpWithoutMention: true,
+      spacingMs: 20,
+    });
+    try {
+      await second.start();
+      await world.h.anthropic.waitForRequests(2);
+      await world.h.core.idle();
+      expect(world.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['echo: start', 'echo: Bob: are you back?']);
+    } finally {
+      await second.stop();
+      await second.close();
+    }
   });
 
   it('registers /instructions for Manage Server, and checks the permission on every call', async () => {

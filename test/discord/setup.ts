@@ -14,7 +14,7 @@ export interface DiscordWorld {
 }
 
 export async function startDiscordWorld(
-  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions } = {},
+  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions } = {},
 ): Promise<DiscordWorld> {
   const discord = await startFakeDiscord(options.fake);
   const general = discord.addTextChannel('general');
@@ -27,6 +27,7 @@ export async function startDiscordWorld(
     health: h.health,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
     spacingMs: options.spacingMs ?? 20,
+    ...(options.answerMissedWithinMs === undefined ? {} : { answerMissedWithinMs: options.answerMissedWithinMs }),
   });
   h.health.enable('discord');
   await adapter.start();

@@ -1,7 +1,7 @@
 /**
  * Reading a thread from REST: once when the bot first joins a thread (backfill, paged up to a
- * limit, with the starter message from the parent channel), and after a lost session (catch-up
- * with `after=` the newest stored message). No reply ever reads history otherwise.
+ * limit, with the starter message from the parent channel), and at every new session (start or
+ * lost session: catch-up with `after=` the newest stored message). No reply reads history otherwise.
  */
 import type { Collection, Message, TextBasedChannel, ThreadChannel } from 'discord.js';
 import type { Logger } from 'pino';
@@ -40,25 +40,34 @@ export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot:
     .map((message) => toInbound(message, thread, bot));
 }
 
-/** Records what was said in recently active threads while the session was lost. */
-export async function catchUp(
-  core: ChatCore,
-  fetchChannel: (id: string) => Promise<Fetchable | null>,
-  bot: BotIdentity,
-  logger: Logger,
-  sinceMs: number,
-): Promise<number> {
+export interface CatchUpOptions {
+  readonly fetchChannel: (id: string) => Promise<Fetchable | null>;
+  /** Threads active since then are read back. */
+  readonly activeSince: number;
+  /**
+   * Messages from then on go through the live path (`replay`), so a mention or follow-up sent
+   * while the bot was away is answered; older ones are only recorded.
+   */
+  readonly answerSince: number;
+  readonly replay: (message: Message) => void;
+}
+
+/** Reads back what was said in recently active threads while there was no session. */
+export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
   let recorded = 0;
-  for (const { thread, lastMessageId } of core.recentThreads('discord', sinceMs)) {
+  for (const { thread, lastMessageId } of core.recentThreads('discord', options.activeSince)) {
     try {
-      const channel = await fetchChannel(thread.threadKey);
+      const channel = await options.fetchChannel(thread.threadKey);
       if (channel === null) continue;
       let after = lastMessageId;
       for (;;) {
         const page = await channel.messages.fetch({ limit: PAGE, after, cache: false });
         if (page.size === 0) break;
         const messages = [...page.values()].sort(bySnowflake);
-        core.ingest(messages.map((message) => toInbound(message, thread, bot)));
+        const old = messages.filter((message) => message.createdTimestamp < options.answerSince);
+        core.ingest(old.map((message) => toInbound(message, thread, bot)));
+        // In order: the core keeps each thread's messages in the order they are handed over.
+        for (const message of messages.slice(old.length)) options.replay(message);
         recorded += messages.length;
         after = (messages[messages.length - 1] as Message).id;
         if (page.size < PAGE) break;
@@ -67,6 +76,6 @@ export async function catchUp(
       logger.warn({ err: error, thread: thread.threadKey }, 'could not catch up a thread');
     }
   }
-  if (recorded > 0) logger.info({ recorded }, 'caught up messages missed while disconnected');
+  if (recorded > 0) logger.info({ recorded }, 'caught up messages missed while away');
   return recorded;
 }

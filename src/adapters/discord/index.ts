@@ -23,6 +23,8 @@ export interface DiscordAdapterOptions {
   readonly followUpWithoutMention: boolean;
   /** Streaming pace (tests shorten it). */
   readonly spacingMs?: number;
+  /** Messages missed while away and younger than this are answered on return (PENDING_REPLY_MAX_AGE). */
+  readonly answerMissedWithinMs?: number;
 }
 
 export interface DiscordAdapter {
@@ -35,6 +37,7 @@ export interface DiscordAdapter {
 }
 
 const CATCH_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_ANSWER_MISSED_WITHIN_MS = 30 * 60 * 1000;
 const THREAD_NAME_LIMIT = 90;
 
 export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
@@ -112,14 +115,17 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
   });
 
-  let readyOnce = false;
   client.on(Events.ShardReady, () => {
     health.set('discord', 'ready');
-    // A READY after the first means a fresh session: events in between are gone, read them back.
-    if (readyOnce) {
-      void catchUp(core, (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)), bot, logger, Date.now() - CATCH_UP_WINDOW_MS);
-    }
-    readyOnce = true;
+    // READY means a fresh session (a start, or a session Discord would not resume): whatever was
+    // said in the meantime was never delivered, so read it back.
+    const now = Date.now();
+    void catchUp(core, bot, logger, {
+      fetchChannel: (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)),
+      activeSince: now - CATCH_UP_WINDOW_MS,
+      answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
+      replay: (message) => void onMessage(message).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
+    });
   });
   client.on(Events.ShardResume, () => health.set('discord', 'ready'));
   client.on(Events.ShardDisconnect, () => health.set('discord', 'connecting'));
