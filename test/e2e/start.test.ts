@@ -128,14 +128,16 @@ describe('npm start', () => {
     });
     afterEach(async () => slack.close());
 
+    const slackEnv = (port: number) => ({
+      ...baseEnv(port),
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_API_URL: slack.apiUrl,
+      ...(mode === 'socket' ? { SLACK_APP_TOKEN: slack.appToken } : { SLACK_SIGNING_SECRET: slack.signingSecret }),
+    });
+
     it('becomes healthy and answers a mention delivered three times exactly once', async () => {
       const port = await freePort();
-      const env = {
-        ...baseEnv(port),
-        SLACK_BOT_TOKEN: slack.botToken,
-        SLACK_API_URL: slack.apiUrl,
-        ...(mode === 'socket' ? { SLACK_APP_TOKEN: slack.appToken } : { SLACK_SIGNING_SECRET: slack.signingSecret }),
-      };
+      const env = slackEnv(port);
       const bot = startBot(env);
       bots.push(bot);
       await expect.poll(async () => (await healthOf(port))?.status, { timeout: 15_000 }).toBe(200);
@@ -161,12 +163,7 @@ describe('npm start', () => {
 
     it('after kill -9 with half an answer streamed, replaces it with one whole answer on restart', { timeout: 60_000 }, async () => {
       const port = await freePort();
-      const env = {
-        ...baseEnv(port),
-        SLACK_BOT_TOKEN: slack.botToken,
-        SLACK_API_URL: slack.apiUrl,
-        ...(mode === 'socket' ? { SLACK_APP_TOKEN: slack.appToken } : { SLACK_SIGNING_SECRET: slack.signingSecret }),
-      };
+      const env = slackEnv(port);
       anthropic.enqueue({ text: 'Half an answer. never finished', stallAfterChars: 16, chunkSize: 16 });
       const first = startBot(env);
       bots.push(first);
