@@ -1,7 +1,8 @@
 /**
  * Reading a thread from REST: once when the bot first joins a thread (backfill, paged up to a
- * limit, with the starter message from the parent channel), and at every new session (start or
- * lost session: catch-up with `after=` the newest stored message). No reply reads history otherwise.
+ * limit, with the starter message from the parent channel), at every new session (start or
+ * lost session: catch-up with `after=` the newest stored message), and after a crash (an answer
+ * posted but never recorded). No reply reads history otherwise.
  */
 import type { Collection, Message, TextBasedChannel, ThreadChannel } from 'discord.js';
 import type { Logger } from 'pino';
@@ -78,4 +79,15 @@ export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, 
   }
   if (recorded > 0) logger.info({ recorded }, 'caught up messages missed while away');
   return recorded;
+}
+
+/**
+ * Deletes the bot's messages after `afterId` in the channel that the store does not know (`keep`):
+ * an answer a crashed run posted, in full or in part, before it could record it.
+ */
+export async function removeStrayReplies(channel: Fetchable & { messages: { delete(id: string): Promise<void> } }, afterId: string, botId: string, keep: ReadonlySet<string>): Promise<number> {
+  const later = await channel.messages.fetch({ limit: PAGE, after: afterId, cache: false });
+  const strays = [...later.values()].filter((message) => message.author.id === botId && !keep.has(message.id));
+  for (const stray of strays) await channel.messages.delete(stray.id);
+  return strays.length;
 }

@@ -11,7 +11,7 @@ import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
 import { handleCommand, registerCommands } from './commands.js';
-import { backfillThread, catchUp } from './history.js';
+import { backfillThread, catchUp, removeStrayReplies } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 
@@ -153,10 +153,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       // Answers go to the thread (or DM) itself; no such channel means nothing was ever posted.
       const channel = await client.channels.fetch(thread.threadKey).catch(() => null);
       if (channel === null || !channel.isTextBased()) return 0;
-      const later = await channel.messages.fetch({ after: messageId, limit: 100, cache: false });
-      const strays = [...later.values()].filter((message) => message.author.id === bot.userId && !keep.has(message.id));
-      for (const stray of strays) await stray.delete();
-      return strays.length;
+      return removeStrayReplies(channel as never, messageId, bot.userId, keep);
     },
   });
 

@@ -1,9 +1,8 @@
 /**
  * The Slack adapter on Bolt: Socket Mode when an app token is set, otherwise HTTP (Events API
  * at /slack/events, with /healthz on the same server). Every Web API call, file downloads
- * included, goes to SLACK_API_URL. Events are acked once stored (HTTP) or at once (Socket Mode);
- * dedupe, ordering and the decision
- * to answer are the core's.
+ * included, goes to SLACK_API_URL. Events are acked once stored (HTTP) or on receipt (Socket
+ * Mode); dedupe, ordering and the decision to answer are the core's.
  */
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
@@ -13,7 +12,7 @@ import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { registerSlackCommands, SlackAdmins } from './commands.js';
 import { slackFileServices } from './files.js';
-import { backfillThread } from './history.js';
+import { backfillThread, removeStrayReplies } from './history.js';
 import { mentionsBot, threadRef, toAttachments, toInbound, type SlackIdentity, type SlackMessageLike } from './inbound.js';
 import { ThreadLanes } from './lanes.js';
 import { decodeSlackText } from './mrkdwn-decode.js';
@@ -201,20 +200,9 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
       return sinkFor(channel, { ts: messageId, thread_ts: threadTs }, channel.startsWith('D'))();
     },
-    async removeStrayReplies(thread, messageId, keep) {
+    removeStrayReplies(thread, messageId, keep) {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
-      const strays: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await app.client.conversations.replies({ channel, ts: threadTs, oldest: messageId, limit: 200, ...(cursor === undefined ? {} : { cursor }) });
-        for (const message of page.messages ?? []) {
-          const ts = message.ts;
-          if (ts !== undefined && isLaterTs(ts, messageId) && isOwn({ ...message, ts }) && !keep.has(ts)) strays.push(ts);
-        }
-        cursor = page.response_metadata?.next_cursor || undefined;
-      } while (cursor !== undefined);
-      for (const ts of strays) await app.client.chat.delete({ channel, ts });
-      return strays.length;
+      return removeStrayReplies(app.client, { channel, threadTs }, messageId, isOwn, keep);
     },
   });
 
@@ -257,13 +245,6 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     async close() {},
     idle: () => lanes.idle(),
   };
-}
-
-/** Whether Slack timestamp `a` is later than `b` ("1700000000.000100": seconds, then a sequence). */
-function isLaterTs(a: string, b: string): boolean {
-  const [aSeconds = '', aSequence = ''] = a.split('.');
-  const [bSeconds = '', bSequence = ''] = b.split('.');
-  return aSeconds.length !== bSeconds.length ? aSeconds.length > bSeconds.length : `${aSeconds}.${aSequence.padEnd(6, '0')}` > `${bSeconds}.${bSequence.padEnd(6, '0')}`;
 }
 
 /** Slack retries an event it has no ack for after 3 s; the ack must leave well before. */
