@@ -8,6 +8,7 @@ import { DiscordAPIError, type Message, type MessageCreateOptions } from 'discor
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
+import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
 import { toDiscordMarkdown } from './markdown.js';
@@ -36,18 +37,17 @@ export interface DiscordSinkOptions {
 export class DiscordReplySink implements ReplySink {
   private readonly posted: Message[] = [];
   private readonly shown: string[] = [];
-  private readonly spacingMs: number;
   private readonly firstShowMs: number;
   private latest = '';
   private firstTextAt: number | undefined;
-  private lastCallAt = 0;
+  private readonly pacer: Pacer;
   private typingTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
 
   constructor(private readonly options: DiscordSinkOptions) {
-    this.spacingMs = options.spacingMs ?? 1000;
+    this.pacer = new Pacer(options.spacingMs ?? 1000);
     this.firstShowMs = options.firstShowMs ?? 1000;
   }
 
@@ -106,7 +106,7 @@ export class DiscordReplySink implements ReplySink {
     if (this.posted.length === 0) {
       due = this.hasSentence() ? now : (this.firstTextAt ?? now) + this.firstShowMs;
     } else {
-      due = this.lastCallAt + this.spacingMs;
+      due = this.pacer.readyAt();
     }
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
@@ -180,18 +180,13 @@ export class DiscordReplySink implements ReplySink {
   }
 
   private async paced<T>(call: () => Promise<T>): Promise<T> {
-    const wait = this.lastCallAt + this.spacingMs - Date.now();
-    if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     try {
-      return await call();
+      return await this.pacer.run(call);
     } catch (error) {
       throw asPlatformError(error);
-    } finally {
-      // Counted from when the call came back: by then Discord has surely seen it, so a slow
-      // network can never squeeze two changes closer than the spacing on Discord's side.
-      this.lastCallAt = Date.now();
     }
   }
+
 }
 
 export function asPlatformError(error: unknown): ThreadlineError {

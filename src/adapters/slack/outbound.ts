@@ -8,6 +8,7 @@ import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
+import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
 import { neutralizeSlackPings, toSlackMrkdwn } from './markdown.js';
@@ -38,7 +39,6 @@ export class SlackReplySink implements ReplySink {
   private readonly stop = new AbortController();
   readonly signal = this.stop.signal;
   private readonly posted: Posted[] = [];
-  private readonly spacingMs: number;
   private latest = '';
   private streamTs: string | undefined;
   /** Characters of `latest` already sent into the open stream. */
@@ -47,13 +47,13 @@ export class SlackReplySink implements ReplySink {
   private streaming: 'unknown' | 'native' | 'fallback' = 'unknown';
   private reacted = false;
   private usedStatus = false;
-  private lastCallAt = 0;
+  private readonly pacer: Pacer;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
 
   constructor(private readonly options: SlackSinkOptions) {
-    this.spacingMs = options.spacingMs ?? 1000;
+    this.pacer = new Pacer(options.spacingMs ?? 1000);
   }
 
   async start(): Promise<void> {
@@ -75,7 +75,7 @@ export class SlackReplySink implements ReplySink {
   progress(textSoFar: string): void {
     this.latest = textSoFar;
     if (this.done || this.flushTimer !== undefined) return;
-    const wait = this.posted.length === 0 ? 0 : Math.max(0, this.lastCallAt + this.spacingMs - Date.now());
+    const wait = this.posted.length === 0 ? 0 : Math.max(0, this.pacer.readyAt() - Date.now());
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
       this.flushing = this.flushing.then(() => this.flush()).catch((error: unknown) => this.options.logger.warn({ err: error }, 'streaming update failed'));
@@ -209,19 +209,15 @@ export class SlackReplySink implements ReplySink {
   }
 
   private async paced<T>(call: () => Promise<T>): Promise<T> {
-    const wait = this.lastCallAt + this.spacingMs - Date.now();
-    if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     try {
-      return await call();
+      return await this.pacer.run(call);
     } catch (error) {
       const code = slackError(error);
       if (code === 'message_not_in_streaming_state' || code === 'stopped_by_user') throw error;
       throw new ThreadlineError(code === 'not_in_channel' || code === 'channel_not_found' ? 'platform_forbidden' : 'platform_post_failed', `Slack call failed: ${code ?? String(error)}`, { cause: error });
-    } finally {
-      // From when the call came back, so network delay cannot bunch calls up on Slack's side.
-      this.lastCallAt = Date.now();
     }
   }
+
 }
 
 function slackError(error: unknown): string | undefined {
