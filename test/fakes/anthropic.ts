@@ -3,6 +3,7 @@
  * (anthropic-api-rules.ts), answers as JSON or SSE, simulates prompt caching, and can be
  * scripted per request (refusals, max_tokens, HTTP errors, mid-stream errors, stalls).
  */
+import { buffer as readBody } from 'node:stream/consumers';
 import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -183,14 +184,6 @@ function checkAuth(req: IncomingMessage, apiKey: string | undefined): ApiRuleErr
   return undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 export interface UploadedFile {
   readonly filename: string;

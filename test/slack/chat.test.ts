@@ -50,8 +50,7 @@ describe.each(['http', 'socket'] as const)('Slack adapter (%s mode)', (mode) => 
     const reads = w.slack.calls.entries.filter((c) => c.method === 'conversations.replies').length;
     expect(reads).toBeGreaterThan(1);
     // A follow-up without mention in the same thread: answered, and no history read.
-    const follow = w.slack.seed(CHANNEL, BOB, 'and the date?', { thread_ts: parent.ts });
-    await w.deliver({ type: 'message', channel_type: 'channel', user: BOB, text: follow.text, ts: follow.ts, thread_ts: parent.ts, channel: CHANNEL, team: w.slack.team });
+    await w.replyInThread(parent.ts, BOB, 'and the date?');
     await w.h.anthropic.waitForRequests(2);
     await w.h.core.idle();
     expect(w.slack.calls.entries.filter((c) => c.method === 'conversations.replies').length).toBe(reads);
@@ -73,14 +72,12 @@ describe.each(['http', 'socket'] as const)('Slack adapter (%s mode)', (mode) => 
     await w.deliver(event);
     await w.h.anthropic.waitForRequests(1);
     await w.h.core.idle();
-    const secret = w.slack.seed(CHANNEL, BOB, 'secret 1234', { thread_ts: message.ts });
-    await w.deliver({ type: 'message', channel_type: 'channel', user: BOB, text: secret.text, ts: secret.ts, thread_ts: message.ts, channel: CHANNEL });
+    const secret = await w.replyInThread(message.ts, BOB, 'secret 1234');
     await w.h.anthropic.waitForRequests(2);
     await w.h.core.idle();
     await w.deliver({ type: 'message', subtype: 'message_deleted', channel: CHANNEL, ts: w.slack.nextTs(), deleted_ts: secret.ts, previous_message: { ts: secret.ts, thread_ts: message.ts, user: BOB, text: secret.text } });
     await w.deliver({ type: 'message', subtype: 'message_changed', channel: CHANNEL, ts: w.slack.nextTs(), message: { ts: message.ts, user: ALICE, text: `<@${w.slack.botUserId}> first, edited` } });
-    const next = w.slack.seed(CHANNEL, ALICE, 'recap please', { thread_ts: message.ts });
-    await w.deliver({ type: 'message', channel_type: 'channel', user: ALICE, text: next.text, ts: next.ts, thread_ts: message.ts, channel: CHANNEL });
+    await w.replyInThread(message.ts, ALICE, 'recap please');
     await w.h.anthropic.waitForRequests(3);
     const text = allText(w.h.anthropic.messageRequests()[2]?.body);
     expect(text).toContain('first, edited');

@@ -71,13 +71,11 @@ describe.each([
     await w.deliver({ type: 'app_mention', user: ALICE, text: parent.text, ts: parent.ts, channel: CHANNEL });
     await w.h.anthropic.waitForRequests(1);
     await w.h.core.idle();
-    const second = w.slack.seed(CHANNEL, ALICE, 'second question', { thread_ts: parent.ts });
-    await w.deliver({ type: 'message', channel_type: 'channel', user: ALICE, text: second.text, ts: second.ts, thread_ts: parent.ts, channel: CHANNEL });
+    await w.replyInThread(parent.ts, ALICE, 'second question');
     await w.h.anthropic.waitForRequests(2);
     await w.h.core.idle();
     expect(await command(w, 'set Answer only in French.', ALICE)).toMatch(/set/);
-    const third = w.slack.seed(CHANNEL, ALICE, 'third question', { thread_ts: parent.ts });
-    await w.deliver({ type: 'message', channel_type: 'channel', user: ALICE, text: third.text, ts: third.ts, thread_ts: parent.ts, channel: CHANNEL });
+    await w.replyInThread(parent.ts, ALICE, 'third question');
     await w.h.anthropic.waitForRequests(3);
     const [, before, after] = w.h.anthropic.messageRequests().map((r) => r.body);
     expectChangeApplied(model, before, after, 'Answer only in French.');

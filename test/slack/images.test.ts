@@ -34,8 +34,7 @@ describe('Slack private images', () => {
     expect(image?.source?.type).toBe('file');
     expect(w.h.anthropic.files.size).toBe(1);
     expect(w.slack.botMessages(CHANNEL, message.ts)).toHaveLength(1);
-    const follow = w.slack.seed(CHANNEL, ALICE, 'and the title?', { thread_ts: message.ts });
-    await w.deliver({ type: 'message', channel_type: 'channel', user: ALICE, text: follow.text, ts: follow.ts, thread_ts: message.ts, channel: CHANNEL });
+    await w.replyInThread(message.ts, ALICE, 'and the title?');
     await w.h.anthropic.waitForRequests(2);
     expect(JSON.stringify(blocks(w, 1).find((b) => b.type === 'image'))).toBe(JSON.stringify(image));
     expect(w.h.anthropic.files.size).toBe(1);

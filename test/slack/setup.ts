@@ -1,7 +1,7 @@
 /** The real Slack adapter (Bolt) on the real core, against the fake Slack and fake Messages API. */
 import { createServer } from 'node:net';
 import { createSlackAdapter, type SlackAdapter } from '../../src/adapters/slack/index.js';
-import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from '../fakes/slack/fake-slack.js';
+import { startFakeSlack, type FakeSlack, type FakeSlackOptions, type SlackMessage } from '../fakes/slack/fake-slack.js';
 import { createCoreHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
 export interface SlackWorld {
@@ -13,6 +13,8 @@ export interface SlackWorld {
   readonly eventsUrl: string;
   /** Delivers an event the way the mode does (signed HTTP or a socket envelope). */
   deliver(event: Record<string, unknown>, options?: { eventId?: string; retry?: number }): Promise<void>;
+  /** A person replies in a thread: the message is added to Slack and its `message` event delivered. */
+  replyInThread(parentTs: string, user: string, text: string, channel?: string): Promise<SlackMessage>;
   close(): Promise<void>;
 }
 
@@ -53,7 +55,7 @@ export async function startSlackWorld(
   await adapter.start();
   if (mode === 'socket') await slack.socketFrames.waitFor((f) => f.kind === 'connect', 'socket connection');
   const eventsUrl = `http://127.0.0.1:${port}/slack/events`;
-  return {
+  const world: SlackWorld = {
     slack,
     h,
     adapter,
@@ -70,10 +72,16 @@ export async function startSlackWorld(
         await slack.socketFrames.waitFor((f) => f.kind === 'ack' && f.envelopeId === id, `ack of ${id}`);
       }
     },
+    async replyInThread(parentTs, user, text, channel = 'C0GENERAL1') {
+      const message = slack.seed(channel, user, text, { thread_ts: parentTs });
+      await world.deliver({ type: 'message', channel_type: 'channel', user, text, ts: message.ts, thread_ts: parentTs, channel, team: slack.team });
+      return message;
+    },
     async close() {
       await adapter.stop();
       await h.close();
       if (options.slack === undefined) await slack.close();
     },
   };
+  return world;
 }

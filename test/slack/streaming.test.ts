@@ -65,8 +65,7 @@ describe('Slack streaming', () => {
     await world.h.anthropic.waitForRequests(1);
     await world.adapter.idle();
     for (let i = 1; i < answers.length; i += 1) {
-      const followUp = world.slack.seed(CHANNEL, ALICE, `question ${i}`, { thread_ts: parent.ts });
-      await world.deliver({ type: 'message', channel_type: 'channel', user: ALICE, text: followUp.text, ts: followUp.ts, thread_ts: parent.ts, channel: CHANNEL, team: world.slack.team });
+      await world.replyInThread(parent.ts, ALICE, `question ${i}`);
       await world.h.anthropic.waitForRequests(i + 1);
       await world.adapter.idle();
     }

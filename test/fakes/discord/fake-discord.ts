@@ -5,6 +5,7 @@
  * history reads return what was posted, and logs every request and gateway event so tests wait
  * on what they expect instead of sleeping.
  */
+import { buffer as readBody } from 'node:stream/consumers';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -618,14 +619,6 @@ export class FakeDiscord {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
   return new FakeDiscord(options).start();

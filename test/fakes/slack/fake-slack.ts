@@ -4,6 +4,7 @@
  * requests with retries. It keeps channels and messages so `conversations.replies` returns what
  * was said, and logs every call so tests wait for what they expect instead of sleeping.
  */
+import { text as readText } from 'node:stream/consumers';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -291,7 +292,7 @@ export class FakeSlack {
       res.end();
       return;
     }
-    const raw = await readBody(req);
+    const raw = await readText(req);
     if (url.pathname.startsWith('/respond/')) {
       this.responses.push({ id: url.pathname.slice('/respond/'.length), body: JSON.parse(raw) as Record<string, unknown> });
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -468,14 +469,6 @@ function parseBlocks(blocks: unknown): unknown[] | undefined {
   return typeof blocks === 'string' ? (JSON.parse(blocks) as unknown[]) : (blocks as unknown[]);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   return new FakeSlack(options).start();
