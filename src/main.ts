@@ -74,14 +74,14 @@ async function main(): Promise<void> {
     health.enable('discord');
     const { createDiscordAdapter } = await import('./adapters/discord/index.js');
     adapters.push(
-      createDiscordAdapter({ config: config.discord, core, logger, health, followUpWithoutMention: config.followUpWithoutMention, answerMissedWithinMs: config.pendingReplyMaxAgeMs }),
+      createDiscordAdapter({ config: config.discord, core, logger, health, answerMissedWithinMs: config.pendingReplyMaxAgeMs }),
     );
   }
   const slackServesHttp = config.slack !== undefined && config.slack.appToken === undefined;
   if (config.slack !== undefined) {
     health.enable('slack');
     const { createSlackAdapter } = await import('./adapters/slack/index.js');
-    adapters.push(createSlackAdapter({ config: config.slack, core, logger, health, port: config.port, followUpWithoutMention: config.followUpWithoutMention }));
+    adapters.push(createSlackAdapter({ config: config.slack, core, logger, health, port: config.port }));
   }
 
   let server: RunningServer | undefined;

@@ -124,11 +124,6 @@ export class ChatService implements ChatCore {
     this.store.messages.softDelete(message.id, this.now());
   }
 
-  isActiveThread(thread: ThreadRef): boolean {
-    const conversation = this.store.conversations.find(thread);
-    return conversation !== undefined && this.store.messages.hasAssistantTurn(conversation.id);
-  }
-
   recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }> {
     return this.store.conversations.recent(platform, sinceMs).flatMap(({ conversation, lastMessageId }) =>
       lastMessageId === null ? [] : [{ thread: refOf(conversation), lastMessageId }],

@@ -137,8 +137,6 @@ export interface ChatCore {
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void;
   /** A platform delete: the stored turn is removed, and a pending answer to it is dropped. */
   recordDelete(thread: ThreadRef, messageId: string): void;
-  /** Whether the bot takes part in this thread (it has answered there). */
-  isActiveThread(thread: ThreadRef): boolean;
   /** Threads with stored activity since `sinceMs`, with their newest stored platform message id (catch-up). */
   recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }>;
   /** Record messages read from the platform (catch-up after missed events) without answering. */

@@ -242,7 +242,6 @@ describe('Discord adapter', () => {
       core: world.h.core,
       logger: world.h.logger,
       health: world.h.health,
-      followUpWithoutMention: true,
       spacingMs: 20,
     });
     try {

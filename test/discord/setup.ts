@@ -25,7 +25,6 @@ export async function startDiscordWorld(
     core: h.core,
     logger: h.logger,
     health: h.health,
-    followUpWithoutMention: options.followUpWithoutMention ?? true,
     spacingMs: options.spacingMs ?? 20,
     ...(options.answerMissedWithinMs === undefined ? {} : { answerMissedWithinMs: options.answerMissedWithinMs }),
   });

@@ -46,7 +46,6 @@ export async function startSlackWorld(
     logger: h.logger,
     health: h.health,
     port,
-    followUpWithoutMention: options.followUpWithoutMention ?? true,
     spacingMs: options.spacingMs ?? 20,
     // Tests that hold a Web API call on purpose would otherwise wait out the full 2 s per event.
     ackWaitMs: options.ackWaitMs ?? 250,

@@ -20,7 +20,6 @@ export interface DiscordAdapterOptions {
   readonly core: ChatCore;
   readonly logger: Logger;
   readonly health: Health;
-  readonly followUpWithoutMention: boolean;
   /** Streaming pace (tests shorten it). */
   readonly spacingMs?: number;
   /** Messages missed while away and younger than this are answered on return (PENDING_REPLY_MAX_AGE). */

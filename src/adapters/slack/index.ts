@@ -25,7 +25,6 @@ export interface SlackAdapterOptions {
   readonly logger: Logger;
   readonly health: Health;
   readonly port: number;
-  readonly followUpWithoutMention: boolean;
   readonly spacingMs?: number;
   /** Longest an HTTP ack waits for the event to be stored (default 2 s; Slack retries after 3 s). */
   readonly ackWaitMs?: number;
