@@ -85,25 +85,45 @@ export function omissionNote(count: number): string {
 }
 
 export function assemble(input: AssembleInput): AssembleResult {
-  const answering = lastIndexWhere(input.turns, (turn) => turn.role === 'user');
+  const answering = indexOfLastUser(input.turns);
   if (answering < 0) throw new ThreadlineError('input_invalid', 'nothing to answer: the thread has no user message');
+  const end = answering + 1 + countTrailingSystem(input.turns, answering);
 
-  let turns = input.turns
-    .slice(0, answering + 1 + countTrailingSystem(input.turns, answering))
-    .map((turn, index) => (index === answering ? withImpliedRequest(turn) : withoutImagesUnlessUser(turn)))
-    .filter((turn) => (turn.role !== 'system' || input.rules.midConversationSystem) && !isEmpty(turn));
+  // One pass over a thread that may be long: what is sent, and what the later steps need to know.
+  let turns: HistoryTurn[] = [];
+  let imageCount = 0;
+  let hasSystemTurns = false;
+  let firstAuthor: string | undefined;
+  let multiAuthor = false;
+  for (let index = 0; index < end; index += 1) {
+    const source = input.turns[index] as HistoryTurn;
+    const turn = index === answering ? withImpliedRequest(source) : withoutImagesUnlessUser(source);
+    if (turn.role === 'system') {
+      if (!input.rules.midConversationSystem) continue;
+      hasSystemTurns = true;
+    }
+    if (isEmpty(turn)) continue;
+    turns.push(turn);
+    imageCount += turn.images.length;
+    if (turn.role === 'user') {
+      firstAuthor ??= turn.authorId;
+      if (turn.authorId !== firstAuthor) multiAuthor = true;
+    }
+  }
 
-  const images = limitImages(turns, input.rules.maxImages);
+  const images = imageCount === 0 ? { turns, omitted: [] } : limitImages(turns, input.rules.maxImages);
   turns = images.turns;
 
-  const multiAuthor = new Set(turns.filter((turn) => turn.role === 'user').map((turn) => turn.authorId)).size > 1;
   const systemTokens = estimateTextTokens(input.system);
-  const cut = chooseCut(turns, input.budgetTokens - systemTokens);
-  let kept = turns.slice(cut);
-  kept = truncateNewestIfHuge(kept, input.budgetTokens - systemTokens);
+  const budget = input.budgetTokens - systemTokens;
+  const total = sumTokens(turns);
+  const cut = total <= budget ? 0 : chooseCut(turns, budget);
+  const kept = cut === 0 ? turns : turns.slice(cut);
+  const keptTokens = cut === 0 ? total : sumTokens(kept);
+  const fitted = truncateNewestIfHuge(kept, budget, keptTokens);
 
-  const messages = toMessages(kept, multiAuthor, cut);
-  const estimatedInputTokens = systemTokens + kept.reduce((sum, turn) => sum + turnTokens(turn), 0);
+  const messages = toMessages(fitted, multiAuthor, cut, hasSystemTurns);
+  const estimatedInputTokens = systemTokens + (fitted === kept ? keptTokens : sumTokens(fitted));
 
   return {
     request: {
@@ -152,20 +172,42 @@ function isEmpty(turn: HistoryTurn): boolean {
   return turn.text.trim() === '' && turn.images.length === 0 && turn.notes.length === 0;
 }
 
+interface TurnFacts {
+  readonly tokens: number;
+  /** The text block as sent: the message and its notes. */
+  readonly plain: string;
+  /** The same, prefixed with the author's name, for threads with several people. */
+  readonly named: string;
+}
+
 /**
  * Per-turn results by turn object. The history hands over the same object for an unchanged
  * message turn after turn, so a long thread is not re-measured and re-rendered on every reply.
  */
-const tokensByTurn = new WeakMap<HistoryTurn, number>();
-const textByTurn = new WeakMap<HistoryTurn, { readonly plain: string; readonly named: string }>();
+const factsByTurn = new WeakMap<HistoryTurn, TurnFacts>();
+
+function factsOf(turn: HistoryTurn): TurnFacts {
+  let facts = factsByTurn.get(turn);
+  if (facts === undefined) {
+    const plain = [turn.text.trim(), ...turn.notes].filter((part) => part !== '').join('\n');
+    facts = {
+      tokens: measureTurn(turn),
+      plain,
+      named: turn.role === 'user' ? `${turn.authorName.replace(/\s+/g, ' ').trim()}: ${plain}` : plain,
+    };
+    factsByTurn.set(turn, facts);
+  }
+  return facts;
+}
 
 function turnTokens(turn: HistoryTurn): number {
-  let tokens = tokensByTurn.get(turn);
-  if (tokens === undefined) {
-    tokens = measureTurn(turn);
-    tokensByTurn.set(turn, tokens);
-  }
-  return tokens;
+  return factsOf(turn).tokens;
+}
+
+function sumTokens(turns: readonly HistoryTurn[]): number {
+  let sum = 0;
+  for (const turn of turns) sum += factsOf(turn).tokens;
+  return sum;
 }
 
 function measureTurn(turn: HistoryTurn): number {
@@ -248,11 +290,11 @@ function chooseCut(turns: readonly HistoryTurn[], budget: number): number {
 }
 
 /** A single message larger than the whole budget is shortened rather than sent to a sure 400. */
-function truncateNewestIfHuge(turns: HistoryTurn[], budget: number): HistoryTurn[] {
+function truncateNewestIfHuge(turns: HistoryTurn[], budget: number, totalTokens: number): HistoryTurn[] {
   const last = indexOfLastUser(turns);
   const turn = turns[last];
   if (turn === undefined) return turns;
-  const othersCost = turns.reduce((sum, t, i) => (i === last ? sum : sum + turnTokens(t)), 0);
+  const othersCost = totalTokens - turnTokens(turn);
   const room = budget - othersCost - turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0);
   if (estimateTextTokens(turn.text) <= room) return turns;
   const keepChars = Math.max(0, Math.floor(room * 3.5) - 200);
@@ -260,23 +302,14 @@ function truncateNewestIfHuge(turns: HistoryTurn[], budget: number): HistoryTurn
   return turns.map((t, i) => (i === last ? shortened : t));
 }
 
-function renderText(turn: HistoryTurn, multiAuthor: boolean): string {
-  let text = textByTurn.get(turn);
-  if (text === undefined) {
-    const plain = [turn.text.trim(), ...turn.notes].filter((part) => part !== '').join('\n');
-    text = { plain, named: turn.role === 'user' ? `${turn.authorName.replace(/\s+/g, ' ').trim()}: ${plain}` : plain };
-    textByTurn.set(turn, text);
-  }
-  return multiAuthor ? text.named : text.plain;
-}
-
-function toMessages(turns: readonly HistoryTurn[], multiAuthor: boolean, omitted: number): RequestMessage[] {
-  const ordered = placeSystemTurns(turns);
+function toMessages(turns: readonly HistoryTurn[], multiAuthor: boolean, omitted: number, hasSystemTurns: boolean): RequestMessage[] {
+  const ordered = hasSystemTurns ? placeSystemTurns(turns) : turns;
   const messages: Array<{ role: RequestMessage['role']; content: ContentBlock[] }> = [];
   for (const turn of ordered) {
     const blocks: ContentBlock[] = [];
     if (turn.role === 'user') for (const image of turn.images) blocks.push({ type: 'image', source: image.source });
-    const text = renderText(turn, multiAuthor);
+    const facts = factsOf(turn);
+    const text = multiAuthor ? facts.named : facts.plain;
     if (text !== '') blocks.push({ type: 'text', text });
     if (blocks.length === 0) continue;
     const previous = messages[messages.length - 1];

@@ -58,10 +58,12 @@ export class AttachmentPipeline {
     messages: readonly StoredMessage[],
     currentMessageId: number,
   ): Promise<ResolvedThread> {
-    const attachments = messages.filter((message) => message.role === 'user').flatMap((message) => message.attachments);
-    const refreshed = await this.refreshExpiring(services, attachments);
+    const attachments: StoredAttachment[] = [];
+    for (const message of messages) if (message.role === 'user') attachments.push(...message.attachments);
     const byAttachment = new Map<number, Resolution>();
     const userNotes: string[] = [];
+    if (attachments.length === 0) return { byAttachment, userNotes };
+    const refreshed = await this.refreshExpiring(services, attachments);
     for (const message of messages) {
       if (message.role !== 'user') continue;
       for (const stored of message.attachments) {

@@ -107,7 +107,7 @@ export class ChatService implements ChatCore {
     if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
     if (intake.kind !== 'job') return intake.outcome;
     this.ownJobs.add(intake.jobId);
-    return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.messageId, ctx.sink));
+    return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.conversationId, intake.messageId, ctx.sink));
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
@@ -168,8 +168,8 @@ export class ChatService implements ChatCore {
           return Promise.resolve();
         }
         const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
-        // A job that was running when the last run died may have posted (part of) its answer.
-        const clearStrays = () => (job.state === 'running' ? this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log) : Promise.resolve());
+        // The last run may have posted (part of) this answer before it died without recording it.
+        const clearStrays = () => this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log);
         if (this.now() - job.createdAt > maxAge) {
           log.warn({ ageMs: this.now() - job.createdAt }, 'mention too old to answer after restart; apologizing');
           return this.replies.run(threadKey(thread), async () => {
@@ -183,7 +183,7 @@ export class ChatService implements ChatCore {
         }
         return this.replies.run(threadKey(thread), async () => {
           await clearStrays();
-          return this.answerSafely(job.id, message.id, makeSink);
+          return this.answerSafely(job.id, conversation.id, message.id, makeSink);
         });
       }),
     );
@@ -252,7 +252,7 @@ export class ChatService implements ChatCore {
     ctx: InboundContext,
   ): Promise<
     | { kind: 'done'; outcome: HandleOutcome }
-    | { kind: 'job'; jobId: number; messageId: number }
+    | { kind: 'job'; jobId: number; conversationId: number; messageId: number }
     | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
   > {
     let conversation = this.store.conversations.find(msg.thread);
@@ -301,16 +301,16 @@ export class ChatService implements ChatCore {
       if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit } as const;
       const jobId = this.store.jobs.create(rowId, conversation.id, this.now());
       if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
-      return { kind: 'job', jobId, messageId: rowId } as const;
+      return { kind: 'job', jobId, conversationId: conversation.id, messageId: rowId } as const;
     });
   }
 
   /** A bug or a database failure must not leave the user in silence or the job forever running. */
-  private async answerSafely(jobId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+  private async answerSafely(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
     let sink: ReplySink | undefined;
     const lazySink = () => (sink ??= makeSink());
     try {
-      return await this.answer(jobId, messageId, lazySink);
+      return await this.answer(jobId, conversationId, messageId, lazySink);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
       let postedIds: PostedIds = [];
@@ -326,15 +326,14 @@ export class ChatService implements ChatCore {
     }
   }
 
-  private async answer(jobId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
-    const message = this.store.messages.get(messageId);
-    if (message === undefined || message.deletedAt !== null) {
+  private async answer(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    const message = this.store.messages.live(conversationId, messageId);
+    if (message === undefined) {
       this.store.jobs.finish(jobId, 'dropped', this.now());
       return { kind: 'ignored', reason: 'deleted' };
     }
-    const conversation = this.store.conversations.get(message.conversationId) as Conversation;
+    const conversation = this.store.conversations.get(conversationId) as Conversation;
     const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
-    this.store.jobs.start(jobId, this.now());
     const sink = makeSink();
     try {
       await sink.start();

@@ -9,7 +9,28 @@ import type { StoredMessage } from '../store/types.js';
  * Without this, an answer posted after later chatter would sit after that chatter, and the
  * conversation would no longer end on the turn being answered.
  */
-export function orderThread(messages: readonly StoredMessage[]): StoredMessage[] {
+export function orderThread(messages: readonly StoredMessage[]): readonly StoredMessage[] {
+  return inThreadOrder(messages) ? messages : reorder(messages);
+}
+
+/** The usual case, checked without allocating: every answer already sits right after what it answers. */
+function inThreadOrder(messages: readonly StoredMessage[]): boolean {
+  let head: StoredMessage | undefined;
+  let lastDependentId = Number.NEGATIVE_INFINITY;
+  for (const message of messages) {
+    if (message.replyToMessageId === null || message.role === 'user') {
+      head = message;
+      lastDependentId = Number.NEGATIVE_INFINITY;
+    } else if (message.replyToMessageId === head?.id && message.id > lastDependentId) {
+      lastDependentId = message.id;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+function reorder(messages: readonly StoredMessage[]): StoredMessage[] {
   const present = new Set(messages.map((message) => message.id));
   const dependents = new Map<number, StoredMessage[]>();
   const primaries: StoredMessage[] = [];
@@ -37,7 +58,9 @@ export function orderThread(messages: readonly StoredMessage[]): StoredMessage[]
  * right after it. Later messages get their own answers, in order.
  */
 export function threadUpTo(ordered: readonly StoredMessage[], answeringId: number): StoredMessage[] {
-  const index = ordered.findIndex((message) => message.id === answeringId);
+  let index = ordered.length - 1;
+  // The message being answered is usually among the newest.
+  while (index >= 0 && (ordered[index] as StoredMessage).id !== answeringId) index -= 1;
   if (index < 0) return [];
   let end = index + 1;
   while (ordered[end]?.role === 'system') end += 1;

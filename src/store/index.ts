@@ -41,8 +41,8 @@ export class Store {
     try {
       return this.db.transaction(work)();
     } catch (error) {
-      // Rows appended to the message cache inside the rolled-back transaction never existed.
-      this.messages.invalidate();
+      // Rows cached inside the rolled-back transaction never existed.
+      this.invalidateCaches();
       throw error;
     }
   }
@@ -62,8 +62,14 @@ export class Store {
   /** Deletes data older than the cutoffs (retention). */
   prune(cutoff: number, eventCutoff: number) {
     const result = this.retention.prune(cutoff, eventCutoff);
-    this.messages.invalidate();
+    this.invalidateCaches();
     return result;
+  }
+
+  private invalidateCaches(): void {
+    this.messages.invalidate();
+    this.conversations.invalidate();
+    this.instructions.invalidate();
   }
 
   isHealthy(): boolean {

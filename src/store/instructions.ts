@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import type { Platform } from '../core/types.js';
 import type { InstructionChange } from './types.js';
 
@@ -20,8 +21,13 @@ const toChange = (row: InstructionRow): InstructionChange => ({
   createdAt: row.created_at,
 });
 
-/** Every change is a new row (history is the table); the newest row of a scope is what applies. */
+/**
+ * Every change is a new row (history is the table); the newest row of a scope is what applies.
+ * Every reply reads two scopes and every change goes through `record`, so the newest row of each
+ * scope is kept in memory (`false` for a scope that has none).
+ */
 export class InstructionRepo {
+  private readonly newestByScope = new LRUCache<string, InstructionChange | false>({ max: 4096 });
   private readonly insertStmt;
   private readonly currentStmt;
   private readonly historyStmt;
@@ -43,12 +49,25 @@ export class InstructionRepo {
 
   /** `channelId` '' is the workspace/server scope; `text` null clears. */
   record(platform: Platform, workspaceId: string, channelId: string, text: string | null, author: { id: string; name: string }, at: number): number {
-    return (this.insertStmt.get(platform, workspaceId, channelId, text, author.id, author.name, at) as { id: number }).id;
+    const { id } = this.insertStmt.get(platform, workspaceId, channelId, text, author.id, author.name, at) as { id: number };
+    this.newestByScope.set(scopeKey(platform, workspaceId, channelId), { id, channelId, text, authorId: author.id, authorName: author.name, createdAt: at });
+    return id;
   }
 
   current(platform: Platform, workspaceId: string, channelId: string): InstructionChange | undefined {
-    const row = this.currentStmt.get(platform, workspaceId, channelId);
-    return row === undefined ? undefined : toChange(row);
+    const key = scopeKey(platform, workspaceId, channelId);
+    let change = this.newestByScope.get(key);
+    if (change === undefined) {
+      const row = this.currentStmt.get(platform, workspaceId, channelId);
+      change = row === undefined ? false : toChange(row);
+      this.newestByScope.set(key, change);
+    }
+    return change === false ? undefined : change;
+  }
+
+  /** Forgets what is cached: after a rolled-back transaction. */
+  invalidate(): void {
+    this.newestByScope.clear();
   }
 
   /** Newest first. */
@@ -56,3 +75,5 @@ export class InstructionRepo {
     return this.historyStmt.all(platform, workspaceId, channelId, limit).map(toChange);
   }
 }
+
+const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;

@@ -23,7 +23,6 @@ const toJob = (row: JobRow): ReplyJob => ({
 export class ReplyJobRepo {
   private readonly insertStmt;
   private readonly setStateStmt;
-  private readonly startStmt;
   private readonly postedStmt;
   private readonly openStmt;
   private readonly byMessageStmt;
@@ -34,9 +33,6 @@ export class ReplyJobRepo {
        VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
     );
     this.setStateStmt = db.prepare<[JobState, number, number]>('UPDATE reply_jobs SET state = ?, updated_at = ? WHERE id = ?');
-    this.startStmt = db.prepare<[number, number]>(
-      "UPDATE reply_jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-    );
     this.postedStmt = db.prepare<[number, number, number]>(
       "UPDATE reply_jobs SET state = 'done', posted_at = ?, updated_at = ? WHERE id = ?",
     );
@@ -51,16 +47,15 @@ export class ReplyJobRepo {
     return this.insertStmt.get(messageId, conversationId, at, at)?.id;
   }
 
-  start(id: number, at: number): void {
-    this.startStmt.run(at, id);
-  }
-
   finish(id: number, state: Exclude<JobState, 'pending' | 'running'>, at: number): void {
     if (state === 'done') this.postedStmt.run(at, at, id);
     else this.setStateStmt.run(state, at, id);
   }
 
-  /** Jobs a previous run left unfinished, oldest first. */
+  /**
+   * Jobs a previous run left unfinished, oldest first. (Earlier versions marked a job `running`
+   * when its answer began; such rows may still be waiting in an old database.)
+   */
   open(): ReplyJob[] {
     return this.openStmt.all().map(toJob);
   }

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import type { AttachmentKind, NewAttachment, NewMessage, Role, StoredAttachment, StoredAuthorKind, StoredMessage } from './types.js';
 
 interface MessageRow {
@@ -76,9 +77,9 @@ const CACHED_CONVERSATIONS = 64;
 export class MessageRepo {
   /**
    * Live messages of recently used conversations, kept in thread order. Inserts append, every
-   * other change drops the entry: the next read reloads it. LRU by Map insertion order.
+   * other change drops the entry: the next read reloads it.
    */
-  private readonly cache = new Map<number, StoredMessage[]>();
+  private readonly cache = new LRUCache<number, StoredMessage[]>({ max: CACHED_CONVERSATIONS });
   private readonly conversationOf;
   private readonly insertStmt;
   private readonly insertAttachmentStmt;
@@ -192,11 +193,7 @@ export class MessageRepo {
   /** The live (not deleted) messages of a conversation in order, with attachments: from memory, or two queries. */
   thread(conversationId: number): readonly StoredMessage[] {
     const cached = this.cache.get(conversationId);
-    if (cached !== undefined) {
-      this.cache.delete(conversationId);
-      this.cache.set(conversationId, cached);
-      return cached.slice();
-    }
+    if (cached !== undefined) return cached.slice();
     const byMessage = new Map<number, StoredAttachment[]>();
     for (const row of this.threadAttachmentsStmt.all(conversationId)) {
       const list = byMessage.get(row.message_id) ?? [];
@@ -205,8 +202,19 @@ export class MessageRepo {
     }
     const messages = this.threadStmt.all(conversationId).map((row) => toMessage(row, byMessage.get(row.id) ?? []));
     this.cache.set(conversationId, messages);
-    if (this.cache.size > CACHED_CONVERSATIONS) this.cache.delete(this.cache.keys().next().value as number);
     return messages.slice();
+  }
+
+  /** A message of the conversation unless it was deleted; from the cached thread when there is one. */
+  live(conversationId: number, id: number): StoredMessage | undefined {
+    const cached = this.cache.get(conversationId);
+    if (cached !== undefined) {
+      // The message being answered is usually among the newest.
+      for (let i = cached.length - 1; i >= 0; i -= 1) if ((cached[i] as StoredMessage).id === id) return cached[i];
+      return undefined;
+    }
+    const message = this.get(id);
+    return message?.conversationId === conversationId && message.deletedAt === null ? message : undefined;
   }
 
   /** Deletes every message of a conversation (attachments and jobs go with them). */
@@ -241,7 +249,7 @@ export class MessageRepo {
   }
 
   hasAssistantTurn(conversationId: number): boolean {
-    const cached = this.cache.get(conversationId);
+    const cached = this.cache.peek(conversationId);
     if (cached !== undefined && cached.some((message) => message.role === 'assistant')) return true;
     return this.hasAssistantStmt.get(conversationId)?.found === 1;
   }
@@ -279,7 +287,7 @@ export class MessageRepo {
   }
 
   private appendToCache(message: StoredMessage): void {
-    const cached = this.cache.get(message.conversationId);
+    const cached = this.cache.peek(message.conversationId);
     if (cached === undefined) return;
     // Keep (created_at, id) order; the new row has the highest id, so it goes after every row
     // not newer than it. Usually that is the end; clock skew or a catch-up puts it a few back.

@@ -153,8 +153,91 @@ describe('message cache', () => {
         }
         {
           const fresh = new MessageRepo((store as unknown as { db: import('better-sqlite3').Database }).db);
-          expect(store.messages.thread(conversation.id)).toEqual(fresh.thread(conversation.id));
+          const thread = fresh.thread(conversation.id);
+          expect(store.messages.thread(conversation.id)).toEqual(thread);
+          const probe = ids[Math.floor(random() * ids.length)] as number;
+          expect(store.messages.live(conversation.id, probe)).toEqual(thread.find((message) => message.id === probe));
+          expect(store.messages.live(conversation.id + 1, probe)).toBeUndefined();
         }
+      }
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('conversation and instruction caches', () => {
+  it('always agree with a fresh read of the database, whatever the order of changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'threadline-cache-'));
+    const store = Store.open(join(dir, 'db.sqlite'));
+    try {
+      const { ConversationRepo } = await import('../../src/store/conversations.js');
+      const { InstructionRepo } = await import('../../src/store/instructions.js');
+      const db = (store as unknown as { db: import('better-sqlite3').Database }).db;
+      const threads = Array.from({ length: 6 }, (_, i) => ({ ...THREAD, channelId: `C${i % 2}`, threadKey: `C${i % 2}:${i}.0` }));
+      const scopes = ['', 'C0', 'C1'];
+      let seed = 11;
+      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
+      const existing = () => threads.flatMap((thread) => store.conversations.find(thread) ?? []);
+      const author = { id: 'admin', name: 'Admin' };
+      for (let step = 0; step < 400; step += 1) {
+        const roll = random();
+        const some = pick(existing().concat([undefined as never]));
+        if (roll < 0.2) store.conversations.findOrCreate(pick(threads), step);
+        else if (roll < 0.35 && some) store.conversations.touch(some.id, Math.floor(random() * 600_000));
+        else if (roll < 0.45 && some) store.conversations.setSystemPrompt(some.id, random() < 0.2 ? null : `prompt ${step}`, step);
+        else if (roll < 0.5 && some) store.conversations.markBackfilled(some.id);
+        else if (roll < 0.55 && some) store.forgetConversation(some.id);
+        else if (roll < 0.6 && some) store.conversations.delete(some.id);
+        else if (roll < 0.65) store.prune(Math.floor(random() * 1000), 0);
+        else if (roll < 0.8) store.instructions.record('slack', THREAD.workspaceId, pick(scopes), random() < 0.3 ? null : `rule ${step}`, author, step);
+        else {
+          expect(() =>
+            store.transaction(() => {
+              const created = store.conversations.findOrCreate(pick(threads), step);
+              store.conversations.setSystemPrompt(created.id, `doomed ${step}`, step);
+              store.conversations.touch(created.id, 10_000_000);
+              store.instructions.record('slack', THREAD.workspaceId, pick(scopes), `doomed ${step}`, author, step);
+              throw new Error('roll back');
+            }),
+          ).toThrow('roll back');
+        }
+        const conversations = new ConversationRepo(db);
+        const instructions = new InstructionRepo(db);
+        for (const thread of threads) {
+          const fresh = conversations.find(thread);
+          expect(store.conversations.find(thread)).toEqual(fresh);
+          if (fresh !== undefined) expect(store.conversations.get(fresh.id)).toEqual(fresh);
+        }
+        for (const scope of scopes) expect(store.instructions.current('slack', THREAD.workspaceId, scope)).toEqual(instructions.current('slack', THREAD.workspaceId, scope));
+      }
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('conversation activity', () => {
+  it('is recorded to the minute: later activity within a minute writes nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'threadline-activity-'));
+    const store = Store.open(join(dir, 'db.sqlite'));
+    try {
+      const db = (store as unknown as { db: import('better-sqlite3').Database }).db;
+      const stored = (id: number) => (db.prepare('SELECT last_activity_at AS at FROM conversations WHERE id = ?').get(id) as { at: number }).at;
+      const { id } = store.conversations.findOrCreate(THREAD, 1_000_000);
+      const cases: Array<[touchAt: number, expected: number]> = [
+        [1_000_000 + 59_999, 1_000_000],
+        [1_000_000 + 60_000, 1_060_000],
+        [1_000_000, 1_060_000], // never backwards
+        [5_000_000, 5_000_000],
+      ];
+      for (const [at, expected] of cases) {
+        store.conversations.touch(id, at);
+        expect(stored(id)).toBe(expected);
+        expect(store.conversations.get(id)?.lastActivityAt).toBe(expected);
       }
     } finally {
       store.close();
