@@ -85,6 +85,26 @@ export function omissionNote(count: number): string {
 }
 
 export function assemble(input: AssembleInput): AssembleResult {
+  return assembleInDetail(input).result;
+}
+
+/** What a request was built from, for extending it when the thread only grew (request-builder.ts). */
+export interface AssembleDetails {
+  readonly result: AssembleResult;
+  /** Input turns the request covers: up to the answered turn and the system turns after it. */
+  readonly consumed: number;
+  /** The turns sent, after filtering, limits, the cut and placing system turns, in order. */
+  readonly sent: readonly HistoryTurn[];
+  /** True when the sent turns are exactly the input turns, in order: nothing implied, truncated, cut, moved or re-noted. */
+  readonly verbatim: boolean;
+  readonly hasSystemTurns: boolean;
+  readonly imageCount: number;
+  readonly multiAuthor: boolean;
+  readonly firstAuthor: string | undefined;
+  readonly sentTokens: number;
+}
+
+export function assembleInDetail(input: AssembleInput): AssembleDetails {
   const answering = indexOfLastUser(input.turns);
   if (answering < 0) throw new ThreadlineError('input_invalid', 'nothing to answer: the thread has no user message');
   const end = answering + 1 + countTrailingSystem(input.turns, answering);
@@ -95,9 +115,11 @@ export function assemble(input: AssembleInput): AssembleResult {
   let hasSystemTurns = false;
   let firstAuthor: string | undefined;
   let multiAuthor = false;
+  let verbatim = true;
   for (let index = 0; index < end; index += 1) {
     const source = input.turns[index] as HistoryTurn;
     const turn = index === answering ? withImpliedRequest(source) : withoutImagesUnlessUser(source);
+    if (turn !== source) verbatim = false;
     if (turn.role === 'system') {
       if (!input.rules.midConversationSystem) continue;
       hasSystemTurns = true;
@@ -121,22 +143,35 @@ export function assemble(input: AssembleInput): AssembleResult {
   const kept = cut === 0 ? turns : turns.slice(cut);
   const keptTokens = cut === 0 ? total : sumTokens(kept);
   const fitted = truncateNewestIfHuge(kept, budget, keptTokens);
-
-  const messages = toMessages(fitted, multiAuthor, cut, hasSystemTurns);
-  const estimatedInputTokens = systemTokens + (fitted === kept ? keptTokens : sumTokens(fitted));
+  const sentTokens = fitted === kept ? keptTokens : sumTokens(fitted);
+  const placed = hasSystemTurns ? placeSystemTurns(fitted) : fitted;
 
   return {
-    request: {
-      model: input.rules.id,
-      max_tokens: Math.min(input.maxTokens, input.rules.maxOutputTokens),
-      system: [{ type: 'text', text: input.system, cache_control: { type: 'ephemeral' } }],
-      messages,
-      // Automatic caching: one breakpoint on the last block, so each turn reads the previous turn's prefix.
-      cache_control: { type: 'ephemeral' },
+    result: {
+      request: requestOf(input, toMessages(placed, multiAuthor, cut)),
+      omittedTurns: cut,
+      omittedImages: images.omitted,
+      estimatedInputTokens: systemTokens + sentTokens,
     },
-    omittedTurns: cut,
-    omittedImages: images.omitted,
-    estimatedInputTokens,
+    consumed: end,
+    sent: placed,
+    verbatim: verbatim && images.omitted.length === 0 && cut === 0 && fitted === kept && sameTurns(placed, fitted),
+    hasSystemTurns,
+    imageCount,
+    multiAuthor,
+    firstAuthor,
+    sentTokens,
+  };
+}
+
+export function requestOf(input: AssembleInput, messages: RequestMessage[]): ClaudeRequest {
+  return {
+    model: input.rules.id,
+    max_tokens: Math.min(input.maxTokens, input.rules.maxOutputTokens),
+    system: [{ type: 'text', text: input.system, cache_control: { type: 'ephemeral' } }],
+    messages,
+    // Automatic caching: one breakpoint on the last block, so each turn reads the previous turn's prefix.
+    cache_control: { type: 'ephemeral' },
   };
 }
 
@@ -145,22 +180,22 @@ function lastIndexWhere<T>(items: readonly T[], predicate: (item: T) => boolean)
   return -1;
 }
 
-function indexOfLastUser(turns: readonly HistoryTurn[]): number {
+export function indexOfLastUser(turns: readonly HistoryTurn[]): number {
   return lastIndexWhere(turns, (turn) => turn.role === 'user');
 }
 
-function countTrailingSystem(turns: readonly HistoryTurn[], after: number): number {
+export function countTrailingSystem(turns: readonly HistoryTurn[], after: number): number {
   let count = 0;
   while (turns[after + 1 + count]?.role === 'system') count += 1;
   return count;
 }
 
-function withoutImagesUnlessUser(turn: HistoryTurn): HistoryTurn {
+export function withoutImagesUnlessUser(turn: HistoryTurn): HistoryTurn {
   return turn.role === 'user' || turn.images.length === 0 ? turn : { ...turn, images: [] };
 }
 
 /** The message being answered may be only an image, or only a mention: say what is implied. */
-function withImpliedRequest(turn: HistoryTurn): HistoryTurn {
+export function withImpliedRequest(turn: HistoryTurn): HistoryTurn {
   if (turn.text.trim() !== '') return turn;
   if (turn.images.length > 0) {
     return { ...turn, text: turn.images.length === 1 ? '(sent an image without text: describe it)' : `(sent ${turn.images.length} images without text: describe them)` };
@@ -168,7 +203,7 @@ function withImpliedRequest(turn: HistoryTurn): HistoryTurn {
   return { ...turn, text: '(mentioned you without any text: respond to the conversation so far)' };
 }
 
-function isEmpty(turn: HistoryTurn): boolean {
+export function isEmpty(turn: HistoryTurn): boolean {
   return turn.text.trim() === '' && turn.images.length === 0 && turn.notes.length === 0;
 }
 
@@ -200,7 +235,7 @@ function factsOf(turn: HistoryTurn): TurnFacts {
   return facts;
 }
 
-function turnTokens(turn: HistoryTurn): number {
+export function turnTokens(turn: HistoryTurn): number {
   return factsOf(turn).tokens;
 }
 
@@ -302,21 +337,9 @@ function truncateNewestIfHuge(turns: HistoryTurn[], budget: number, totalTokens:
   return turns.map((t, i) => (i === last ? shortened : t));
 }
 
-function toMessages(turns: readonly HistoryTurn[], multiAuthor: boolean, omitted: number, hasSystemTurns: boolean): RequestMessage[] {
-  const ordered = hasSystemTurns ? placeSystemTurns(turns) : turns;
-  const messages: Array<{ role: RequestMessage['role']; content: ContentBlock[] }> = [];
-  for (const turn of ordered) {
-    const blocks: ContentBlock[] = [];
-    if (turn.role === 'user') for (const image of turn.images) blocks.push({ type: 'image', source: image.source });
-    const facts = factsOf(turn);
-    const text = multiAuthor ? facts.named : facts.plain;
-    if (text !== '') blocks.push({ type: 'text', text });
-    if (blocks.length === 0) continue;
-    const previous = messages[messages.length - 1];
-    // The API would merge consecutive same-role turns anyway; merging here keeps the blocks we send explicit.
-    if (previous !== undefined && previous.role === turn.role) previous.content.push(...blocks);
-    else messages.push({ role: turn.role, content: blocks });
-  }
+function toMessages(ordered: readonly HistoryTurn[], multiAuthor: boolean, omitted: number): RequestMessage[] {
+  const messages: RequestMessage[] = [];
+  for (const turn of ordered) appendTurn(messages, turn, multiAuthor);
   const first = messages[0];
   const note = omitted > 0 ? omissionNote(omitted) : undefined;
   if (first === undefined || first.role !== 'user') {
@@ -325,6 +348,20 @@ function toMessages(turns: readonly HistoryTurn[], multiAuthor: boolean, omitted
     first.content.unshift({ type: 'text', text: note });
   }
   return messages;
+}
+
+/** Adds one turn to the messages being built, merging it into the last one when the role is the same. */
+export function appendTurn(messages: RequestMessage[], turn: HistoryTurn, multiAuthor: boolean): void {
+  const blocks: ContentBlock[] = [];
+  if (turn.role === 'user') for (const image of turn.images) blocks.push({ type: 'image', source: image.source });
+  const facts = factsOf(turn);
+  const text = multiAuthor ? facts.named : facts.plain;
+  if (text !== '') blocks.push({ type: 'text', text });
+  if (blocks.length === 0) return;
+  const previous = messages[messages.length - 1];
+  // The API would merge consecutive same-role turns anyway; merging here keeps the blocks we send explicit.
+  if (previous !== undefined && previous.role === turn.role) previous.content.push(...blocks);
+  else messages.push({ role: turn.role, content: blocks });
 }
 
 /**
@@ -349,6 +386,10 @@ function placeSystemTurns(turns: readonly HistoryTurn[]): HistoryTurn[] {
     const previous = prevNonSystem(result, i);
     return previous?.role === 'user';
   });
+}
+
+function sameTurns(a: readonly HistoryTurn[], b: readonly HistoryTurn[]): boolean {
+  return a === b || (a.length === b.length && a.every((turn, i) => turn === b[i]));
 }
 
 function prevNonSystem(turns: readonly HistoryTurn[], index: number): HistoryTurn | undefined {

@@ -3,17 +3,19 @@
  * conversation: dedupe, self-skip, recording, backfill-once, the decision to answer, per-thread
  * order, building the request, the model call, and what is stored and shown afterwards.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
-import { assemble, type ClaudeRequest, type HistoryTurn } from './assemble.js';
+import type { ClaudeRequest, HistoryTurn } from './assemble.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
 import { orderThread, threadUpTo } from './history.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
+import { RequestBuilder } from './request-builder.js';
 import { formatUsage } from './usage-report.js';
 import type { ModelClient, ModelResult } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
@@ -71,6 +73,8 @@ export class ChatService implements ChatCore {
   private readonly ownJobs = new Set<number>();
   /** History turns of stored rows without attachments, by row object (the thread cache keeps them). */
   private readonly plainTurns = new WeakMap<StoredMessage, HistoryTurn>();
+  /** The last request of recently answered conversations, which the next one extends. */
+  private readonly builders = new LRUCache<number, RequestBuilder>({ max: 64 });
   private readonly replies: KeyedQueue;
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
@@ -348,7 +352,7 @@ export class ChatService implements ChatCore {
       for (let attempt = 1; ; attempt += 1) {
         const history = await this.historyTurns(conversation, message.id);
         userNotes = history.userNotes;
-        const request = this.buildRequest(system, history.turns, log);
+        const request = this.buildRequest(conversation.id, system, history.turns, log);
         try {
           result = await this.options.model.complete(request, (text) => sink.progress?.(text), sink.signal);
           break;
@@ -528,9 +532,11 @@ export class ChatService implements ChatCore {
     };
   }
 
-  private buildRequest(system: string, turns: readonly HistoryTurn[], log: Logger): ClaudeRequest {
+  private buildRequest(conversationId: number, system: string, turns: readonly HistoryTurn[], log: Logger): ClaudeRequest {
     const budget = Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
-    const assembled = assemble({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
+    let builder = this.builders.get(conversationId);
+    if (builder === undefined) this.builders.set(conversationId, (builder = new RequestBuilder()));
+    const assembled = builder.build({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
     if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
     if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
     return assembled.request;
