@@ -3,6 +3,7 @@
  * conversation: dedupe, self-skip, recording, backfill-once, the decision to answer, per-thread
  * order, building the request, the model call, and what is stored and shown afterwards.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
@@ -11,7 +12,7 @@ import type { Conversation, NewMessage, StoredMessage } from '../store/types.js'
 import type { ClaudeRequest, HistoryTurn } from './assemble.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
-import { orderThread, threadUpTo } from './history.js';
+import { ThreadOrder, threadUpTo } from './history.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -53,6 +54,15 @@ export interface ChatServiceOptions {
   readonly now?: () => number;
 }
 
+/** One conversation's work from its last reply, which the next reply extends rather than redoes. */
+interface ConversationMemo {
+  readonly order: ThreadOrder;
+  readonly requests: RequestBuilder;
+  /** The rows the last history was built from, and their turns, index for index. */
+  rows: readonly StoredMessage[];
+  turns: readonly HistoryTurn[];
+}
+
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STALE_APOLOGY =
@@ -71,10 +81,13 @@ export class ChatService implements ChatCore {
   private readonly intake = new KeyedQueue();
   /** Jobs this process has taken on, queued or answering: a resume must not take them a second time. */
   private readonly ownJobs = new Set<number>();
-  /** History turns of stored rows without attachments, by row object (the thread cache keeps them). */
-  private readonly plainTurns = new WeakMap<StoredMessage, HistoryTurn>();
-  /** The last request of recently answered conversations, which the next one extends. */
-  private readonly builders = new LRUCache<number, RequestBuilder>({ max: 64 });
+  /**
+   * History turns by stored row (the thread cache keeps the rows): an unchanged message is the
+   * same turn object reply after reply, which is what lets the next request extend the last one.
+   */
+  private readonly turnsByRow = new WeakMap<StoredMessage, HistoryTurn>();
+  /** What the last reply of recently answered conversations worked out, for the next one to extend. */
+  private readonly recent = new LRUCache<number, ConversationMemo>({ max: 64 });
   private readonly replies: KeyedQueue;
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
@@ -534,9 +547,7 @@ export class ChatService implements ChatCore {
 
   private buildRequest(conversationId: number, system: string, turns: readonly HistoryTurn[], log: Logger): ClaudeRequest {
     const budget = Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
-    let builder = this.builders.get(conversationId);
-    if (builder === undefined) this.builders.set(conversationId, (builder = new RequestBuilder()));
-    const assembled = builder.build({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
+    const assembled = this.memoOf(conversationId).requests.build({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
     if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
     if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
     return assembled.request;
@@ -557,20 +568,17 @@ export class ChatService implements ChatCore {
   }
 
   private async historyTurns(conversation: Conversation, answeringId: number): Promise<{ turns: HistoryTurn[]; userNotes: readonly string[] }> {
-    const messages = threadUpTo(orderThread(this.store.messages.thread(conversation.id)), answeringId);
+    const memo = this.memoOf(conversation.id);
+    const messages = threadUpTo(memo.order.order(this.store.messages.thread(conversation.id)), answeringId);
     const resolved = await this.pipeline.resolveThread(conversation.platform, this.platforms.get(conversation.platform), messages, answeringId);
-    const turns = messages.map((message): HistoryTurn => {
-      if (message.role !== 'user' || message.attachments.length === 0) {
-        // Depends on the stored row alone: the same object every time, which assemble's per-turn memo keys on.
-        let turn = this.plainTurns.get(message);
-        if (turn === undefined) {
-          turn = { role: message.role, authorId: message.authorId, authorName: message.authorName, text: message.text, images: [], notes: [] };
-          this.plainTurns.set(message, turn);
-        }
-        return turn;
-      }
+    const turns = messages.map((message, index): HistoryTurn => {
+      const withAttachments = message.role === 'user' && message.attachments.length > 0;
+      // Same row in the same place as last time: its turn, without a lookup.
+      if (!withAttachments && memo.rows[index] === message) return memo.turns[index] as HistoryTurn;
+      const known = this.turnsByRow.get(message);
+      if (!withAttachments && known !== undefined) return known;
       const parts = message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id));
-      return {
+      const turn: HistoryTurn = {
         role: message.role,
         authorId: message.authorId,
         authorName: message.authorName,
@@ -578,8 +586,23 @@ export class ChatService implements ChatCore {
         images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
         notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
       };
+      // Attachments are resolved anew each time (a link may have been refreshed); unchanged, the old turn stays.
+      if (known !== undefined && isDeepStrictEqual(known, turn)) return known;
+      this.turnsByRow.set(message, turn);
+      return turn;
     });
+    memo.rows = messages;
+    memo.turns = turns;
     return { turns, userNotes: resolved.userNotes };
+  }
+
+  private memoOf(conversationId: number): ConversationMemo {
+    let memo = this.recent.get(conversationId);
+    if (memo === undefined) {
+      memo = { order: new ThreadOrder(), requests: new RequestBuilder(), rows: [], turns: [] };
+      this.recent.set(conversationId, memo);
+    }
+    return memo;
   }
 
   private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult): void {

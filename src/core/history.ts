@@ -1,5 +1,5 @@
 /**
- * Stored rows → the conversation as the model should read it. Pure.
+ * Stored rows → the conversation as the model should read it. No I/O.
  */
 import type { StoredMessage } from '../store/types.js';
 
@@ -15,18 +15,69 @@ export function orderThread(messages: readonly StoredMessage[]): readonly Stored
 
 /** The usual case, checked without allocating: every answer already sits right after what it answers. */
 function inThreadOrder(messages: readonly StoredMessage[]): boolean {
-  let head: StoredMessage | undefined;
-  let lastDependentId = Number.NEGATIVE_INFINITY;
-  for (const message of messages) {
-    if (message.replyToMessageId === null || message.role === 'user') {
-      head = message;
-      lastDependentId = Number.NEGATIVE_INFINITY;
-    } else if (message.replyToMessageId === head?.id && message.id > lastDependentId) {
-      lastDependentId = message.id;
+  return advance({ head: undefined, lastDependentId: Number.NEGATIVE_INFINITY }, messages, 0);
+}
+
+/** Where an in-order walk stands: the last message that is not an answer, and its newest answer so far. */
+interface OrderCursor {
+  head: StoredMessage | undefined;
+  lastDependentId: number;
+}
+
+const isDependentKind = (message: StoredMessage) => message.replyToMessageId !== null && message.role !== 'user';
+
+/** Walks `messages` from `from` on; false as soon as one is out of thread order. Moves the cursor. */
+function advance(cursor: OrderCursor, messages: readonly StoredMessage[], from: number): boolean {
+  for (let i = from; i < messages.length; i += 1) {
+    const message = messages[i] as StoredMessage;
+    if (!isDependentKind(message)) {
+      cursor.head = message;
+      cursor.lastDependentId = Number.NEGATIVE_INFINITY;
+    } else if (message.replyToMessageId === cursor.head?.id && message.id > cursor.lastDependentId) {
+      cursor.lastDependentId = message.id;
     } else {
       return false;
     }
   }
+  return true;
+}
+
+/** The cursor at the end of an ordered thread, if its tail is a message followed only by its own answers. */
+function cursorAtEnd(ordered: readonly StoredMessage[]): OrderCursor | undefined {
+  let start = ordered.length;
+  while (start > 0 && isDependentKind(ordered[start - 1] as StoredMessage)) start -= 1;
+  const head = ordered[start - 1];
+  const cursor: OrderCursor = { head, lastDependentId: Number.NEGATIVE_INFINITY };
+  if (head === undefined) return start === ordered.length ? cursor : undefined;
+  return advance(cursor, ordered, start) ? cursor : undefined;
+}
+
+/**
+ * One conversation's thread order, kept between replies. Rows only added at the end, in order
+ * (a new question, its answer), extend the last result instead of ordering the thread again;
+ * anything else (an edit or deletion reloads the rows, an answer out of place) orders it afresh.
+ */
+export class ThreadOrder {
+  private last: { rows: readonly StoredMessage[]; ordered: readonly StoredMessage[]; cursor: OrderCursor | undefined } | undefined;
+
+  order(rows: readonly StoredMessage[]): readonly StoredMessage[] {
+    const last = this.last;
+    if (last?.cursor !== undefined && rows.length >= last.rows.length && startsWith(rows, last.rows)) {
+      const cursor = { ...last.cursor };
+      if (advance(cursor, rows, last.rows.length)) {
+        const ordered = last.ordered.concat(rows.slice(last.rows.length));
+        this.last = { rows, ordered, cursor };
+        return ordered;
+      }
+    }
+    const ordered = orderThread(rows);
+    this.last = { rows, ordered, cursor: cursorAtEnd(ordered) };
+    return ordered;
+  }
+}
+
+function startsWith(rows: readonly StoredMessage[], prefix: readonly StoredMessage[]): boolean {
+  for (let i = 0; i < prefix.length; i += 1) if (rows[i] !== prefix[i]) return false;
   return true;
 }
 

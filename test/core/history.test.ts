@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { orderThread, threadUpTo } from '../../src/core/history.js';
+import { ThreadOrder, orderThread, threadUpTo } from '../../src/core/history.js';
 import type { StoredMessage } from '../../src/store/types.js';
 
 /** `u5` is user message 5; `a7>5` is assistant message 7 answering 5; `s8>5` a system message placed after 5. */
@@ -60,5 +60,38 @@ describe('threadUpTo', () => {
   ];
   it.each(cases)('%s', (_name, ordered, answering, expected) => {
     expect(ids(threadUpTo(thread(ordered), answering))).toBe(expected);
+  });
+});
+
+describe('ThreadOrder', () => {
+  it.each([1, 2, 3, 4])('orders like orderThread, row for row, as a random thread grows (seed %i)', (seed) => {
+    let state = seed;
+    const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const order = new ThreadOrder();
+    let rows: StoredMessage[] = [];
+    let nextId = 1;
+    const add = (role: StoredMessage['role'], anchor: number | null) => {
+      const [message] = thread(`${role[0]}${nextId}${anchor === null ? '' : `>${anchor}`}`);
+      nextId += 1;
+      rows = [...rows, message as StoredMessage];
+    };
+    for (let step = 0; step < 300; step += 1) {
+      const users = rows.filter((message) => message.role === 'user');
+      const roll = random();
+      if (roll < 0.45 || users.length === 0) add('user', null);
+      else if (roll < 0.8) add('assistant', (users[users.length - 1] as StoredMessage).id);
+      else if (roll < 0.88) add(random() < 0.5 ? 'assistant' : 'system', (users[Math.floor(random() * users.length)] as StoredMessage).id);
+      else if (roll < 0.9) add('assistant', nextId + 1000); // answers a message that is gone
+      else if (roll < 0.95 && rows.length > 0) {
+        const gone = Math.floor(random() * rows.length);
+        rows = rows.filter((_, i) => i !== gone);
+        add('user', null); // a deletion followed by a new message: as long as before, but not the same rows
+      }
+      else if (rows.length > 0) rows = rows.map((message) => ({ ...message, text: `${message.text}*` })); // an edit reloads every row of the thread
+      const ordered = order.order(rows);
+      const expected = orderThread(rows);
+      expect(ids(ordered)).toBe(ids(expected));
+      expect(ordered.every((message, i) => message === expected[i])).toBe(true);
+    }
   });
 });
