@@ -60,7 +60,6 @@ export class ConversationRepo {
   private readonly markBackfilledStmt;
   private readonly setPromptStmt;
   private readonly recentStmt;
-  private readonly deleteStmt;
 
   constructor(db: Database) {
     this.byKey = db.prepare<[string, string, string], ConversationRow>(
@@ -85,7 +84,6 @@ export class ConversationRepo {
          FROM conversations c
         WHERE c.platform = ? AND c.last_activity_at >= ?`,
     );
-    this.deleteStmt = db.prepare<[number]>('DELETE FROM conversations WHERE id = ?');
   }
 
   find(thread: ThreadRef): Conversation | undefined {
@@ -135,13 +133,6 @@ export class ConversationRepo {
 
   recent(platform: Platform, since: number): Array<{ conversation: Conversation; lastMessageId: string | null }> {
     return this.recentStmt.all(platform, since).map((row) => ({ conversation: toConversation(row), lastMessageId: row.last_message_id }));
-  }
-
-  delete(id: number): void {
-    this.deleteStmt.run(id);
-    const key = this.keyById.get(id);
-    if (key !== undefined) this.cache.delete(key);
-    this.keyById.delete(id);
   }
 
   /** Forgets every cached row: after bulk deletes, or a rolled-back transaction. */

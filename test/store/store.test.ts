@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isThreadlineError } from '../../src/errors.js';
 import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
+import type { Database } from 'better-sqlite3';
 import { Store } from '../../src/store/index.js';
 import { readMigrations } from '../../src/store/migrate.js';
 
@@ -190,7 +191,6 @@ describe('conversation and instruction caches', () => {
         else if (roll < 0.45 && some) store.conversations.setSystemPrompt(some.id, random() < 0.2 ? null : `prompt ${step}`, step);
         else if (roll < 0.5 && some) store.conversations.markBackfilled(some.id);
         else if (roll < 0.55 && some) store.forgetConversation(some.id);
-        else if (roll < 0.6 && some) store.conversations.delete(some.id);
         else if (roll < 0.65) store.prune(Math.floor(random() * 1000), 0);
         else if (roll < 0.8) store.instructions.record('slack', THREAD.workspaceId, pick(scopes), random() < 0.3 ? null : `rule ${step}`, author, step);
         else {
@@ -241,6 +241,55 @@ describe('conversation activity', () => {
       }
     } finally {
       store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('query plans', () => {
+  /** Full scans that are fine: they run at startup or in the daily retention pass, not per message. */
+  const allowedScans: Array<[table: string, sql: RegExp, why: string]> = [
+    ['reply_jobs', /FROM reply_jobs WHERE state IN/, 'unfinished jobs, once at startup'],
+    ['messages', /DELETE FROM messages WHERE created_at/, 'retention'],
+    ['usage', /DELETE FROM usage WHERE created_at/, 'retention'],
+    ['conversations', /DELETE FROM conversations WHERE last_activity_at/, 'retention'],
+    // Deleting one of the few conversations retention removes checks the tables that point at it.
+    ['usage', /DELETE FROM conversations WHERE last_activity_at/, 'retention'],
+    ['reply_jobs', /DELETE FROM conversations WHERE last_activity_at/, 'retention'],
+    // Planned for foreign-key bookkeeping that SQLite runs only when deferred violations are
+    // pending, which never happens here (an insert takes as long with 300k usage rows as with none).
+    ['usage', /^INSERT INTO conversations/, 'never runs'],
+    ['reply_jobs', /^INSERT INTO conversations/, 'never runs'],
+  ];
+
+  it('every statement the store prepares finds its rows through an index, but for the listed startup and retention scans', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'threadline-plans-'));
+    const db: Database = openDatabase(join(dir, 'db.sqlite'));
+    try {
+      const sources: string[] = [];
+      const prepare = db.prepare.bind(db);
+      db.prepare = ((source: string) => {
+        sources.push(source);
+        return prepare(source);
+      }) as Database['prepare'];
+      new Store(db);
+      db.prepare = prepare;
+      expect(sources.length).toBeGreaterThan(30);
+      const scans: string[] = [];
+      for (const source of sources) {
+        const named = [...new Set([...source.matchAll(/@(\w+)/g)].map((match) => match[1] as string))];
+        const args = named.length > 0 ? [Object.fromEntries(named.map((name) => [name, null]))] : Array.from(source.matchAll(/\?/g), () => null);
+        const plan = db.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...args) as Array<{ detail: string }>;
+        for (const { detail } of plan) {
+          const table = /^SCAN (\w+)(?! USING (?:COVERING )?INDEX)/.exec(detail)?.[1];
+          if (table === undefined || detail.startsWith('SCAN CONSTANT ROW')) continue;
+          if (allowedScans.some(([allowed, sql]) => allowed === table && sql.test(source))) continue;
+          scans.push(`${detail} in: ${source.replace(/\s+/g, ' ')}`);
+        }
+      }
+      expect(scans).toEqual([]);
+    } finally {
+      db.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
