@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   out('threadline benchmarks (loopback doubles; model time ≈ 0, so what remains is the bot)');
   out();
 
-  const overhead = await overheadPerReply([10, 100, 500], 30);
+  const overhead = await overheadPerReply([10, 100, 500], 60);
   out('1. Time per reply vs. floor (bare SDK call to the same double + one platform post)');
   out('   messages   bot ms   floor ms   ratio');
   for (const row of overhead) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×`);
