@@ -49,6 +49,27 @@ describe('ChatService through the real SDK and the fake Messages API', () => {
     }
   });
 
+  it('sends each reply the previous request byte for byte as its prefix, but where the thread itself changed', async () => {
+    const steps: Array<() => void | Promise<unknown>> = [
+      () => h.core.handle(inbound('first question', { mentionsBot: true }), { sink: recordingSink }),
+      () => h.core.handle(inbound('second question'), { sink: recordingSink }),
+      () => h.core.ingest([inbound('bob joins', { author: { id: 'u-bob', name: 'Bob' } })]), // names from now on: the prefix changes once
+      () => h.core.handle(inbound('third question'), { sink: recordingSink }),
+      () => h.core.handle(inbound('fourth question'), { sink: recordingSink }),
+      // An empty mention is sent as an implied request; afterwards it is an empty turn, left out: the prefix changes once.
+      () => h.core.handle(inbound('', { mentionsBot: true }), { sink: recordingSink }),
+      () => h.core.handle(inbound('fifth question'), { sink: recordingSink }),
+      () => h.core.handle(inbound('sixth question'), { sink: recordingSink }),
+    ];
+    for (const step of steps) await step();
+    const requests = h.anthropic.messageRequests().map((request) => (request.body as unknown as Body).messages);
+    expect(requests).toHaveLength(7);
+    const extends_ = (before: Body['messages'], after: Body['messages']) =>
+      before.slice(0, -1).every((message, i) => JSON.stringify(message) === JSON.stringify(after[i]));
+    expect(requests.slice(1).map((after, i) => extends_(requests[i] as Body['messages'], after))).toEqual([true, false, true, true, false, true]);
+    for (const request of h.anthropic.messageRequests()) expect(validateRequest(request.body as never)).toBeUndefined();
+  });
+
   it('prefixes names when several people speak and merges consecutive turns', async () => {
     await h.core.handle(inbound('first', { mentionsBot: true }), { sink: recordingSink });
     h.core.ingest([inbound('bob here', { author: { id: 'u-bob', name: 'Bob' } })]);
