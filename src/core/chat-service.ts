@@ -239,6 +239,7 @@ export class ChatService implements ChatCore {
     const conversation = this.store.conversations.find(thread);
     if (conversation === undefined) return { ok: true, text: 'I have nothing stored for this thread.' };
     this.store.forgetConversation(conversation.id);
+    this.recent.delete(conversation.id);
     this.logger.info({ platform: thread.platform, thread: thread.threadKey, user: actor.id }, 'thread forgotten');
     return { ok: true, text: 'Done: I no longer remember anything said in this thread so far. Mention me to start over; I will not read back what came before.' };
   }
