@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'budget_exhausted'
   | 'reply_expired'
+  | 'reply_abandoned'
   | 'stopped_by_user'
   | 'shutting_down';
 

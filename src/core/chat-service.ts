@@ -67,6 +67,13 @@ const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STALE_APOLOGY =
   "Sorry, I was restarted before I could answer this, and by now the answer may no longer be useful. Mention me again if you still need it.";
+/**
+ * Restarts that may take up one unanswered mention. A mention whose answer was under way at each
+ * of them (a crash it causes, say) gets an apology instead, so it cannot keep the bot down.
+ */
+const MAX_RESUMES = 3;
+const ABANDONED_APOLOGY =
+  'Sorry, I could not answer this: I was restarted while answering it several times in a row. Please ask again, perhaps in other words.';
 /** Requests rebuilt after the API could not download an image URL, at most. */
 const IMAGE_FALLBACK_ATTEMPTS = 3;
 
@@ -187,17 +194,24 @@ export class ChatService implements ChatCore {
         const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
         // The last run may have posted (part of) this answer before it died without recording it.
         const clearStrays = () => this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log);
-        if (this.now() - job.createdAt > maxAge) {
-          log.warn({ ageMs: this.now() - job.createdAt }, 'mention too old to answer after restart; apologizing');
+        const apology =
+          this.now() - job.createdAt > maxAge
+            ? { text: STALE_APOLOGY, failure: new ThreadlineError('reply_expired', 'too old'), why: 'mention too old to answer after restart; apologizing' }
+            : job.attempts >= MAX_RESUMES
+              ? { text: ABANDONED_APOLOGY, failure: new ThreadlineError('reply_abandoned', 'resumed too often'), why: 'mention was taken up at each of the last restarts; apologizing instead' }
+              : undefined;
+        if (apology !== undefined) {
+          log.warn({ ageMs: this.now() - job.createdAt, attempts: job.attempts }, apology.why);
           return this.replies.run(threadKey(thread), async () => {
             try {
               await clearStrays();
-              return await this.failWith(job.id, message, makeSink(), STALE_APOLOGY, new ThreadlineError('reply_expired', 'too old'), log);
+              return await this.failWith(job.id, message, makeSink(), apology.text, apology.failure, log);
             } finally {
               this.ownJobs.delete(job.id);
             }
           });
         }
+        this.store.jobs.resumed(job.id, this.now());
         return this.replies.run(threadKey(thread), async () => {
           await clearStrays();
           return this.answerSafely(job.id, conversation.id, message.id, makeSink);

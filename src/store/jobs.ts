@@ -23,6 +23,7 @@ const toJob = (row: JobRow): ReplyJob => ({
 export class ReplyJobRepo {
   private readonly insertStmt;
   private readonly setStateStmt;
+  private readonly resumedStmt;
   private readonly postedStmt;
   private readonly openStmt;
   private readonly byMessageStmt;
@@ -33,6 +34,7 @@ export class ReplyJobRepo {
        VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
     );
     this.setStateStmt = db.prepare<[JobState, number, number]>('UPDATE reply_jobs SET state = ?, updated_at = ? WHERE id = ?');
+    this.resumedStmt = db.prepare<[number, number]>('UPDATE reply_jobs SET attempts = attempts + 1, updated_at = ? WHERE id = ?');
     this.postedStmt = db.prepare<[number, number, number]>(
       "UPDATE reply_jobs SET state = 'done', posted_at = ?, updated_at = ? WHERE id = ?",
     );
@@ -45,6 +47,11 @@ export class ReplyJobRepo {
   /** Returns the job id, or undefined when the message already has a job. */
   create(messageId: number, conversationId: number, at: number): number | undefined {
     return this.insertStmt.get(messageId, conversationId, at, at)?.id;
+  }
+
+  /** Counts a restart that took the job up again. */
+  resumed(id: number, at: number): void {
+    this.resumedStmt.run(at, id);
   }
 
   finish(id: number, state: Exclude<JobState, 'pending' | 'running'>, at: number): void {

@@ -93,6 +93,44 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect(h.store.jobs.open()).toEqual([]);
   });
 
+  it('counts the restarts that take a mention up, and apologizes instead once three restarts in a row did', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'threadline-resumes-'));
+    const databasePath = join(dir, 'db.sqlite');
+    h = await createCoreHarness({ databasePath });
+    const store = h.store;
+    const poison = inbound('the one that kills the process', { mentionsBot: true });
+    const normal = inbound('an ordinary question', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-normal' } });
+    const ids = new Map<string, number>();
+    store.transaction(() => {
+      for (const msg of [poison, normal]) {
+        const conversation = store.conversations.findOrCreate(msg.thread, msg.createdAt);
+        const id = store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt }) as number;
+        ids.set(msg.messageId, id);
+        const job = store.jobs.create(id, conversation.id, Date.now()) as number;
+        // Three earlier starts took the poisonous one up and died while answering it; the other one, twice.
+        for (let i = 0; i < (msg === poison ? 3 : 2); i += 1) store.jobs.resumed(job, Date.now());
+      }
+    });
+    await h.close();
+
+    h = await createCoreHarness({ databasePath });
+    const sinks = new Map<string, RecordingSink>();
+    h.core.registerPlatform('discord', {
+      urlsArePublic: true,
+      replySink: (_thread, messageId) => {
+        const sink = recordingSink();
+        sinks.set(messageId, sink);
+        return sink;
+      },
+    });
+    await h.core.resumePending('discord');
+    expect(sinks.get(poison.messageId)?.failed[0]?.message).toMatch(/restarted while answering it several times/);
+    expect(sinks.get(normal.messageId)?.finished).toEqual([{ text: 'echo: an ordinary question' }]);
+    expect(h.anthropic.messageRequests()).toHaveLength(1);
+    expect(h.store.jobs.forMessage(ids.get(normal.messageId) as number)?.attempts).toBe(3);
+    expect(h.store.jobs.open()).toEqual([]);
+  });
+
   it('does not resume a job this process is already answering (an event that beat the resume)', async () => {
     const harness = await createCoreHarness();
     h = harness;
