@@ -4,6 +4,7 @@
  * is testable from a table.
  */
 import { ThreadlineError } from '../errors.js';
+import { withStrideBreakpoints } from './cache-breakpoints.js';
 import { IMAGE_LIMITS, type ModelRules } from './models.js';
 
 export type ImageSource =
@@ -40,8 +41,9 @@ export interface AssembleInput {
   readonly budgetTokens: number;
 }
 
-type TextBlock = { type: 'text'; text: string; cache_control?: { type: 'ephemeral' } };
-type ImageBlock = { type: 'image'; source: ImageSource };
+type CacheControl = { readonly type: 'ephemeral' };
+type TextBlock = { type: 'text'; text: string; cache_control?: CacheControl };
+type ImageBlock = { type: 'image'; source: ImageSource; cache_control?: CacheControl };
 export type ContentBlock = TextBlock | ImageBlock;
 
 export interface RequestMessage {
@@ -91,6 +93,8 @@ export function assemble(input: AssembleInput): AssembleResult {
 /** What a request was built from, for extending it when the thread only grew (request-builder.ts). */
 export interface AssembleDetails {
   readonly result: AssembleResult;
+  /** The request's messages before cache breakpoints are marked: what an extension builds on. */
+  readonly messages: readonly RequestMessage[];
   /** Input turns the request covers: up to the answered turn and the system turns after it. */
   readonly consumed: number;
   /** The turns sent, after filtering, limits, the cut and placing system turns, in order. */
@@ -145,14 +149,16 @@ export function assembleInDetail(input: AssembleInput): AssembleDetails {
   const fitted = truncateNewestIfHuge(kept, budget, keptTokens);
   const sentTokens = fitted === kept ? keptTokens : sumTokens(fitted);
   const placed = hasSystemTurns ? placeSystemTurns(fitted) : fitted;
+  const messages = toMessages(placed, multiAuthor, cut);
 
   return {
     result: {
-      request: requestOf(input, toMessages(placed, multiAuthor, cut)),
+      request: requestOf(input, messages),
       omittedTurns: cut,
       omittedImages: images.omitted,
       estimatedInputTokens: systemTokens + sentTokens,
     },
+    messages,
     consumed: end,
     sent: placed,
     verbatim: verbatim && images.omitted.length === 0 && cut === 0 && fitted === kept && sameTurns(placed, fitted),
@@ -164,12 +170,13 @@ export function assembleInDetail(input: AssembleInput): AssembleDetails {
   };
 }
 
-export function requestOf(input: AssembleInput, messages: RequestMessage[]): ClaudeRequest {
+/** The body for `messages`, which stay unmarked: the cache breakpoints go on copies (cache-breakpoints.ts). */
+export function requestOf(input: AssembleInput, messages: readonly RequestMessage[]): ClaudeRequest {
   return {
     model: input.rules.id,
     max_tokens: Math.min(input.maxTokens, input.rules.maxOutputTokens),
     system: [{ type: 'text', text: input.system, cache_control: { type: 'ephemeral' } }],
-    messages,
+    messages: withStrideBreakpoints(messages),
     // Automatic caching: one breakpoint on the last block, so each turn reads the previous turn's prefix.
     cache_control: { type: 'ephemeral' },
   };

@@ -43,7 +43,7 @@ export class RequestBuilder {
 
 /** A request can be extended when what it sent is exactly its input, in order, with nothing left out. */
 function reusable(details: AssembleDetails): boolean {
-  const messages = details.result.request.messages;
+  const messages = details.messages;
   return details.verbatim && messages.length >= 2 && messages[0]?.role === 'user';
 }
 
@@ -88,12 +88,13 @@ function extend(last: Snapshot, input: AssembleInput): AssembleDetails | undefin
   if (sentTokens > budget) return undefined;
 
   // Every message but the last is kept as it was; the last one may merge with what follows it.
-  const kept = last.details.result.request.messages;
+  const kept = last.details.messages;
   const messages: RequestMessage[] = kept.slice(0, -1);
   const sent = [...last.details.sent, ...added];
   for (let i = tailStart(last.details); i < sent.length; i += 1) appendTurn(messages, sent[i] as HistoryTurn, last.details.multiAuthor);
   return {
     result: { request: requestOf(input, messages), omittedTurns: 0, omittedImages: [], estimatedInputTokens: estimateTextTokens(input.system) + sentTokens },
+    messages,
     consumed: end,
     sent,
     verbatim: true,

@@ -78,6 +78,8 @@ describe('RequestBuilder', () => {
     for (const input of conversation(seed, model, 150, budget)) {
       const built = builder.build(input);
       expect(built).toEqual(assemble(input));
+      // The system prompt's, the automatic one and at most two stride breakpoints (§10: four at most).
+      expect(JSON.stringify(built.request).split('"cache_control"').length - 1).toBeLessThanOrEqual(4);
       if (previous !== undefined && built.request.messages[0] === previous[0]) reused += 1;
       previous = built.request.messages;
       steps += 1;
