@@ -6,6 +6,7 @@
 import { ThreadlineError } from '../errors.js';
 import { withStrideBreakpoints } from './cache-breakpoints.js';
 import { IMAGE_LIMITS, type ModelRules } from './models.js';
+import { estimateImageTokens, estimateTextTokens, prefixWithinTokens } from './tokens.js';
 
 export type ImageSource =
   | { readonly type: 'url'; readonly url: string }
@@ -68,19 +69,9 @@ export interface AssembleResult {
   readonly estimatedInputTokens: number;
 }
 
-const IMAGE_TOKENS_UNKNOWN = 1600;
-const IMAGE_TOKENS_MAX = 4784;
 const PER_TURN_OVERHEAD = 4;
-
-export function estimateTextTokens(text: string): number {
-  // ~3.5 characters per token for English prose and code; an overestimate is the safe side.
-  return Math.ceil(text.length / 3.5);
-}
-
-export function estimateImageTokens(image: Pick<ImagePart, 'width' | 'height'>): number {
-  if (image.width === null || image.height === null) return IMAGE_TOKENS_UNKNOWN;
-  return Math.min(Math.ceil(image.width / 28) * Math.ceil(image.height / 28), IMAGE_TOKENS_MAX);
-}
+/** Room left for the truncation notice after a message is cut to fit. */
+const TRUNCATION_NOTICE_TOKENS = 60;
 
 export function omissionNote(count: number): string {
   return `[${count} earlier message${count === 1 ? ' was' : 's were'} left out of this conversation to fit the context window.]`;
@@ -339,7 +330,7 @@ function truncateNewestIfHuge(turns: HistoryTurn[], budget: number, totalTokens:
   const othersCost = totalTokens - turnTokens(turn);
   const room = budget - othersCost - turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0);
   if (estimateTextTokens(turn.text) <= room) return turns;
-  const keepChars = Math.max(0, Math.floor(room * 3.5) - 200);
+  const keepChars = prefixWithinTokens(turn.text, Math.max(0, room - TRUNCATION_NOTICE_TOKENS));
   const shortened = { ...turn, text: `${turn.text.slice(0, keepChars)}\n[message truncated: it was ${turn.text.length} characters, too long for the context window]` };
   return turns.map((t, i) => (i === last ? shortened : t));
 }

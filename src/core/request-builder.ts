@@ -10,7 +10,6 @@ import {
   appendTurn,
   assembleInDetail,
   countTrailingSystem,
-  estimateTextTokens,
   indexOfLastUser,
   isEmpty,
   requestOf,
@@ -24,6 +23,7 @@ import {
   type RequestMessage,
 } from './assemble.js';
 import { IMAGE_LIMITS } from './models.js';
+import { estimateTextTokens } from './tokens.js';
 
 interface Snapshot {
   readonly input: AssembleInput;
