@@ -9,9 +9,10 @@ import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
-import type { ClaudeRequest, HistoryTurn } from './assemble.js';
+import type { AssembleResult, ClaudeRequest, HistoryTurn } from './assemble.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
+import { BudgetCalibration } from './budget-calibration.js';
 import { ThreadOrder, threadUpTo } from './history.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -95,6 +96,7 @@ export class ChatService implements ChatCore {
   private readonly turnsByRow = new WeakMap<StoredMessage, HistoryTurn>();
   /** What the last reply of recently answered conversations worked out, for the next one to extend. */
   private readonly recent = new LRUCache<number, ConversationMemo>({ max: 64 });
+  private readonly calibration = new BudgetCalibration();
   private readonly replies: KeyedQueue;
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
@@ -289,11 +291,7 @@ export class ChatService implements ChatCore {
   > {
     let conversation = this.store.conversations.find(msg.thread);
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
-    const followUp =
-      msg.author.kind === 'user' &&
-      this.options.followUpWithoutMention &&
-      conversation !== undefined &&
-      this.store.messages.hasAssistantTurn(conversation.id);
+    const followUp = msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
     const wantsAnswer = addressed || followUp;
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
@@ -337,6 +335,22 @@ export class ChatService implements ChatCore {
     });
   }
 
+  /**
+   * Whether the bot takes part in this thread's conversation: it has answered here, or it has
+   * been asked and its answer is still to come (streaming now, or owed from before a restart).
+   * A follow-up written while the first answer streams is part of the conversation too.
+   */
+  private isEngaged(conversationId: number): boolean {
+    if (this.store.messages.hasAssistantTurn(conversationId)) return true;
+    // Only until the first answer is stored; the question is usually among the newest messages.
+    const rows = this.store.messages.thread(conversationId);
+    for (let i = rows.length - 1; i >= 0; i -= 1) {
+      const row = rows[i] as StoredMessage;
+      if (row.role === 'user' && this.store.jobs.forMessage(row.id) !== undefined) return true;
+    }
+    return false;
+  }
+
   /** A bug or a database failure must not leave the user in silence or the job forever running. */
   private async answerSafely(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
     let sink: ReplySink | undefined;
@@ -377,14 +391,22 @@ export class ChatService implements ChatCore {
     let userNotes: readonly string[] = [];
     try {
       const system = this.prepareSystem(conversation, message);
+      let shrunk = false;
       for (let attempt = 1; ; attempt += 1) {
         const history = await this.historyTurns(conversation, message.id);
         userNotes = history.userNotes;
-        const request = this.buildRequest(conversation.id, system, history.turns, log);
+        const assembled = this.buildRequest(conversation.id, system, history.turns, log);
+        const request = assembled.request;
         try {
           result = await this.options.model.complete(request, (text) => sink.progress?.(text), sink.signal);
+          const { inputTokens, cacheReadTokens, cacheCreationTokens } = result.usage;
+          this.calibration.observe(conversation.id, assembled.estimatedInputTokens, inputTokens + cacheReadTokens + cacheCreationTokens);
           break;
         } catch (error) {
+          if (!shrunk && this.shrinkAfterTooLong(error, conversation.id, assembled.estimatedInputTokens, log)) {
+            shrunk = true;
+            continue;
+          }
           const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.unreachableImage(error, request, conversation.id) : undefined;
           if (unreachable === undefined) throw error;
           log.warn({ attachment: unreachable.name }, 'the API could not download an image URL; replacing it');
@@ -560,12 +582,24 @@ export class ChatService implements ChatCore {
     };
   }
 
-  private buildRequest(conversationId: number, system: string, turns: readonly HistoryTurn[], log: Logger): ClaudeRequest {
-    const budget = Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
-    const assembled = this.memoOf(conversationId).requests.build({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens: budget });
+  private contextBudget(): number {
+    return Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
+  }
+
+  private buildRequest(conversationId: number, system: string, turns: readonly HistoryTurn[], log: Logger): AssembleResult {
+    const budgetTokens = this.calibration.budget(conversationId, this.contextBudget());
+    const assembled = this.memoOf(conversationId).requests.build({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens });
     if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
     if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
-    return assembled.request;
+    return assembled;
+  }
+
+  /** True when the API said the prompt was too long and this conversation's budget shrank for a retry. */
+  private shrinkAfterTooLong(error: unknown, conversationId: number, estimated: number, log: Logger): boolean {
+    const failure = toModelError(error);
+    if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, this.contextBudget(), failure.message)) return false;
+    log.warn({ requestId: failure.requestId, estimated, budgetFactor: this.calibration.factor(conversationId) }, 'prompt too long for the model; trying again with a smaller context budget');
+    return true;
   }
 
   /** The stored attachment behind a 400 "Unable to download the file" for an image URL, if that is the error. */

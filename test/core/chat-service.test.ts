@@ -109,6 +109,19 @@ describe('ChatService through the real SDK and the fake Messages API', () => {
     expect(texts(bodyOf(h, 1))).toEqual(['user:A?', 'assistant:echo: A?', 'user:B?']);
   });
 
+  it('answers a follow-up written while the first answer is still on its way, after it', async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = { ...recordingSink(), start: () => held };
+    const answering = h.core.handle(inbound('first question', { mentionsBot: true }), { sink: () => first });
+    // No answer is stored yet: the bot is still working on the mention when the follow-up comes.
+    const followUp = h.core.handle(inbound('and one more thing'), { sink: recordingSink });
+    release();
+    const outcomes = await Promise.all([answering, followUp]);
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['answered', 'answered']);
+    expect(texts(bodyOf(h, 1))).toEqual(['user:first question', 'assistant:echo: first question', 'user:and one more thing']);
+  });
+
   it('does not answer a mention deleted before its turn came', async () => {
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));

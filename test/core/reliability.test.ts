@@ -93,6 +93,40 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect(h.store.jobs.open()).toEqual([]);
   });
 
+  it('after a crash, answers both a pending mention and a follow-up to it that the catch-up brings in first', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'threadline-follow-up-'));
+    const databasePath = join(dir, 'db.sqlite');
+    h = await createCoreHarness({ databasePath });
+    const store = h.store;
+    const mention = inbound('what about the outage?', { mentionsBot: true });
+    store.transaction(() => {
+      const conversation = store.conversations.findOrCreate(mention.thread, mention.createdAt);
+      const id = store.messages.insert({ conversationId: conversation.id, platformMessageId: mention.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: mention.text, createdAt: mention.createdAt }) as number;
+      store.jobs.create(id, conversation.id, Date.now());
+    });
+    await h.close();
+
+    // Restart: the follow-up, written while the bot was down, is read back before the pending job is taken up.
+    h = await createCoreHarness({ databasePath });
+    const sinks = new Map<string, RecordingSink>();
+    h.core.registerPlatform('discord', {
+      urlsArePublic: true,
+      replySink: (_thread, messageId) => {
+        const sink = recordingSink();
+        sinks.set(messageId, sink);
+        return sink;
+      },
+    });
+    const followUp = inbound('and is it fixed now?');
+    const followUpSink = recordingSink();
+    const answeringFollowUp = h.core.handle(followUp, { sink: () => followUpSink });
+    await h.core.resumePending('discord');
+    expect((await answeringFollowUp).kind).toBe('answered');
+    expect(sinks.get(mention.messageId)?.finished).toEqual([{ text: 'echo: what about the outage?' }]);
+    expect(followUpSink.finished).toEqual([{ text: 'echo: and is it fixed now?' }]);
+    expect(h.store.jobs.open()).toEqual([]);
+  });
+
   it('counts the restarts that take a mention up, and apologizes instead once three restarts in a row did', async () => {
     dir = mkdtempSync(join(tmpdir(), 'threadline-resumes-'));
     const databasePath = join(dir, 'db.sqlite');

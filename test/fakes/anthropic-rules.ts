@@ -16,9 +16,17 @@ interface FakeModel {
   readonly systemMessages: boolean;
   readonly prefill: boolean;
   readonly maxImages: number;
+  /** Input tokens at most: 200k on the models limited to 100 images (§7), 1M on the others. */
+  readonly contextWindow: number;
 }
 
-const M = (maxOutput: number, systemMessages: boolean, prefill: boolean, maxImages: number): FakeModel => ({ maxOutput, systemMessages, prefill, maxImages });
+const M = (maxOutput: number, systemMessages: boolean, prefill: boolean, maxImages: number): FakeModel => ({
+  maxOutput,
+  systemMessages,
+  prefill,
+  maxImages,
+  contextWindow: maxImages === 100 ? 200_000 : 1_000_000,
+});
 
 export const FAKE_MODELS: Record<string, FakeModel> = {
   'claude-opus-4-8': M(128_000, true, false, 600),
@@ -61,7 +69,7 @@ export interface ValidateOptions {
 
 const bad = (message: string): ApiRuleError => ({ status: 400, type: 'invalid_request_error', message });
 
-function modelFor(id: string): FakeModel | undefined {
+export function modelFor(id: string): FakeModel | undefined {
   return FAKE_MODELS[id.replace(/-\d{8}$/, '')];
 }
 

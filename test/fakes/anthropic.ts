@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { discordUrlDownloadable, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
+import { discordUrlDownloadable, modelFor, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
 
 export interface ScriptedReply {
   readonly text?: string;
@@ -55,6 +55,11 @@ export interface FakeAnthropicOptions {
   readonly validate?: ValidateOptions;
   /** Minimum prefix (estimated tokens) that the simulated cache stores. */
   readonly minCacheableTokens?: number;
+  /**
+   * The fake's tokenizer: tokens of one block's JSON. By default 4 characters a token, below the
+   * bot's estimate; a test of the bot's calibration passes a denser one.
+   */
+  readonly countTokens?: (json: string) => number;
 }
 
 export interface FakeAnthropic {
@@ -83,6 +88,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const written = new Set<string>();
   const openResponses = new Set<ServerResponse>();
   const files = new Map<string, UploadedFile>();
+  const countTokens = options.countTokens ?? ((json: string) => Math.ceil(json.length / 4));
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -125,12 +131,16 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         apiVersion: version,
       });
       if (ruleError !== undefined) return reject(record, res, ruleError);
+      const prompt = promptBlocks(body, countTokens);
+      const promptTokens = prompt.reduce((sum, block) => sum + block.tokens, 0);
+      const window = modelFor(String(body.model))?.contextWindow ?? 200_000;
+      if (promptTokens > window) return reject(record, res, { status: 400, type: 'invalid_request_error', message: `prompt is too long: ${promptTokens} tokens > ${window} maximum` });
       const script = queue.shift() ?? {};
       if (script.status !== undefined) {
         record.status = script.status;
         return sendError(res, script.status, script.errorType ?? 'api_error', script.errorMessage ?? 'scripted error', script.headers);
       }
-      const usage = simulateCache(body, written, options.minCacheableTokens ?? 0);
+      const usage = simulateCache(body, prompt, written, options.minCacheableTokens ?? 0);
       const text = script.text ?? defaultAnswer(body);
       usage.output_tokens = Math.max(1, Math.ceil(text.length / 4));
       record.usage = usage;
@@ -338,18 +348,9 @@ async function streamMessage(
  * Prompt caching as §10 describes it: prefixes are written at breakpoints (explicit
  * `cache_control` blocks, plus the last block under top-level automatic caching), and a request
  * reads the longest prefix a previous request wrote, looking back at most 20 blocks from each
- * breakpoint. Tokens are estimated (4 characters each, 1600 per image).
+ * breakpoint. Tokens come from the fake's tokenizer (`countTokens`; 1600 per image).
  */
-function simulateCache(body: Record<string, unknown>, written: Set<string>, minTokens: number): FakeUsage {
-  const blocks: Array<{ key: string; tokens: number; breakpoint: boolean }> = [];
-  const system = typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : ((body.system as Array<Record<string, unknown>>) ?? []);
-  for (const block of system) blocks.push(entry('system', block));
-  for (const message of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
-    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as Array<Record<string, unknown>>);
-    for (const block of content) blocks.push(entry(message.role, block));
-  }
-  if (body.cache_control && blocks.length > 0) (blocks[blocks.length - 1] as { breakpoint: boolean }).breakpoint = true;
-
+function simulateCache(body: Record<string, unknown>, blocks: PromptBlock[], written: Set<string>, minTokens: number): FakeUsage {
   const hashes: string[] = [];
   const cumulative: number[] = [];
   let hash = String(body.model);
@@ -380,10 +381,28 @@ function simulateCache(body: Record<string, unknown>, written: Set<string>, minT
     cache_read_input_tokens: read,
     cache_creation_input_tokens: Math.max(0, upToLast - read),
   };
+}
 
-  function entry(role: string, block: Record<string, unknown>) {
+interface PromptBlock {
+  readonly key: string;
+  readonly tokens: number;
+  breakpoint: boolean;
+}
+
+/** The prompt as the cache and the context window see it: system blocks, then message blocks, in order. */
+function promptBlocks(body: Record<string, unknown>, countTokens: (json: string) => number): PromptBlock[] {
+  const blocks: PromptBlock[] = [];
+  const entry = (role: string, block: Record<string, unknown>): PromptBlock => {
     const { cache_control: cacheControl, ...rest } = block;
-    const tokens = block.type === 'image' ? 1600 : Math.ceil(JSON.stringify(rest).length / 4);
-    return { key: `${role}:${JSON.stringify(rest)}`, tokens, breakpoint: cacheControl !== undefined && cacheControl !== null };
+    const json = JSON.stringify(rest);
+    return { key: `${role}:${json}`, tokens: block.type === 'image' ? 1600 : countTokens(json), breakpoint: cacheControl !== undefined && cacheControl !== null };
+  };
+  const system = typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : ((body.system as Array<Record<string, unknown>>) ?? []);
+  for (const block of system) blocks.push(entry('system', block));
+  for (const message of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
+    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as Array<Record<string, unknown>>);
+    for (const block of content) blocks.push(entry(message.role, block));
   }
+  if (body.cache_control && blocks.length > 0) (blocks[blocks.length - 1] as PromptBlock).breakpoint = true;
+  return blocks;
 }
