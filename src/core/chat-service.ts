@@ -291,8 +291,8 @@ export class ChatService implements ChatCore {
   > {
     let conversation = this.store.conversations.find(msg.thread);
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
-    const followUp = msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
-    const wantsAnswer = addressed || followUp;
+    const followUp = () => msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
+    const wantsAnswer = addressed || followUp();
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
 
