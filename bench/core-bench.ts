@@ -144,3 +144,43 @@ export async function concurrentThreads(count: number): Promise<BurstFigure> {
     await h.close();
   }
 }
+
+export interface IdleMemoryFigure {
+  readonly threads: number;
+  /** Heap kept per answered, now idle thread; `null` without `--expose-gc`. */
+  readonly bytesPerThread: number | null;
+}
+
+/**
+ * What an answered thread costs the process once nobody talks in it: heap growth over `count`
+ * threads of ten messages each, after a full GC, against a warmed-up baseline. The doubles'
+ * own records are dropped first, so only the bot's memory is measured.
+ */
+export async function idleThreadMemory(count: number): Promise<IdleMemoryFigure> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const h = await createCoreHarness({ logLevel: 'info' });
+  const platform = await startPlatformStub();
+  try {
+    const answerThreads = async (from: number, to: number) => {
+      for (let i = from; i < to; i += 1) {
+        const ref = thread(`idle-${i}`);
+        await h.core.handle(inbound(`thread ${i}: ${'a question with a few words in it '.repeat(6)}`, { thread: ref, mentionsBot: true }), { sink: () => postingSink(platform) });
+        h.core.ingest(Array.from({ length: 8 }, (_, k) => inbound(`reply ${k} in thread ${i}: ${'some chatter '.repeat(10)}`, { thread: ref })));
+      }
+      h.anthropic.forgetRequests();
+      h.anthropic.forgetCache();
+    };
+    const heap = () => {
+      gc?.();
+      return process.memoryUsage().heapUsed;
+    };
+    await answerThreads(0, 100);
+    const before = heap();
+    await answerThreads(100, 100 + count);
+    const after = heap();
+    return { threads: count, bytesPerThread: gc === undefined ? null : Math.max(0, after - before) / count };
+  } finally {
+    await platform.close();
+    await h.close();
+  }
+}

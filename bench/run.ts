@@ -1,11 +1,11 @@
 /**
- * `npm run bench`: every figure issue 10 asks for, in one run, offline against the test
+ * `npm run bench`: every figure issue 10 asks for (and memory per idle thread), in one run, offline against the test
  * doubles. Timings on a shared 2-core machine are noisy, so each figure compares the bot with
  * its floor side by side in the same run; nothing here is asserted.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedShare, concurrentThreads, overheadPerReply } from './core-bench.js';
+import { cachedShare, concurrentThreads, idleThreadMemory, overheadPerReply } from './core-bench.js';
 import { firstTokenToVisible, historyCallsPerReply } from './platform-bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -40,8 +40,13 @@ async function main(): Promise<void> {
   const first = await firstTokenToVisible(5);
   out("5. Model's first token → first visible Discord message");
   out(`   median ${fixed(first.medianMs, 0)} ms   max ${fixed(first.maxMs, 0)} ms  (${first.samples} replies)`);
+  out();
 
-  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, burst, firstVisible: first };
+  const idle = await idleThreadMemory(2000);
+  out('6. Memory per idle thread (2000 answered threads of 10 messages, after a full GC)');
+  out(idle.bytesPerThread === null ? '   n/a: run with node --expose-gc' : `   ${fixed(idle.bytesPerThread / 1024, 2)} KB heap per thread (the in-memory caches are capped; the rest lives in SQLite)`);
+
+  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, burst, firstVisible: first, idleMemory: idle };
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   out();

@@ -71,6 +71,8 @@ export interface FakeAnthropic {
   queued(): number;
   /** Drops the requests recorded so far: a long benchmark must not measure the double's own memory growth. */
   forgetRequests(): void;
+  /** Drops the simulated prompt cache, for the same reason. */
+  forgetCache(): void;
   waitForRequests(count: number): Promise<void>;
   /** Messages requests only (not count_tokens etc.). */
   messageRequests(): RecordedRequest[];
@@ -170,6 +172,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     forgetRequests: () => {
       requests.length = 0;
     },
+    forgetCache: () => written.clear(),
     files,
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
     /** Resolves once `count` Messages requests (not uploads) have been answered. */
