@@ -92,13 +92,19 @@ export interface CacheFigure {
   readonly cacheCreationTokens: number;
 }
 
-/** Share of input tokens read from the (simulated) prompt cache over a conversation. */
-export async function cachedShare(turns: number): Promise<CacheFigure> {
-  const h: Harness = await createCoreHarness({ anthropic: { minCacheableTokens: 1024 }, logLevel: 'info' });
+/**
+ * Share of input tokens read from the (simulated) prompt cache over a conversation; with
+ * `chatterBetween`, people talk among themselves that many messages between two mentions.
+ */
+export async function cachedShare(turns: number, chatterBetween = 0): Promise<CacheFigure> {
+  const h: Harness = await createCoreHarness({ anthropic: { minCacheableTokens: 1024 }, logLevel: 'info', followUpWithoutMention: chatterBetween === 0 });
   const platform = await startPlatformStub();
   try {
     const ref = thread('cache');
     for (let turn = 0; turn < turns; turn += 1) {
+      if (turn > 0 && chatterBetween > 0) {
+        h.core.ingest(Array.from({ length: chatterBetween }, (_, i) => inbound(`side remark ${turn}.${i}: ${'what do you think about that? '.repeat(4)}`, { thread: ref, author: { id: `u${i % 3}`, name: `Person ${i % 3}` } })));
+      }
       h.anthropic.enqueue({ text: `Answer ${turn}. ${'Here is a detailed explanation with examples. '.repeat(30)}` });
       await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}`, { thread: ref, mentionsBot: true }), {
         sink: () => postingSink(platform),
