@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChatService } from '../../src/core/chat-service.js';
 import { createModelClient } from '../../src/core/model-client.js';
-import type { ReplySink, ThreadRef } from '../../src/core/types.js';
+import type { InboundMessage, ReplySink, ThreadRef } from '../../src/core/types.js';
 import { captureLogger, createCoreHarness, TEST_API_KEY, type Harness } from '../helpers/harness.js';
 import { inbound, THREAD } from '../helpers/messages.js';
 import { recordingSink, type RecordingSink } from '../helpers/recording-sink.js';
@@ -30,6 +30,30 @@ describe('limits, restart recovery, usage, forget, retention', () => {
       followUpWithoutMention: true,
       ...over,
     });
+  }
+
+  /** What a run that died before answering leaves behind: the mention stored, its job pending. */
+  function leftPending(harness: Harness, msg: InboundMessage, jobCreatedAt = Date.now()): { messageId: number; jobId: number } {
+    const store = harness.store;
+    return store.transaction(() => {
+      const conversation = store.conversations.findOrCreate(msg.thread, msg.createdAt);
+      const messageId = store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt }) as number;
+      return { messageId, jobId: store.jobs.create(messageId, conversation.id, jobCreatedAt) as number };
+    });
+  }
+
+  /** Registers Discord with reply sinks that record, by the message they answer. */
+  function recordingPlatform(harness: Harness): Map<string, RecordingSink> {
+    const sinks = new Map<string, RecordingSink>();
+    harness.core.registerPlatform('discord', {
+      urlsArePublic: true,
+      replySink: (_thread: ThreadRef, messageId: string): ReplySink => {
+        const sink = recordingSink();
+        sinks.set(messageId, sink);
+        return sink;
+      },
+    });
+    return sinks;
   }
 
   it('rate-limits a user politely, recording the message without a model call', async () => {
@@ -65,26 +89,14 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     const databasePath = join(dir, 'db.sqlite');
     // First run: the model never answers (stall) and the process "dies" with the jobs pending.
     h = await createCoreHarness({ databasePath });
-    const store = h.store;
     const fresh = inbound('still wanted', { mentionsBot: true });
     const old = inbound('ancient', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-old' } });
-    store.transaction(() => {
-      for (const msg of [fresh, old]) {
-        const conversation = store.conversations.findOrCreate(msg.thread, msg.createdAt);
-        const id = store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt }) as number;
-        store.jobs.create(id, conversation.id, msg === old ? Date.now() - 3 * 3600_000 : Date.now());
-      }
-    });
+    leftPending(h, fresh);
+    leftPending(h, old, Date.now() - 3 * 3600_000);
     await h.close();
 
     h = await createCoreHarness({ databasePath });
-    const sinks = new Map<string, RecordingSink>();
-    const replySink = (_thread: ThreadRef, messageId: string): ReplySink => {
-      const sink = recordingSink();
-      sinks.set(messageId, sink);
-      return sink;
-    };
-    h.core.registerPlatform('discord', { urlsArePublic: true, replySink });
+    const sinks = recordingPlatform(h);
     await h.core.resumePending('discord');
     await h.core.resumePending('discord');
     expect(sinks.get(fresh.messageId)?.finished).toEqual([{ text: 'echo: still wanted' }]);
@@ -97,26 +109,13 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     dir = mkdtempSync(join(tmpdir(), 'threadline-follow-up-'));
     const databasePath = join(dir, 'db.sqlite');
     h = await createCoreHarness({ databasePath });
-    const store = h.store;
     const mention = inbound('what about the outage?', { mentionsBot: true });
-    store.transaction(() => {
-      const conversation = store.conversations.findOrCreate(mention.thread, mention.createdAt);
-      const id = store.messages.insert({ conversationId: conversation.id, platformMessageId: mention.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: mention.text, createdAt: mention.createdAt }) as number;
-      store.jobs.create(id, conversation.id, Date.now());
-    });
+    leftPending(h, mention);
     await h.close();
 
     // Restart: the follow-up, written while the bot was down, is read back before the pending job is taken up.
     h = await createCoreHarness({ databasePath });
-    const sinks = new Map<string, RecordingSink>();
-    h.core.registerPlatform('discord', {
-      urlsArePublic: true,
-      replySink: (_thread, messageId) => {
-        const sink = recordingSink();
-        sinks.set(messageId, sink);
-        return sink;
-      },
-    });
+    const sinks = recordingPlatform(h);
     const followUp = inbound('and is it fixed now?');
     const followUpSink = recordingSink();
     const answeringFollowUp = h.core.handle(followUp, { sink: () => followUpSink });
@@ -131,37 +130,24 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     dir = mkdtempSync(join(tmpdir(), 'threadline-resumes-'));
     const databasePath = join(dir, 'db.sqlite');
     h = await createCoreHarness({ databasePath });
-    const store = h.store;
     const poison = inbound('the one that kills the process', { mentionsBot: true });
     const normal = inbound('an ordinary question', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-normal' } });
-    const ids = new Map<string, number>();
-    store.transaction(() => {
-      for (const msg of [poison, normal]) {
-        const conversation = store.conversations.findOrCreate(msg.thread, msg.createdAt);
-        const id = store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt }) as number;
-        ids.set(msg.messageId, id);
-        const job = store.jobs.create(id, conversation.id, Date.now()) as number;
-        // Three earlier starts took the poisonous one up and died while answering it; the other one, twice.
-        for (let i = 0; i < (msg === poison ? 3 : 2); i += 1) store.jobs.resumed(job, Date.now());
-      }
-    });
+    const stored = new Map<string, number>();
+    for (const msg of [poison, normal]) {
+      const { messageId, jobId } = leftPending(h, msg);
+      stored.set(msg.messageId, messageId);
+      // Three earlier starts took the poisonous one up and died while answering it; the other one, twice.
+      for (let i = 0; i < (msg === poison ? 3 : 2); i += 1) h.store.jobs.resumed(jobId, Date.now());
+    }
     await h.close();
 
     h = await createCoreHarness({ databasePath });
-    const sinks = new Map<string, RecordingSink>();
-    h.core.registerPlatform('discord', {
-      urlsArePublic: true,
-      replySink: (_thread, messageId) => {
-        const sink = recordingSink();
-        sinks.set(messageId, sink);
-        return sink;
-      },
-    });
+    const sinks = recordingPlatform(h);
     await h.core.resumePending('discord');
     expect(sinks.get(poison.messageId)?.failed[0]?.message).toMatch(/restarted while answering it several times/);
     expect(sinks.get(normal.messageId)?.finished).toEqual([{ text: 'echo: an ordinary question' }]);
     expect(h.anthropic.messageRequests()).toHaveLength(1);
-    expect(h.store.jobs.forMessage(ids.get(normal.messageId) as number)?.attempts).toBe(3);
+    expect(h.store.jobs.forMessage(stored.get(normal.messageId) as number)?.attempts).toBe(3);
     expect(h.store.jobs.open()).toEqual([]);
   });
 
