@@ -18,19 +18,11 @@ export type Role = 'user' | 'assistant' | 'system';
 export type StoredAuthorKind = 'user' | 'bot' | 'self' | 'system';
 export type AttachmentKind = 'image' | 'text' | 'other';
 
-export interface StoredAttachment {
+/** An attachment as stored: what the platform said of it, and what the bot has learned since. */
+export interface StoredAttachment extends NewAttachment {
   readonly id: number;
   readonly messageId: number;
   readonly position: number;
-  readonly platformFileId: string;
-  readonly name: string;
-  readonly kind: AttachmentKind;
-  readonly mediaType: string | null;
-  readonly size: number | null;
-  readonly width: number | null;
-  readonly height: number | null;
-  readonly url: string;
-  readonly urlExpiresAt: number | null;
   readonly anthropicFileId: string | null;
   /** A text attachment's content, read once. */
   readonly textContent: string | null;
