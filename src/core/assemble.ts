@@ -253,9 +253,15 @@ function measureTurn(turn: HistoryTurn): number {
   );
 }
 
+/** Bytes of base64 an image adds to the request body (URL and Files API images add next to none). */
+export function inlineSize(image: ImagePart): number {
+  return image.source.type === 'base64' ? image.source.data.length : 0;
+}
+
 /**
  * Keeps the newest images (§7): at most `maxImages`, and when more than 20 remain, none larger
- * than 2000 px a side; none ever over 8000 px. Each one left out becomes a note in its turn.
+ * than 2000 px a side; none ever over 8000 px; inline ones only up to a share of the request's
+ * 32 MB (§1). Each one left out becomes a note in its turn.
  */
 function limitImages(turns: HistoryTurn[], maxImages: number): { turns: HistoryTurn[]; omitted: string[] } {
   const all = turns.flatMap((turn, turnIndex) => turn.images.map((image, imageIndex) => ({ turnIndex, imageIndex, image })));
@@ -272,6 +278,15 @@ function limitImages(turns: HistoryTurn[], maxImages: number): { turns: HistoryT
     drop.set(key(entry.turnIndex, entry.imageIndex), `only the newest ${maxImages} images are sent`);
   }
   remaining = remaining.slice(Math.max(0, remaining.length - maxImages));
+  let inlineBytes = 0;
+  for (let i = remaining.length - 1; i >= 0; i -= 1) {
+    const entry = remaining[i] as (typeof remaining)[number];
+    const size = inlineSize(entry.image);
+    if (size === 0) continue;
+    if (inlineBytes + size <= IMAGE_LIMITS.maxInlineBytesPerRequest) inlineBytes += size;
+    else drop.set(key(entry.turnIndex, entry.imageIndex), `the request can carry only ${IMAGE_LIMITS.maxInlineBytesPerRequest / 1024 / 1024} MB of inline images, newest first`);
+  }
+  remaining = remaining.filter((entry) => !drop.has(key(entry.turnIndex, entry.imageIndex)));
   if (remaining.length > IMAGE_LIMITS.manyImagesThreshold) {
     for (const entry of remaining) {
       const { width, height } = entry.image;

@@ -29,6 +29,11 @@ export interface ModelRules {
 /** Limits that hold for every model on the Claude API (§7). */
 export const IMAGE_LIMITS = {
   maxBase64Bytes: 10 * 1024 * 1024,
+  /**
+   * Inline (base64) image data per request, all images together: a request is limited to 32 MB
+   * (§1, 413 beyond), and the text of a thread at a 1M-token budget can take several of them.
+   */
+  maxInlineBytesPerRequest: 24 * 1024 * 1024,
   maxSidePx: 8000,
   manyImagesThreshold: 20,
   manyImagesMaxSidePx: 2000,

@@ -11,6 +11,7 @@ import {
   assembleInDetail,
   countTrailingSystem,
   indexOfLastUser,
+  inlineSize,
   isEmpty,
   requestOf,
   turnTokens,
@@ -70,7 +71,10 @@ function extend(last: Snapshot, input: AssembleInput): AssembleDetails | undefin
       continue;
     }
     if (isEmpty(turn)) continue;
-    for (const image of turn.images) if (Math.max(image.width ?? 0, image.height ?? 0) > IMAGE_LIMITS.maxSidePx) return undefined;
+    for (const image of turn.images) {
+      // Inline images (a rare fallback) count against the request's size, which only the full build weighs.
+      if (Math.max(image.width ?? 0, image.height ?? 0) > IMAGE_LIMITS.maxSidePx || inlineSize(image) > 0) return undefined;
+    }
     imageCount += turn.images.length;
     // A second author switches every turn to named text; the first author must stay the same.
     if (turn.role === 'user' && !last.details.multiAuthor && turn.authorId !== last.details.firstAuthor) return undefined;

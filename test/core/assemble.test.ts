@@ -96,6 +96,18 @@ describe('assemble', () => {
     expect(JSON.stringify(result.request.messages[0])).toMatch(/0\.png not shown: only the newest 100/);
   });
 
+  it('sends inline images newest first only up to 24 MB together, so the request stays under 32 MB', () => {
+    // 6.75 MB of PNG each: 9 MB as base64, under the 10 MB per image.
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(6.75 * 1024 * 1024)]).toString('base64');
+    const inline = (name: string): ImagePart => ({ name, width: 800, height: 600, source: { type: 'base64', media_type: 'image/png', data: png } });
+    const turns = [0, 1, 2, 3].flatMap((i) => [u(`screenshot ${i}`, 'alice', { images: [inline(`${i}.png`)] }), a(`seen ${i}`)]).concat([u('compare them', 'alice', { images: [img('url.png')] })]);
+    const result = build(turns);
+    expect(result.omittedImages).toEqual(['0.png', '1.png']);
+    expect(JSON.stringify(result.request.messages[0])).toMatch(/0\.png not shown: the request can carry only 24 MB of inline images/);
+    expect(JSON.stringify(result.request).length).toBeLessThan(32 * 1024 * 1024);
+    expect(validateRequest(result.request as never)).toBeUndefined();
+  });
+
   it('over 20 images, drops those larger than 2000 px a side', () => {
     const turns = Array.from({ length: 25 }, (_, i) => u(`pic ${i}`, 'alice', { images: [img(`${i}.png`, i === 3 ? 3000 : 1000, 800)] }));
     const result = build(turns);

@@ -89,6 +89,7 @@ describe('RequestBuilder', () => {
   });
 
   const wide = (name: string) => ({ name, width: 3000, height: 1000, source: { type: 'url' as const, url: `https://cdn.example/${name}` } });
+  const inlinePng = (name: string, megabytes: number) => ({ name, width: 800, height: 600, source: { type: 'base64' as const, media_type: 'image/png', data: 'A'.repeat(megabytes * 1024 * 1024) } });
   const pictures = (count: number) => Array.from({ length: count }, (_, i) => turn('user', 'alice', `picture ${i}`, { images: [wide(`${i}.png`)] }));
   it.each<[string, string, HistoryTurn[], HistoryTurn[]]>([
     [
@@ -108,6 +109,12 @@ describe('RequestBuilder', () => {
       'claude-opus-4-8',
       [turn('user', 'alice', 'q1'), turn('assistant', 'self', 'a1'), turn('user', 'alice', 'q2')],
       [turn('assistant', 'self', 'a2'), turn('user', 'alice', 'huge', { images: [{ ...wide('huge.png'), width: 9000 }] })],
+    ],
+    [
+      'inline images past the request size limit leave the oldest out',
+      'claude-opus-4-8',
+      [turn('user', 'alice', 'big one', { images: [inlinePng('a.png', 9)] }), turn('assistant', 'self', 'seen'), turn('user', 'alice', 'another', { images: [inlinePng('b.png', 9)] })],
+      [turn('assistant', 'self', 'seen too'), turn('user', 'alice', 'and a third', { images: [inlinePng('c.png', 9)] })],
     ],
     [
       'a second author names every turn',

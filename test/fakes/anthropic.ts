@@ -82,6 +82,8 @@ export interface FakeAnthropic {
 }
 
 let requestCounter = 0;
+/** Messages requests are limited to 32 MB (§1); the Files API takes more. */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
   const requests: RecordedRequest[] = [];
@@ -100,6 +102,10 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
+    if (raw.length > MAX_REQUEST_BYTES && !(req.url ?? '').startsWith('/v1/files')) {
+      requests.push({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers, body: {}, at: Date.now(), status: 413 });
+      return sendError(res, 413, 'request_too_large', 'Request exceeds the maximum allowed number of bytes.');
+    }
     const isUpload = (req.url ?? '').startsWith('/v1/files') && req.method === 'POST';
     let body: Record<string, unknown> = {};
     try {
