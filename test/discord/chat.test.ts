@@ -227,6 +227,42 @@ describe('Discord adapter', () => {
     expect(w.h.anthropic.messageRequests()).toHaveLength(2);
   });
 
+  it('answers in the channel, replying to the mention, where it may not open threads', async () => {
+    w = await startDiscordWorld();
+    w.discord.threadlessChannels.add(w.general.id);
+    const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('no threads here?'));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${w?.general.id}/messages` && r.status === 200, 'answer in the channel');
+    await w.h.core.idle();
+    const answers = w.discord.botMessages(w.general.id);
+    expect(answers.map((m) => [m.content, m.message_reference?.message_id])).toEqual([['echo: no threads here?', mention.id]]);
+  });
+
+  it('after a crash, finishes an answer owed in a channel without a thread, removing only its own half-posted reply', async () => {
+    w = await startDiscordWorld();
+    const world = w;
+    world.discord.threadlessChannels.add(world.general.id);
+    // What the dead run left: the mention stored with its job pending, half an answer posted (replying to
+    // it) but never recorded, and in the same channel another conversation's answer.
+    const mention = world.discord.seed(world.general.id, world.alice, world.discord.mention('are you still there?'));
+    const thread = { platform: 'discord' as const, workspaceId: world.discord.guildId, channelId: world.general.id, threadKey: mention.id };
+    world.h.store.transaction(() => {
+      const conversation = world.h.store.conversations.findOrCreate(thread, Date.now());
+      const id = world.h.store.messages.insert({ conversationId: conversation.id, platformMessageId: mention.id, authorId: world.alice.id, authorName: 'Alice', authorKind: 'user', role: 'user', text: 'are you still there?', createdAt: Date.now() }) as number;
+      world.h.store.jobs.create(id, conversation.id, Date.now());
+    });
+    const half = world.discord.seed(world.general.id, world.discord.bot, 'I am st ▌', { message_reference: { message_id: mention.id, channel_id: world.general.id } });
+    const other = world.discord.seed(world.general.id, world.discord.bot, 'an answer to someone else', { message_reference: { message_id: snowflake(), channel_id: world.general.id } });
+
+    await world.h.core.resumePending('discord');
+    await world.h.core.idle();
+    const left = world.discord.botMessages(world.general.id);
+    expect(left.map((m) => m.id)).not.toContain(half.id);
+    expect(left.map((m) => [m.content, m.message_reference?.message_id])).toEqual([
+      ['an answer to someone else', other.message_reference?.message_id],
+      ['echo: are you still there?', mention.id],
+    ]);
+  });
+
   it('answers a mention sent while it was not running, once it starts again', { timeout: 20_000 }, async () => {
     w = await startDiscordWorld();
     const world = w;

@@ -83,11 +83,20 @@ export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, 
 
 /**
  * Deletes the bot's messages after `afterId` in the channel that the store does not know (`keep`):
- * an answer a crashed run posted, in full or in part, before it could record it.
+ * an answer a crashed run posted, in full or in part, before it could record it. In a channel
+ * shared with other conversations, only messages replying to `repliesTo` are this one's.
  */
-export async function removeStrayReplies(channel: Fetchable & { messages: { delete(id: string): Promise<void> } }, afterId: string, botId: string, keep: ReadonlySet<string>): Promise<number> {
+export async function removeStrayReplies(
+  channel: Fetchable & { messages: { delete(id: string): Promise<void> } },
+  afterId: string,
+  botId: string,
+  keep: ReadonlySet<string>,
+  only: { readonly repliesTo?: string } = {},
+): Promise<number> {
   const later = await channel.messages.fetch({ limit: PAGE, after: afterId, cache: false });
-  const strays = [...later.values()].filter((message) => message.author.id === botId && !keep.has(message.id));
+  const strays = [...later.values()].filter(
+    (message) => message.author.id === botId && !keep.has(message.id) && (only.repliesTo === undefined || message.reference?.messageId === only.repliesTo),
+  );
   for (const stray of strays) await channel.messages.delete(stray.id);
   return strays.length;
 }

@@ -3,7 +3,7 @@
  * follows), turns events into core calls and core replies into messages. Decisions about
  * answering, history and errors are the core's.
  */
-import { ChannelType, Client, Events, GatewayIntentBits, Partials, type Message, type PartialMessage } from 'discord.js';
+import { ChannelType, Client, DiscordAPIError, Events, GatewayIntentBits, Partials, RESTJSONErrorCodes, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
@@ -138,7 +138,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       const channel = client.channels.cache.get(thread.threadKey);
       const target: SendTarget = {
         send: async (payload) => {
-          const resolved = channel ?? (await client.channels.fetch(thread.threadKey));
+          const resolved = channel ?? (await answerChannel(thread));
           if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
           return resolved.send(payload);
         },
@@ -149,12 +149,31 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       return sinkFor(target, channel?.type === ChannelType.PublicThread || channel?.type === ChannelType.PrivateThread ? undefined : messageId)();
     },
     async removeStrayReplies(thread, messageId, keep) {
-      // Answers go to the thread (or DM) itself; no such channel means nothing was ever posted.
-      const channel = await client.channels.fetch(thread.threadKey).catch(() => null);
-      if (channel === null || !channel.isTextBased()) return 0;
-      return removeStrayReplies(channel as never, messageId, bot.userId, keep);
+      const threadChannel = await fetchChannel(thread.threadKey);
+      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep) : 0;
+      // No thread: the answer went to the channel, where other conversations' answers stand too.
+      const parent = await answerChannel(thread);
+      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }) : 0;
     },
   });
+
+  /** The channel, or null when Discord says there is no such channel (other failures are thrown). */
+  async function fetchChannel(id: string) {
+    try {
+      return await client.channels.fetch(id);
+    } catch (error) {
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Where a conversation's answers go: its thread, or the channel it started in when that thread
+   * was never opened (no permission to create threads: the first answer went to the channel).
+   */
+  async function answerChannel(thread: ThreadRef) {
+    return (await fetchChannel(thread.threadKey)) ?? (thread.channelId === thread.threadKey ? null : await fetchChannel(thread.channelId));
+  }
 
   return {
     client,

@@ -113,6 +113,8 @@ export class FakeDiscord {
   readonly unrefreshable = new Set<string>();
   /** Channels where posting answers 403 Missing Permissions. */
   readonly forbiddenChannels = new Set<string>();
+  /** Channels where starting a thread answers 403 Missing Permissions (no Create Public Threads). */
+  readonly threadlessChannels = new Set<string>();
   private readonly enforceRateLimits: boolean;
   /** Recent message writes per channel, for `enforceRateLimits`. */
   private readonly channelWrites = new Map<string, number[]>();
@@ -498,6 +500,7 @@ export class FakeDiscord {
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'PATCH') return this.editMessage(m[1] as string, m[2] as string, body as Record<string, unknown>, send);
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path)) && method === 'POST') {
       const parent = m[1] as string;
+      if (this.threadlessChannels.has(parent)) return send(403, { message: 'Missing Permissions', code: 50013 });
       const thread = this.addThread(parent, String((body as { name?: string }).name ?? 'thread'), m[2] as string);
       return send(201, thread);
     }
