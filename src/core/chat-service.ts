@@ -3,21 +3,16 @@
  * conversation: dedupe, self-skip, recording, backfill-once, the decision to answer, per-thread
  * order, building the request, the model call, and what is stored and shown afterwards.
  */
-import { isDeepStrictEqual } from 'node:util';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
-import type { AssembleResult, ClaudeRequest, HistoryTurn } from './assemble.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
-import { BudgetCalibration } from './budget-calibration.js';
-import { ThreadOrder, threadUpTo } from './history.js';
+import { ConversationRequests } from './conversation-requests.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
-import { RequestBuilder } from './request-builder.js';
 import { formatUsage } from './usage-report.js';
 import type { ModelClient, ModelResult } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
@@ -55,15 +50,6 @@ export interface ChatServiceOptions {
   readonly now?: () => number;
 }
 
-/** One conversation's work from its last reply, which the next reply extends rather than redoes. */
-interface ConversationMemo {
-  readonly order: ThreadOrder;
-  readonly requests: RequestBuilder;
-  /** The rows the last history was built from, and their turns, index for index. */
-  rows: readonly StoredMessage[];
-  turns: readonly HistoryTurn[];
-}
-
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STALE_APOLOGY =
@@ -89,14 +75,7 @@ export class ChatService implements ChatCore {
   private readonly intake = new KeyedQueue();
   /** Jobs this process has taken on, queued or answering: a resume must not take them a second time. */
   private readonly ownJobs = new Set<number>();
-  /**
-   * History turns by stored row (the thread cache keeps the rows): an unchanged message is the
-   * same turn object reply after reply, which is what lets the next request extend the last one.
-   */
-  private readonly turnsByRow = new WeakMap<StoredMessage, HistoryTurn>();
-  /** What the last reply of recently answered conversations worked out, for the next one to extend. */
-  private readonly recent = new LRUCache<number, ConversationMemo>({ max: 64 });
-  private readonly calibration = new BudgetCalibration();
+  private readonly requests: ConversationRequests;
   private readonly replies: KeyedQueue;
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
@@ -113,6 +92,14 @@ export class ChatService implements ChatCore {
       logger: this.logger,
       now: this.now,
       ...(options.textAttachmentMaxBytes === undefined ? {} : { textAttachmentMaxBytes: options.textAttachmentMaxBytes }),
+    });
+    this.requests = new ConversationRequests({
+      store: this.store,
+      pipeline: this.pipeline,
+      rules: this.rules,
+      maxTokens: options.maxTokens,
+      contextBudgetTokens: options.contextBudgetTokens,
+      platformServices: (platform) => this.platforms.get(platform),
     });
     this.replies = new KeyedQueue(options.concurrency ?? 8);
     this.instructions = new InstructionsService(this.store, this.logger, this.now);
@@ -255,7 +242,7 @@ export class ChatService implements ChatCore {
     const conversation = this.store.conversations.find(thread);
     if (conversation === undefined) return { ok: true, text: 'I have nothing stored for this thread.' };
     this.store.forgetConversation(conversation.id);
-    this.recent.delete(conversation.id);
+    this.requests.forget(conversation.id);
     this.logger.info({ platform: thread.platform, thread: thread.threadKey, user: actor.id }, 'thread forgotten');
     return { ok: true, text: 'Done: I no longer remember anything said in this thread so far. Mention me to start over; I will not read back what came before.' };
   }
@@ -393,21 +380,19 @@ export class ChatService implements ChatCore {
       const system = this.prepareSystem(conversation, message);
       let shrunk = false;
       for (let attempt = 1; ; attempt += 1) {
-        const history = await this.historyTurns(conversation, message.id);
-        userNotes = history.userNotes;
-        const assembled = this.buildRequest(conversation.id, system, history.turns, log);
-        const request = assembled.request;
+        const next = await this.requests.next(conversation, message.id, system, log);
+        userNotes = next.userNotes;
+        const { assembled } = next;
         try {
-          result = await this.options.model.complete(request, (text) => sink.progress?.(text), sink.signal);
-          const { inputTokens, cacheReadTokens, cacheCreationTokens } = result.usage;
-          this.calibration.observe(conversation.id, assembled.estimatedInputTokens, inputTokens + cacheReadTokens + cacheCreationTokens);
+          result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text), sink.signal);
+          this.requests.observe(conversation.id, assembled, result.usage);
           break;
         } catch (error) {
-          if (!shrunk && this.shrinkAfterTooLong(error, conversation.id, assembled.estimatedInputTokens, log)) {
+          if (!shrunk && this.requests.shrinkAfterTooLong(error, conversation.id, assembled, log)) {
             shrunk = true;
             continue;
           }
-          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.unreachableImage(error, request, conversation.id) : undefined;
+          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(error, assembled.request, conversation.id) : undefined;
           if (unreachable === undefined) throw error;
           log.warn({ attachment: unreachable.name }, 'the API could not download an image URL; replacing it');
           await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);
@@ -580,78 +565,6 @@ export class ChatService implements ChatCore {
       channel: channel?.text ?? null,
       rev: Math.max(workspace?.id ?? 0, channel?.id ?? 0),
     };
-  }
-
-  private contextBudget(): number {
-    return Math.min(this.options.contextBudgetTokens, this.rules.contextWindowTokens - this.options.maxTokens - 1000);
-  }
-
-  private buildRequest(conversationId: number, system: string, turns: readonly HistoryTurn[], log: Logger): AssembleResult {
-    const budgetTokens = this.calibration.budget(conversationId, this.contextBudget());
-    const assembled = this.memoOf(conversationId).requests.build({ rules: this.rules, maxTokens: this.options.maxTokens, system, turns, budgetTokens });
-    if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
-    if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
-    return assembled;
-  }
-
-  /** True when the API said the prompt was too long and this conversation's budget shrank for a retry. */
-  private shrinkAfterTooLong(error: unknown, conversationId: number, estimated: number, log: Logger): boolean {
-    const failure = toModelError(error);
-    if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, this.contextBudget(), failure.message)) return false;
-    log.warn({ requestId: failure.requestId, estimated, budgetFactor: this.calibration.factor(conversationId) }, 'prompt too long for the model; trying again with a smaller context budget');
-    return true;
-  }
-
-  /** The stored attachment behind a 400 "Unable to download the file" for an image URL, if that is the error. */
-  private unreachableImage(error: unknown, request: ClaudeRequest, conversationId: number) {
-    const failure = toModelError(error);
-    if (failure.code !== 'model_bad_request' || !/Unable to download/i.test(failure.message)) return undefined;
-    const where = /messages\.(\d+)\.content\.(\d+)/.exec(failure.message);
-    const block = where === null ? undefined : request.messages[Number(where[1])]?.content[Number(where[2])];
-    if (block?.type !== 'image' || block.source.type !== 'url') return undefined;
-    const url = block.source.url;
-    return this.store.messages
-      .thread(conversationId)
-      .flatMap((message) => message.attachments)
-      .find((attachment) => attachment.url === url);
-  }
-
-  private async historyTurns(conversation: Conversation, answeringId: number): Promise<{ turns: HistoryTurn[]; userNotes: readonly string[] }> {
-    const memo = this.memoOf(conversation.id);
-    const messages = threadUpTo(memo.order.order(this.store.messages.thread(conversation.id)), answeringId);
-    const resolved = await this.pipeline.resolveThread(conversation.platform, this.platforms.get(conversation.platform), messages, answeringId);
-    const turns = messages.map((message, index): HistoryTurn => {
-      const withAttachments = message.role === 'user' && message.attachments.length > 0;
-      // Same row in the same place as last time: its turn, without a lookup.
-      if (!withAttachments && memo.rows[index] === message) return memo.turns[index] as HistoryTurn;
-      const known = this.turnsByRow.get(message);
-      if (!withAttachments && known !== undefined) return known;
-      const parts = message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id));
-      const turn: HistoryTurn = {
-        role: message.role,
-        authorId: message.authorId,
-        authorName: message.authorName,
-        text: message.text,
-        images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
-        notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
-      };
-      // Attachments are resolved anew each time (a link may have been refreshed); unchanged, the old turn stays.
-      if (known !== undefined && isDeepStrictEqual(known, turn)) return known;
-      this.turnsByRow.set(message, turn);
-      return turn;
-    });
-    memo.rows = messages;
-    memo.turns = turns;
-    return { turns, userNotes: resolved.userNotes };
-  }
-
-  private memoOf(conversationId: number): ConversationMemo {
-    let memo = this.recent.get(conversationId);
-    if (memo === undefined) {
-      memo = { order: new ThreadOrder(), requests: new RequestBuilder(), rows: [], turns: [] };
-      this.recent.set(conversationId, memo);
-    }
-    return memo;
   }
 
   private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult): void {

@@ -1,0 +1,148 @@
+/**
+ * A conversation's stored thread → its next Messages API request. The work a reply does here
+ * hardly grows with the thread: each conversation keeps what its last reply worked out (thread
+ * order, history turns, the request itself) and extends it, and its context budget follows what
+ * the API counted (budget-calibration.ts).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.js';
+import type { Conversation, StoredAttachment, StoredMessage } from '../store/types.js';
+import type { AssembleResult, ClaudeRequest, HistoryTurn } from './assemble.js';
+import type { AttachmentPipeline } from './attachment-pipeline.js';
+import { BudgetCalibration } from './budget-calibration.js';
+import { ThreadOrder, threadUpTo } from './history.js';
+import type { ModelUsage } from './model-client.js';
+import { toModelError } from './model-errors.js';
+import type { ModelRules } from './models.js';
+import { RequestBuilder } from './request-builder.js';
+import type { Platform, PlatformServices } from './types.js';
+
+/** Room left between the budget plus the answer and the model's context window. */
+const WINDOW_MARGIN_TOKENS = 1000;
+/** Conversations whose last reply is kept for the next one to extend. */
+const REMEMBERED_CONVERSATIONS = 64;
+
+/** One conversation's work from its last reply, which the next reply extends rather than redoes. */
+interface ConversationMemo {
+  readonly order: ThreadOrder;
+  readonly requests: RequestBuilder;
+  /** The rows the last history was built from, and their turns, index for index. */
+  rows: readonly StoredMessage[];
+  turns: readonly HistoryTurn[];
+}
+
+export interface ConversationRequestsOptions {
+  readonly store: Store;
+  readonly pipeline: AttachmentPipeline;
+  readonly rules: ModelRules;
+  readonly maxTokens: number;
+  readonly contextBudgetTokens: number;
+  readonly platformServices: (platform: Platform) => PlatformServices | undefined;
+}
+
+export interface NextRequest {
+  readonly assembled: AssembleResult;
+  /** Sentences for the user about the message being answered (images that could not be used). */
+  readonly userNotes: readonly string[];
+}
+
+export class ConversationRequests {
+  /**
+   * History turns by stored row (the thread cache keeps the rows): an unchanged message is the
+   * same turn object reply after reply, which is what lets the next request extend the last one.
+   */
+  private readonly turnsByRow = new WeakMap<StoredMessage, HistoryTurn>();
+  private readonly recent = new LRUCache<number, ConversationMemo>({ max: REMEMBERED_CONVERSATIONS });
+  private readonly calibration = new BudgetCalibration();
+
+  constructor(private readonly options: ConversationRequestsOptions) {}
+
+  /** The request that answers `answeringId`, from the thread as stored now. */
+  async next(conversation: Conversation, answeringId: number, system: string, log: Logger): Promise<NextRequest> {
+    const history = await this.historyTurns(conversation, answeringId);
+    const { rules, maxTokens } = this.options;
+    const budgetTokens = this.calibration.budget(conversation.id, this.contextBudget());
+    const assembled = this.memoOf(conversation.id).requests.build({ rules, maxTokens, system, turns: history.turns, budgetTokens });
+    if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
+    if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
+    return { assembled, userNotes: history.userNotes };
+  }
+
+  /** After a reply: how many input tokens the API counted for a request. */
+  observe(conversationId: number, assembled: AssembleResult, usage: ModelUsage): void {
+    this.calibration.observe(conversationId, assembled.estimatedInputTokens, usage.inputTokens + usage.cacheReadTokens + usage.cacheCreationTokens);
+  }
+
+  /** True when the API said the prompt was too long and this conversation's budget shrank for a retry. */
+  shrinkAfterTooLong(error: unknown, conversationId: number, assembled: AssembleResult, log: Logger): boolean {
+    const failure = toModelError(error);
+    const estimated = assembled.estimatedInputTokens;
+    if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, this.contextBudget(), failure.message)) return false;
+    log.warn({ requestId: failure.requestId, estimated, budgetFactor: this.calibration.factor(conversationId) }, 'prompt too long for the model; trying again with a smaller context budget');
+    return true;
+  }
+
+  /** The stored attachment behind a 400 "Unable to download the file" for an image URL, if that is the error. */
+  unreachableImage(error: unknown, request: ClaudeRequest, conversationId: number): StoredAttachment | undefined {
+    const failure = toModelError(error);
+    if (failure.code !== 'model_bad_request' || !/Unable to download/i.test(failure.message)) return undefined;
+    const where = /messages\.(\d+)\.content\.(\d+)/.exec(failure.message);
+    const block = where === null ? undefined : request.messages[Number(where[1])]?.content[Number(where[2])];
+    if (block?.type !== 'image' || block.source.type !== 'url') return undefined;
+    const url = block.source.url;
+    return this.options.store.messages
+      .thread(conversationId)
+      .flatMap((message) => message.attachments)
+      .find((attachment) => attachment.url === url);
+  }
+
+  /** Drops what was kept of a conversation (it was forgotten). */
+  forget(conversationId: number): void {
+    this.recent.delete(conversationId);
+  }
+
+  private contextBudget(): number {
+    const { contextBudgetTokens, rules, maxTokens } = this.options;
+    return Math.min(contextBudgetTokens, rules.contextWindowTokens - maxTokens - WINDOW_MARGIN_TOKENS);
+  }
+
+  private async historyTurns(conversation: Conversation, answeringId: number): Promise<{ turns: HistoryTurn[]; userNotes: readonly string[] }> {
+    const memo = this.memoOf(conversation.id);
+    const messages = threadUpTo(memo.order.order(this.options.store.messages.thread(conversation.id)), answeringId);
+    const resolved = await this.options.pipeline.resolveThread(conversation.platform, this.options.platformServices(conversation.platform), messages, answeringId);
+    const turns = messages.map((message, index): HistoryTurn => {
+      const withAttachments = message.role === 'user' && message.attachments.length > 0;
+      // Same row in the same place as last time: its turn, without a lookup.
+      if (!withAttachments && memo.rows[index] === message) return memo.turns[index] as HistoryTurn;
+      const known = this.turnsByRow.get(message);
+      if (!withAttachments && known !== undefined) return known;
+      const parts = message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id));
+      const turn: HistoryTurn = {
+        role: message.role,
+        authorId: message.authorId,
+        authorName: message.authorName,
+        text: message.text,
+        images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
+        notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
+      };
+      // Attachments are resolved anew each time (a link may have been refreshed); unchanged, the old turn stays.
+      if (known !== undefined && isDeepStrictEqual(known, turn)) return known;
+      this.turnsByRow.set(message, turn);
+      return turn;
+    });
+    memo.rows = messages;
+    memo.turns = turns;
+    return { turns, userNotes: resolved.userNotes };
+  }
+
+  private memoOf(conversationId: number): ConversationMemo {
+    let memo = this.recent.get(conversationId);
+    if (memo === undefined) {
+      memo = { order: new ThreadOrder(), requests: new RequestBuilder(), rows: [], turns: [] };
+      this.recent.set(conversationId, memo);
+    }
+    return memo;
+  }
+}
