@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: every figure issue 10 asks for (and memory per idle thread), in one run, offline against the test
- * doubles. Timings on a shared 2-core machine are noisy, so each figure compares the bot with
+ * `npm run bench`: every figure issue 10 asks for (and memory per idle thread), in one run,
+ * offline against the test doubles. Timings on a shared 2-core machine are noisy, so each figure compares the bot with
  * its floor side by side in the same run; nothing here is asserted.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

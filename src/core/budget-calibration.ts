@@ -37,8 +37,7 @@ export class BudgetCalibration {
 
   /** After a reply: the API counted `counted` input tokens for a request estimated at `estimated`. */
   observe(conversationId: number, estimated: number, counted: number): void {
-    if (estimated <= 0 || counted <= estimated * this.factor(conversationId)) return;
-    this.raise(conversationId, counted / estimated);
+    if (estimated > 0) this.raise(conversationId, counted / estimated);
   }
 
   /**

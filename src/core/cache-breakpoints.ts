@@ -17,7 +17,7 @@ import type { ContentBlock, RequestMessage } from './assemble.js';
 /** Below the API's 20-block lookback, so consecutive windows overlap instead of leaving gaps. */
 export const CACHE_STRIDE_BLOCKS = 16;
 /** Four breakpoints at most: the system prompt's and the automatic one leave two. */
-export const STRIDE_BREAKPOINTS = 2;
+const STRIDE_BREAKPOINTS = 2;
 
 const EPHEMERAL = { type: 'ephemeral' } as const;
 

@@ -278,8 +278,8 @@ export class ChatService implements ChatCore {
   > {
     let conversation = this.store.conversations.find(msg.thread);
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
-    const followUp = () => msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
-    const wantsAnswer = addressed || followUp();
+    const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
+    const wantsAnswer = addressed || followUp;
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
 
@@ -388,11 +388,12 @@ export class ChatService implements ChatCore {
           this.requests.observe(conversation.id, assembled, result.usage);
           break;
         } catch (error) {
-          if (!shrunk && this.requests.shrinkAfterTooLong(error, conversation.id, assembled, log)) {
+          const failure = toModelError(error);
+          if (!shrunk && this.requests.shrinkAfterTooLong(failure, conversation.id, assembled, log)) {
             shrunk = true;
             continue;
           }
-          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(error, assembled.request, conversation.id) : undefined;
+          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(failure, assembled.request, conversation.id) : undefined;
           if (unreachable === undefined) throw error;
           log.warn({ attachment: unreachable.name }, 'the API could not download an image URL; replacing it');
           await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);

@@ -7,6 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import type { ThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, StoredAttachment, StoredMessage } from '../store/types.js';
 import type { AssembleResult, ClaudeRequest, HistoryTurn } from './assemble.js';
@@ -14,7 +15,6 @@ import type { AttachmentPipeline } from './attachment-pipeline.js';
 import { BudgetCalibration } from './budget-calibration.js';
 import { ThreadOrder, threadUpTo } from './history.js';
 import type { ModelUsage } from './model-client.js';
-import { toModelError } from './model-errors.js';
 import type { ModelRules } from './models.js';
 import { RequestBuilder } from './request-builder.js';
 import type { Platform, PlatformServices } from './types.js';
@@ -76,8 +76,7 @@ export class ConversationRequests {
   }
 
   /** True when the API said the prompt was too long and this conversation's budget shrank for a retry. */
-  shrinkAfterTooLong(error: unknown, conversationId: number, assembled: AssembleResult, log: Logger): boolean {
-    const failure = toModelError(error);
+  shrinkAfterTooLong(failure: ThreadlineError, conversationId: number, assembled: AssembleResult, log: Logger): boolean {
     const estimated = assembled.estimatedInputTokens;
     if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, this.contextBudget(), failure.message)) return false;
     log.warn({ requestId: failure.requestId, estimated, budgetFactor: this.calibration.factor(conversationId) }, 'prompt too long for the model; trying again with a smaller context budget');
@@ -85,8 +84,7 @@ export class ConversationRequests {
   }
 
   /** The stored attachment behind a 400 "Unable to download the file" for an image URL, if that is the error. */
-  unreachableImage(error: unknown, request: ClaudeRequest, conversationId: number): StoredAttachment | undefined {
-    const failure = toModelError(error);
+  unreachableImage(failure: ThreadlineError, request: ClaudeRequest, conversationId: number): StoredAttachment | undefined {
     if (failure.code !== 'model_bad_request' || !/Unable to download/i.test(failure.message)) return undefined;
     const where = /messages\.(\d+)\.content\.(\d+)/.exec(failure.message);
     const block = where === null ? undefined : request.messages[Number(where[1])]?.content[Number(where[2])];

@@ -87,7 +87,8 @@ function extend(last: Snapshot, input: AssembleInput): AssembleDetails | undefin
   if (imageCount > Math.min(input.rules.maxImages, IMAGE_LIMITS.manyImagesThreshold)) return undefined;
   // A system message last time moves past the user turns that now follow it (§6).
   if (last.details.sent[last.details.sent.length - 1]?.role === 'system' && added[0]?.role === 'user') return undefined;
-  const budget = input.budgetTokens - estimateTextTokens(input.system);
+  const systemTokens = estimateTextTokens(input.system);
+  const budget = input.budgetTokens - systemTokens;
   // Over the budget, the cut or the truncation of the newest turn decide; leave that to the full build.
   if (sentTokens > budget) return undefined;
 
@@ -97,7 +98,7 @@ function extend(last: Snapshot, input: AssembleInput): AssembleDetails | undefin
   const sent = [...last.details.sent, ...added];
   for (let i = tailStart(last.details); i < sent.length; i += 1) appendTurn(messages, sent[i] as HistoryTurn, last.details.multiAuthor);
   return {
-    result: { request: requestOf(input, messages), omittedTurns: 0, omittedImages: [], estimatedInputTokens: estimateTextTokens(input.system) + sentTokens },
+    result: { request: requestOf(input, messages), omittedTurns: 0, omittedImages: [], estimatedInputTokens: systemTokens + sentTokens },
     messages,
     consumed: end,
     sent,

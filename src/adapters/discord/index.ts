@@ -136,9 +136,11 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     ...discordAttachmentServices(client.rest as never, logger),
     replySink(thread, messageId) {
       const channel = client.channels.cache.get(thread.threadKey);
+      // Looked up once per answer: a missing thread is a 404 that every part would pay again.
+      let lookup: ReturnType<typeof answerChannel> | undefined;
       const target: SendTarget = {
         send: async (payload) => {
-          const resolved = channel ?? (await answerChannel(thread));
+          const resolved = channel ?? (await (lookup ??= answerChannel(thread)));
           if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
           return resolved.send(payload);
         },
@@ -152,7 +154,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       const threadChannel = await fetchChannel(thread.threadKey);
       if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep) : 0;
       // No thread: the answer went to the channel, where other conversations' answers stand too.
-      const parent = await answerChannel(thread);
+      const parent = await parentChannel(thread);
       return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }) : 0;
     },
   });
@@ -172,7 +174,12 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
    * was never opened (no permission to create threads: the first answer went to the channel).
    */
   async function answerChannel(thread: ThreadRef) {
-    return (await fetchChannel(thread.threadKey)) ?? (thread.channelId === thread.threadKey ? null : await fetchChannel(thread.channelId));
+    return (await fetchChannel(thread.threadKey)) ?? parentChannel(thread);
+  }
+
+  /** The channel a conversation started in, when that is not the conversation itself (a DM is). */
+  async function parentChannel(thread: ThreadRef) {
+    return thread.channelId === thread.threadKey ? null : fetchChannel(thread.channelId);
   }
 
   return {
