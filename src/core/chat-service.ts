@@ -19,6 +19,7 @@ import { refusalMessage, toModelError, userMessageFor } from './model-errors.js'
 import { modelRules, type ModelRules } from './models.js';
 import { answerRefusal, type AnswerRefusal } from './settings/access.js';
 import { ModelCatalog } from './settings/model-catalog.js';
+import type { EffectiveSettings } from './settings/resolve.js';
 import { SettingsService, type SettingsCommand } from './settings/service.js';
 import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstructions } from './system-prompt.js';
 import type {
@@ -278,6 +279,10 @@ export class ChatService implements ChatCore {
 
   runSettingsCommand(command: SettingsCommand): Promise<CommandReply> {
     return this.settings.run(command);
+  }
+
+  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings {
+    return this.settings.effective(platform, workspaceId, channelId);
   }
 
   settingValueChoices(platform: Platform, key: string | undefined, typed: string): Promise<string[]> {

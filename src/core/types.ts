@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { CommandReply, InstructionsCommand } from './instructions.js';
+import type { EffectiveSettings } from './settings/resolve.js';
 import type { SettingsCommand } from './settings/service.js';
 
 export type Platform = 'discord' | 'slack';
@@ -156,6 +157,11 @@ export interface ChatCore {
   runInstructionsCommand(command: InstructionsCommand): CommandReply;
   /** `/settings` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
   runSettingsCommand(command: SettingsCommand): Promise<CommandReply>;
+  /**
+   * The settings that apply in a channel (Discord threads: their parent channel), each value
+   * with its source (`default`, `workspace`, `channel`). From memory; cheap on every event.
+   */
+  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings;
   /** Autocomplete for `/settings set value:` (model ids the API lists, on/off). */
   settingValueChoices(platform: Platform, key: string | undefined, typed: string): Promise<string[]>;
   /**
