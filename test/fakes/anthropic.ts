@@ -136,6 +136,10 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         return sendJson(res, 200, listModels(options.models ?? Object.keys(FAKE_MODELS), new URL(req.url ?? '/', 'http://fake').searchParams));
       }
       if (!(req.url ?? '').startsWith('/v1/messages')) return reject(record, res, { status: 404, type: 'not_found_error', message: 'Not found' });
+      // A model the list leaves out is as unknown to the API as one it never had.
+      if (options.models !== undefined && typeof body.model === 'string' && !options.models.includes(body.model)) {
+        return reject(record, res, { status: 404, type: 'not_found_error', message: `model: ${body.model}` });
+      }
       const unknownFile = findFileIds(body).find((id) => !files.has(id));
       if (unknownFile !== undefined) return reject(record, res, { status: 404, type: 'not_found_error', message: `File not found: ${unknownFile}` });
       const ruleError = validateRequest(body, {
