@@ -37,6 +37,15 @@ const integer = (fallback: number, min: number, max: number) =>
     return parsed;
   });
 
+const onOff = (fallback: boolean) =>
+  optionalString.transform((value, ctx) => {
+    if (value === undefined) return fallback;
+    if (/^(on|true|1|yes)$/i.test(value)) return true;
+    if (/^(off|false|0|no)$/i.test(value)) return false;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be on or off' });
+    return z.NEVER;
+  });
+
 const idList = optionalString.transform((value) =>
   value === undefined ? [] : value.split(',').map((id) => id.trim()).filter((id) => id !== ''),
 );
@@ -73,6 +82,8 @@ const envSchema = z.object({
   MAX_CONCURRENT_REPLIES: integer(8, 1, 1000),
   PENDING_REPLY_MAX_AGE_MINUTES: integer(30, 1, 10_080),
   RETENTION_DAYS: integer(90, 1, 36_500),
+  WEB_SEARCH: onOff(false),
+  WEB_FETCH: onOff(true),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -117,6 +128,8 @@ export interface Config {
   readonly pendingReplyMaxAgeMs: number;
   readonly retentionDays: number;
   readonly followUpWithoutMention: boolean;
+  /** Defaults of the `web_search` and `web_fetch` settings (admins change them with /settings). */
+  readonly web: { readonly search: boolean; readonly fetch: boolean };
   readonly port: number;
   readonly databasePath: string;
   readonly logLevel: Env['LOG_LEVEL'];
@@ -187,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingReplyMaxAgeMs: e.PENDING_REPLY_MAX_AGE_MINUTES * 60_000,
     retentionDays: e.RETENTION_DAYS,
     followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
+    web: { search: e.WEB_SEARCH, fetch: e.WEB_FETCH },
     port: e.PORT,
     databasePath: e.DATABASE_PATH,
     logLevel: e.LOG_LEVEL,

@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'reply_expired'
   | 'reply_abandoned'
   | 'stopped_by_user'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'answers_off'
+  | 'not_allowed';
 
 export class ThreadlineError extends Error {
   readonly code: ErrorCode;

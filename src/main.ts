@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     concurrency: config.limits.maxConcurrentReplies,
     limits: config.limits,
     pendingReplyMaxAgeMs: config.pendingReplyMaxAgeMs,
+    webSearch: config.web.search,
+    webFetch: config.web.fetch,
   });
   const health = new Health(() => store.isHealthy());
   const adapters: RunningAdapter[] = [];

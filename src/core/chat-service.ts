@@ -17,6 +17,10 @@ import { formatUsage } from './usage-report.js';
 import type { ModelClient, ModelResult } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';
+import { answerRefusal, type AnswerRefusal } from './settings/access.js';
+import { ModelCatalog } from './settings/model-catalog.js';
+import type { EffectiveSettings } from './settings/resolve.js';
+import { SettingsService, type SettingsCommand } from './settings/service.js';
 import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstructions } from './system-prompt.js';
 import type {
   AttachmentInput,
@@ -47,6 +51,9 @@ export interface ChatServiceOptions {
   readonly pendingReplyMaxAgeMs?: number;
   /** Largest text attachment inlined for the model. */
   readonly textAttachmentMaxBytes?: number;
+  /** Defaults of the `web_search` / `web_fetch` settings (WEB_SEARCH, WEB_FETCH). */
+  readonly webSearch?: boolean;
+  readonly webFetch?: boolean;
   readonly now?: () => number;
 }
 
@@ -67,7 +74,8 @@ const IMAGE_FALLBACK_ATTEMPTS = 3;
 export class ChatService implements ChatCore {
   private readonly store: Store;
   private readonly logger: Logger;
-  private readonly rules: ModelRules;
+  /** Model ids already warned about as unknown to the rules table. */
+  private readonly warnedModels = new Set<string>();
   private readonly now: () => number;
   private readonly pipeline: AttachmentPipeline;
   private readonly platforms = new Map<Platform, PlatformServices>();
@@ -80,11 +88,12 @@ export class ChatService implements ChatCore {
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
   private readonly channelLimiter: RateLimiter;
+  /** `/settings` and the effective settings of a channel: `settings.effective(platform, workspaceId, channelId)`. */
+  readonly settings: SettingsService;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.rules = modelRules(options.modelId);
     this.now = options.now ?? Date.now;
     this.pipeline = new AttachmentPipeline({
       store: this.store,
@@ -96,7 +105,7 @@ export class ChatService implements ChatCore {
     this.requests = new ConversationRequests({
       store: this.store,
       pipeline: this.pipeline,
-      rules: this.rules,
+      rules: modelRules(options.modelId),
       maxTokens: options.maxTokens,
       contextBudgetTokens: options.contextBudgetTokens,
       platformServices: (platform) => this.platforms.get(platform),
@@ -105,9 +114,14 @@ export class ChatService implements ChatCore {
     this.instructions = new InstructionsService(this.store, this.logger, this.now);
     this.userLimiter = new RateLimiter(options.limits?.userPerMinute ?? 0, this.now);
     this.channelLimiter = new RateLimiter(options.limits?.channelPerMinute ?? 0, this.now);
-    if (!this.rules.known) {
-      this.logger.warn({ model: options.modelId }, 'unknown model id: using the most conservative request rules');
-    }
+    this.settings = new SettingsService({
+      store: this.store,
+      catalog: new ModelCatalog(options.model, this.logger, this.now),
+      defaults: { model: options.modelId, webSearch: options.webSearch ?? false, webFetch: options.webFetch ?? true },
+      logger: this.logger,
+      now: this.now,
+    });
+    this.rulesFor(options.modelId);
   }
 
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
@@ -117,6 +131,7 @@ export class ChatService implements ChatCore {
     }
     const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
     ctx.onAccepted?.();
+    if (intake.kind === 'refused') return this.postRefusal(intake.refusal, ctx.sink);
     if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
     if (intake.kind !== 'job') return intake.outcome;
     this.ownJobs.add(intake.jobId);
@@ -262,6 +277,22 @@ export class ChatService implements ChatCore {
     return this.instructions.run(command);
   }
 
+  runSettingsCommand(command: SettingsCommand): Promise<CommandReply> {
+    return this.settings.run(command);
+  }
+
+  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings {
+    return this.settings.effective(platform, workspaceId, channelId);
+  }
+
+  settingValueChoices(platform: Platform, key: string | undefined, typed: string): Promise<string[]> {
+    return this.settings.valueChoices(platform, key, typed);
+  }
+
+  answersAllowed(msg: InboundMessage): boolean {
+    return this.refusalFor(msg) === undefined;
+  }
+
   /** Waits for every queued intake and answer: for shutdown and tests. */
   async idle(): Promise<void> {
     await this.intake.idle();
@@ -275,11 +306,14 @@ export class ChatService implements ChatCore {
     | { kind: 'done'; outcome: HandleOutcome }
     | { kind: 'job'; jobId: number; conversationId: number; messageId: number }
     | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
+    | { kind: 'refused'; refusal: AnswerRefusal }
   > {
     let conversation = this.store.conversations.find(msg.thread);
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
     const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
     const wantsAnswer = addressed || followUp;
+    const refusal = wantsAnswer ? this.refusalFor(msg) : undefined;
+    if (refusal !== undefined) return this.intakeRefused(msg, conversation, addressed, refusal);
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
 
@@ -320,6 +354,51 @@ export class ChatService implements ChatCore {
       if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
       return { kind: 'job', jobId, conversationId: conversation.id, messageId: rowId } as const;
     });
+  }
+
+  /** `/settings` forbids answering `msg`: what to say instead, or undefined. */
+  private refusalFor(msg: InboundMessage): AnswerRefusal | undefined {
+    return answerRefusal(this.settings.effective(msg.thread.platform, msg.thread.workspaceId, msg.thread.channelId), msg);
+  }
+
+  /**
+   * A message `/settings` does not let the bot answer: recorded when its thread is a conversation
+   * already (the history stays whole for when answers are back), otherwise left alone, and a
+   * mention or DM is told why, once (redeliveries are claimed like any event).
+   */
+  private intakeRefused(msg: InboundMessage, conversation: Conversation | undefined, addressed: boolean, refusal: AnswerRefusal) {
+    return this.store.transaction(() => {
+      const duplicate = { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+      for (const key of msg.dedupeKeys ?? []) if (!this.store.events.claim(key, this.now())) return duplicate;
+      if (conversation !== undefined) {
+        if (this.store.messages.insert(this.toNewMessage(conversation.id, msg)) === undefined) return duplicate;
+        this.store.conversations.touch(conversation.id, msg.createdAt);
+      } else if (!this.store.events.claim(`refused:${threadKey(msg.thread)}:${msg.messageId}`, this.now())) {
+        return duplicate;
+      }
+      this.logger.info({ platform: msg.thread.platform, channel: msg.thread.channelId, user: msg.author.id, code: refusal.code }, 'not answering: /settings');
+      return addressed ? ({ kind: 'refused', refusal } as const) : ({ kind: 'done', outcome: { kind: 'recorded' } } as const);
+    });
+  }
+
+  private async postRefusal(refusal: AnswerRefusal, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    let postedIds: PostedIds = [];
+    try {
+      postedIds = await makeSink().fail(refusal.text, refusal.code);
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not say why the bot does not answer');
+    }
+    return { kind: 'refused', code: refusal.code, postedIds };
+  }
+
+  /** The request rules of the model the settings choose for this conversation, now. */
+  private rulesFor(modelId: string): ModelRules {
+    const rules = modelRules(modelId);
+    if (!rules.known && !this.warnedModels.has(modelId)) {
+      this.warnedModels.add(modelId);
+      this.logger.warn({ model: modelId }, 'unknown model id: using the most conservative request rules');
+    }
+    return rules;
   }
 
   /**
@@ -367,6 +446,7 @@ export class ChatService implements ChatCore {
     }
     const conversation = this.store.conversations.get(conversationId) as Conversation;
     const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
+    const rules = this.rulesFor(this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).model.value);
     const sink = makeSink();
     try {
       await sink.start();
@@ -377,10 +457,10 @@ export class ChatService implements ChatCore {
     let result: ModelResult;
     let userNotes: readonly string[] = [];
     try {
-      const system = this.prepareSystem(conversation, message);
+      const system = this.prepareSystem(conversation, message, rules);
       let shrunk = false;
       for (let attempt = 1; ; attempt += 1) {
-        const next = await this.requests.next(conversation, message.id, system, log);
+        const next = await this.requests.next(conversation, message.id, system, log, rules);
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
@@ -408,11 +488,11 @@ export class ChatService implements ChatCore {
       }
       const failure = toModelError(error);
       log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
-      return this.failWith(jobId, message, sink, userMessageFor(failure, this.rules.id), failure, log);
+      return this.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log);
     }
 
     // Tokens were spent whatever happens next; on success this joins the answer's one commit.
-    const recordUsage = () => this.recordUsage(conversation, message, result);
+    const recordUsage = () => this.recordUsage(conversation, message, result, rules.id);
     if (result.stopReason === 'refusal') {
       recordUsage();
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
@@ -530,10 +610,10 @@ export class ChatService implements ChatCore {
    * changed instructions as a system message after the turn being answered; elsewhere the
    * prompt is rebuilt.
    */
-  private prepareSystem(conversation: Conversation, answering: StoredMessage): string {
+  private prepareSystem(conversation: Conversation, answering: StoredMessage, rules: ModelRules): string {
     const instructions = this.effectiveInstructions(conversation);
     const current = buildSystemPrompt(conversation.platform, instructions);
-    if (conversation.systemPrompt === null || !this.rules.midConversationSystem || !this.store.messages.hasAssistantTurn(conversation.id)) {
+    if (conversation.systemPrompt === null || !rules.midConversationSystem || !this.store.messages.hasAssistantTurn(conversation.id)) {
       if (conversation.systemPrompt !== current || conversation.instructionsRev !== instructions.rev) {
         this.store.conversations.setSystemPrompt(conversation.id, current, instructions.rev);
       }
@@ -568,14 +648,14 @@ export class ChatService implements ChatCore {
     };
   }
 
-  private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult): void {
+  private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult, model: string): void {
     this.store.usage.record({
       conversationId: conversation.id,
       platform: conversation.platform,
       workspaceId: conversation.workspaceId,
       channelId: conversation.channelId,
       userId: message.authorId,
-      model: this.rules.id,
+      model,
       requestId: result.requestId,
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,

@@ -15,7 +15,7 @@ import type { AttachmentPipeline } from './attachment-pipeline.js';
 import { BudgetCalibration } from './budget-calibration.js';
 import { ThreadOrder, threadUpTo } from './history.js';
 import type { ModelUsage } from './model-client.js';
-import type { ModelRules } from './models.js';
+import { modelRules, type ModelRules } from './models.js';
 import { RequestBuilder } from './request-builder.js';
 import type { Platform, PlatformServices } from './types.js';
 
@@ -36,6 +36,7 @@ interface ConversationMemo {
 export interface ConversationRequestsOptions {
   readonly store: Store;
   readonly pipeline: AttachmentPipeline;
+  /** The default model's rules; a reply may pass its own (the `model` setting). */
   readonly rules: ModelRules;
   readonly maxTokens: number;
   readonly contextBudgetTokens: number;
@@ -60,10 +61,10 @@ export class ConversationRequests {
   constructor(private readonly options: ConversationRequestsOptions) {}
 
   /** The request that answers `answeringId`, from the thread as stored now. */
-  async next(conversation: Conversation, answeringId: number, system: string, log: Logger): Promise<NextRequest> {
+  async next(conversation: Conversation, answeringId: number, system: string, log: Logger, rules: ModelRules = this.options.rules): Promise<NextRequest> {
     const history = await this.historyTurns(conversation, answeringId);
-    const { rules, maxTokens } = this.options;
-    const budgetTokens = this.calibration.budget(conversation.id, this.contextBudget());
+    const { maxTokens } = this.options;
+    const budgetTokens = this.calibration.budget(conversation.id, this.contextBudget(rules));
     const assembled = this.memoOf(conversation.id).requests.build({ rules, maxTokens, system, turns: history.turns, budgetTokens });
     if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
     if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
@@ -78,7 +79,8 @@ export class ConversationRequests {
   /** True when the API said the prompt was too long and this conversation's budget shrank for a retry. */
   shrinkAfterTooLong(failure: ThreadlineError, conversationId: number, assembled: AssembleResult, log: Logger): boolean {
     const estimated = assembled.estimatedInputTokens;
-    if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, this.contextBudget(), failure.message)) return false;
+    const budget = this.contextBudget(modelRules(assembled.request.model));
+    if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, budget, failure.message)) return false;
     log.warn({ requestId: failure.requestId, estimated, budgetFactor: this.calibration.factor(conversationId) }, 'prompt too long for the model; trying again with a smaller context budget');
     return true;
   }
@@ -101,8 +103,8 @@ export class ConversationRequests {
     this.recent.delete(conversationId);
   }
 
-  private contextBudget(): number {
-    const { contextBudgetTokens, rules, maxTokens } = this.options;
+  private contextBudget(rules: ModelRules): number {
+    const { contextBudgetTokens, maxTokens } = this.options;
     return Math.min(contextBudgetTokens, rules.contextWindowTokens - maxTokens - WINDOW_MARGIN_TOKENS);
   }
 

@@ -30,8 +30,8 @@ export interface CommandReply {
   readonly text: string;
 }
 
-const WORKSPACE_NOUN: Record<Platform, string> = { discord: 'server', slack: 'workspace' };
-const ADMIN_RULE: Record<Platform, string> = {
+export const WORKSPACE_NOUN: Record<Platform, string> = { discord: 'server', slack: 'workspace' };
+export const ADMIN_RULE: Record<Platform, string> = {
   discord: 'members with the Manage Server permission',
   slack: 'workspace admins and owners (and the users listed in SLACK_ADMIN_USER_IDS)',
 };
@@ -118,7 +118,7 @@ function quote(text: string | null): string {
   return `“${flat.length > 120 ? `${flat.slice(0, 117)}…` : flat}”`;
 }
 
-function formatTime(ms: number): string {
+export function formatTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 

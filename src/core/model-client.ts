@@ -29,6 +29,8 @@ export interface ModelClient {
   complete(request: ClaudeRequest, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ModelResult>;
   /** Uploads a file once (Files API) so later requests can refer to it by id. */
   uploadFile(bytes: Uint8Array, name: string, mediaType: string): Promise<string>;
+  /** Every model id `GET /v1/models` lists (all pages). Throws ThreadlineError. */
+  listModels(): Promise<readonly string[]>;
 }
 
 export interface ModelClientOptions {
@@ -57,6 +59,15 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       try {
         const file = await client.files.upload({ file: await toFile(Buffer.from(bytes), name, { type: mediaType }) });
         return file.id;
+      } catch (error) {
+        throw toModelError(error);
+      }
+    },
+    async listModels() {
+      try {
+        const ids: string[] = [];
+        for await (const model of client.models.list({ limit: 100 })) ids.push(model.id);
+        return ids;
       } catch (error) {
         throw toModelError(error);
       }

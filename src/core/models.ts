@@ -87,7 +87,23 @@ const CONSERVATIVE: Omit<ModelRules, 'id'> = {
 // claude-<family>-<version>[-<yyyymmdd>], e.g. claude-opus-4-8, claude-sonnet-4-5-20250929, claude-mythos-preview
 const MODEL_ID = /^claude-([a-z]+)-(\d{1,2}(?:-\d{1,2})?|preview)(?:-(\d{8}))?$/;
 
+/**
+ * One object per id: the request builder extends a conversation's last request only while the
+ * rules are the same object, and every reply now looks its model's rules up anew.
+ */
+const rulesById = new Map<string, ModelRules>();
+
 export function modelRules(id: string): ModelRules {
+  let rules = rulesById.get(id);
+  if (rules === undefined) {
+    rules = Object.freeze(rulesOf(id));
+    // Ids come from the environment and from /settings (checked against the API's list): few.
+    if (rulesById.size < 1000) rulesById.set(id, rules);
+  }
+  return rules;
+}
+
+function rulesOf(id: string): ModelRules {
   const match = MODEL_ID.exec(id.trim().toLowerCase());
   const row =
     match === null ? undefined : TABLE.find((entry) => entry.family === match[1] && entry.versions.includes(match[2] as string));

@@ -5,6 +5,8 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { CommandReply, InstructionsCommand } from './instructions.js';
+import type { EffectiveSettings } from './settings/resolve.js';
+import type { SettingsCommand } from './settings/service.js';
 
 export type Platform = 'discord' | 'slack';
 
@@ -38,7 +40,15 @@ export interface InboundMessage {
   readonly thread: ThreadRef;
   /** Platform message id (Discord snowflake, Slack ts). Unique within the thread. */
   readonly messageId: string;
-  readonly author: { readonly id: string; readonly name: string; readonly kind: AuthorKind };
+  readonly author: {
+    readonly id: string;
+    readonly name: string;
+    readonly kind: AuthorKind;
+    /** Discord: the member's role ids, for the `roles` setting. Unknown (undefined) counts as none. */
+    readonly roleIds?: readonly string[];
+    /** The author may administer the bot here (Discord: Manage Server); admins pass the `roles` setting. */
+    readonly isAdmin?: boolean;
+  };
   /** Text already decoded for the model (mentions rendered as names, the bot's own mention removed). */
   readonly text: string;
   /** Epoch ms. */
@@ -96,6 +106,8 @@ export type HandleOutcome =
   | { readonly kind: 'recorded' }
   | { readonly kind: 'limited'; readonly code: ErrorCode; readonly retryAfterMs: number; readonly postedIds: PostedIds }
   | { readonly kind: 'answered'; readonly postedIds: PostedIds }
+  /** `/settings` says no: answers are off here, or the author holds none of the allowed roles. */
+  | { readonly kind: 'refused'; readonly code: 'answers_off' | 'not_allowed'; readonly postedIds: PostedIds }
   | { readonly kind: 'failed'; readonly code: ErrorCode; readonly postedIds: PostedIds };
 
 export interface RefreshedUrl {
@@ -143,6 +155,20 @@ export interface ChatCore {
   ingest(msgs: readonly InboundMessage[]): void;
   /** `/instructions` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
   runInstructionsCommand(command: InstructionsCommand): CommandReply;
+  /** `/settings` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
+  runSettingsCommand(command: SettingsCommand): Promise<CommandReply>;
+  /**
+   * The settings that apply in a channel (Discord threads: their parent channel), each value
+   * with its source (`default`, `workspace`, `channel`). From memory; cheap on every event.
+   */
+  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings;
+  /** Autocomplete for `/settings set value:` (model ids the API lists, on/off). */
+  settingValueChoices(platform: Platform, key: string | undefined, typed: string): Promise<string[]>;
+  /**
+   * Whether `/settings` lets this message be answered here (answers on, author allowed). Adapters
+   * ask before doing visible work for a message (Discord: opening a thread); `handle` decides anyway.
+   */
+  answersAllowed(msg: InboundMessage): boolean;
   /** An adapter lends the core its attachment access (URL refresh, authenticated download) and reply sinks. */
   registerPlatform(platform: Platform, services: PlatformServices): void;
   /** Answers (or apologizes for) the mentions a previous run left unanswered; call once the platform is connected. */

@@ -9,6 +9,7 @@ import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
 import { MessageRepo } from './messages.js';
 import { RetentionRepo } from './retention.js';
+import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 
 export class Store {
@@ -19,6 +20,7 @@ export class Store {
   readonly jobs: ReplyJobRepo;
   readonly usage: UsageRepo;
   readonly retention: RetentionRepo;
+  readonly settings: SettingsRepo;
   private readonly pingStmt;
 
   constructor(private readonly db: Database) {
@@ -29,6 +31,7 @@ export class Store {
     this.jobs = new ReplyJobRepo(db);
     this.usage = new UsageRepo(db);
     this.retention = new RetentionRepo(db);
+    this.settings = new SettingsRepo(db);
     this.pingStmt = db.prepare('SELECT 1');
   }
 
@@ -70,6 +73,7 @@ export class Store {
     this.messages.invalidate();
     this.conversations.invalidate();
     this.instructions.invalidate();
+    this.settings.invalidate();
   }
 
   isHealthy(): boolean {
@@ -86,4 +90,4 @@ export class Store {
   }
 }
 
-export type { Conversation, StoredMessage, StoredAttachment, InstructionChange, ReplyJob, UsageRecord } from './types.js';
+export type { Conversation, StoredMessage, StoredAttachment, InstructionChange, SettingChange, ReplyJob, UsageRecord } from './types.js';

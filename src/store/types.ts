@@ -82,6 +82,19 @@ export interface InstructionChange {
   readonly createdAt: number;
 }
 
+export interface SettingChange {
+  readonly id: number;
+  readonly channelId: string;
+  readonly key: string;
+  /** `null` records a clear. */
+  readonly value: string | null;
+  /** History only: the key's value in the scope before this change (`null`: unset or cleared). */
+  readonly previous?: string | null;
+  readonly authorId: string;
+  readonly authorName: string;
+  readonly createdAt: number;
+}
+
 export type JobState = 'pending' | 'running' | 'done' | 'failed' | 'dropped';
 
 export interface ReplyJob {

@@ -137,6 +137,28 @@ describe('RequestBuilder', () => {
     expect(builder.build(next)).toEqual(assemble(next));
   });
 
+  it.each([
+    ['claude-opus-4-8', 'claude-sonnet-4-6'],
+    ['claude-sonnet-4-6', 'claude-opus-4-8'],
+    ['claude-opus-4-8', 'claude-haiku-4-5'],
+  ])('a conversation moving from %s to %s gets the new model\'s full build, system turns included or left out', (from, to) => {
+    const builder = new RequestBuilder();
+    const turns = [turn('user', 'alice', 'q1'), turn('system', 'system', 'be brief'), turn('assistant', 'self', 'a1'), turn('user', 'alice', 'q2')];
+    const input = (model: string, all: HistoryTurn[]): AssembleInput => ({ rules: modelRules(model), maxTokens: 100_000, system: 's', turns: all, budgetTokens: 100_000 });
+    builder.build(input(from, turns));
+    const next = input(to, [...turns, turn('assistant', 'self', 'a2'), turn('user', 'alice', 'q3')]);
+    const built = builder.build(next);
+    expect(built).toEqual(assemble(next));
+    expect(built.request.model).toBe(to);
+    expect(built.request.max_tokens).toBe(Math.min(100_000, modelRules(to).maxOutputTokens));
+    expect(built.request.messages.some((message) => (message.role as string) === 'system')).toBe(modelRules(to).midConversationSystem);
+  });
+
+  it('looks the rules of one model id up as one object, so requests keep extending', () => {
+    expect(modelRules('claude-sonnet-4-6')).toBe(modelRules('claude-sonnet-4-6'));
+    expect(Object.isFrozen(modelRules('claude-unknown-7'))).toBe(true);
+  });
+
   it('never changes a request it handed out when it builds the next one', () => {
     const builder = new RequestBuilder();
     const rules = modelRules('claude-opus-4-8');

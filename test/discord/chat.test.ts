@@ -19,7 +19,7 @@ describe('Discord adapter', () => {
     w = await startDiscordWorld();
     expect(w.h.health.snapshot()).toMatchObject({ ok: true, discord: 'ready' });
     const commands = await w.discord.rest.waitFor((r) => r.method === 'PUT' && r.path.endsWith('/commands'), 'command registration');
-    expect((commands.body as Array<{ name: string }>).map((c) => c.name)).toEqual(['instructions', 'usage', 'forget']);
+    expect((commands.body as Array<{ name: string }>).map((c) => c.name)).toEqual(['instructions', 'settings', 'usage', 'forget']);
   });
 
   it('answers a mention in a channel inside a new thread on that message, never pinging', async () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { discordUrlDownloadable, modelFor, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
+import { FAKE_MODELS, discordUrlDownloadable, modelFor, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
 
 export interface ScriptedReply {
   readonly text?: string;
@@ -60,6 +60,8 @@ export interface FakeAnthropicOptions {
    * bot's estimate; a test of the bot's calibration passes a denser one.
    */
   readonly countTokens?: (json: string) => number;
+  /** What `GET /v1/models` lists (default: every model the fake serves). */
+  readonly models?: readonly string[];
 }
 
 export interface FakeAnthropic {
@@ -129,7 +131,15 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         record.body = { filename: file.filename, mime_type: file.mimeType, size_bytes: file.bytes.length };
         return sendJson(res, 200, { id, type: 'file', filename: file.filename, mime_type: file.mimeType, size_bytes: file.bytes.length, created_at: new Date().toISOString(), downloadable: false });
       }
+      if ((req.url ?? '').startsWith('/v1/models') && req.method === 'GET') {
+        record.status = 200;
+        return sendJson(res, 200, listModels(options.models ?? Object.keys(FAKE_MODELS), new URL(req.url ?? '/', 'http://fake').searchParams));
+      }
       if (!(req.url ?? '').startsWith('/v1/messages')) return reject(record, res, { status: 404, type: 'not_found_error', message: 'Not found' });
+      // A model the list leaves out is as unknown to the API as one it never had.
+      if (options.models !== undefined && typeof body.model === 'string' && !options.models.includes(body.model)) {
+        return reject(record, res, { status: 404, type: 'not_found_error', message: `model: ${body.model}` });
+      }
       const unknownFile = findFileIds(body).find((id) => !files.has(id));
       if (unknownFile !== undefined) return reject(record, res, { status: 404, type: 'not_found_error', message: `File not found: ${unknownFile}` });
       const ruleError = validateRequest(body, {
@@ -191,6 +201,28 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** `GET /v1/models`: newest first, paged by `limit` (default 20) and `after_id`, as the API does. */
+function listModels(ids: readonly string[], query: URLSearchParams) {
+  const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 20)));
+  const after = query.get('after_id');
+  const start = after === null ? 0 : ids.indexOf(after) + 1;
+  const page = ids.slice(start, start + limit);
+  return {
+    data: page.map((id, index) => ({
+      id,
+      type: 'model',
+      display_name: id.replace(/^claude-/, 'Claude ').replace(/-/g, ' '),
+      created_at: new Date(Date.UTC(2026, 0, 1) - (start + index) * 86_400_000).toISOString(),
+      max_input_tokens: modelFor(id)?.contextWindow ?? null,
+      max_tokens: modelFor(id)?.maxOutput ?? null,
+      capabilities: null,
+    })),
+    first_id: page[0] ?? null,
+    last_id: page[page.length - 1] ?? null,
+    has_more: start + limit < ids.length,
   };
 }
 

@@ -27,7 +27,7 @@ describe('store on a temp-file database', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => (row as { name: string }).name);
-    expect(tables).toEqual(expect.arrayContaining(['conversations', 'messages', 'attachments', 'instructions', 'processed_events', 'reply_jobs', 'usage']));
+    expect(tables).toEqual(expect.arrayContaining(['conversations', 'messages', 'attachments', 'instructions', 'processed_events', 'reply_jobs', 'usage', 'settings']));
     db.close();
   });
 

@@ -1,5 +1,5 @@
 /**
- * Discord slash commands: `/instructions`, `/usage` and `/forget`, their registration, and their
+ * Discord slash commands: `/instructions`, `/settings`, `/usage` and `/forget`, their registration, and their
  * handling. Permission is checked here on every call (`memberPermissions`), not only by
  * `default_member_permissions`, which server admins can change.
  */
@@ -9,11 +9,14 @@ import {
   MessageFlags,
   PermissionFlagsBits,
   Routes,
+  type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type REST,
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { MAX_INSTRUCTIONS_CHARS, usage, type InstructionsAction, type InstructionsScope } from '../../core/instructions.js';
+import { keysFor } from '../../core/settings/keys.js';
+import { settingsUsage, type SettingsAction, type SettingsScope } from '../../core/settings/service.js';
 import type { ChatCore, ThreadRef } from '../../core/types.js';
 import { authorizedFetch } from '../../http/authorized-fetch.js';
 import { splitMessage } from '../../core/text/split.js';
@@ -34,6 +37,14 @@ const scopeOption = {
 };
 
 const ADMIN = String(PermissionFlagsBits.ManageGuild);
+
+const settingKeyOption = {
+  type: ApplicationCommandOptionType.String,
+  name: 'key',
+  description: 'The setting',
+  required: true,
+  choices: keysFor('discord').map((key) => ({ name: key, value: key })),
+};
 
 /** The command definitions registered with `PUT /applications/:app/commands`. */
 export function commandDefinitions(): unknown[] {
@@ -56,6 +67,27 @@ export function commandDefinitions(): unknown[] {
         },
         { type: ApplicationCommandOptionType.Subcommand, name: 'show', description: 'Show the instructions that apply in this channel' },
         { type: ApplicationCommandOptionType.Subcommand, name: 'clear', description: 'Remove the instructions', options: [scopeOption] },
+        { type: ApplicationCommandOptionType.Subcommand, name: 'history', description: 'The last 10 changes', options: [scopeOption] },
+      ],
+    },
+    {
+      name: 'settings',
+      description: "Show or change the bot's settings (model, web tools, answers, roles) here",
+      default_member_permissions: ADMIN,
+      dm_permission: false,
+      options: [
+        { type: ApplicationCommandOptionType.Subcommand, name: 'show', description: 'Every setting that applies in this channel, and where it comes from' },
+        {
+          type: ApplicationCommandOptionType.Subcommand,
+          name: 'set',
+          description: 'Set a key for the server (default) or this channel',
+          options: [
+            settingKeyOption,
+            { type: ApplicationCommandOptionType.String, name: 'value', description: 'on/off, a model id, or role mentions', required: true, autocomplete: true, max_length: 1000 },
+            scopeOption,
+          ],
+        },
+        { type: ApplicationCommandOptionType.Subcommand, name: 'clear', description: 'Back to the inherited value', options: [settingKeyOption, scopeOption] },
         { type: ApplicationCommandOptionType.Subcommand, name: 'history', description: 'The last 10 changes', options: [scopeOption] },
       ],
     },
@@ -107,7 +139,7 @@ export interface CommandContext {
 export async function handleCommand(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
   const log = context.logger.child({ command: interaction.commandName, user: interaction.user.id, guild: interaction.guildId });
   if (interaction.guildId === null) {
-    await reply(interaction, 'Instructions, usage and memory are managed per server: run this command in a server channel.');
+    await reply(interaction, 'Instructions, settings, usage and memory are managed per server: run this command in a server channel.');
     return;
   }
   // Server-side check on every call: default_member_permissions is only a default admins can change.
@@ -117,6 +149,9 @@ export async function handleCommand(interaction: ChatInputCommandInteraction, co
   switch (interaction.commandName) {
     case 'instructions':
       await handleInstructions(interaction, context, { guildId: interaction.guildId, channelId, actor }, log);
+      return;
+    case 'settings':
+      await handleSettings(interaction, context, { guildId: interaction.guildId, channelId, actor });
       return;
     case 'usage': {
       const days = interaction.options.getInteger('days') ?? 7;
@@ -179,6 +214,47 @@ async function handleInstructions(
     ...(text === undefined ? {} : { text }),
   });
   await reply(interaction, result.text);
+}
+
+async function handleSettings(
+  interaction: ChatInputCommandInteraction,
+  context: CommandContext,
+  where: { guildId: string; channelId: string; actor: { id: string; name: string; isAdmin: boolean } },
+): Promise<void> {
+  const action = interaction.options.getSubcommand(false);
+  if (action === null || !['show', 'set', 'clear', 'history'].includes(action)) {
+    await reply(interaction, settingsUsage('discord'));
+    return;
+  }
+  const key = interaction.options.getString('key') ?? undefined;
+  const value = interaction.options.getString('value') ?? undefined;
+  // Checking a model id may ask the Messages API for its list: longer than the 3 s Discord allows.
+  if (action === 'set' && key === 'model' && where.actor.isAdmin) await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const roles = interaction.guild?.roles.cache;
+  const result = await context.core.runSettingsCommand({
+    platform: 'discord',
+    workspaceId: where.guildId,
+    channelId: where.channelId,
+    actor: where.actor,
+    action: action as SettingsAction,
+    scope: (interaction.options.getString('scope') === 'channel' ? 'channel' : 'workspace') satisfies SettingsScope,
+    ...(key === undefined ? {} : { key }),
+    ...(value === undefined ? {} : { value }),
+    ...(roles === undefined || roles.size === 0 ? {} : { knownRoleIds: new Set(roles.keys()) }),
+  });
+  await reply(interaction, result.text);
+}
+
+/** `/settings set value:` suggestions (model ids the API lists, on/off); admins only, like the command. */
+export async function handleAutocomplete(interaction: AutocompleteInteraction, context: CommandContext): Promise<void> {
+  const focused = interaction.options.getFocused(true);
+  const isAdmin = interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false;
+  if (interaction.commandName !== 'settings' || focused.name !== 'value' || !isAdmin) {
+    await interaction.respond([]);
+    return;
+  }
+  const choices = await context.core.settingValueChoices('discord', interaction.options.getString('key') ?? undefined, String(focused.value));
+  await interaction.respond(choices.slice(0, 25).map((choice) => ({ name: choice.slice(0, 100), value: choice.slice(0, 100) })));
 }
 
 async function readInstructionsFile(

@@ -2,7 +2,7 @@
  * discord.js messages → the core's normalized messages. Mentions become names the model can
  * read; the bot's own mention (user or managed role) disappears.
  */
-import type { Attachment, Message } from 'discord.js';
+import { PermissionFlagsBits, type Attachment, type Message } from 'discord.js';
 import type { AttachmentInput, AuthorKind, InboundMessage, ThreadRef } from '../../core/types.js';
 import { attachmentUrlExpiry } from './attachment-urls.js';
 
@@ -83,7 +83,13 @@ export function toInbound(message: Message, thread: ThreadRef, bot: BotIdentity)
   return {
     thread,
     messageId: message.id,
-    author: { id: message.author.id, name: displayName(message), kind: authorKind(message, bot.userId) },
+    author: {
+      id: message.author.id,
+      name: displayName(message),
+      kind: authorKind(message, bot.userId),
+      // For the `roles` setting; in a DM there is no member.
+      ...(message.member === null ? {} : { roleIds: [...message.member.roles.cache.keys()], isAdmin: message.member.permissions.has(PermissionFlagsBits.ManageGuild) }),
+    },
     text: renderText(message, bot),
     createdAt: message.createdTimestamp,
     attachments: [...message.attachments.values()].map(toAttachmentInput),

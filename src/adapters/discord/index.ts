@@ -10,7 +10,7 @@ import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
-import { handleCommand, registerCommands } from './commands.js';
+import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
 import { backfillThread, catchUp, removeStrayReplies } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
@@ -73,6 +73,12 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       // A plain channel: only a mention from a person starts a conversation, in a new thread on that message.
       if (message.author.bot || !mentionsBot(message, bot)) return;
       thread = threadFromChannelMessage(message);
+      // Where /settings turns the bot off (or the author lacks the roles), the short refusal goes in the channel: no thread.
+      const inbound = toInbound(message, thread, bot);
+      if (!core.answersAllowed(inbound)) {
+        if (target !== undefined) await core.handle(inbound, { sink: sinkFor(target, message.id) });
+        return;
+      }
       try {
         const name = renderText(message, bot).slice(0, THREAD_NAME_LIMIT) || `Conversation with ${message.author.username}`;
         target = await message.startThread({ name, autoArchiveDuration: 1440 });
@@ -110,6 +116,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   });
 
   client.on(Events.InteractionCreate, (interaction) => {
+    if (interaction.isAutocomplete()) {
+      handleAutocomplete(interaction, { core, logger }).catch((error: unknown) => logger.warn({ err: error }, 'autocomplete failed'));
+      return;
+    }
     if (!interaction.isChatInputCommand()) return;
     handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
   });

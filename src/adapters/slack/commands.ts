@@ -1,5 +1,5 @@
 /**
- * Slack slash commands: `/instructions`, `/usage` and `/forget`. Acked at once (Slack allows
+ * Slack slash commands: `/instructions`, `/settings`, `/usage` and `/forget`. Acked at once (Slack allows
  * 3 s), answered ephemerally, and the caller's admin status checked on every call.
  */
 import type { App, RespondFn, SlashCommand, webApi } from '@slack/bolt';
@@ -8,6 +8,7 @@ type WebClient = webApi.WebClient;
 import type { Logger } from 'pino';
 import { usage, type InstructionsAction, type InstructionsScope } from '../../core/instructions.js';
 import type { ChatCore, ThreadRef } from '../../core/types.js';
+import { runSlackSettings } from './settings-command.js';
 
 const ADMIN_CACHE_MS = 60_000;
 
@@ -104,6 +105,9 @@ export function registerSlackCommands(app: App, options: SlackCommandOptions): v
     });
 
   command('/instructions', (invocation) => instructions(invocation, options));
+  command('/settings', (invocation) =>
+    runSlackSettings(options.core, invocation.text, { workspaceId: invocation.team_id, channelId: invocation.channel_id }, () => actorOf(invocation, options.admins)),
+  );
   command('/usage', async (invocation) => {
     const actor = await actorOf(invocation, options.admins);
     const days = [1, 7, 30].includes(Number(invocation.text.trim())) ? Number(invocation.text.trim()) : 7;

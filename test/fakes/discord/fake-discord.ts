@@ -98,6 +98,18 @@ export interface FakeDiscordOptions {
   readonly guildId?: string;
 }
 
+export interface FakeRole {
+  readonly id: string;
+  readonly name: string;
+  readonly permissions: string;
+  readonly position: number;
+  readonly color: number;
+  readonly hoist: boolean;
+  readonly managed: boolean;
+  readonly mentionable: boolean;
+  readonly flags: number;
+}
+
 export const CHANNEL = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
 
 export class FakeDiscord {
@@ -115,6 +127,10 @@ export class FakeDiscord {
   readonly forbiddenChannels = new Set<string>();
   /** Channels where starting a thread answers 403 Missing Permissions (no Create Public Threads). */
   readonly threadlessChannels = new Set<string>();
+  /** The guild's roles (`@everyone` first); `addRole` adds more. */
+  readonly roles: FakeRole[] = [];
+  /** Role ids per user id, sent as `member.roles` with their messages and interactions. */
+  readonly memberRoles = new Map<string, string[]>();
   private readonly enforceRateLimits: boolean;
   /** Recent message writes per channel, for `enforceRateLimits`. */
   private readonly channelWrites = new Map<string, number[]>();
@@ -135,6 +151,7 @@ export class FakeDiscord {
     this.applicationId = options.applicationId ?? this.bot.id;
     this.guildId = options.guildId ?? '800000000000000001';
     this.enforceRateLimits = options.enforceRateLimits ?? false;
+    this.roles.push({ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 });
   }
 
   /** REST base without the version, as DISCORD_API_URL takes it. */
@@ -288,7 +305,19 @@ export class FakeDiscord {
     this.socket?.terminate();
   }
 
-  /** Dispatches a slash command interaction; returns its id and token for matching requests. */
+  /** A guild role (dispatched as GUILD_ROLE_CREATE when connected); returns its id. */
+  addRole(name: string, permissions = 0n): string {
+    const role: FakeRole = { id: snowflake(), name, permissions: String(permissions), position: this.roles.length, color: 0, hoist: false, managed: false, mentionable: true, flags: 0 };
+    this.roles.push(role);
+    if (this.socket !== undefined) this.dispatch('GUILD_ROLE_CREATE', { guild_id: this.guildId, role });
+    return role.id;
+  }
+
+  giveRole(user: FakeUser, roleId: string): void {
+    this.memberRoles.set(user.id, [...(this.memberRoles.get(user.id) ?? []), roleId]);
+  }
+
+  /** Dispatches a slash command interaction (`type` 4: autocomplete); returns its id and token for matching requests. */
   interaction(
     channelId: string,
     user: FakeUser,
@@ -296,6 +325,7 @@ export class FakeDiscord {
     options: unknown[],
     permissions: bigint,
     resolved?: Record<string, unknown>,
+    type = 2,
   ): { id: string; token: string } {
     const id = snowflake();
     const token = `interaction-token-${id}`;
@@ -303,7 +333,7 @@ export class FakeDiscord {
     this.dispatch('INTERACTION_CREATE', {
       id,
       application_id: this.applicationId,
-      type: 2,
+      type,
       token,
       version: 1,
       locale: 'en-US',
@@ -316,7 +346,7 @@ export class FakeDiscord {
       channel,
       ...(channel?.guild_id === undefined
         ? { user }
-        : { guild_id: channel.guild_id, member: { user, roles: [], permissions: String(permissions), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } }),
+        : { guild_id: channel.guild_id, member: { user, roles: this.memberRoles.get(user.id) ?? [], permissions: String(permissions), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } }),
       data: { id: snowflake(), name, type: 1, options, ...(resolved === undefined ? {} : { resolved }) },
     });
     return { id, token };
@@ -371,7 +401,7 @@ export class FakeDiscord {
       large: false,
       member_count: 3,
       joined_at: new Date().toISOString(),
-      roles: [{ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+      roles: this.roles,
       members: [{ user: this.bot, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 }],
       channels: inGuild.filter((channel) => channel.type !== CHANNEL.PublicThread),
       threads: inGuild.filter((channel) => channel.type === CHANNEL.PublicThread),
@@ -618,7 +648,7 @@ export class FakeDiscord {
 
   private withMember(message: FakeMessage): unknown {
     if (message.guild_id === undefined) return message;
-    return { ...message, member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, nick: null } };
+    return { ...message, member: { roles: this.memberRoles.get(message.author.id) ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, nick: null } };
   }
 }
 

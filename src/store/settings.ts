@@ -1,0 +1,90 @@
+import type { Database } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
+import type { Platform } from '../core/types.js';
+import type { SettingChange } from './types.js';
+
+interface SettingRow {
+  id: number;
+  channel_id: string;
+  key: string;
+  value: string | null;
+  previous?: string | null;
+  author_id: string;
+  author_name: string;
+  created_at: number;
+}
+
+const toChange = (row: SettingRow): SettingChange => ({
+  id: row.id,
+  channelId: row.channel_id,
+  key: row.key,
+  value: row.value,
+  ...(row.previous === undefined ? {} : { previous: row.previous }),
+  authorId: row.author_id,
+  authorName: row.author_name,
+  createdAt: row.created_at,
+});
+
+/**
+ * Every change is a new row (history is the table); the newest row of a key in a scope is what
+ * applies. Every reply reads two scopes (server/workspace and channel), so each scope's newest
+ * row per key is kept in memory and written through by `record`: a reply costs no query.
+ */
+export class SettingsRepo {
+  private readonly byScope = new LRUCache<string, ReadonlyMap<string, SettingChange>>({ max: 4096 });
+  private readonly insertStmt;
+  private readonly currentStmt;
+  private readonly historyStmt;
+
+  constructor(db: Database) {
+    this.insertStmt = db.prepare<[string, string, string, string, string | null, string, string, number], { id: number }>(
+      `INSERT INTO settings (platform, workspace_id, channel_id, key, value, author_id, author_name, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    );
+    this.currentStmt = db.prepare<[string, string, string], SettingRow>(
+      `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at FROM settings s
+        WHERE s.id IN (SELECT MAX(id) FROM settings WHERE platform = ? AND workspace_id = ? AND channel_id = ? GROUP BY key)`,
+    );
+    this.historyStmt = db.prepare<[string, string, string, number], SettingRow>(
+      `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at,
+              (SELECT p.value FROM settings p
+                WHERE p.platform = s.platform AND p.workspace_id = s.workspace_id AND p.channel_id = s.channel_id
+                  AND p.key = s.key AND p.id < s.id ORDER BY p.id DESC LIMIT 1) AS previous
+         FROM settings s WHERE s.platform = ? AND s.workspace_id = ? AND s.channel_id = ? ORDER BY s.id DESC LIMIT ?`,
+    );
+  }
+
+  /** `channelId` '' is the workspace/server scope; `value` null clears the key there. */
+  record(platform: Platform, workspaceId: string, channelId: string, key: string, value: string | null, author: { id: string; name: string }, at: number): SettingChange {
+    const { id } = this.insertStmt.get(platform, workspaceId, channelId, key, value, author.id, author.name, at) as { id: number };
+    const change: SettingChange = { id, channelId, key, value, authorId: author.id, authorName: author.name, createdAt: at };
+    const scope = scopeKey(platform, workspaceId, channelId);
+    const cached = this.byScope.get(scope);
+    // Without a cached scope the next read loads it, this row included.
+    if (cached !== undefined) this.byScope.set(scope, new Map(cached).set(key, change));
+    return change;
+  }
+
+  /** The newest change of every key ever set in the scope (cleared keys have `value` null). */
+  current(platform: Platform, workspaceId: string, channelId: string): ReadonlyMap<string, SettingChange> {
+    const scope = scopeKey(platform, workspaceId, channelId);
+    let changes = this.byScope.get(scope);
+    if (changes === undefined) {
+      changes = new Map(this.currentStmt.all(platform, workspaceId, channelId).map((row) => [row.key, toChange(row)]));
+      this.byScope.set(scope, changes);
+    }
+    return changes;
+  }
+
+  /** Newest first, each with the value it replaced (`previous`). */
+  history(platform: Platform, workspaceId: string, channelId: string, limit: number): SettingChange[] {
+    return this.historyStmt.all(platform, workspaceId, channelId, limit).map(toChange);
+  }
+
+  /** Forgets what is cached: after a rolled-back transaction. */
+  invalidate(): void {
+    this.byScope.clear();
+  }
+}
+
+const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;
