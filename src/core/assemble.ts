@@ -135,7 +135,9 @@ export function assembleInDetail(input: AssembleInput): AssembleDetails {
     }
   }
 
-  const images = imageCount === 0 ? { turns, omitted: [] } : limitAttachments(turns, input.rules);
+  // PDFs may take most of the budget, never all of it: the conversation's text must fit too.
+  const documentTokens = Math.floor((input.budgetTokens - estimateTextTokens(input.system)) * 0.8);
+  const images = imageCount === 0 ? { turns, omitted: [] } : limitAttachments(turns, input.rules, documentTokens);
   turns = images.turns;
   const answeredIndex = indexOfLastUser(turns);
 

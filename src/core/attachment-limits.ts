@@ -6,10 +6,12 @@
  *
  * Rules, per request: images at most `maxImages` and none over 8000 px; more than 20 images only
  * when every one is at most 2000 px a side; PDFs at most 100 or 600 pages together; inline
- * (base64) data, images and PDFs together, at most 24 MB of the 32 MB request.
+ * (base64) data, images and PDFs together, at most 24 MB of the 32 MB request. And PDFs, which
+ * cost thousands of tokens a page, only up to `documentTokens` together, so a long PDF cannot
+ * push a request past the context window (a 400 no retry could cure).
  */
 import type { HistoryTurn, ImagePart } from './assemble.js';
-import { maxDocumentPages, DOCUMENT_LIMITS } from './documents/pdf.js';
+import { DOCUMENT_LIMITS, estimateDocumentTokens, maxDocumentPages } from './documents/pdf.js';
 import type { DocumentPart } from './documents/parts.js';
 import { IMAGE_LIMITS, type ModelRules } from './models.js';
 
@@ -36,7 +38,11 @@ export function inlineSize(part: ImagePart | DocumentPart): number {
 
 const side = (image: ImagePart) => Math.max(image.width ?? 0, image.height ?? 0);
 
-export function limitAttachments(turns: HistoryTurn[], rules: Pick<ModelRules, 'maxImages' | 'contextWindowTokens'>): LimitedTurns {
+export function limitAttachments(
+  turns: HistoryTurn[],
+  rules: Pick<ModelRules, 'maxImages' | 'contextWindowTokens'>,
+  documentTokens = Number.POSITIVE_INFINITY,
+): LimitedTurns {
   const entries: Entry[] = [];
   turns.forEach((turn, turnIndex) => {
     turn.images.forEach((part, index) => entries.push({ kind: 'image', turnIndex, index, part }));
@@ -47,6 +53,7 @@ export function limitAttachments(turns: HistoryTurn[], rules: Pick<ModelRules, '
   let images = 0;
   let largeImages = 0;
   let pages = 0;
+  let pageTokens = 0;
   let inlineBytes = 0;
   for (let i = entries.length - 1; i >= 0; i -= 1) {
     const entry = entries[i] as Entry;
@@ -61,7 +68,13 @@ export function limitAttachments(turns: HistoryTurn[], rules: Pick<ModelRules, '
         drop.set(entry, count > pageLimit ? `it has ${count} pages; a request can carry at most ${pageLimit}` : `a request can carry at most ${pageLimit} PDF pages, newest first`);
         continue;
       }
+      const tokens = estimateDocumentTokens(entry.part.pages);
+      if (pageTokens + tokens > documentTokens) {
+        drop.set(entry, `it does not fit in the context window together with the rest of the conversation${pages > 0 ? ' and newer documents' : ''}`);
+        continue;
+      }
       pages += count;
+      pageTokens += tokens;
     } else {
       const reason = imageRejection(entry.part, images, largeImages, rules.maxImages);
       if (reason !== undefined) {

@@ -401,7 +401,7 @@ export class ChatService implements ChatCore {
           }
           const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(failure, assembled.request, conversation.id) : undefined;
           if (unreachable === undefined) throw error;
-          log.warn({ attachment: unreachable.name }, 'the API could not download an image URL; replacing it');
+          log.warn({ attachment: unreachable.name }, 'the API could not download an attachment URL; replacing it');
           await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);
         }
       }

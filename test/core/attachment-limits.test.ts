@@ -127,3 +127,13 @@ describe('the fake Messages API enforces the PDF rules (§13)', () => {
     else expect(result?.message).toMatch(error);
   });
 });
+
+describe('PDFs and the context budget', () => {
+  it('leaves out the older of two PDFs that would not fit the budget together, and never overruns it', () => {
+    const turns = [u('old', { documents: [doc('old.pdf', 30)] }), u('new', { documents: [doc('new.pdf', 30)] })];
+    const result = assemble({ rules: modelRules('claude-haiku-4-5'), maxTokens: 4096, system: 's', turns, budgetTokens: 150_000 });
+    expect(result.omittedImages).toEqual(['old.pdf']);
+    expect(result.estimatedInputTokens).toBeLessThan(150_000);
+    expect(JSON.stringify(result.request.messages)).toMatch(/old\.pdf not shown: it does not fit in the context window/);
+  });
+});
