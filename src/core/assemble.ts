@@ -100,6 +100,7 @@ export interface AssembleDetails {
   /** True when the sent turns are exactly the input turns, in order: nothing implied, truncated, cut, moved or re-noted. */
   readonly verbatim: boolean;
   readonly hasSystemTurns: boolean;
+  /** Images and PDFs sent, before the limits. */
   readonly imageCount: number;
   readonly multiAuthor: boolean;
   readonly firstAuthor: string | undefined;

@@ -29,7 +29,7 @@ export interface StoredAttachment extends NewAttachment {
   readonly textContent: string | null;
   /** Why the attachment cannot be shown (too large, not an image, download failed), once known. */
   readonly unavailableReason: string | null;
-  /** A PDF's page count, once its bytes were checked (`%PDF-`); null before. */
+  /** A PDF's page count once its bytes were checked (`%PDF-`): null before, 0 when the count could not be read. */
   readonly pageCount: number | null;
 }
 
