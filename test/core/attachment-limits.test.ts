@@ -1,3 +1,4 @@
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { assemble, type HistoryTurn, type ImagePart } from '../../src/core/assemble.js';
 import { limitAttachments } from '../../src/core/attachment-limits.js';
@@ -96,6 +97,17 @@ describe('PDF bytes', () => {
   ])('%s', (_name, bytes, pdf, pages) => {
     expect(isPdf(bytes)).toBe(pdf);
     if (pdf) expect(countPdfPages(bytes)).toBe(pages);
+  });
+
+  it('counts pages kept in compressed object streams (PDF 1.5+)', () => {
+    const objects = Array.from({ length: 37 }, () => `<< /Type /Page /Parent 2 0 R >>`).join('\n');
+    const packed = deflateSync(Buffer.from(objects, 'latin1'));
+    const pdf = Buffer.concat([
+      Buffer.from(`%PDF-1.7\n5 0 obj\n<< /Type /ObjStm /N 37 /First 0 /Filter /FlateDecode /Length ${packed.length} >>\nstream\n`, 'latin1'),
+      packed,
+      Buffer.from('\nendstream\nendobj\n%%EOF\n', 'latin1'),
+    ]);
+    expect(countPdfPages(pdf)).toBe(37);
   });
 
   it('spots an encrypted PDF', () => {

@@ -4,6 +4,7 @@
  * not encrypted (the API refuses those), and how many pages it has (a request may carry 100 or
  * 600 pages, §13 of the API rules).
  */
+import { inflateSync } from 'node:zlib';
 import type { ModelRules } from '../models.js';
 
 /** §13: per-request limits for PDFs; the request limit is §1's. */
@@ -41,16 +42,39 @@ export function isEncryptedPdf(bytes: Uint8Array): boolean {
 }
 
 /**
- * Pages of a PDF: its page objects, or else the largest `/Count` of a page tree. Null when
- * neither is readable (object streams compress both away); callers then assume a count.
+ * Pages of a PDF: its page objects, or else the largest `/Count` of a page tree, looked for in
+ * the file and in its compressed object streams (PDF 1.5+ keeps most objects there). Null when
+ * neither is readable; callers then assume a count.
  */
 export function countPdfPages(bytes: Uint8Array): number | null {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  const pages = text.match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 0;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const texts = [buffer.toString('latin1'), ...objectStreams(buffer)];
+  const pages = texts.reduce((sum, text) => sum + (text.match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 0), 0);
   if (pages > 0) return pages;
   let count = 0;
-  for (const match of text.matchAll(/\/Type\s*\/Pages[\s\S]{0,200}?\/Count\s+(\d+)/g)) count = Math.max(count, Number(match[1]));
+  for (const text of texts) {
+    for (const match of text.matchAll(/\/Type\s*\/Pages[\s\S]{0,200}?\/Count\s+(\d+)/g)) count = Math.max(count, Number(match[1]));
+  }
   return count > 0 ? count : null;
+}
+
+/** The inflated contents of the file's Flate-compressed object streams (`/Type /ObjStm`). */
+function objectStreams(buffer: Buffer): string[] {
+  const text = buffer.toString('latin1');
+  const found: string[] = [];
+  for (const match of text.matchAll(/(?<!end)stream\r?\n/g)) {
+    const start = (match.index ?? 0) + match[0].length;
+    const dictionary = text.slice(Math.max(0, text.lastIndexOf(' obj', match.index)), match.index);
+    if (!/\/Type\s*\/ObjStm/.test(dictionary) || !/\/FlateDecode/.test(dictionary)) continue;
+    const end = text.indexOf('endstream', start);
+    if (end < 0) break;
+    try {
+      found.push(inflateSync(buffer.subarray(start, end)).toString('latin1'));
+    } catch {
+      // A damaged stream only means fewer pages found; the count errs by the assumed default.
+    }
+  }
+  return found;
 }
 
 export function estimateDocumentTokens(pages: number | null): number {
