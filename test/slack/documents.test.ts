@@ -47,6 +47,20 @@ describe('Slack documents', () => {
     expect(w.slack.botMessages(CHANNEL, message.ts)).toHaveLength(2);
   });
 
+  it('notes a "PDF" whose bytes are a sign-in page, tells the user, and never sends it', async () => {
+    w = await startSlackWorld('http');
+    const fake = w.slack.file('scan.pdf', 'application/pdf', Buffer.from('<!DOCTYPE html><html><body>Sign in to Slack</body></html>'));
+    const message = w.slack.seed(CHANNEL, ALICE, `<@${w.slack.botUserId}> what does the scan say?`, { files: [fake] });
+    await w.deliver({ type: 'app_mention', user: ALICE, text: message.text, ts: message.ts, channel: CHANNEL, files: [fake] });
+    await w.h.anthropic.waitForRequests(1);
+    await w.adapter.idle();
+    expect(w.h.anthropic.messageRequests().map((r) => r.status)).toEqual([200]);
+    expect(blocks(w, 0).some((b) => b.type === 'document')).toBe(false);
+    expect(allText(w, 0)).toMatch(/scan\.pdf \(application\/pdf[^)]*\) not shown: the platform returned a web page/);
+    expect(w.h.anthropic.files.size).toBe(0);
+    expect(w.slack.botMessages(CHANNEL, message.ts)[0]?.text).toMatch(/couldn't look at scan\.pdf/);
+  });
+
   it('inlines a private Word file as text', async () => {
     w = await startSlackWorld('http');
     const doc = w.slack.file('notes.docx', DOCX_TYPE, await docxBytes(['Launch is on the 14th.']));
