@@ -6,6 +6,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ReplySink, ThreadRef } from '../src/core/types.js';
 import { createCoreHarness, TEST_API_KEY, type Harness } from '../test/helpers/harness.js';
+import { pdfBytes } from '../test/helpers/documents.js';
 import { inbound } from '../test/helpers/messages.js';
 import { startPlatformStub, type PlatformStub } from './platform-stub.js';
 import { median, percentile, rssSampler, timed } from './stats.js';
@@ -94,11 +95,14 @@ export interface CacheFigure {
 
 /**
  * Share of input tokens read from the (simulated) prompt cache over a conversation; with
- * `chatterBetween`, people talk among themselves that many messages between two mentions.
+ * `chatterBetween`, people talk among themselves that many messages between two mentions; with
+ * `pdfPages`, the first question carries a PDF of that many pages (a private file, uploaded once).
  */
-export async function cachedShare(turns: number, chatterBetween = 0): Promise<CacheFigure> {
+export async function cachedShare(turns: number, chatterBetween = 0, pdfPages = 0): Promise<CacheFigure> {
   const h: Harness = await createCoreHarness({ anthropic: { minCacheableTokens: 1024 }, logLevel: 'info', followUpWithoutMention: chatterBetween === 0 });
   const platform = await startPlatformStub();
+  const pdf = pdfBytes(pdfPages);
+  h.core.registerPlatform('discord', { urlsArePublic: false, download: async () => ({ bytes: pdf, contentType: 'application/pdf' }) });
   try {
     const ref = thread('cache');
     for (let turn = 0; turn < turns; turn += 1) {
@@ -106,7 +110,9 @@ export async function cachedShare(turns: number, chatterBetween = 0): Promise<Ca
         h.core.ingest(Array.from({ length: chatterBetween }, (_, i) => inbound(`side remark ${turn}.${i}: ${'what do you think about that? '.repeat(4)}`, { thread: ref, author: { id: `u${i % 3}`, name: `Person ${i % 3}` } })));
       }
       h.anthropic.enqueue({ text: `Answer ${turn}. ${'Here is a detailed explanation with examples. '.repeat(30)}` });
-      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}`, { thread: ref, mentionsBot: true }), {
+      const attachments =
+        turn === 0 && pdfPages > 0 ? [{ id: 'spec', name: 'spec.pdf', mediaType: 'application/pdf', size: pdf.length, url: 'https://files.example/spec.pdf' }] : [];
+      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}`, { thread: ref, mentionsBot: true, attachments }), {
         sink: () => postingSink(platform),
       });
     }

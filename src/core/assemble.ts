@@ -4,8 +4,11 @@
  * is testable from a table.
  */
 import { ThreadlineError } from '../errors.js';
+import { limitAttachments } from './attachment-limits.js';
 import { withStrideBreakpoints } from './cache-breakpoints.js';
-import { IMAGE_LIMITS, type ModelRules } from './models.js';
+import { documentBlock, type DocumentBlock, type DocumentPart } from './documents/parts.js';
+import { estimateDocumentTokens } from './documents/pdf.js';
+import type { ModelRules } from './models.js';
 import { estimateImageTokens, estimateTextTokens, prefixWithinTokens } from './tokens.js';
 
 export type ImageSource =
@@ -27,6 +30,8 @@ export interface HistoryTurn {
   readonly text: string;
   /** Only meaningful on user turns; ignored elsewhere (images belong in user turns only). */
   readonly images: readonly ImagePart[];
+  /** PDFs, sent as document blocks before the images; user turns only, like images (§13). */
+  readonly documents?: readonly DocumentPart[];
   /** Short notes about attachments the model cannot see (type, size, why). */
   readonly notes: readonly string[];
 }
@@ -45,7 +50,7 @@ export interface AssembleInput {
 type CacheControl = { readonly type: 'ephemeral' };
 type TextBlock = { type: 'text'; text: string; cache_control?: CacheControl };
 type ImageBlock = { type: 'image'; source: ImageSource; cache_control?: CacheControl };
-export type ContentBlock = TextBlock | ImageBlock;
+export type ContentBlock = TextBlock | ImageBlock | DocumentBlock;
 
 export interface RequestMessage {
   readonly role: 'user' | 'assistant' | 'system';
@@ -64,8 +69,10 @@ export interface ClaudeRequest {
 export interface AssembleResult {
   readonly request: ClaudeRequest;
   readonly omittedTurns: number;
-  /** Images replaced by a note (over count or size limits), oldest first. */
+  /** Images and PDFs replaced by a note (over count, page or size limits), oldest first. */
   readonly omittedImages: readonly string[];
+  /** Those of them posted with the message being answered: the user is told. */
+  readonly omittedFromAnswered: readonly string[];
   readonly estimatedInputTokens: number;
 }
 
@@ -93,6 +100,7 @@ export interface AssembleDetails {
   /** True when the sent turns are exactly the input turns, in order: nothing implied, truncated, cut, moved or re-noted. */
   readonly verbatim: boolean;
   readonly hasSystemTurns: boolean;
+  /** Images and PDFs sent, before the limits. */
   readonly imageCount: number;
   readonly multiAuthor: boolean;
   readonly firstAuthor: string | undefined;
@@ -121,15 +129,18 @@ export function assembleInDetail(input: AssembleInput): AssembleDetails {
     }
     if (isEmpty(turn)) continue;
     turns.push(turn);
-    imageCount += turn.images.length;
+    imageCount += turn.images.length + (turn.documents?.length ?? 0);
     if (turn.role === 'user') {
       firstAuthor ??= turn.authorId;
       if (turn.authorId !== firstAuthor) multiAuthor = true;
     }
   }
 
-  const images = imageCount === 0 ? { turns, omitted: [] } : limitImages(turns, input.rules.maxImages);
+  // PDFs may take most of the budget, never all of it: the conversation's text must fit too.
+  const documentTokens = Math.floor((input.budgetTokens - estimateTextTokens(input.system)) * 0.8);
+  const images = imageCount === 0 ? { turns, omitted: [] } : limitAttachments(turns, input.rules, documentTokens);
   turns = images.turns;
+  const answeredIndex = indexOfLastUser(turns);
 
   const systemTokens = estimateTextTokens(input.system);
   const budget = input.budgetTokens - systemTokens;
@@ -146,7 +157,8 @@ export function assembleInDetail(input: AssembleInput): AssembleDetails {
     result: {
       request: requestOf(input, messages),
       omittedTurns: cut,
-      omittedImages: images.omitted,
+      omittedImages: images.omitted.map((entry) => entry.name),
+      omittedFromAnswered: images.omitted.filter((entry) => entry.turnIndex === answeredIndex).map((entry) => entry.name),
       estimatedInputTokens: systemTokens + sentTokens,
     },
     messages,
@@ -189,7 +201,7 @@ export function countTrailingSystem(turns: readonly HistoryTurn[], after: number
 }
 
 export function withoutImagesUnlessUser(turn: HistoryTurn): HistoryTurn {
-  return turn.role === 'user' || turn.images.length === 0 ? turn : { ...turn, images: [] };
+  return turn.role === 'user' || (turn.images.length === 0 && (turn.documents?.length ?? 0) === 0) ? turn : { ...turn, images: [], documents: [] };
 }
 
 /** The message being answered may be only an image, or only a mention: say what is implied. */
@@ -198,11 +210,12 @@ export function withImpliedRequest(turn: HistoryTurn): HistoryTurn {
   if (turn.images.length > 0) {
     return { ...turn, text: turn.images.length === 1 ? '(sent an image without text: describe it)' : `(sent ${turn.images.length} images without text: describe them)` };
   }
+  if ((turn.documents?.length ?? 0) > 0) return { ...turn, text: '(sent a document without text: summarize it)' };
   return { ...turn, text: '(mentioned you without any text: respond to the conversation so far)' };
 }
 
 export function isEmpty(turn: HistoryTurn): boolean {
-  return turn.text.trim() === '' && turn.images.length === 0 && turn.notes.length === 0;
+  return turn.text.trim() === '' && turn.images.length === 0 && (turn.documents?.length ?? 0) === 0 && turn.notes.length === 0;
 }
 
 interface TurnFacts {
@@ -249,69 +262,9 @@ function measureTurn(turn: HistoryTurn): number {
     estimateTextTokens(turn.authorName) +
     estimateTextTokens(turn.text) +
     turn.notes.reduce((sum, note) => sum + estimateTextTokens(note), 0) +
-    turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0)
+    turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0) +
+    (turn.documents ?? []).reduce((sum, document) => sum + estimateDocumentTokens(document.pages), 0)
   );
-}
-
-/** Bytes of base64 an image adds to the request body (URL and Files API images add next to none). */
-export function inlineSize(image: ImagePart): number {
-  return image.source.type === 'base64' ? image.source.data.length : 0;
-}
-
-/**
- * Keeps the newest images (§7): at most `maxImages`, and when more than 20 remain, none larger
- * than 2000 px a side; none ever over 8000 px; inline ones only up to a share of the request's
- * 32 MB (§1). Each one left out becomes a note in its turn.
- */
-function limitImages(turns: HistoryTurn[], maxImages: number): { turns: HistoryTurn[]; omitted: string[] } {
-  const all = turns.flatMap((turn, turnIndex) => turn.images.map((image, imageIndex) => ({ turnIndex, imageIndex, image })));
-  const drop = new Map<string, string>();
-  const key = (turnIndex: number, imageIndex: number) => `${turnIndex}:${imageIndex}`;
-  for (const entry of all) {
-    const { width, height } = entry.image;
-    if (Math.max(width ?? 0, height ?? 0) > IMAGE_LIMITS.maxSidePx) {
-      drop.set(key(entry.turnIndex, entry.imageIndex), `larger than ${IMAGE_LIMITS.maxSidePx} px on a side`);
-    }
-  }
-  let remaining = all.filter((entry) => !drop.has(key(entry.turnIndex, entry.imageIndex)));
-  for (const entry of remaining.slice(0, Math.max(0, remaining.length - maxImages))) {
-    drop.set(key(entry.turnIndex, entry.imageIndex), `only the newest ${maxImages} images are sent`);
-  }
-  remaining = remaining.slice(Math.max(0, remaining.length - maxImages));
-  let inlineBytes = 0;
-  for (let i = remaining.length - 1; i >= 0; i -= 1) {
-    const entry = remaining[i] as (typeof remaining)[number];
-    const size = inlineSize(entry.image);
-    if (size === 0) continue;
-    if (inlineBytes + size <= IMAGE_LIMITS.maxInlineBytesPerRequest) inlineBytes += size;
-    else drop.set(key(entry.turnIndex, entry.imageIndex), `the request can carry only ${IMAGE_LIMITS.maxInlineBytesPerRequest / 1024 / 1024} MB of inline images, newest first`);
-  }
-  remaining = remaining.filter((entry) => !drop.has(key(entry.turnIndex, entry.imageIndex)));
-  if (remaining.length > IMAGE_LIMITS.manyImagesThreshold) {
-    for (const entry of remaining) {
-      const { width, height } = entry.image;
-      if (Math.max(width ?? 0, height ?? 0) > IMAGE_LIMITS.manyImagesMaxSidePx) {
-        drop.set(
-          key(entry.turnIndex, entry.imageIndex),
-          `larger than ${IMAGE_LIMITS.manyImagesMaxSidePx} px on a side, the limit when a request has more than ${IMAGE_LIMITS.manyImagesThreshold} images`,
-        );
-      }
-    }
-  }
-  if (drop.size === 0) return { turns, omitted: [] };
-  const omitted: string[] = [];
-  const limited = turns.map((turn, turnIndex) => {
-    const notes = [...turn.notes];
-    const images = turn.images.filter((image, imageIndex) => {
-      const reason = drop.get(key(turnIndex, imageIndex));
-      if (reason === undefined) return true;
-      omitted.push(image.name);
-      notes.push(`[image ${image.name} not shown: ${reason}]`);
-      return false;
-    });
-    return { ...turn, images, notes };
-  });
-  return { turns: limited, omitted };
 }
 
 /**
@@ -343,7 +296,11 @@ function truncateNewestIfHuge(turns: HistoryTurn[], budget: number, totalTokens:
   const turn = turns[last];
   if (turn === undefined) return turns;
   const othersCost = totalTokens - turnTokens(turn);
-  const room = budget - othersCost - turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0);
+  const room =
+    budget -
+    othersCost -
+    turn.images.reduce((sum, image) => sum + estimateImageTokens(image), 0) -
+    (turn.documents ?? []).reduce((sum, document) => sum + estimateDocumentTokens(document.pages), 0);
   if (estimateTextTokens(turn.text) <= room) return turns;
   const keepChars = prefixWithinTokens(turn.text, Math.max(0, room - TRUNCATION_NOTICE_TOKENS));
   const shortened = { ...turn, text: `${turn.text.slice(0, keepChars)}\n[message truncated: it was ${turn.text.length} characters, too long for the context window]` };
@@ -366,7 +323,11 @@ function toMessages(ordered: readonly HistoryTurn[], multiAuthor: boolean, omitt
 /** Adds one turn to the messages being built, merging it into the last one when the role is the same. */
 export function appendTurn(messages: RequestMessage[], turn: HistoryTurn, multiAuthor: boolean): void {
   const blocks: ContentBlock[] = [];
-  if (turn.role === 'user') for (const image of turn.images) blocks.push({ type: 'image', source: image.source });
+  if (turn.role === 'user') {
+    // Documents first, then images, then the text that asks about them (the order the docs advise).
+    for (const document of turn.documents ?? []) blocks.push(documentBlock(document));
+    for (const image of turn.images) blocks.push({ type: 'image', source: image.source });
+  }
   const facts = factsOf(turn);
   const text = multiAuthor ? facts.named : facts.plain;
   if (text !== '') blocks.push({ type: 'text', text });

@@ -1,6 +1,7 @@
 /**
  * Attachments of a thread → what the request carries: image blocks (URL, Files API id or
- * base64), inlined text files, and short notes for everything the model cannot see. It
+ * base64), PDF document blocks (documents/document-resolver.ts), inlined text and Word files,
+ * and short notes for everything the model cannot see. It
  * refreshes expiring signed URLs in one batch, downloads private files with the platform's
  * credentials, checks types by magic bytes, and remembers results (file ids, text, reasons) in
  * the store so later turns send identical blocks without asking the platform again.
@@ -10,6 +11,10 @@ import type { Store } from '../store/index.js';
 import type { StoredAttachment, StoredMessage } from '../store/types.js';
 import type { ImagePart, ImageSource } from './assemble.js';
 import { attachmentNote, formatSize } from './attachments.js';
+import { DocumentResolver } from './documents/document-resolver.js';
+import { DOCX_MEDIA_TYPE, docxToText, isZip } from './documents/docx.js';
+import { unreadableTypeNote } from './documents/kinds.js';
+import type { DocumentPart } from './documents/parts.js';
 import type { ModelClient } from './model-client.js';
 import { IMAGE_LIMITS } from './models.js';
 import type { Platform, PlatformServices } from './types.js';
@@ -18,8 +23,10 @@ import type { Platform, PlatformServices } from './types.js';
 export const MAX_IMAGE_BYTES = Math.floor((IMAGE_LIMITS.maxBase64Bytes * 3) / 4);
 export const DEFAULT_TEXT_ATTACHMENT_BYTES = 100_000;
 const REFRESH_MARGIN_MS = 10 * 60 * 1000;
+/** A Word file is a ZIP of XML: its download may be larger than the text it holds. */
+const MAX_DOCX_BYTES = 10 * 1024 * 1024;
 
-export type Resolution = { readonly image: ImagePart } | { readonly note: string; readonly userNote?: string };
+export type Resolution = { readonly image: ImagePart } | { readonly document: DocumentPart } | { readonly note: string; readonly userNote?: string };
 
 export interface ResolvedThread {
   /** By attachment id. */
@@ -47,9 +54,11 @@ export function sniffImageType(bytes: Uint8Array): string | undefined {
 
 export class AttachmentPipeline {
   private readonly textMaxBytes: number;
+  private readonly documents: DocumentResolver;
 
   constructor(private readonly options: AttachmentPipelineOptions) {
     this.textMaxBytes = options.textAttachmentMaxBytes ?? DEFAULT_TEXT_ATTACHMENT_BYTES;
+    this.documents = new DocumentResolver(options);
   }
 
   async resolveThread(
@@ -82,6 +91,7 @@ export class AttachmentPipeline {
    */
   async replaceUnreachable(services: PlatformServices | undefined, attachment: StoredAttachment): Promise<void> {
     const log = this.options.logger.child({ attachment: attachment.name });
+    if (attachment.kind === 'document') return this.documents.replaceUnreachable(services, attachment, log);
     const image = await this.downloadImage(services, attachment, log);
     if ('reason' in image) {
       this.options.store.messages.setAttachmentUnavailable(attachment.id, image.reason);
@@ -120,10 +130,13 @@ export class AttachmentPipeline {
   private async resolveOne(platform: Platform, services: PlatformServices | undefined, attachment: StoredAttachment): Promise<Resolution> {
     const log = this.options.logger.child({ platform, attachment: attachment.name });
     if (attachment.unavailableReason !== null) return unavailable(attachment, attachment.unavailableReason);
-    if (attachment.kind === 'other') {
-      return { note: attachmentNote(attachment, 'this file type cannot be shown to the model') };
-    }
+    if (attachment.kind === 'other') return unavailable(attachment, unreadableTypeNote(attachment.name, attachment.mediaType));
     if (attachment.kind === 'text') return this.resolveText(services, attachment, log);
+    if (attachment.kind === 'document') {
+      const document = await this.documents.resolve(services, attachment, log);
+      if ('document' in document) return document;
+      return document.permanent ? this.remember(attachment, document.reason) : unavailable(attachment, document.reason);
+    }
 
     const dims = { name: attachment.name, width: attachment.width, height: attachment.height };
     if (attachment.size !== null && attachment.size > MAX_IMAGE_BYTES) {
@@ -186,6 +199,7 @@ export class AttachmentPipeline {
 
   private async resolveText(services: PlatformServices | undefined, attachment: StoredAttachment, log: Logger): Promise<Resolution> {
     if (attachment.textContent !== null) return { note: inlineText(attachment, attachment.textContent) };
+    if (isWordFile(attachment)) return this.resolveWord(services, attachment, log);
     if (attachment.size !== null && attachment.size > this.textMaxBytes) {
       return this.remember(attachment, `text files over ${formatSize(this.textMaxBytes)} are not read`);
     }
@@ -202,6 +216,33 @@ export class AttachmentPipeline {
     }
   }
 
+  /** A .docx as text, up to the text size cap (a note says where it was cut). */
+  private async resolveWord(services: PlatformServices | undefined, attachment: StoredAttachment, log: Logger): Promise<Resolution> {
+    if (attachment.size !== null && attachment.size > MAX_DOCX_BYTES) {
+      return this.remember(attachment, `Word files over ${formatSize(MAX_DOCX_BYTES)} are not read`);
+    }
+    if (services?.download === undefined) return unavailable(attachment, 'the file could not be read');
+    let bytes: Uint8Array;
+    try {
+      ({ bytes } = await services.download(attachment.url, MAX_DOCX_BYTES));
+    } catch (error) {
+      log.warn({ err: error }, 'Word file download failed');
+      return unavailable(attachment, 'the file could not be downloaded');
+    }
+    if (!isZip(bytes)) return this.remember(attachment, 'it is not a Word (.docx) file, whatever its name says');
+    let text: string;
+    try {
+      text = await docxToText(bytes);
+    } catch (error) {
+      log.warn({ err: error }, 'Word file could not be converted');
+      return this.remember(attachment, 'the Word file could not be read');
+    }
+    const cut = cutToBytes(text, this.textMaxBytes);
+    const stored = cut === text ? text : `${cut}\n[… cut here: the document's text is ${formatSize(Buffer.byteLength(text))}, over the ${formatSize(this.textMaxBytes)} read from a file]`;
+    this.options.store.messages.setAttachmentText(attachment.id, stored);
+    return { note: inlineText(attachment, stored) };
+  }
+
   /** A reason that will not change (size, type): stored, so the file is not fetched again. */
   private remember(attachment: StoredAttachment, reason: string): Resolution {
     this.options.store.messages.setAttachmentUnavailable(attachment.id, reason);
@@ -210,10 +251,17 @@ export class AttachmentPipeline {
 }
 
 function unavailable(attachment: StoredAttachment, reason: string): Resolution {
-  return {
-    note: attachmentNote(attachment, reason),
-    userNote: attachment.kind === 'image' ? `I couldn't look at ${attachment.name}: ${reason}.` : undefined,
-  };
+  return { note: attachmentNote(attachment, reason), userNote: `I couldn't look at ${attachment.name}: ${reason}.` };
+}
+
+function isWordFile(attachment: StoredAttachment): boolean {
+  return attachment.mediaType === DOCX_MEDIA_TYPE || attachment.name.toLowerCase().endsWith('.docx');
+}
+
+/** The longest prefix of `text` within `maxBytes` of UTF-8, never splitting a character. */
+function cutToBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  return Buffer.from(text).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
 }
 
 function inlineText(attachment: StoredAttachment, text: string): string {

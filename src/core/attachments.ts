@@ -1,8 +1,10 @@
 /**
  * Platform attachments → what the model gets: image blocks for the four image types the API
- * reads, and a short note for anything else so the model knows the file exists.
+ * reads, document blocks for PDFs, text for text and Word files, and a short note for anything
+ * else so the model knows the file exists.
  */
 import type { NewAttachment, StoredAttachment } from '../store/types.js';
+import { DOCX_MEDIA_TYPE } from './documents/docx.js';
 import { IMAGE_LIMITS } from './models.js';
 import type { AttachmentInput } from './types.js';
 
@@ -24,6 +26,10 @@ export function effectiveMediaType(attachment: Pick<AttachmentInput, 'mediaType'
 export function classify(attachment: Pick<AttachmentInput, 'mediaType' | 'name'>): NewAttachment['kind'] {
   const type = effectiveMediaType(attachment);
   if (type !== null && IMAGE_LIMITS.supportedMediaTypes.includes(type)) return 'image';
+  const ext = extension(attachment.name);
+  if (type === 'application/pdf' || ext === 'pdf') return 'document';
+  // Word files are read as text (converted with mammoth): the API takes no Word documents.
+  if (type === DOCX_MEDIA_TYPE || ext === 'docx') return 'text';
   if ((type !== null && (type.startsWith('text/') || type === 'application/json')) || TEXT_EXTENSIONS.has(extension(attachment.name))) return 'text';
   return 'other';
 }

@@ -11,6 +11,8 @@ import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
 import { ConversationRequests } from './conversation-requests.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
+import { BackfilledMessages } from './intake/backfilled.js';
+import { MessageChanges } from './intake/message-changes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { formatUsage } from './usage-report.js';
@@ -81,6 +83,9 @@ export class ChatService implements ChatCore {
   private readonly platforms = new Map<Platform, PlatformServices>();
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
   private readonly intake = new KeyedQueue();
+  /** Edits and deletes, run on `intake` so they land in order with the creates they change. */
+  private readonly changes: MessageChanges;
+  private readonly backfilled = new BackfilledMessages();
   /** Jobs this process has taken on, queued or answering: a resume must not take them a second time. */
   private readonly ownJobs = new Set<number>();
   private readonly requests: ConversationRequests;
@@ -95,6 +100,7 @@ export class ChatService implements ChatCore {
     this.store = options.store;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
+    this.changes = new MessageChanges(this.store, this.now);
     this.pipeline = new AttachmentPipeline({
       store: this.store,
       model: options.model,
@@ -138,18 +144,12 @@ export class ChatService implements ChatCore {
     return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.conversationId, intake.messageId, ctx.sink));
   }
 
-  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
-    const conversation = this.store.conversations.find(thread);
-    const message = conversation === undefined ? undefined : this.store.messages.find(conversation.id, messageId);
-    if (message === undefined || message.deletedAt !== null || message.authorKind === 'self') return;
-    this.store.messages.edit(message.id, text, this.now(), attachments?.map(toNewAttachment));
+  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
+    return this.intake.run(threadKey(thread), async () => this.changes.edit(thread, messageId, text, attachments));
   }
 
-  recordDelete(thread: ThreadRef, messageId: string): void {
-    const conversation = this.store.conversations.find(thread);
-    const message = conversation === undefined ? undefined : this.store.messages.find(conversation.id, messageId);
-    if (message === undefined || message.deletedAt !== null) return;
-    this.store.messages.softDelete(message.id, this.now());
+  recordDelete(thread: ThreadRef, messageId: string): Promise<void> {
+    return this.intake.run(threadKey(thread), async () => this.changes.delete(thread, messageId));
   }
 
   recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }> {
@@ -309,6 +309,7 @@ export class ChatService implements ChatCore {
     | { kind: 'refused'; refusal: AnswerRefusal }
   > {
     let conversation = this.store.conversations.find(msg.thread);
+    if (conversation === undefined && this.changes.takeDeletedEarly(msg.thread, msg.messageId)) return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
     const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
     const wantsAnswer = addressed || followUp;
@@ -334,19 +335,24 @@ export class ChatService implements ChatCore {
       const isNew = conversation === undefined;
       conversation ??= this.store.conversations.findOrCreate(msg.thread, this.now());
       if (isNew) {
-        for (const earlier of history) this.store.messages.insert(this.toNewMessage(conversation.id, earlier));
+        for (const earlier of history) {
+          if (this.store.messages.insert(this.toNewMessage(conversation.id, earlier)) !== undefined) this.backfilled.add(conversation.id, earlier.messageId);
+        }
         this.store.conversations.markBackfilled(conversation.id);
       }
       let rowId = this.store.messages.insert(this.toNewMessage(conversation.id, msg));
       if (rowId === undefined) {
         const existing = this.store.messages.find(conversation.id, msg.messageId);
-        // Only the backfill that just ran may have stored it; anything else is a second delivery.
-        if (!isNew || existing === undefined || this.store.jobs.forMessage(existing.id) !== undefined) {
+        // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
+        const firstDelivery = this.backfilled.take(conversation.id, msg.messageId);
+        if (!firstDelivery || existing === undefined || this.store.jobs.forMessage(existing.id) !== undefined) {
           return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
         }
         rowId = existing.id;
       }
       this.store.conversations.touch(conversation.id, msg.createdAt);
+      // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
+      if (this.changes.applyEarly(msg.thread, msg.messageId, rowId)?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } } as const;
       if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } } as const;
       const limit = this.checkLimits(msg);
       if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit } as const;
@@ -475,7 +481,7 @@ export class ChatService implements ChatCore {
           }
           const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(failure, assembled.request, conversation.id) : undefined;
           if (unreachable === undefined) throw error;
-          log.warn({ attachment: unreachable.name }, 'the API could not download an image URL; replacing it');
+          log.warn({ attachment: unreachable.name }, 'the API could not download an attachment URL; replacing it');
           await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);
         }
       }

@@ -67,8 +67,8 @@ export class ConversationRequests {
     const budgetTokens = this.calibration.budget(conversation.id, this.contextBudget(rules));
     const assembled = this.memoOf(conversation.id).requests.build({ rules, maxTokens, system, turns: history.turns, budgetTokens });
     if (assembled.omittedTurns > 0) log.info({ omittedTurns: assembled.omittedTurns }, 'older turns left out to fit the context budget');
-    if (assembled.omittedImages.length > 0) log.info({ omittedImages: assembled.omittedImages.length }, 'images left out to fit the image limits');
-    return { assembled, userNotes: history.userNotes };
+    if (assembled.omittedImages.length > 0) log.info({ omittedAttachments: assembled.omittedImages.length }, 'images or documents left out to fit the request limits');
+    return { assembled, userNotes: [...history.userNotes, ...leftOutNotes(assembled.omittedFromAnswered)] };
   }
 
   /** After a reply: how many input tokens the API counted for a request. */
@@ -90,7 +90,7 @@ export class ConversationRequests {
     if (failure.code !== 'model_bad_request' || !/Unable to download/i.test(failure.message)) return undefined;
     const where = /messages\.(\d+)\.content\.(\d+)/.exec(failure.message);
     const block = where === null ? undefined : request.messages[Number(where[1])]?.content[Number(where[2])];
-    if (block?.type !== 'image' || block.source.type !== 'url') return undefined;
+    if ((block?.type !== 'image' && block?.type !== 'document') || block.source.type !== 'url') return undefined;
     const url = block.source.url;
     return this.options.store.messages
       .thread(conversationId)
@@ -125,6 +125,7 @@ export class ConversationRequests {
         authorName: message.authorName,
         text: message.text,
         images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
+        documents: parts.flatMap((part) => (part !== undefined && 'document' in part ? [part.document] : [])),
         notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
       };
       // Attachments are resolved anew each time (a link may have been refreshed); unchanged, the old turn stays.
@@ -145,4 +146,10 @@ export class ConversationRequests {
     }
     return memo;
   }
+}
+
+function leftOutNotes(names: readonly string[]): string[] {
+  if (names.length === 0) return [];
+  const list = names.join(', ');
+  return [`I couldn't include ${list}: one request to Claude can carry only so many images and PDF pages, and the newest were kept.`];
 }

@@ -11,7 +11,6 @@ import {
   assembleInDetail,
   countTrailingSystem,
   indexOfLastUser,
-  inlineSize,
   isEmpty,
   requestOf,
   turnTokens,
@@ -23,6 +22,7 @@ import {
   type HistoryTurn,
   type RequestMessage,
 } from './assemble.js';
+import { inlineSize } from './attachment-limits.js';
 import { IMAGE_LIMITS } from './models.js';
 import { estimateTextTokens } from './tokens.js';
 
@@ -71,6 +71,8 @@ function extend(last: Snapshot, input: AssembleInput): AssembleDetails | undefin
       continue;
     }
     if (isEmpty(turn)) continue;
+    // A new PDF weighs against the request's page limit, which only the full build weighs.
+    if ((turn.documents?.length ?? 0) > 0) return undefined;
     for (const image of turn.images) {
       // Inline images (a rare fallback) count against the request's size, which only the full build weighs.
       if (Math.max(image.width ?? 0, image.height ?? 0) > IMAGE_LIMITS.maxSidePx || inlineSize(image) > 0) return undefined;
@@ -98,7 +100,7 @@ function extend(last: Snapshot, input: AssembleInput): AssembleDetails | undefin
   const sent = [...last.details.sent, ...added];
   for (let i = tailStart(last.details); i < sent.length; i += 1) appendTurn(messages, sent[i] as HistoryTurn, last.details.multiAuthor);
   return {
-    result: { request: requestOf(input, messages), omittedTurns: 0, omittedImages: [], estimatedInputTokens: systemTokens + sentTokens },
+    result: { request: requestOf(input, messages), omittedTurns: 0, omittedImages: [], omittedFromAnswered: [], estimatedInputTokens: systemTokens + sentTokens },
     messages,
     consumed: end,
     sent,

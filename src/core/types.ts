@@ -145,10 +145,18 @@ export interface ChatCore {
    * answers in per-thread order. Resolves when the message is fully dealt with.
    */
   handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome>;
-  /** A platform edit: the stored turn follows it. Unknown messages are ignored. */
-  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void;
-  /** A platform delete: the stored turn is removed, and a pending answer to it is dropped. */
-  recordDelete(thread: ThreadRef, messageId: string): void;
+  /**
+   * A platform edit: the stored turn follows it. Ordered with the thread's creates (an edit of a
+   * message still being taken in lands after it); one whose message has not arrived yet waits
+   * for it briefly. Resolves once applied.
+   */
+  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void>;
+  /**
+   * A platform delete: the stored turn is removed, and a pending answer to it is dropped. Ordered
+   * like edits; a delete that arrives before its message leaves a tombstone, so the message is
+   * recorded as deleted and never answered. Resolves once applied.
+   */
+  recordDelete(thread: ThreadRef, messageId: string): Promise<void>;
   /** Threads with stored activity since `sinceMs`, with their newest stored platform message id (catch-up). */
   recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }>;
   /** Record messages read from the platform (catch-up after missed events) without answering. */

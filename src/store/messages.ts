@@ -34,6 +34,7 @@ interface AttachmentRow {
   anthropic_file_id: string | null;
   text_content: string | null;
   unavailable_reason: string | null;
+  page_count: number | null;
 }
 
 const toAttachment = (row: AttachmentRow): StoredAttachment => ({
@@ -52,6 +53,7 @@ const toAttachment = (row: AttachmentRow): StoredAttachment => ({
   anthropicFileId: row.anthropic_file_id,
   textContent: row.text_content,
   unavailableReason: row.unavailable_reason,
+  pageCount: row.page_count,
 });
 
 const toMessage = (row: MessageRow, attachments: readonly StoredAttachment[]): StoredMessage => ({
@@ -97,6 +99,7 @@ export class MessageRepo {
   private readonly setTextStmt;
   private readonly deleteAllStmt;
   private readonly setUnavailableStmt;
+  private readonly setPagesStmt;
 
   constructor(private readonly db: Database) {
     this.insertStmt = db.prepare<
@@ -143,6 +146,7 @@ export class MessageRepo {
     this.setTextStmt = db.prepare<[string, number]>('UPDATE attachments SET text_content = ? WHERE id = ?');
     this.deleteAllStmt = db.prepare<[number]>('DELETE FROM messages WHERE conversation_id = ?');
     this.setUnavailableStmt = db.prepare<[string, number]>('UPDATE attachments SET unavailable_reason = ? WHERE id = ?');
+    this.setPagesStmt = db.prepare<[number, number]>('UPDATE attachments SET page_count = ? WHERE id = ?');
   }
 
   /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
@@ -278,11 +282,18 @@ export class MessageRepo {
     this.setUnavailableStmt.run(reason, attachmentId);
   }
 
+  /** A PDF's pages, once its bytes were checked. */
+  setDocumentPages(attachmentId: number, pages: number): void {
+    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+    this.cache.clear();
+    this.setPagesStmt.run(pages, attachmentId);
+  }
+
   private insertAttachments(messageId: number, attachments: readonly NewAttachment[]): StoredAttachment[] {
     return attachments.flatMap((attachment, position) => {
       const result = this.insertAttachmentStmt.run({ messageId, position, ...attachment });
       if (result.changes === 0) return [];
-      return [{ ...attachment, id: Number(result.lastInsertRowid), messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null }];
+      return [{ ...attachment, id: Number(result.lastInsertRowid), messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null, pageCount: null }];
     });
   }
 

@@ -16,7 +16,8 @@ export interface Conversation {
 
 export type Role = 'user' | 'assistant' | 'system';
 export type StoredAuthorKind = 'user' | 'bot' | 'self' | 'system';
-export type AttachmentKind = 'image' | 'text' | 'other';
+/** `document`: a PDF, sent as a document block. Word files are `text` (converted to text). */
+export type AttachmentKind = 'image' | 'document' | 'text' | 'other';
 
 /** An attachment as stored: what the platform said of it, and what the bot has learned since. */
 export interface StoredAttachment extends NewAttachment {
@@ -28,6 +29,8 @@ export interface StoredAttachment extends NewAttachment {
   readonly textContent: string | null;
   /** Why the attachment cannot be shown (too large, not an image, download failed), once known. */
   readonly unavailableReason: string | null;
+  /** A PDF's page count once its bytes were checked (`%PDF-`): null before, 0 when the count could not be read. */
+  readonly pageCount: number | null;
 }
 
 export interface StoredMessage {

@@ -132,7 +132,6 @@ describe('images on a platform with private files (Slack)', () => {
 
   it.each([
     ['image/bmp', 'old.bmp', /old\.bmp \(image\/bmp.*cannot be shown/],
-    ['application/pdf', 'spec.pdf', /spec\.pdf \(application\/pdf.*cannot be shown/],
   ])('notes %s files instead of sending them', async (type, name, note) => {
     await h.core.handle(inbound('?', { mentionsBot: true, attachments: [image(name, `https://files.slack.test/${name}`, { mediaType: type })] }), { sink: recordingSink });
     const blocks = blocksOf(h, 0);
@@ -179,7 +178,25 @@ describe('images on a platform with private files (Slack)', () => {
     expect(requests.map((r) => r.status)).toEqual([200, 200]);
     const blocks = blocksOf(h, 1);
     expect(blocks.filter((b) => b.type === 'image')).toHaveLength(24);
-    expect(JSON.stringify(blocks)).toMatch(/2\.png not shown: larger than 2000 px/);
+    expect(JSON.stringify(blocks)).toMatch(/2\.png not shown: a request with more than 20 images may only carry images up to 2000 px/);
     expect(blocks.at(-1)?.text).toMatch(/sent an image without text: describe it/);
+  });
+
+  it('tells the user, once, under the answer when files they just posted had to be left out', async () => {
+    const attachments = Array.from({ length: 25 }, (_, i) => {
+      const url = `https://files.slack.test/big-${i}.png`;
+      files.set(url, { bytes: IMAGE_BYTES['image/png'] as Buffer, contentType: 'image/png' });
+      return image(`big-${i}.png`, url, { width: 3000, height: 3000 });
+    });
+    const sink = recordingSink();
+    await h.core.handle(inbound('compare all of them', { mentionsBot: true, attachments }), { sink: () => sink });
+    expect(h.anthropic.messageRequests().map((r) => r.status)).toEqual([200]);
+    expect(blocksOf(h, 0).filter((b) => b.type === 'image')).toHaveLength(20);
+    expect(sink.finished[0]?.note).toBe(
+      "I couldn't include big-0.png, big-1.png, big-2.png, big-3.png, big-4.png: one request to Claude can carry only so many images and PDF pages, and the newest were kept.",
+    );
+    const later = recordingSink();
+    await h.core.handle(inbound('and now?', { mentionsBot: true }), { sink: () => later });
+    expect(later.finished[0]?.note).toBeUndefined();
   });
 });

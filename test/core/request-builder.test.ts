@@ -21,7 +21,7 @@ const turn = (role: HistoryTurn['role'], author: string, text: string, extra: Pa
 
 /**
  * A thread that lives the way real ones do: chatter, questions and answers appended; now and then
- * an edit, a deletion, an image, a system message, a new author, an empty mention, a changed
+ * an edit, a deletion, an image, a PDF, a system message, a new author, an empty mention, a changed
  * prompt or budget. Yields what the core would hand the builder before each answer.
  */
 function* conversation(seed: number, model: string, steps: number, fixedBudget?: number): Generator<AssembleInput> {
@@ -40,6 +40,8 @@ function* conversation(seed: number, model: string, steps: number, fixedBudget?:
       turns.push(turn('user', author(), chance(0.1) ? '  ' : `chatter ${step} ${'words '.repeat(Math.floor(random() * 40))}`, chance(0.05) ? { notes: ['[a file]'] } : {}));
     }
     if (chance(0.04)) turns.push(turn('user', author(), 'look', { images: [{ name: `${step}.png`, width: 800, height: 600, source: { type: 'url', url: `https://cdn.example/${step}.png` } }] }));
+    // Only with room for it: a PDF left out for the budget makes every later request a full build.
+    if (fixedBudget === undefined && chance(0.01)) turns.push(turn('user', author(), 'read', { documents: [{ name: `${step}.pdf`, pages: 1 + Math.floor(random() * 3), source: { type: 'file', file_id: `file_${step}` } }] }));
     if (chance(0.05) && turns.length > 0) {
       const at = Math.floor(random() * turns.length);
       const edited = turns[at] as HistoryTurn;

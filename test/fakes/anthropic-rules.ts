@@ -65,7 +65,19 @@ export interface ValidateOptions {
   readonly apiVersion?: string;
   /** Pixel size of an image source when the test knows it (the real API decodes the image). */
   readonly imageSize?: (source: Record<string, unknown>) => { width: number; height: number } | undefined;
+  /**
+   * The bytes behind a document source (§13): base64 is decoded here; `url` and `file` sources
+   * need the server (it downloads URLs and keeps uploads). Undefined: unknown, not checked.
+   */
+  readonly documentBytes?: (source: Record<string, unknown>) => Buffer | undefined;
 }
+
+/** §13: a PDF's page objects (the fake reads the uncompressed PDFs tests make). */
+export function pdfPageCount(bytes: Buffer): number {
+  return bytes.toString('latin1').match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 1;
+}
+
+const isPdfBytes = (bytes: Buffer) => bytes.subarray(0, 1024).toString('latin1').includes('%PDF-');
 
 const bad = (message: string): ApiRuleError => ({ status: 400, type: 'invalid_request_error', message });
 
@@ -116,6 +128,7 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
 
   let images = 0;
   let largestSide = 0;
+  let pdfPages = 0;
   const roles = messages.map((message: { role?: unknown }) => message.role);
   for (let index = 0; index < messages.length; index += 1) {
     const message = messages[index] as { role?: unknown; content?: unknown };
@@ -163,6 +176,10 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
         }
       } else if (block.type === 'document' && role === 'assistant') {
         return bad(`messages.${index}.content.${b}: document blocks are not allowed in assistant messages`);
+      } else if (block.type === 'document') {
+        const checked = validateDocument(block, `messages.${index}.content.${b}.document`, options);
+        if ('status' in checked) return checked;
+        pdfPages += checked.pages;
       } else if (!['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'].includes(String(block.type))) {
         return bad(`messages.${index}.content.${b}.type: unknown block type ${String(block.type)}`);
       }
@@ -176,6 +193,8 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
   if (cacheBreakpoints > 4) return bad(`A maximum of 4 blocks with cache_control may be provided. Found ${cacheBreakpoints}.`);
   if (images > model.maxImages) return bad(`messages: too many images in one request (${images} > ${model.maxImages})`);
   if (images > 20 && largestSide > 2000) return bad('messages: image dimensions exceed max allowed size for many-image requests: 2000 pixels');
+  const maxPages = model.contextWindow >= 1_000_000 ? 600 : 100;
+  if (pdfPages > maxPages) return bad(`messages: A maximum of ${maxPages} PDF pages may be provided. Found ${pdfPages}.`);
   return undefined;
 }
 
@@ -210,6 +229,30 @@ function validateImage(block: Block, path: string, options: ValidateOptions): Ap
     return undefined;
   }
   return bad(`${path}.source.type: Input tag '${String(source.type)}' is not one of 'base64', 'url', 'file'`);
+}
+
+function validateDocument(block: Block, path: string, options: ValidateOptions): ApiRuleError | { pages: number } {
+  const source = block.source as Record<string, unknown> | undefined;
+  if (source === undefined) return bad(`${path}.source: Field required`);
+  if (source.type === 'text' || source.type === 'content') return { pages: 0 };
+  let bytes: Buffer | undefined;
+  if (source.type === 'base64') {
+    if (source.media_type !== 'application/pdf') return bad(`${path}.source.base64.media_type: Input should be 'application/pdf'`);
+    bytes = Buffer.from(String(source.data ?? ''), 'base64');
+  } else if (source.type === 'url') {
+    const url = String(source.url ?? '');
+    if (!/^https?:\/\//.test(url)) return bad(`${path}.source.url: Input should be a valid URL`);
+    if (!(options.canDownload?.(url) ?? true)) return bad(`${path}.source.url: Unable to download the file. Please verify the URL and try again.`);
+    bytes = options.documentBytes?.(source);
+  } else if (source.type === 'file') {
+    if (typeof source.file_id !== 'string' || source.file_id === '') return bad(`${path}.source.file_id: Field required`);
+    bytes = options.documentBytes?.(source);
+  } else {
+    return bad(`${path}.source.type: Input tag '${String(source.type)}' is not one of 'base64', 'url', 'file', 'text', 'content'`);
+  }
+  if (bytes === undefined) return { pages: 1 };
+  if (!isPdfBytes(bytes)) return bad(`${path}.source: The PDF specified was not valid.`);
+  return { pages: pdfPageCount(bytes) };
 }
 
 export function sniff(bytes: Buffer): string | undefined {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FAKE_MODELS, discordUrlDownloadable, modelFor, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
+import { FAKE_MODELS, discordUrlDownloadable, modelFor, pdfPageCount, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
 
 export interface ScriptedReply {
   readonly text?: string;
@@ -142,14 +142,20 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       }
       const unknownFile = findFileIds(body).find((id) => !files.has(id));
       if (unknownFile !== undefined) return reject(record, res, { status: 404, type: 'not_found_error', message: `File not found: ${unknownFile}` });
+      const canDownload = options.validate?.canDownload ?? ((url: string) => discordUrlDownloadable(url, Date.now()));
+      const documents = await loadDocuments(body, files, canDownload);
+      if (documents.unreachable !== undefined) {
+        return reject(record, res, { status: 400, type: 'invalid_request_error', message: `${documents.unreachable}: Unable to download the file. Please verify the URL and try again.` });
+      }
       const ruleError = validateRequest(body, {
-        canDownload: (url) => discordUrlDownloadable(url, Date.now()),
+        canDownload,
         imageSize: (source) => (source.type === 'file' ? files.get(String(source.file_id))?.size : undefined),
+        documentBytes: (source) => documents.bytes.get(source),
         ...options.validate,
         apiVersion: version,
       });
       if (ruleError !== undefined) return reject(record, res, ruleError);
-      const prompt = promptBlocks(body, countTokens);
+      const prompt = promptBlocks(body, countTokens, documents.bytes);
       const promptTokens = prompt.reduce((sum, block) => sum + block.tokens, 0);
       const window = modelFor(String(body.model))?.contextWindow ?? 200_000;
       if (promptTokens > window) return reject(record, res, { status: 400, type: 'invalid_request_error', message: `prompt is too long: ${promptTokens} tokens > ${window} maximum` });
@@ -265,6 +271,44 @@ function parseMultipartFile(raw: Buffer, contentType: string): UploadedFile | un
     start = next;
   }
   return undefined;
+}
+
+/** Tokens per PDF page in the fake (text plus the page image, §13). */
+export const FAKE_TOKENS_PER_PDF_PAGE = 2_000;
+
+/**
+ * The bytes of every PDF the request carries: uploads from the Files API, URLs downloaded as
+ * the API does (a link it cannot fetch is a 400). Keyed by source object.
+ */
+async function loadDocuments(
+  body: Record<string, unknown>,
+  files: ReadonlyMap<string, UploadedFile>,
+  canDownload: (url: string) => boolean,
+): Promise<{ bytes: Map<unknown, Buffer>; unreachable?: string }> {
+  const bytes = new Map<unknown, Buffer>();
+  const messages = Array.isArray(body.messages) ? (body.messages as Array<{ content: unknown }>) : [];
+  for (const [m, message] of messages.entries()) {
+    if (!Array.isArray(message.content)) continue;
+    for (const [b, block] of (message.content as Array<{ type?: string; source?: Record<string, unknown> }>).entries()) {
+      const source = block.source;
+      if (block.type !== 'document' || source === undefined) continue;
+      if (source.type === 'base64') bytes.set(source, Buffer.from(String(source.data ?? ''), 'base64'));
+      if (source.type === 'file') {
+        const file = files.get(String(source.file_id));
+        if (file !== undefined) bytes.set(source, file.bytes);
+      }
+      if (source.type === 'url' && typeof source.url === 'string' && canDownload(source.url)) {
+        try {
+          const response = await fetch(source.url);
+          if (!response.ok) return { bytes, unreachable: `messages.${m}.content.${b}.document.source.url` };
+          bytes.set(source, Buffer.from(await response.arrayBuffer()));
+        } catch {
+          return { bytes, unreachable: `messages.${m}.content.${b}.document.source.url` };
+        }
+      }
+    }
+  }
+  return { bytes };
 }
 
 function findFileIds(body: Record<string, unknown>): string[] {
@@ -431,12 +475,16 @@ interface PromptBlock {
 }
 
 /** The prompt as the cache and the context window see it: system blocks, then message blocks, in order. */
-function promptBlocks(body: Record<string, unknown>, countTokens: (json: string) => number): PromptBlock[] {
+function promptBlocks(body: Record<string, unknown>, countTokens: (json: string) => number, documents: ReadonlyMap<unknown, Buffer> = new Map()): PromptBlock[] {
   const blocks: PromptBlock[] = [];
   const entry = (role: string, block: Record<string, unknown>): PromptBlock => {
     const { cache_control: cacheControl, ...rest } = block;
     const json = JSON.stringify(rest);
-    return { key: `${role}:${json}`, tokens: block.type === 'image' ? 1600 : countTokens(json), breakpoint: cacheControl !== undefined && cacheControl !== null };
+    const pdf = block.type === 'document' ? documents.get(block.source) : undefined;
+    // Hashed by the block as sent: a changed source (a refreshed link) breaks the prefix, as it would for real.
+    const key = `${role}:${json}`;
+    const tokens = block.type === 'image' ? 1600 : pdf !== undefined ? pdfPageCount(pdf) * FAKE_TOKENS_PER_PDF_PAGE : countTokens(json);
+    return { key, tokens, breakpoint: cacheControl !== undefined && cacheControl !== null };
   };
   const system = typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : ((body.system as Array<Record<string, unknown>>) ?? []);
   for (const block of system) blocks.push(entry('system', block));

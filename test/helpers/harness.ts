@@ -29,6 +29,8 @@ export interface HarnessOptions {
   /** Extra secrets the log scrubber must know about (platform tokens). */
   readonly secrets?: readonly string[];
   readonly logLevel?: string;
+  /** Largest text attachment inlined (TEXT_ATTACHMENT_MAX_BYTES in the core's options). */
+  readonly textAttachmentMaxBytes?: number;
 }
 
 export interface Harness {
@@ -74,6 +76,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxTokens: options.maxTokens ?? 1024,
     contextBudgetTokens: options.contextBudgetTokens ?? 150_000,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
+    ...(options.textAttachmentMaxBytes === undefined ? {} : { textAttachmentMaxBytes: options.textAttachmentMaxBytes }),
   });
   const health = new Health(() => store.isHealthy());
   return {

@@ -112,13 +112,11 @@ describe('thread lanes', () => {
     await lanes.handedOver();
     let idle = false;
     const waiting = lanes.idle().then(() => (idle = true));
-    expect(lanes.pending('t')).toHaveLength(1);
     await Promise.resolve();
     expect(idle).toBe(false);
     finishAnswer();
     await first;
     await waiting;
-    expect(lanes.pending('t')).toHaveLength(0);
   });
 
   it('keeps a lane going after a failed translation', async () => {

@@ -107,12 +107,13 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     void (async () => {
       const message = updated.partial ? await updated.fetch() : updated;
       if (message.author.id === client.user?.id) return;
-      core.recordEdit(refOfStored(message), message.id, renderText(message, bot), [...message.attachments.values()].map(toAttachmentInput));
+      await core.recordEdit(refOfStored(message), message.id, renderText(message, bot), [...message.attachments.values()].map(toAttachmentInput));
     })().catch((error: unknown) => logger.warn({ err: error }, 'failed to record an edit'));
   });
 
   client.on(Events.MessageDelete, (message) => {
-    core.recordDelete(refOfStored(message), message.id);
+    // The core orders it after the message's own create, even one still being taken in.
+    core.recordDelete(refOfStored(message), message.id).catch((error: unknown) => logger.warn({ err: error }, 'failed to record a deletion'));
   });
 
   client.on(Events.InteractionCreate, (interaction) => {

@@ -122,21 +122,15 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   }
 
   /**
-   * Edits and deletes go through the thread's lane, and are applied again once the events before
-   * them are dealt with: the message they change may still be on its way into the store.
+   * Edits and deletes go through the thread's lane, so they reach the core in delivery order
+   * with the messages they change; the core orders them with those messages' intake.
    */
-  function onChange(channel: string, target: SlackMessageLike, workspace: string, apply: (thread: ThreadRef, text: string) => void, decode: boolean): Promise<void> {
+  function onChange(channel: string, target: SlackMessageLike, workspace: string, apply: (thread: ThreadRef, text: string) => Promise<void>, decode: boolean): Promise<void> {
     const thread = threadRef(workspace, channel, target);
-    const earlier = lanes.pending(thread.threadKey);
     return lanes.enqueue(
       thread.threadKey,
       async () => (decode ? decodeSlackText(target.text ?? '', bot.userId, nameOf) : ''),
-      async (text) => {
-        apply(thread, text);
-        if (earlier.length === 0) return;
-        await Promise.allSettled(earlier);
-        apply(thread, text);
-      },
+      (text) => apply(thread, text),
     );
   }
 

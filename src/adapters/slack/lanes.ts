@@ -4,6 +4,7 @@
  * core before an earlier one and be recorded, or answered, out of order. A lane runs the
  * translations of a thread one after another and hands each result to the core in delivery
  * order; it does not wait for the core's answer, so a long reply never blocks the next event.
+ * Ordering edits and deletes with the messages they change is the core's (core/intake).
  */
 export class ThreadLanes {
   /** The tail of each thread's translation chain. */
@@ -40,11 +41,6 @@ export class ThreadLanes {
     };
     whole.then(forget, forget);
     return whole;
-  }
-
-  /** What is in flight in a thread right now (for an edit that must land after the message it edits). */
-  pending(key: string): Promise<unknown>[] {
-    return [...(this.inFlight.get(key) ?? [])];
   }
 
   /** Resolves once every event received so far has reached the core (not necessarily been answered). */

@@ -290,6 +290,21 @@ export class FakeDiscord {
     this.rateLimits.push({ match, remaining: count, retryAfter });
   }
 
+  private readonly holds: Array<{ match: (method: string, path: string) => boolean; arrived: () => void; released: Promise<void> }> = [];
+
+  /**
+   * Holds the answer to the next matching request (computed when it arrives) until `release`:
+   * a slow history read, say. `arrived` resolves once that request has come in.
+   */
+  hold(match: (method: string, path: string) => boolean): { arrived: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.holds.push({ match, arrived, released });
+    return { arrived: arrival, release };
+  }
+
   /** op 9 with d=false: the session is gone; the client must IDENTIFY afresh (missed events are lost). */
   invalidateSession(): void {
     this.socket?.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
@@ -358,7 +373,29 @@ export class FakeDiscord {
     this.seq += 1;
     const frame = JSON.stringify({ op: 0, t: type, s: this.seq, d: data });
     this.sessionLog.push({ s: this.seq, frame });
-    this.socket?.send(frame);
+    if (this.batched !== undefined) this.batched.push(frame);
+    else this.socket?.send(frame);
+  }
+
+  private batched: string[] | undefined;
+
+  /**
+   * Dispatches everything `events` posts, edits or removes back to back in one socket write, as
+   * Discord does when events pile up: the client reads them in one go (a message created and
+   * deleted within milliseconds).
+   */
+  batch(events: () => void): void {
+    this.batched = [];
+    try {
+      events();
+    } finally {
+      const frames = this.batched;
+      this.batched = undefined;
+      const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket;
+      raw?.cork();
+      for (const frame of frames) this.socket?.send(frame);
+      raw?.uncork();
+    }
   }
 
   private onConnection(socket: WebSocket): void {
@@ -439,11 +476,22 @@ export class FakeDiscord {
     }
     const path = url.pathname.replace(/^\/api\/v10/, '');
     const record: RestRequest = { method: req.method ?? 'GET', path, query: url.searchParams, body, at: Date.now(), status: 0 };
+    const hold = this.holds.find((entry) => entry.match(record.method, path));
+    if (hold !== undefined) this.holds.splice(this.holds.indexOf(hold), 1);
     const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
-      res.writeHead(status, status === 204 ? headers : { 'content-type': 'application/json', ...headers });
-      res.end(payload === undefined ? undefined : JSON.stringify(payload));
-      this.rest.push(record);
+      // The answer is what the fake held when the request came; a held request only delivers it later.
+      const json = payload === undefined ? undefined : JSON.stringify(payload);
+      const write = () => {
+        res.writeHead(status, status === 204 ? headers : { 'content-type': 'application/json', ...headers });
+        res.end(json);
+        this.rest.push(record);
+      };
+      if (hold === undefined) write();
+      else {
+        hold.arrived();
+        void hold.released.then(write);
+      }
     };
 
     if (url.pathname.startsWith('/attachments/')) {

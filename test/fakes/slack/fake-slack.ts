@@ -432,7 +432,11 @@ export class FakeSlack {
     return { ok: true, messages, has_more: next !== '', response_metadata: { next_cursor: next } };
   }
 
+  /** Every private-file download, in order (path, and whether it carried the bot token). */
+  readonly fileDownloads: Array<{ readonly path: string; readonly authorized: boolean }> = [];
+
   private serveFile(url: URL, token: string | undefined, res: ServerResponse): void {
+    this.fileDownloads.push({ path: url.pathname, authorized: token === this.botToken });
     if (token !== this.botToken) {
       // What Slack does without the token: a redirect to an HTML sign-in page.
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -1,0 +1,65 @@
+/**
+ * Edits and deletes, applied in a thread's intake order (ChatService runs them on the same
+ * per-thread queue as creates): a change to a message still being taken in lands after it is
+ * stored, and a change to a message not seen yet waits as a tombstone for its create.
+ */
+import type { Store } from '../../store/index.js';
+import { toNewAttachment } from '../attachments.js';
+import type { AttachmentInput, ThreadRef } from '../types.js';
+import { Tombstones, type EarlyChange } from './tombstones.js';
+
+export class MessageChanges {
+  private readonly tombstones = new Tombstones();
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number,
+  ) {}
+
+  edit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
+    const message = this.find(thread, messageId);
+    if (message === undefined) {
+      this.tombstones.remember(thread, messageId, { kind: 'edited', at: this.now(), text, ...(attachments === undefined ? {} : { attachments }) });
+      return;
+    }
+    if (message.deletedAt !== null || message.authorKind === 'self') return;
+    this.store.messages.edit(message.id, text, this.now(), attachments?.map(toNewAttachment));
+  }
+
+  delete(thread: ThreadRef, messageId: string): void {
+    const message = this.find(thread, messageId);
+    if (message === undefined) {
+      this.tombstones.remember(thread, messageId, { kind: 'deleted', at: this.now() });
+      return;
+    }
+    if (message.deletedAt !== null) return;
+    this.store.messages.softDelete(message.id, this.now());
+  }
+
+  /**
+   * True when this message was deleted before it arrived, in a thread with nothing stored to
+   * record it in: it is dropped (and its tombstone with it) before anything is read or created.
+   */
+  takeDeletedEarly(thread: ThreadRef, messageId: string): boolean {
+    if (this.tombstones.peek(thread, messageId)?.kind !== 'deleted') return false;
+    this.tombstones.take(thread, messageId);
+    return true;
+  }
+
+  /**
+   * Applies a change that arrived before its message, now that the message is stored (`rowId`),
+   * inside the create's transaction. Returns the change applied, if any.
+   */
+  applyEarly(thread: ThreadRef, messageId: string, rowId: number): EarlyChange | undefined {
+    const change = this.tombstones.take(thread, messageId);
+    if (change === undefined) return undefined;
+    if (change.kind === 'deleted') this.store.messages.softDelete(rowId, change.at);
+    else this.store.messages.edit(rowId, change.text, change.at, change.attachments?.map(toNewAttachment));
+    return change;
+  }
+
+  private find(thread: ThreadRef, messageId: string) {
+    const conversation = this.store.conversations.find(thread);
+    return conversation === undefined ? undefined : this.store.messages.find(conversation.id, messageId);
+  }
+}
