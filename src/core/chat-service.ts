@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
+import { AnswerControls } from './answer-controls/answer-controls.js';
+import { replaceStoredAnswer } from './answer-controls/replace-answer.js';
+import { answerNotes, type ThinkingSetting, withThinking } from './answer-controls/thinking.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
 import { ConversationRequests } from './conversation-requests.js';
@@ -14,7 +17,8 @@ import { InstructionsService, type CommandReply, type InstructionsCommand } from
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { formatUsage } from './usage-report.js';
-import type { ModelClient, ModelResult } from './model-client.js';
+import { STOPPED_BY_USER, type ModelClient, type ModelResult } from './model-client.js';
+import type { StoredAnswer } from '../store/answers.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';
 import { answerRefusal, type AnswerRefusal } from './settings/access.js';
@@ -25,6 +29,8 @@ import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstruction
 import type {
   AttachmentInput,
   ChatCore,
+  ControlPress,
+  ControlReply,
   HandleOutcome,
   InboundContext,
   InboundMessage,
@@ -54,6 +60,8 @@ export interface ChatServiceOptions {
   /** Defaults of the `web_search` / `web_fetch` settings (WEB_SEARCH, WEB_FETCH). */
   readonly webSearch?: boolean;
   readonly webFetch?: boolean;
+  /** THINKING: `off`, or the effort level sent to models with adaptive thinking. */
+  readonly thinking?: ThinkingSetting;
   readonly now?: () => number;
 }
 
@@ -90,6 +98,7 @@ export class ChatService implements ChatCore {
   private readonly channelLimiter: RateLimiter;
   /** `/settings` and the effective settings of a channel: `settings.effective(platform, workspaceId, channelId)`. */
   readonly settings: SettingsService;
+  private readonly controls: AnswerControls;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -122,6 +131,24 @@ export class ChatService implements ChatCore {
       now: this.now,
     });
     this.rulesFor(options.modelId);
+    this.controls = new AnswerControls({
+      store: this.store,
+      logger: this.logger,
+      now: this.now,
+      regenerate: (conversation, question, answer) => this.regenerate(conversation, question, answer),
+    });
+  }
+
+  pressControl(press: ControlPress): ControlReply {
+    return this.controls.press(press);
+  }
+
+  /** Regenerate: the question answered again, into the old answer's messages, through the thread's queue. */
+  private async regenerate(conversation: Conversation, question: StoredMessage, answer: StoredAnswer): Promise<void> {
+    const services = this.platforms.get(conversation.platform);
+    if (services?.replaceSink === undefined) return;
+    const makeSink = () => (services.replaceSink as NonNullable<PlatformServices['replaceSink']>)(refOf(conversation), question.platformMessageId, answer.platformMessageIds);
+    await this.replies.run(threadKey(refOf(conversation)), () => this.answer(null, conversation.id, question.id, makeSink, answer));
   }
 
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
@@ -246,6 +273,7 @@ export class ChatService implements ChatCore {
       command,
       this.store.usage.report(command.platform, command.workspaceId, since, 'channel'),
       this.store.usage.report(command.platform, command.workspaceId, since, 'user'),
+      this.store.answers.counts(command.platform, command.workspaceId, since),
     );
   }
 
@@ -438,10 +466,11 @@ export class ChatService implements ChatCore {
     }
   }
 
-  private async answer(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+  /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
+  private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
     const message = this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
-      this.store.jobs.finish(jobId, 'dropped', this.now());
+      if (jobId !== null) this.store.jobs.finish(jobId, 'dropped', this.now());
       return { kind: 'ignored', reason: 'deleted' };
     }
     const conversation = this.store.conversations.get(conversationId) as Conversation;
@@ -449,10 +478,11 @@ export class ChatService implements ChatCore {
     const rules = this.rulesFor(this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).model.value);
     const sink = makeSink();
     try {
-      await sink.start();
+      await sink.start({ answerId: String(message.id) });
     } catch (error) {
       log.warn({ err: error }, 'could not show progress; answering anyway');
     }
+    const tracked = this.controls.track(message.id, message.authorId, sink.signal);
 
     let result: ModelResult;
     let userNotes: readonly string[] = [];
@@ -464,7 +494,8 @@ export class ChatService implements ChatCore {
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
-          result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text), sink.signal);
+          const request = withThinking(assembled.request, rules, this.options.thinking ?? 'off');
+          result = await this.options.model.complete(request, (text) => sink.progress?.(text), tracked.signal, () => sink.thinking?.());
           this.requests.observe(conversation.id, assembled, result.usage);
           break;
         } catch (error) {
@@ -480,31 +511,34 @@ export class ChatService implements ChatCore {
         }
       }
     } catch (error) {
-      if (sink.signal?.aborted === true) {
-        // The user pressed stop: what they saw is what they wanted; nothing to add or store.
-        log.info('answer stopped by the user');
-        this.store.jobs.finish(jobId, 'done', this.now());
-        return { kind: 'failed', code: 'stopped_by_user', postedIds: [] };
+      tracked.release();
+      if (tracked.signal.aborted) {
+        log.info('answer stopped by the user before any text');
+        return this.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
       }
       const failure = toModelError(error);
       log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
-      return this.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log);
+      return this.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log, replacing);
     }
+    tracked.release();
+    const stopped = result.stopReason === STOPPED_BY_USER;
+    if (stopped) log.info('answer stopped by the user');
 
     // Tokens were spent whatever happens next; on success this joins the answer's one commit.
     const recordUsage = () => this.recordUsage(conversation, message, result, rules.id);
     if (result.stopReason === 'refusal') {
       recordUsage();
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
-      return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log);
+      return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log, replacing);
     }
     if (result.text.trim() === '') {
       recordUsage();
       log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
-      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
+      if (stopped) return this.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
+      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log, replacing);
     }
 
-    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : [])];
+    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : []), ...answerNotes(result)];
     const note = notes.length === 0 ? undefined : notes.join('\n');
     let posted: PostedIds;
     try {
@@ -513,15 +547,16 @@ export class ChatService implements ChatCore {
       log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
       this.store.transaction(() => {
         recordUsage();
-        this.store.jobs.finish(jobId, 'failed', this.now());
+        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
     // One commit for the answer, its usage and its job.
     this.store.transaction(() => {
-      this.storeReply(conversation.id, message, result.text, posted);
+      if (replacing === undefined) this.storeReply(conversation.id, message, result.text, posted);
+      else replaceStoredAnswer(this.store, replacing, message, result.text, posted, this.now());
       recordUsage();
-      this.store.jobs.finish(jobId, 'done', this.now());
+      if (jobId !== null) this.store.jobs.finish(jobId, 'done', this.now());
     });
     return { kind: 'answered', postedIds: posted };
   }
@@ -565,14 +600,25 @@ export class ChatService implements ChatCore {
   }
 
   private async failWith(
-    jobId: number,
+    jobId: number | null,
     message: StoredMessage,
     sink: ReplySink,
     userText: string,
     failure: ThreadlineError,
     log: Logger,
+    replacing?: StoredAnswer,
   ): Promise<HandleOutcome> {
     let posted: PostedIds = [];
+    if (replacing !== undefined) {
+      // A failed regeneration leaves the old answer standing, shown and stored.
+      try {
+        posted = await sink.finish({ text: replacing.text, note: `Could not regenerate: ${userText}` });
+        this.store.transaction(() => replaceStoredAnswer(this.store, replacing, message, replacing.text, posted, this.now()));
+      } catch (error) {
+        log.error({ err: error }, 'could not restore the answer after a failed regeneration');
+      }
+      return { kind: 'failed', code: failure.code, postedIds: posted };
+    }
     try {
       posted = await sink.fail(userText, failure.code);
       // Recorded with no text, so a later history read does not bring the apology back as an answer.
@@ -580,7 +626,7 @@ export class ChatService implements ChatCore {
     } catch (error) {
       log.error({ err: error }, 'could not tell the user about the failure');
     }
-    this.store.jobs.finish(jobId, 'failed', this.now());
+    if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
     return { kind: 'failed', code: failure.code, postedIds: posted };
   }
 
