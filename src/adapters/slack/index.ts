@@ -10,6 +10,7 @@ import type { Config } from '../../config.js';
 import type { ChatCore, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
+import { registerAnswerButtons } from './buttons.js';
 import { registerSlackCommands, SlackAdmins } from './commands.js';
 import { slackFileServices } from './files.js';
 import { backfillThread, removeStrayReplies } from './history.js';
@@ -80,8 +81,9 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   let bot: SlackIdentity = { userId: '', botId: '' };
   let team = '';
 
-  const sinkFor = (channel: string, message: SlackMessageLike, isDirect: boolean) => () =>
+  const sinkFor = (channel: string, message: SlackMessageLike, isDirect: boolean, existing?: readonly string[]) => () =>
     new SlackReplySink({
+      ...(existing === undefined ? {} : { existing }),
       client: app.client,
       channel,
       threadTs: message.thread_ts ?? message.ts,
@@ -189,6 +191,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   });
 
   registerSlackCommands(app, { core, logger, admins });
+  registerAnswerButtons(app, { core, logger, admins, team: () => team });
   app.error(async (error) => {
     logger.error({ err: error }, 'Bolt error');
   });
@@ -198,6 +201,10 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     replySink(thread, messageId) {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
       return sinkFor(channel, { ts: messageId, thread_ts: threadTs }, channel.startsWith('D'))();
+    },
+    replaceSink(thread, messageId, postedIds) {
+      const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
+      return sinkFor(channel, { ts: messageId, thread_ts: threadTs ?? messageId }, channel.startsWith('D'), postedIds)();
     },
     removeStrayReplies(thread, messageId, keep) {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
