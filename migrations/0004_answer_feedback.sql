@@ -23,6 +23,8 @@ CREATE TABLE assistant_threads (
   workspace_id       TEXT    NOT NULL,
   thread_key         TEXT    NOT NULL,
   context_channel_id TEXT,
+  -- How the model is told about it (`#name`), resolved when the context arrived.
+  context_label      TEXT,
   titled             INTEGER NOT NULL DEFAULT 0,
   updated_at         INTEGER NOT NULL,
   PRIMARY KEY (platform, workspace_id, thread_key)

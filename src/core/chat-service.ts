@@ -10,6 +10,7 @@ import type { Conversation, NewMessage, StoredMessage } from '../store/types.js'
 import { AnswerControls } from './answer-controls/answer-controls.js';
 import { replaceStoredAnswer } from './answer-controls/replace-answer.js';
 import { answerNotes, type ThinkingSetting, withThinking } from './answer-controls/thinking.js';
+import { AssistantPanel, type SuggestedPromptsSource, type ViewedChannel } from './assistant-panel.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
 import { ConversationRequests } from './conversation-requests.js';
@@ -62,6 +63,8 @@ export interface ChatServiceOptions {
   readonly webFetch?: boolean;
   /** THINKING: `off`, or the effort level sent to models with adaptive thinking. */
   readonly thinking?: ThinkingSetting;
+  /** Suggested prompts of a new Slack assistant thread (default: a built-in set). */
+  readonly suggestedPrompts?: SuggestedPromptsSource;
   readonly now?: () => number;
 }
 
@@ -99,6 +102,7 @@ export class ChatService implements ChatCore {
   /** `/settings` and the effective settings of a channel: `settings.effective(platform, workspaceId, channelId)`. */
   readonly settings: SettingsService;
   private readonly controls: AnswerControls;
+  private readonly panel: AssistantPanel;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -131,6 +135,12 @@ export class ChatService implements ChatCore {
       now: this.now,
     });
     this.rulesFor(options.modelId);
+    // `/settings set prompts` where an admin set them, the built-in set otherwise.
+    this.panel = new AssistantPanel(
+      this.store,
+      this.now,
+      options.suggestedPrompts ?? ((thread) => this.settings.effective(thread.platform, thread.workspaceId, thread.channelId).prompts.value),
+    );
     this.controls = new AnswerControls({
       store: this.store,
       logger: this.logger,
@@ -141,6 +151,18 @@ export class ChatService implements ChatCore {
 
   pressControl(press: ControlPress): ControlReply {
     return this.controls.press(press);
+  }
+
+  assistantThreadStarted(thread: ThreadRef, viewing: ViewedChannel | null) {
+    return this.panel.started(thread, viewing);
+  }
+
+  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void {
+    this.panel.contextChanged(thread, viewing);
+  }
+
+  assistantTitle(thread: ThreadRef, question: string): string | undefined {
+    return this.panel.titleFor(thread, question);
   }
 
   /** Regenerate: the question answered again, into the old answer's messages, through the thread's queue. */
@@ -494,7 +516,7 @@ export class ChatService implements ChatCore {
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
-          const request = withThinking(assembled.request, rules, this.options.thinking ?? 'off');
+          const request = withThinking(this.panel.withViewedChannel(assembled.request, conversation), rules, this.options.thinking ?? 'off');
           result = await this.options.model.complete(request, (text) => sink.progress?.(text), tracked.signal, () => sink.thinking?.());
           this.requests.observe(conversation.id, assembled, result.usage);
           break;

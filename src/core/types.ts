@@ -4,6 +4,7 @@
  * call, errors) happens in the core once.
  */
 import type { ErrorCode } from '../errors.js';
+import type { SuggestedPrompt, ViewedChannel } from './assistant-panel.js';
 import type { CommandReply, InstructionsCommand } from './instructions.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import type { SettingsCommand } from './settings/service.js';
@@ -207,6 +208,12 @@ export interface ChatCore {
   forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): CommandReply;
   /** A button on an answer was pressed; answers at once (a regeneration goes on afterwards). */
   pressControl(press: ControlPress): ControlReply;
+  /** Slack assistant panel: a thread opened; what to greet and suggest. `viewing`: the channel the user looks at. */
+  assistantThreadStarted(thread: ThreadRef, viewing: ViewedChannel | null): { readonly greeting: string; readonly prompts: readonly SuggestedPrompt[] };
+  /** Slack assistant panel: the user now looks at another channel (told to the model with the next answers). */
+  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void;
+  /** Slack assistant panel: the title for a thread's first question, or undefined (later questions, other threads). */
+  assistantTitle(thread: ThreadRef, question: string): string | undefined;
 }
 
 export interface UsageCommand {

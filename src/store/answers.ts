@@ -35,6 +35,7 @@ export interface VoteCounts {
 
 export interface AssistantThreadRow {
   readonly contextChannelId: string | null;
+  readonly contextLabel: string | null;
   readonly titled: boolean;
 }
 
@@ -66,13 +67,14 @@ export class AnswerRepo {
     this.countsStmt = db.prepare<[string, string, number], { vote: Vote; n: number }>(
       'SELECT vote, COUNT(*) AS n FROM answer_feedback WHERE platform = ? AND workspace_id = ? AND updated_at >= ? GROUP BY vote',
     );
-    this.assistantGetStmt = db.prepare<[string, string, string], { context_channel_id: string | null; titled: number }>(
-      'SELECT context_channel_id, titled FROM assistant_threads WHERE platform = ? AND workspace_id = ? AND thread_key = ?',
+    this.assistantGetStmt = db.prepare<[string, string, string], { context_channel_id: string | null; context_label: string | null; titled: number }>(
+      'SELECT context_channel_id, context_label, titled FROM assistant_threads WHERE platform = ? AND workspace_id = ? AND thread_key = ?',
     );
     this.assistantContextStmt = db.prepare(
-      `INSERT INTO assistant_threads (platform, workspace_id, thread_key, context_channel_id, updated_at)
-       VALUES (@platform, @workspaceId, @threadKey, @channelId, @at)
-       ON CONFLICT (platform, workspace_id, thread_key) DO UPDATE SET context_channel_id = excluded.context_channel_id, updated_at = excluded.updated_at`,
+      `INSERT INTO assistant_threads (platform, workspace_id, thread_key, context_channel_id, context_label, updated_at)
+       VALUES (@platform, @workspaceId, @threadKey, @channelId, @label, @at)
+       ON CONFLICT (platform, workspace_id, thread_key) DO UPDATE
+         SET context_channel_id = excluded.context_channel_id, context_label = excluded.context_label, updated_at = excluded.updated_at`,
     );
     this.assistantTitledStmt = db.prepare(
       `INSERT INTO assistant_threads (platform, workspace_id, thread_key, titled, updated_at)
@@ -112,15 +114,17 @@ export class AnswerRepo {
 
   assistantThread(platform: string, workspaceId: string, threadKey: string): AssistantThreadRow | undefined {
     const row = this.assistantGetStmt.get(platform, workspaceId, threadKey);
-    return row === undefined ? undefined : { contextChannelId: row.context_channel_id, titled: row.titled === 1 };
+    return row === undefined ? undefined : { contextChannelId: row.context_channel_id, contextLabel: row.context_label, titled: row.titled === 1 };
   }
 
-  setAssistantContext(platform: string, workspaceId: string, threadKey: string, channelId: string | null, at: number): void {
-    this.assistantContextStmt.run({ platform, workspaceId, threadKey, channelId, at });
+  /** Records an assistant thread and the channel its user is looking at (null: none). */
+  setAssistantContext(platform: string, workspaceId: string, threadKey: string, channelId: string | null, label: string | null, at: number): void {
+    this.assistantContextStmt.run({ platform, workspaceId, threadKey, channelId, label, at });
   }
 
-  /** Marks the thread titled; true only for the call that did it (the first question). */
+  /** Marks a known assistant thread titled; true only for the call that did it (the first question). */
   markTitled(platform: string, workspaceId: string, threadKey: string, at: number): boolean {
+    if (this.assistantGetStmt.get(platform, workspaceId, threadKey) === undefined) return false;
     return this.assistantTitledStmt.run({ platform, workspaceId, threadKey, at }).changes > 0;
   }
 }

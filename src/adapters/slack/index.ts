@@ -10,6 +10,7 @@ import type { Config } from '../../config.js';
 import type { ChatCore, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
+import { registerAssistantPanel, titleAssistantThread } from './assistant.js';
 import { registerAnswerButtons } from './buttons.js';
 import { registerSlackCommands, SlackAdmins } from './commands.js';
 import { slackFileServices } from './files.js';
@@ -106,6 +107,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     const workspace = event.team ?? team;
     const thread = threadRef(workspace, event.channel, event);
     const threadTs = event.thread_ts ?? event.ts;
+    if (isDirect && event.thread_ts !== undefined && !isOwn(event)) titleAssistantThread(app.client, core, thread, decodeForTitle(event.text), logger);
     const where = { team: workspace, channel: event.channel, isDirect, forceMention, ...(eventId === undefined ? {} : { dedupeKeys: [`slack-event:${eventId}`] }) };
     return lanes.enqueue(
       thread.threadKey,
@@ -192,6 +194,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
 
   registerSlackCommands(app, { core, logger, admins });
   registerAnswerButtons(app, { core, logger, admins, team: () => team });
+  registerAssistantPanel(app, { core, logger, team: () => team });
   app.error(async (error) => {
     logger.error({ err: error }, 'Bolt error');
   });
@@ -251,6 +254,17 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     async close() {},
     idle: () => lanes.idle(),
   };
+}
+
+/** A thread title from a question's mrkdwn: mentions, links and escapes reduced to plain text. */
+function decodeForTitle(text: string | undefined): string {
+  return (text ?? '')
+    .replace(/<[@#!][^>|]*\|([^>]+)>/g, '$1')
+    .replace(/<([^>|]+)\|([^>]+)>/g, '$2')
+    .replace(/<([^>]+)>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Slack retries an event it has no ack for after 3 s; the ack must leave well before. */
