@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ThinkingSetting } from '../../src/core/answer-controls/thinking.js';
 import { ChatService } from '../../src/core/chat-service.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
@@ -29,6 +30,8 @@ export interface HarnessOptions {
   /** Extra secrets the log scrubber must know about (platform tokens). */
   readonly secrets?: readonly string[];
   readonly logLevel?: string;
+  /** THINKING. */
+  readonly thinking?: ThinkingSetting;
 }
 
 export interface Harness {
@@ -74,6 +77,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxTokens: options.maxTokens ?? 1024,
     contextBudgetTokens: options.contextBudgetTokens ?? 150_000,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
+    ...(options.thinking === undefined ? {} : { thinking: options.thinking }),
   });
   const health = new Health(() => store.isHealthy());
   return {
