@@ -149,6 +149,27 @@ describe('Discord answer buttons', () => {
     expect(next.platformMessageIds).toEqual(after.map((m) => m.id));
   });
 
+  it('acknowledges a Regenerate press while the model is still silent, and keeps the old answer when the regeneration fails', async () => {
+    w = await startDiscordWorld({ spacingMs: 20, idleTimeoutMs: 1000, maxRetries: 0 });
+    const mention = await answered(w, 'a question', 'The original answer.');
+    const last = lastPart(w, mention.id);
+    w.h.anthropic.enqueue({ text: 'never finished', stallAfterChars: 0 });
+    const callback = await w.discord.callbackOf(w.discord.pressButton(last, idOf(w, last, 'tl:regen:'), w.alice));
+    expect(callback.type).toBe(6);
+    // Acknowledged with the model still silent: nothing has changed yet.
+    expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['The original answer.']);
+    await w.h.anthropic.waitForRequests(2);
+    await w.h.core.idle();
+    const shown = w.discord.botMessages(mention.id);
+    expect(shown.map((m) => m.content)).toEqual([expect.stringMatching(/^The original answer\.\n\n-# Could not regenerate: .*took too long/s)]);
+    expect(w.discord.buttonIds(shown[0]!)).toHaveLength(3);
+    w.discord.post(mention.id, w.alice, 'ok');
+    await w.h.anthropic.waitForRequests(3);
+    const next = JSON.stringify(w.h.anthropic.messageRequests()[2]!.body.messages);
+    expect(next).toContain('The original answer.');
+    expect(next).not.toContain('Could not regenerate');
+  });
+
   it('a press after a restart works (the id says what it acts on), and a press on a forgotten answer is explained', async () => {
     previous = await startDiscordWorld({ spacingMs: 20 });
     const mention = await answered(previous, 'remember me', 'First answer.');
