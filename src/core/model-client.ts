@@ -97,6 +97,13 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       let requestId: string | null = null;
       const state = new StreamState();
       const stoppedByUser = (): ModelResult => ({ ...state.result(requestId), stopReason: STOPPED_BY_USER });
+      // A function, not a property read: the signal changes while this runs.
+      const callerStopped = () => signal?.aborted === true;
+      // Stopped before the call began (a press while the request was being built): no call at all.
+      if (callerStopped()) {
+        signal?.removeEventListener('abort', abortFromCaller);
+        return stoppedByUser();
+      }
       try {
         armIdleTimer();
         const { data: stream, request_id } = await client.messages
@@ -111,12 +118,12 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         }
         // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
         if (controller.signal.aborted) {
-          if (!stalled && signal?.aborted === true) return stoppedByUser();
+          if (!stalled && callerStopped()) return stoppedByUser();
           throw new Error('stream aborted');
         }
         return state.result(requestId);
       } catch (error) {
-        if (!stalled && signal?.aborted === true) return stoppedByUser();
+        if (!stalled && callerStopped()) return stoppedByUser();
         if (stalled) {
           throw new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
             cause: error,

@@ -29,6 +29,19 @@ describe('Discord thinking', () => {
     expect(assistant[0]!.content[0]!.text).toBe('The considered answer.');
   });
 
+  it('Stop while the model is still thinking ends the call and says it stopped before writing', async () => {
+    w = await startDiscordWorld({ thinking: 'max', spacingMs: 20 });
+    w.h.anthropic.enqueue({ text: 'An answer nobody waits for.', thinkingMs: 5000 });
+    const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('ponder'));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${mention.id}/messages` && r.status === 200 && JSON.stringify(r.body).includes('thinking…'), 'thinking shown');
+    const placeholder = w.discord.botMessages(mention.id)[0]!;
+    const stop = w.discord.buttonIds(placeholder).find((id) => id.startsWith('tl:stop:')) as string;
+    expect((await w.discord.callbackOf(w.discord.pressButton(placeholder, stop, w.alice))).type).toBe(6);
+    await w.h.core.idle();
+    expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual([expect.stringMatching(/Stopped before I wrote anything/)]);
+    expect(w.discord.buttonIds(w.discord.botMessages(mention.id)[0]!)).toEqual([]);
+  });
+
   it('sends no thinking parameters to a model without adaptive thinking', async () => {
     w = await startDiscordWorld({ thinking: 'high', model: 'claude-haiku-4-5' });
     w.h.anthropic.enqueue({ text: 'Quick answer.' });
