@@ -22,7 +22,7 @@ import { STOPPED_BY_USER, type ModelClient, type ModelResult } from './model-cli
 import type { StoredAnswer } from '../store/answers.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';
-import { answerRefusal, type AnswerRefusal } from './settings/access.js';
+import { ANSWERS_OFF_TEXT, answerRefusal, type AnswerRefusal } from './settings/access.js';
 import { ModelCatalog } from './settings/model-catalog.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import { SettingsService, type SettingsCommand } from './settings/service.js';
@@ -146,6 +146,8 @@ export class ChatService implements ChatCore {
       logger: this.logger,
       now: this.now,
       regenerate: (conversation, question, answer) => this.regenerate(conversation, question, answer),
+      answersRefused: (conversation) =>
+        this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).answers.value ? undefined : ANSWERS_OFF_TEXT,
     });
   }
 

@@ -115,6 +115,12 @@ describe('AnswerControls', () => {
     expect(regenerate).toHaveBeenCalledTimes(2);
   });
 
+  it('Regenerate is refused where answers are turned off', () => {
+    const off = new AnswerControls({ store, logger: captureLogger().logger, now: () => 5000, regenerate, answersRefused: () => 'I am turned off here.' });
+    expect(off.press({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId('regen', questionId), actor: { id: 'u-alice', name: 'Alice', isAdmin: false } }).text).toBe('I am turned off here.');
+    expect(regenerate).not.toHaveBeenCalled();
+  });
+
   it('votes: anyone, the latest per person counts', () => {
     expect(press('down', 'u-bob').text).toContain('👎');
     expect(press('up', 'u-alice').text).toContain('👍');

@@ -54,6 +54,19 @@ describe('Slack assistant panel', () => {
     expect(w.slack.calls.entries.filter((c) => c.method === 'assistant.threads.setTitle')).toHaveLength(1);
   });
 
+  it('suggests the prompts admins set with /settings set prompts', async () => {
+    w = await startSlackWorld('http', { adminUserIds: [ALICE] });
+    const payload = w.slack.slashCommand('/settings', 'set prompts Draft the weekly update | List open questions', ALICE);
+    const id = payload.response_url!.split('/respond/')[1]!;
+    await w.slack.sendHttp(w.eventsUrl, new URLSearchParams(payload).toString(), { contentType: 'application/x-www-form-urlencoded' });
+    expect(String((await w.slack.responses.waitFor((r) => r.id === id, 'settings answer')).body.text)).toMatch(/`prompts` set/);
+    const threadTs = w.slack.nextTs();
+    await w.deliver({ type: 'assistant_thread_started', assistant_thread: { user_id: ALICE, channel_id: DM, thread_ts: threadTs, context: {} }, event_ts: threadTs });
+    const prompts = await w.slack.calls.waitFor((c) => c.method === 'assistant.threads.setSuggestedPrompts', 'suggested prompts');
+    const list = (typeof prompts.args.prompts === 'string' ? JSON.parse(prompts.args.prompts) : prompts.args.prompts) as Array<{ title: string; message: string }>;
+    expect(list.map((p) => p.message)).toEqual(['Draft the weekly update', 'List open questions']);
+  });
+
   it('stores the viewed channel per thread (two threads, two channels)', async () => {
     w = await startSlackWorld('http');
     const first = w.slack.nextTs();

@@ -20,6 +20,8 @@ export interface AnswerControlsOptions {
   readonly now: () => number;
   /** Answers `question` again in place of `answer`; resolves when it is done (shown and stored, or explained). */
   readonly regenerate: (conversation: Conversation, question: StoredMessage, answer: StoredAnswer) => Promise<void>;
+  /** Why no new answer may be written in this conversation now (`/settings`: answers off), if so. */
+  readonly answersRefused?: (conversation: Conversation) => string | undefined;
 }
 
 interface LiveAnswer {
@@ -91,6 +93,8 @@ export class AnswerControls {
         if (answer === undefined || answer.text === '') return { text: FORGOTTEN_TEXT };
         if (!mayControl) return { text: 'Only the person who asked or an admin can regenerate this answer.' };
         if (this.live.has(question.id) || this.regenerating.has(question.id)) return { text: 'This answer is already being written; wait for it to finish.' };
+        const refused = this.options.answersRefused?.(conversation);
+        if (refused !== undefined) return { text: refused };
         this.regenerating.add(question.id);
         log.info('regenerating an answer');
         void this.options
