@@ -172,7 +172,7 @@ export class ChatService implements ChatCore {
     const services = this.platforms.get(conversation.platform);
     if (services?.replaceSink === undefined) return;
     const makeSink = () => (services.replaceSink as NonNullable<PlatformServices['replaceSink']>)(refOf(conversation), question.platformMessageId, answer.platformMessageIds);
-    await this.replies.run(threadKey(refOf(conversation)), () => this.answer(null, conversation.id, question.id, makeSink, answer));
+    await this.replies.run(threadKey(refOf(conversation)), () => this.answerSafely(null, conversation.id, question.id, makeSink, answer));
   }
 
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
@@ -470,23 +470,29 @@ export class ChatService implements ChatCore {
   }
 
   /** A bug or a database failure must not leave the user in silence or the job forever running. */
-  private async answerSafely(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+  private async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
     let sink: ReplySink | undefined;
     const lazySink = () => (sink ??= makeSink());
     try {
-      return await this.answer(jobId, conversationId, messageId, lazySink);
+      return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
       let postedIds: PostedIds = [];
       try {
-        if (sink !== undefined) postedIds = await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed');
-        this.store.jobs.finish(jobId, 'failed', this.now());
+        if (sink !== undefined) {
+          postedIds =
+            replacing === undefined
+              ? await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed')
+              : // A regeneration that broke leaves the old answer, as stored.
+                await sink.finish({ text: replacing.text, note: 'Could not regenerate: something went wrong on my side.' });
+        }
+        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
       } catch {
         // The database or the platform itself may be what failed; the job is retried at the next start.
       }
       return { kind: 'failed', code: 'platform_post_failed', postedIds };
     } finally {
-      this.ownJobs.delete(jobId);
+      if (jobId !== null) this.ownJobs.delete(jobId);
     }
   }
 
