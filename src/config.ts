@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { THINKING_SETTINGS, type ThinkingSetting } from './core/answer-controls/thinking.js';
 import { ThreadlineError } from './errors.js';
 
 const optionalString = z
@@ -74,6 +75,11 @@ const envSchema = z.object({
     .or(z.literal('').transform(() => undefined))
     .transform((value) => value ?? 'info'),
   CONTEXT_BUDGET_TOKENS: integer(150_000, 1_000, 2_000_000),
+  THINKING: z
+    .enum(THINKING_SETTINGS)
+    .optional()
+    .or(z.literal('').transform(() => undefined))
+    .transform((value) => value ?? 'off'),
   MODEL_IDLE_TIMEOUT_MS: integer(60_000, 1_000, 600_000),
   MODEL_MAX_RETRIES: integer(2, 0, 10),
   RATE_LIMIT_USER_PER_MINUTE: integer(6, 0, 10_000),
@@ -130,6 +136,8 @@ export interface Config {
   readonly followUpWithoutMention: boolean;
   /** Defaults of the `web_search` and `web_fetch` settings (admins change them with /settings). */
   readonly web: { readonly search: boolean; readonly fetch: boolean };
+  /** THINKING: `off`, or the adaptive-thinking effort on models that have it. */
+  readonly thinking: ThinkingSetting;
   readonly port: number;
   readonly databasePath: string;
   readonly logLevel: Env['LOG_LEVEL'];
@@ -201,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.RETENTION_DAYS,
     followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
     web: { search: e.WEB_SEARCH, fetch: e.WEB_FETCH },
+    thinking: e.THINKING,
     port: e.PORT,
     databasePath: e.DATABASE_PATH,
     logLevel: e.LOG_LEVEL,

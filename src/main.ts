@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     maxTokens: config.anthropic.maxTokens,
     contextBudgetTokens: config.anthropic.contextBudgetTokens,
     followUpWithoutMention: config.followUpWithoutMention,
+    thinking: config.thinking,
     concurrency: config.limits.maxConcurrentReplies,
     limits: config.limits,
     pendingReplyMaxAgeMs: config.pendingReplyMaxAgeMs,

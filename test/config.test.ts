@@ -55,6 +55,9 @@ describe('config', () => {
     expect(config.followUpWithoutMention).toBe(false);
     expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'on', WEB_FETCH: 'OFF' }).web).toEqual({ search: true, fetch: false });
     expect(() => loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'sometimes' })).toThrow(/WEB_SEARCH: must be on or off/);
+    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' }).thinking).toBe('off');
+    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', THINKING: 'xhigh' }).thinking).toBe('xhigh');
+    expect(() => loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', THINKING: 'deep' })).toThrow(/THINKING:/);
   });
 
   it('npm start with no variables exits 2 and names the missing ones', () => {

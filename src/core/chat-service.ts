@@ -7,6 +7,10 @@ import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, NewMessage, StoredMessage } from '../store/types.js';
+import { AnswerControls } from './answer-controls/answer-controls.js';
+import { replaceStoredAnswer } from './answer-controls/replace-answer.js';
+import { answerNotes, type ThinkingSetting, withThinking } from './answer-controls/thinking.js';
+import { AssistantPanel, type SuggestedPromptsSource, type ViewedChannel } from './assistant-panel.js';
 import { AttachmentPipeline } from './attachment-pipeline.js';
 import { toNewAttachment } from './attachments.js';
 import { ConversationRequests } from './conversation-requests.js';
@@ -16,10 +20,11 @@ import { MessageChanges } from './intake/message-changes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { formatUsage } from './usage-report.js';
-import type { ModelClient, ModelResult } from './model-client.js';
+import { STOPPED_BY_USER, type ModelClient, type ModelResult } from './model-client.js';
+import type { StoredAnswer } from '../store/answers.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';
-import { answerRefusal, type AnswerRefusal } from './settings/access.js';
+import { ANSWERS_OFF_TEXT, answerRefusal, type AnswerRefusal } from './settings/access.js';
 import { ModelCatalog } from './settings/model-catalog.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import { SettingsService, type SettingsCommand } from './settings/service.js';
@@ -27,6 +32,8 @@ import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstruction
 import type {
   AttachmentInput,
   ChatCore,
+  ControlPress,
+  ControlReply,
   HandleOutcome,
   InboundContext,
   InboundMessage,
@@ -56,6 +63,10 @@ export interface ChatServiceOptions {
   /** Defaults of the `web_search` / `web_fetch` settings (WEB_SEARCH, WEB_FETCH). */
   readonly webSearch?: boolean;
   readonly webFetch?: boolean;
+  /** THINKING: `off`, or the effort level sent to models with adaptive thinking. */
+  readonly thinking?: ThinkingSetting;
+  /** Suggested prompts of a new Slack assistant thread (default: a built-in set). */
+  readonly suggestedPrompts?: SuggestedPromptsSource;
   readonly now?: () => number;
 }
 
@@ -95,6 +106,8 @@ export class ChatService implements ChatCore {
   private readonly channelLimiter: RateLimiter;
   /** `/settings` and the effective settings of a channel: `settings.effective(platform, workspaceId, channelId)`. */
   readonly settings: SettingsService;
+  private readonly controls: AnswerControls;
+  private readonly panel: AssistantPanel;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -128,6 +141,44 @@ export class ChatService implements ChatCore {
       now: this.now,
     });
     this.rulesFor(options.modelId);
+    // `/settings set prompts` where an admin set them, the built-in set otherwise.
+    this.panel = new AssistantPanel(
+      this.store,
+      this.now,
+      options.suggestedPrompts ?? ((thread) => this.settings.effective(thread.platform, thread.workspaceId, thread.channelId).prompts.value),
+    );
+    this.controls = new AnswerControls({
+      store: this.store,
+      logger: this.logger,
+      now: this.now,
+      regenerate: (conversation, question, answer) => this.regenerate(conversation, question, answer),
+      answersRefused: (conversation) =>
+        this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).answers.value ? undefined : ANSWERS_OFF_TEXT,
+    });
+  }
+
+  pressControl(press: ControlPress): ControlReply {
+    return this.controls.press(press);
+  }
+
+  assistantThreadStarted(thread: ThreadRef, viewing: ViewedChannel | null) {
+    return this.panel.started(thread, viewing);
+  }
+
+  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void {
+    this.panel.contextChanged(thread, viewing);
+  }
+
+  assistantTitle(thread: ThreadRef, question: string): string | undefined {
+    return this.panel.titleFor(thread, question);
+  }
+
+  /** Regenerate: the question answered again, into the old answer's messages, through the thread's queue. */
+  private async regenerate(conversation: Conversation, question: StoredMessage, answer: StoredAnswer): Promise<void> {
+    const services = this.platforms.get(conversation.platform);
+    if (services?.replaceSink === undefined) return;
+    const makeSink = () => (services.replaceSink as NonNullable<PlatformServices['replaceSink']>)(refOf(conversation), question.platformMessageId, answer.platformMessageIds);
+    await this.replies.run(threadKey(refOf(conversation)), () => this.answerSafely(null, conversation.id, question.id, makeSink, answer));
   }
 
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
@@ -246,6 +297,7 @@ export class ChatService implements ChatCore {
       command,
       this.store.usage.report(command.platform, command.workspaceId, since, 'channel'),
       this.store.usage.report(command.platform, command.workspaceId, since, 'user'),
+      this.store.answers.counts(command.platform, command.workspaceId, since),
     );
   }
 
@@ -424,30 +476,37 @@ export class ChatService implements ChatCore {
   }
 
   /** A bug or a database failure must not leave the user in silence or the job forever running. */
-  private async answerSafely(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+  private async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
     let sink: ReplySink | undefined;
     const lazySink = () => (sink ??= makeSink());
     try {
-      return await this.answer(jobId, conversationId, messageId, lazySink);
+      return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
       let postedIds: PostedIds = [];
       try {
-        if (sink !== undefined) postedIds = await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed');
-        this.store.jobs.finish(jobId, 'failed', this.now());
+        if (sink !== undefined) {
+          postedIds =
+            replacing === undefined
+              ? await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed')
+              : // A regeneration that broke leaves the old answer, as stored.
+                await sink.finish({ text: replacing.text, note: 'Could not regenerate: something went wrong on my side.' });
+        }
+        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
       } catch {
         // The database or the platform itself may be what failed; the job is retried at the next start.
       }
       return { kind: 'failed', code: 'platform_post_failed', postedIds };
     } finally {
-      this.ownJobs.delete(jobId);
+      if (jobId !== null) this.ownJobs.delete(jobId);
     }
   }
 
-  private async answer(jobId: number, conversationId: number, messageId: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+  /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
+  private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
     const message = this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
-      this.store.jobs.finish(jobId, 'dropped', this.now());
+      if (jobId !== null) this.store.jobs.finish(jobId, 'dropped', this.now());
       return { kind: 'ignored', reason: 'deleted' };
     }
     const conversation = this.store.conversations.get(conversationId) as Conversation;
@@ -455,10 +514,11 @@ export class ChatService implements ChatCore {
     const rules = this.rulesFor(this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).model.value);
     const sink = makeSink();
     try {
-      await sink.start();
+      await sink.start({ answerId: String(message.id) });
     } catch (error) {
       log.warn({ err: error }, 'could not show progress; answering anyway');
     }
+    const tracked = this.controls.track(message.id, message.authorId, sink.signal);
 
     let result: ModelResult;
     let userNotes: readonly string[] = [];
@@ -470,7 +530,8 @@ export class ChatService implements ChatCore {
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
-          result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text), sink.signal);
+          const request = withThinking(this.panel.withViewedChannel(assembled.request, conversation), rules, this.options.thinking ?? 'off');
+          result = await this.options.model.complete(request, (text) => sink.progress?.(text), tracked.signal, () => sink.thinking?.());
           this.requests.observe(conversation.id, assembled, result.usage);
           break;
         } catch (error) {
@@ -486,31 +547,34 @@ export class ChatService implements ChatCore {
         }
       }
     } catch (error) {
-      if (sink.signal?.aborted === true) {
-        // The user pressed stop: what they saw is what they wanted; nothing to add or store.
-        log.info('answer stopped by the user');
-        this.store.jobs.finish(jobId, 'done', this.now());
-        return { kind: 'failed', code: 'stopped_by_user', postedIds: [] };
+      tracked.release();
+      if (tracked.signal.aborted) {
+        log.info('answer stopped by the user before any text');
+        return this.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
       }
       const failure = toModelError(error);
       log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
-      return this.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log);
+      return this.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log, replacing);
     }
+    tracked.release();
+    const stopped = result.stopReason === STOPPED_BY_USER;
+    if (stopped) log.info('answer stopped by the user');
 
     // Tokens were spent whatever happens next; on success this joins the answer's one commit.
     const recordUsage = () => this.recordUsage(conversation, message, result, rules.id);
     if (result.stopReason === 'refusal') {
       recordUsage();
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
-      return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log);
+      return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log, replacing);
     }
     if (result.text.trim() === '') {
       recordUsage();
       log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
-      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
+      if (stopped) return this.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
+      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log, replacing);
     }
 
-    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : [])];
+    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : []), ...answerNotes(result)];
     const note = notes.length === 0 ? undefined : notes.join('\n');
     let posted: PostedIds;
     try {
@@ -519,15 +583,16 @@ export class ChatService implements ChatCore {
       log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
       this.store.transaction(() => {
         recordUsage();
-        this.store.jobs.finish(jobId, 'failed', this.now());
+        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
     // One commit for the answer, its usage and its job.
     this.store.transaction(() => {
-      this.storeReply(conversation.id, message, result.text, posted);
+      if (replacing === undefined) this.storeReply(conversation.id, message, result.text, posted);
+      else replaceStoredAnswer(this.store, replacing, message, result.text, posted, this.now());
       recordUsage();
-      this.store.jobs.finish(jobId, 'done', this.now());
+      if (jobId !== null) this.store.jobs.finish(jobId, 'done', this.now());
     });
     return { kind: 'answered', postedIds: posted };
   }
@@ -571,14 +636,25 @@ export class ChatService implements ChatCore {
   }
 
   private async failWith(
-    jobId: number,
+    jobId: number | null,
     message: StoredMessage,
     sink: ReplySink,
     userText: string,
     failure: ThreadlineError,
     log: Logger,
+    replacing?: StoredAnswer,
   ): Promise<HandleOutcome> {
     let posted: PostedIds = [];
+    if (replacing !== undefined) {
+      // A failed regeneration leaves the old answer standing, shown and stored.
+      try {
+        posted = await sink.finish({ text: replacing.text, note: `Could not regenerate: ${userText}` });
+        this.store.transaction(() => replaceStoredAnswer(this.store, replacing, message, replacing.text, posted, this.now()));
+      } catch (error) {
+        log.error({ err: error }, 'could not restore the answer after a failed regeneration');
+      }
+      return { kind: 'failed', code: failure.code, postedIds: posted };
+    }
     try {
       posted = await sink.fail(userText, failure.code);
       // Recorded with no text, so a later history read does not bring the apology back as an answer.
@@ -586,7 +662,7 @@ export class ChatService implements ChatCore {
     } catch (error) {
       log.error({ err: error }, 'could not tell the user about the failure');
     }
-    this.store.jobs.finish(jobId, 'failed', this.now());
+    if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
     return { kind: 'failed', code: failure.code, postedIds: posted };
   }
 

@@ -22,11 +22,20 @@ export interface ModelResult {
   readonly refusal: RefusalDetails | null;
   readonly usage: ModelUsage;
   readonly requestId: string | null;
+  /** How long the model thought before writing (adaptive thinking), when it did. */
+  readonly thinkingMs?: number;
 }
 
+/** `stopReason` of an answer the user stopped: `text` is what was written until then. */
+export const STOPPED_BY_USER = 'stopped_by_user';
+
 export interface ModelClient {
-  /** Streams one answer; `onText` gets the full text so far after each delta. Throws ThreadlineError. */
-  complete(request: ClaudeRequest, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ModelResult>;
+  /**
+   * Streams one answer; `onText` gets the full text so far after each delta, `onThinking` fires
+   * when a thinking block starts. Throws ThreadlineError; when `signal` aborts (the user pressed
+   * Stop) it resolves with the text so far and `stopReason` STOPPED_BY_USER instead.
+   */
+  complete(request: ClaudeRequest, onText: (textSoFar: string) => void, signal?: AbortSignal, onThinking?: () => void): Promise<ModelResult>;
   /** Uploads a file once (Files API) so later requests can refer to it by id. */
   uploadFile(bytes: Uint8Array, name: string, mediaType: string): Promise<string>;
   /** Every model id `GET /v1/models` lists (all pages). Throws ThreadlineError. */
@@ -72,7 +81,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         throw toModelError(error);
       }
     },
-    async complete(request, onText, signal) {
+    async complete(request, onText, signal, onThinking) {
       const controller = new AbortController();
       const abortFromCaller = () => controller.abort();
       signal?.addEventListener('abort', abortFromCaller, { once: true });
@@ -86,21 +95,35 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         }, options.idleTimeoutMs);
       };
       let requestId: string | null = null;
+      const state = new StreamState();
+      const stoppedByUser = (): ModelResult => ({ ...state.result(requestId), stopReason: STOPPED_BY_USER });
+      // A function, not a property read: the signal changes while this runs.
+      const callerStopped = () => signal?.aborted === true;
+      // Stopped before the call began (a press while the request was being built): no call at all.
+      if (callerStopped()) {
+        signal?.removeEventListener('abort', abortFromCaller);
+        return stoppedByUser();
+      }
       try {
         armIdleTimer();
         const { data: stream, request_id } = await client.messages
           .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
           .withResponse();
         requestId = request_id ?? null;
-        const state = new StreamState();
         for await (const event of stream as AsyncIterable<RawEvent>) {
           armIdleTimer();
-          if (state.apply(event)) onText(state.text);
+          const change = state.apply(event);
+          if (change === 'text') onText(state.text);
+          else if (change === 'thinking') onThinking?.();
         }
         // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
-        if (controller.signal.aborted) throw new Error('stream aborted');
-        return { text: state.text, stopReason: state.stopReason, refusal: state.refusal, usage: state.usage, requestId };
+        if (controller.signal.aborted) {
+          if (!stalled && callerStopped()) return stoppedByUser();
+          throw new Error('stream aborted');
+        }
+        return state.result(requestId);
       } catch (error) {
+        if (!stalled && callerStopped()) return stoppedByUser();
         if (stalled) {
           throw new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
             cause: error,
@@ -120,15 +143,37 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   };
 }
 
-/** Folds stream events into the answer so far; `apply` says whether the text grew. */
+/** Folds stream events into the answer so far; `apply` says whether the text grew or thinking began. */
 class StreamState {
   text = '';
+  private thinkingSince: number | undefined;
+  thinkingMs: number | undefined;
   stopReason: string | null = null;
   refusal: RefusalDetails | null = null;
   usage: ModelUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 };
 
-  apply(event: RawEvent): boolean {
+  result(requestId: string | null): ModelResult {
+    return {
+      text: this.text,
+      stopReason: this.stopReason,
+      refusal: this.refusal,
+      usage: this.usage,
+      requestId,
+      ...(this.thinkingMs === undefined ? {} : { thinkingMs: this.thinkingMs }),
+    };
+  }
+
+  apply(event: RawEvent): 'text' | 'thinking' | null {
     switch (event.type) {
+      case 'content_block_start': {
+        const type = event.content_block.type;
+        if (type === 'thinking' || type === 'redacted_thinking') {
+          this.thinkingSince ??= Date.now();
+          return 'thinking';
+        }
+        this.endThinking();
+        return null;
+      }
       case 'message_start': {
         const usage = event.message.usage;
         this.usage = {
@@ -137,14 +182,16 @@ class StreamState {
           cacheReadTokens: usage.cache_read_input_tokens ?? 0,
           cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
         };
-        return false;
+        return null;
       }
       case 'content_block_delta':
+        // Thinking deltas (and the signature) are never part of the answer.
         if (event.delta.type === 'text_delta') {
+          this.endThinking();
           this.text += event.delta.text;
-          return true;
+          return 'text';
         }
-        return false;
+        return null;
       case 'message_delta': {
         this.stopReason = event.delta.stop_reason ?? this.stopReason;
         const details = (event.delta as { stop_details?: { category?: string | null; explanation?: string | null } | null }).stop_details;
@@ -157,10 +204,14 @@ class StreamState {
           cacheReadTokens: usage.cache_read_input_tokens ?? this.usage.cacheReadTokens,
           cacheCreationTokens: usage.cache_creation_input_tokens ?? this.usage.cacheCreationTokens,
         };
-        return false;
+        return null;
       }
       default:
-        return false;
+        return null;
     }
+  }
+
+  private endThinking(): void {
+    if (this.thinkingSince !== undefined && this.thinkingMs === undefined) this.thinkingMs = Date.now() - this.thinkingSince;
   }
 }

@@ -24,6 +24,10 @@ export interface ModelRules {
   readonly maxImages: number;
   /** Prefixes shorter than this are silently not cached (§10). */
   readonly minCacheableTokens: number;
+  /** `thinking: {type: "adaptive"}` with `output_config.effort` is accepted (§11b; rejected on 4.5 and earlier). */
+  readonly adaptiveThinking: boolean;
+  /** The `xhigh` effort level exists (§11b). */
+  readonly xhighEffort: boolean;
 }
 
 /** Limits that hold for every model on the Claude API (§7). */
@@ -49,6 +53,8 @@ interface FamilyRow {
   readonly contextWindowTokens: number;
   readonly maxImages: number;
   readonly minCacheableTokens: number;
+  readonly adaptiveThinking: boolean;
+  readonly xhighEffort: boolean;
 }
 
 const K200 = 200_000;
@@ -56,20 +62,20 @@ const M1 = 1_000_000;
 
 const TABLE: readonly FamilyRow[] = [
   // Mid-conversation system messages: Opus 4.8, Opus 5 and the Fable/Mythos 5 lines (and the successors named in §6).
-  { family: 'opus', versions: ['4-8'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 1024 },
-  { family: 'opus', versions: ['5', '5-5'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 512 },
-  { family: 'fable', versions: ['5', '5-1', '5-2'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 512 },
-  { family: 'mythos', versions: ['5', '5-1', '5-2'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 512 },
-  { family: 'mythos', versions: ['preview'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 2048 },
-  { family: 'opus', versions: ['4-7'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 2048 },
-  { family: 'opus', versions: ['4-6'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 4096 },
-  { family: 'sonnet', versions: ['5', '5-5'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 1024 },
-  { family: 'sonnet', versions: ['4-6'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 1024 },
-  { family: 'haiku', versions: ['5-5'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 4096 },
+  { family: 'opus', versions: ['4-8'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 1024, adaptiveThinking: true, xhighEffort: true },
+  { family: 'opus', versions: ['5', '5-5'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 512, adaptiveThinking: true, xhighEffort: true },
+  { family: 'fable', versions: ['5', '5-1', '5-2'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 512, adaptiveThinking: true, xhighEffort: true },
+  { family: 'mythos', versions: ['5', '5-1', '5-2'], midConversationSystem: true, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 512, adaptiveThinking: true, xhighEffort: true },
+  { family: 'mythos', versions: ['preview'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 2048, adaptiveThinking: true, xhighEffort: false },
+  { family: 'opus', versions: ['4-7'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 2048, adaptiveThinking: true, xhighEffort: true },
+  { family: 'opus', versions: ['4-6'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 4096, adaptiveThinking: true, xhighEffort: false },
+  { family: 'sonnet', versions: ['5', '5-5'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 1024, adaptiveThinking: true, xhighEffort: true },
+  { family: 'sonnet', versions: ['4-6'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 1024, adaptiveThinking: true, xhighEffort: false },
+  { family: 'haiku', versions: ['5-5'], midConversationSystem: false, maxOutputTokens: 128_000, contextWindowTokens: M1, maxImages: 600, minCacheableTokens: 4096, adaptiveThinking: true, xhighEffort: false },
   // The 200k-context generation: 64k output, 100 images.
-  { family: 'sonnet', versions: ['4-5'], midConversationSystem: false, maxOutputTokens: 64_000, contextWindowTokens: K200, maxImages: 100, minCacheableTokens: 1024 },
-  { family: 'opus', versions: ['4-5'], midConversationSystem: false, maxOutputTokens: 64_000, contextWindowTokens: K200, maxImages: 100, minCacheableTokens: 4096 },
-  { family: 'haiku', versions: ['4-5'], midConversationSystem: false, maxOutputTokens: 64_000, contextWindowTokens: K200, maxImages: 100, minCacheableTokens: 4096 },
+  { family: 'sonnet', versions: ['4-5'], midConversationSystem: false, maxOutputTokens: 64_000, contextWindowTokens: K200, maxImages: 100, minCacheableTokens: 1024, adaptiveThinking: false, xhighEffort: false },
+  { family: 'opus', versions: ['4-5'], midConversationSystem: false, maxOutputTokens: 64_000, contextWindowTokens: K200, maxImages: 100, minCacheableTokens: 4096, adaptiveThinking: false, xhighEffort: false },
+  { family: 'haiku', versions: ['4-5'], midConversationSystem: false, maxOutputTokens: 64_000, contextWindowTokens: K200, maxImages: 100, minCacheableTokens: 4096, adaptiveThinking: false, xhighEffort: false },
 ];
 
 /** The smallest of every limit in the table, and no optional feature. */
@@ -82,6 +88,8 @@ const CONSERVATIVE: Omit<ModelRules, 'id'> = {
   contextWindowTokens: K200,
   maxImages: 100,
   minCacheableTokens: 4096,
+  adaptiveThinking: false,
+  xhighEffort: false,
 };
 
 // claude-<family>-<version>[-<yyyymmdd>], e.g. claude-opus-4-8, claude-sonnet-4-5-20250929, claude-mythos-preview
@@ -119,6 +127,8 @@ function rulesOf(id: string): ModelRules {
     // Issue 7 caps every request at 100 images whatever the model allows.
     maxImages: Math.min(row.maxImages, 100),
     minCacheableTokens: row.minCacheableTokens,
+    adaptiveThinking: row.adaptiveThinking,
+    xhighEffort: row.xhighEffort,
   };
 }
 

@@ -4,6 +4,7 @@
  * call, errors) happens in the core once.
  */
 import type { ErrorCode } from '../errors.js';
+import type { SuggestedPrompt, ViewedChannel } from './assistant-panel.js';
 import type { CommandReply, InstructionsCommand } from './instructions.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import type { SettingsCommand } from './settings/service.js';
@@ -65,6 +66,12 @@ export interface InboundMessage {
 /** A message the bot posted, in order; the first is the reply's anchor. */
 export type PostedIds = readonly string[];
 
+/** What a sink learns when its answer starts: enough to put buttons on it. */
+export interface ReplyStartInfo {
+  /** Names the answer in button ids (`controlId` in core/answer-controls/control-ids.ts). */
+  readonly answerId: string;
+}
+
 export interface FinalReply {
   /** The model's answer (what is stored as the assistant turn). */
   readonly text: string;
@@ -79,8 +86,10 @@ export interface FinalReply {
 export interface ReplySink {
   /** Aborted when the user stops the answer on the platform (Slack's stop button): the model call ends. */
   readonly signal?: AbortSignal;
-  start(): Promise<void>;
+  start(info?: ReplyStartInfo): Promise<void>;
   progress?(textSoFar: string): void;
+  /** The model is thinking (adaptive thinking) before it writes: show "thinking…". */
+  thinking?(): void;
   finish(reply: FinalReply): Promise<PostedIds>;
   /** Replace anything shown so far with a short explanation for the user. */
   fail(userMessage: string, code: ErrorCode): Promise<PostedIds>;
@@ -134,6 +143,26 @@ export interface PlatformServices {
    * a run that died between posting a reply and recording it left behind. Returns how many went.
    */
   removeStrayReplies?(thread: ThreadRef, messageId: string, keep: ReadonlySet<string>): Promise<number>;
+  /**
+   * A sink that writes a regenerated answer into the messages of the old one (`postedIds`, first
+   * first): edits them, posts parts that are missing, deletes the ones left over.
+   */
+  replaceSink?(thread: ThreadRef, questionMessageId: string, postedIds: PostedIds): ReplySink;
+}
+
+/** A press on a button of an answer (Stop, Regenerate, 👍, 👎). */
+export interface ControlPress {
+  readonly platform: Platform;
+  /** Discord guild id (`dm` in DMs) or Slack team id: must be the answer's own. */
+  readonly workspaceId: string;
+  /** The button's custom id / value, as the bot put it on the message. */
+  readonly controlId: string;
+  readonly actor: { readonly id: string; readonly name: string; readonly isAdmin: boolean };
+}
+
+/** The outcome of a press; `text`, when present, is shown to the presser alone. */
+export interface ControlReply {
+  readonly text?: string;
 }
 
 /** What adapters call. Implemented by `ChatService`; adapters depend on this shape only. */
@@ -185,6 +214,14 @@ export interface ChatCore {
   runUsageCommand(command: UsageCommand): CommandReply;
   /** `/forget` in a thread: removes its stored history (admins only). */
   forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): CommandReply;
+  /** A button on an answer was pressed; answers at once (a regeneration goes on afterwards). */
+  pressControl(press: ControlPress): ControlReply;
+  /** Slack assistant panel: a thread opened; what to greet and suggest. `viewing`: the channel the user looks at. */
+  assistantThreadStarted(thread: ThreadRef, viewing: ViewedChannel | null): { readonly greeting: string; readonly prompts: readonly SuggestedPrompt[] };
+  /** Slack assistant panel: the user now looks at another channel (told to the model with the next answers). */
+  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void;
+  /** Slack assistant panel: the title for a thread's first question, or undefined (later questions, other threads). */
+  assistantTitle(thread: ThreadRef, question: string): string | undefined;
 }
 
 export interface UsageCommand {

@@ -1,14 +1,16 @@
 /** `/usage` as text: totals by channel and by user, newest window first. */
+import type { VoteCounts } from '../store/answers.js';
 import type { UsageRow } from '../store/usage.js';
 import type { CommandReply } from './instructions.js';
 import type { UsageCommand } from './types.js';
 
 export const USAGE_WINDOWS = [1, 7, 30] as const;
 
-export function formatUsage(command: UsageCommand, byChannel: readonly UsageRow[], byUser: readonly UsageRow[]): CommandReply {
+export function formatUsage(command: UsageCommand, byChannel: readonly UsageRow[], byUser: readonly UsageRow[], votes?: VoteCounts): CommandReply {
   const label = command.label ?? ((kind: 'channel' | 'user', id: string) => (kind === 'channel' ? `#${id}` : id));
   const period = command.days === 1 ? 'the last day' : `the last ${command.days} days`;
-  if (byChannel.length === 0) return { ok: true, text: `No replies in ${period}.` };
+  const feedback = votes === undefined ? [] : [feedbackLine(votes)];
+  if (byChannel.length === 0) return { ok: true, text: [`No replies in ${period}.`, ...feedback].join('\n') };
   const line = (row: UsageRow, name: string) =>
     `• ${name}: ${row.replies} repl${row.replies === 1 ? 'y' : 'ies'}, ${fmt(row.inputTokens + row.cacheReadTokens + row.cacheCreationTokens)} input tokens (${percent(row.cacheReadTokens, row.inputTokens + row.cacheReadTokens + row.cacheCreationTokens)} from cache), ${fmt(row.outputTokens)} output tokens`;
   return {
@@ -19,6 +21,7 @@ export function formatUsage(command: UsageCommand, byChannel: readonly UsageRow[
       ...byChannel.map((row) => line(row, label('channel', row.key))),
       '*By user*',
       ...byUser.map((row) => line(row, label('user', row.key))),
+      ...feedback,
     ].join('\n'),
   };
 }
@@ -29,4 +32,11 @@ function fmt(n: number): string {
 
 function percent(part: number, whole: number): string {
   return whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`;
+}
+
+/** Votes on answers (each person's latest per answer, cast in the period): counts and the share of 👍. */
+export function feedbackLine(votes: VoteCounts): string {
+  const total = votes.up + votes.down;
+  if (total === 0) return '*Feedback*: no 👍/👎 votes yet.';
+  return `*Feedback*: ${votes.up} 👍, ${votes.down} 👎 (${percent(votes.up, total)} 👍)`;
 }

@@ -2,6 +2,7 @@
  * The only door to SQLite. Core code receives a `Store`; adapters never see one.
  */
 import type { Database } from 'better-sqlite3';
+import { AnswerRepo } from './answers.js';
 import { ConversationRepo } from './conversations.js';
 import { openDatabase } from './database.js';
 import { ProcessedEventRepo } from './events.js';
@@ -21,6 +22,7 @@ export class Store {
   readonly usage: UsageRepo;
   readonly retention: RetentionRepo;
   readonly settings: SettingsRepo;
+  readonly answers: AnswerRepo;
   private readonly pingStmt;
 
   constructor(private readonly db: Database) {
@@ -32,6 +34,7 @@ export class Store {
     this.usage = new UsageRepo(db);
     this.retention = new RetentionRepo(db);
     this.settings = new SettingsRepo(db);
+    this.answers = new AnswerRepo(db);
     this.pingStmt = db.prepare('SELECT 1');
   }
 

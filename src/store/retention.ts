@@ -5,6 +5,8 @@ export interface PruneResult {
   readonly conversations: number;
   readonly events: number;
   readonly usage: number;
+  /** Slack assistant-panel threads (viewed channel, title) unused since the cutoff. */
+  readonly assistantThreads: number;
 }
 
 /** Deletes what is older than the retention cutoff; one transaction, indexed deletes. */
@@ -13,6 +15,7 @@ export class RetentionRepo {
   private readonly conversationsStmt;
   private readonly eventsStmt;
   private readonly usageStmt;
+  private readonly assistantThreadsStmt;
 
   constructor(private readonly db: Database) {
     this.messagesStmt = db.prepare<[number]>('DELETE FROM messages WHERE created_at < ?');
@@ -21,6 +24,7 @@ export class RetentionRepo {
     );
     this.eventsStmt = db.prepare<[number]>('DELETE FROM processed_events WHERE created_at < ?');
     this.usageStmt = db.prepare<[number]>('DELETE FROM usage WHERE created_at < ?');
+    this.assistantThreadsStmt = db.prepare<[number]>('DELETE FROM assistant_threads WHERE updated_at < ?');
   }
 
   prune(cutoff: number, eventCutoff: number): PruneResult {
@@ -29,6 +33,7 @@ export class RetentionRepo {
       conversations: this.conversationsStmt.run(cutoff).changes,
       events: this.eventsStmt.run(eventCutoff).changes,
       usage: this.usageStmt.run(cutoff).changes,
+      assistantThreads: this.assistantThreadsStmt.run(cutoff).changes,
     }))();
   }
 }

@@ -14,10 +14,10 @@ export interface DiscordWorld {
 }
 
 export async function startDiscordWorld(
-  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions } = {},
+  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord } = {},
 ): Promise<DiscordWorld> {
-  const discord = await startFakeDiscord(options.fake);
-  const general = discord.addTextChannel('general');
+  const discord = options.discord ?? (await startFakeDiscord(options.fake));
+  const general = options.discord === undefined ? discord.addTextChannel('general') : ([...discord.channels.values()].find((c) => c.name === 'general') as FakeChannel);
   options.before?.(discord);
   const h = await createCoreHarness({ ...options, secrets: [discord.token, ...(options.secrets ?? [])] });
   const adapter = createDiscordAdapter({
@@ -42,7 +42,7 @@ export async function startDiscordWorld(
       await h.core.idle();
       await adapter.close();
       await h.close();
-      await discord.close();
+      if (options.discord === undefined) await discord.close();
     },
   };
 }

@@ -50,6 +50,33 @@ export const FAKE_MODELS: Record<string, FakeModel> = {
   'claude-haiku-4-5': M(64_000, false, true, 100),
 };
 
+/** §11, §11b: which models take adaptive thinking, `xhigh` effort, `disabled`, and the old `enabled`. */
+const NO_ADAPTIVE = new Set(['claude-sonnet-4-5', 'claude-opus-4-5', 'claude-haiku-4-5']);
+const NO_EFFORT = new Set(['claude-haiku-4-5']);
+const XHIGH = /^claude-(fable-5|mythos-5|opus-5|opus-4-8|opus-4-7|sonnet-5)(-\d+)?$/;
+const NO_DISABLED = /^claude-(fable-5|mythos-5|mythos-preview)/;
+const NO_ENABLED = /^claude-(opus-4-[78]|opus-5|sonnet-5|fable|mythos|haiku-5)/;
+const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
+
+function validateThinking(modelId: string, thinking: unknown, outputConfig: unknown): ApiRuleError | undefined {
+  if (thinking !== undefined) {
+    const type = (thinking as { type?: unknown } | null)?.type;
+    if (type === 'adaptive' && NO_ADAPTIVE.has(modelId)) return bad('adaptive thinking is not supported on this model');
+    if (type === 'enabled' && NO_ENABLED.test(modelId)) {
+      return bad('"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.');
+    }
+    if (type === 'disabled' && NO_DISABLED.test(modelId)) return bad('"thinking.type.disabled" is not supported for this model.');
+    if (!['adaptive', 'enabled', 'disabled'].includes(String(type))) return bad("thinking.type: Input should be 'adaptive', 'enabled' or 'disabled'");
+  }
+  const effort = (outputConfig as { effort?: unknown } | undefined)?.effort;
+  if (effort !== undefined) {
+    if (!EFFORTS.has(String(effort))) return bad("output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'");
+    if (NO_EFFORT.has(modelId)) return bad('output_config.effort: effort is not supported on this model');
+    if (effort === 'xhigh' && !XHIGH.test(modelId)) return bad('output_config.effort: "xhigh" is not supported on this model');
+  }
+  return undefined;
+}
+
 const TOP_LEVEL = new Set([
   'model', 'max_tokens', 'messages', 'system', 'metadata', 'stop_sequences', 'stream', 'tools', 'tool_choice', 'thinking',
   'output_config', 'cache_control', 'container', 'inference_geo', 'service_tier', 'speed', 'diagnostics',
@@ -113,6 +140,8 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
   if (maxTokens > model.maxOutput) {
     return bad(`max_tokens: ${maxTokens} > ${model.maxOutput}, which is the maximum allowed number of output tokens for ${modelId}`);
   }
+  const thinkingError = validateThinking(modelId, body.thinking, body.output_config);
+  if (thinkingError !== undefined) return thinkingError;
   if (body.system !== undefined) {
     const system = blocksOf(body.system);
     if (system === undefined || system.some((block) => block.type !== 'text')) return bad('system: Input should be a valid string or list of text blocks');

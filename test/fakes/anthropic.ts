@@ -27,6 +27,11 @@ export interface ScriptedReply {
   readonly chunkSize?: number;
   /** Pause between deltas, to model a model that writes over time (default: none). */
   readonly chunkDelayMs?: number;
+  /**
+   * How long the model thinks before it writes. A request with adaptive thinking always gets a
+   * thinking block (display omitted: one signature_delta, as on Opus 4.8), which precedes the text.
+   */
+  readonly thinkingMs?: number;
 }
 
 export interface RecordedRequest {
@@ -389,8 +394,16 @@ async function streamMessage(
     message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
   });
   send('ping', { type: 'ping' });
+  let textIndex = 0;
+  if ((body.thinking as { type?: string } | undefined)?.type === 'adaptive' || script.thinkingMs !== undefined) {
+    send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } });
+    if (script.thinkingMs !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, script.thinkingMs));
+    send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'fake-signature' } });
+    send('content_block_stop', { type: 'content_block_stop', index: 0 });
+    textIndex = 1;
+  }
   if (text !== '') {
-    send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    send('content_block_start', { type: 'content_block_start', index: textIndex, content_block: { type: 'text', text: '' } });
     const chunk = script.chunkSize ?? 40;
     const points = [...text];
     for (let sent = 0; sent < points.length; sent += chunk) {
@@ -404,13 +417,13 @@ async function streamMessage(
         res.on('close', () => open.delete(res));
         return;
       }
-      send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
+      send('content_block_delta', { type: 'content_block_delta', index: textIndex, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
       onFirstToken();
       // Let the client see deltas as separate reads, as it would over a real network.
       if (script.chunkDelayMs !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, script.chunkDelayMs));
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    send('content_block_stop', { type: 'content_block_stop', index: 0 });
+    send('content_block_stop', { type: 'content_block_stop', index: textIndex });
   } else if (script.stallAfterChars !== undefined) {
     open.add(res);
     res.on('close', () => open.delete(res));

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ThinkingSetting } from '../../src/core/answer-controls/thinking.js';
 import { ChatService } from '../../src/core/chat-service.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   readonly logLevel?: string;
   /** Largest text attachment inlined (TEXT_ATTACHMENT_MAX_BYTES in the core's options). */
   readonly textAttachmentMaxBytes?: number;
+  /** THINKING. */
+  readonly thinking?: ThinkingSetting;
 }
 
 export interface Harness {
@@ -77,6 +80,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     contextBudgetTokens: options.contextBudgetTokens ?? 150_000,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
     ...(options.textAttachmentMaxBytes === undefined ? {} : { textAttachmentMaxBytes: options.textAttachmentMaxBytes }),
+    ...(options.thinking === undefined ? {} : { thinking: options.thinking }),
   });
   const health = new Health(() => store.isHealthy());
   return {

@@ -13,6 +13,8 @@ export interface SlackWorld {
   readonly eventsUrl: string;
   /** Delivers an event the way the mode does (signed HTTP or a socket envelope). */
   deliver(event: Record<string, unknown>, options?: { eventId?: string; retry?: number }): Promise<void>;
+  /** Delivers an interactivity payload (`block_actions`) the way the mode does; resolves once acked. */
+  deliverInteractive(payload: Record<string, unknown>): Promise<void>;
   /** A person replies in a thread: the message is added to Slack and its `message` event delivered. */
   replyInThread(parentTs: string, user: string, text: string, channel?: string): Promise<SlackMessage>;
   close(): Promise<void>;
@@ -68,6 +70,15 @@ export async function startSlackWorld(
         if (response.status !== 200) throw new Error(`events endpoint answered ${response.status}: ${response.body}`);
       } else {
         const id = slack.sendSocket('events_api', body, deliverOptions.retry ?? 0);
+        await slack.socketFrames.waitFor((f) => f.kind === 'ack' && f.envelopeId === id, `ack of ${id}`);
+      }
+    },
+    async deliverInteractive(payload) {
+      if (mode === 'http') {
+        const response = await slack.sendHttp(eventsUrl, `payload=${encodeURIComponent(JSON.stringify(payload))}`, { contentType: 'application/x-www-form-urlencoded' });
+        if (response.status !== 200) throw new Error(`interactivity endpoint answered ${response.status}: ${response.body}`);
+      } else {
+        const id = slack.sendSocket('interactive', payload);
         await slack.socketFrames.waitFor((f) => f.kind === 'ack' && f.envelopeId === id, `ack of ${id}`);
       }
     },

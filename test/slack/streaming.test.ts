@@ -96,9 +96,16 @@ describe('Slack streaming', () => {
     w.slack.failing['chat.appendStream'] = 'stopped_by_user';
     await w.h.core.idle();
     expect(w.h.logLines.some((line) => line.includes('answer stopped by the user'))).toBe(true);
-    // No error message replaced the partial answer, and nothing was stored as the answer.
+    // No error message replaced the partial answer: it stays, marked as stopped, and is what the history keeps.
     expect(w.slack.botMessages(CHANNEL, message.ts)).toHaveLength(1);
-    expect(w.slack.botMessages(CHANNEL, message.ts)[0]?.text).not.toMatch(/warning/);
+    const shown = w.slack.botMessages(CHANNEL, message.ts)[0]?.text ?? '';
+    expect(shown).not.toMatch(/warning/);
+    expect(shown).toMatch(/^Going on and on\..*_Stopped\._$/s);
+    const conversation = w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${message.ts}` });
+    const stored = w.h.store.messages.thread(conversation!.id).filter((m) => m.role === 'assistant');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.text).toMatch(/^Going on and on\./);
+    expect(stored[0]!.text).not.toContain('Stopped');
   });
 
   it('explains a model failure in the thread', async () => {

@@ -253,6 +253,7 @@ describe('query plans', () => {
     ['messages', /DELETE FROM messages WHERE created_at/, 'retention'],
     ['usage', /DELETE FROM usage WHERE created_at/, 'retention'],
     ['conversations', /DELETE FROM conversations WHERE last_activity_at/, 'retention'],
+    ['assistant_threads', /DELETE FROM assistant_threads WHERE updated_at/, 'retention'],
     // Deleting one of the few conversations retention removes checks the tables that point at it.
     ['usage', /DELETE FROM conversations WHERE last_activity_at/, 'retention'],
     ['reply_jobs', /DELETE FROM conversations WHERE last_activity_at/, 'retention'],

@@ -10,10 +10,12 @@ import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
+import { handleButton } from './buttons.js';
 import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
 import { backfillThread, catchUp, removeStrayReplies } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
+import { lazySink } from '../../core/lazy-sink.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -59,8 +61,14 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     },
   };
 
-  const sinkFor = (target: SendTarget, replyTo: string | undefined) => () =>
-    new DiscordReplySink({ target, logger, ...(replyTo === undefined ? {} : { replyTo }), ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }) });
+  const sinkFor = (target: SendTarget, replyTo: string | undefined, existing?: readonly Message[]) => () =>
+    new DiscordReplySink({
+      target,
+      logger,
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }),
+      ...(existing === undefined ? {} : { existing }),
+    });
 
   async function onMessage(message: Message): Promise<void> {
     if (client.user === null || message.author.id === client.user.id) return;
@@ -117,6 +125,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   });
 
   client.on(Events.InteractionCreate, (interaction) => {
+    if (interaction.isButton()) {
+      handleButton(interaction, core, logger).catch((error: unknown) => logger.error({ err: error }, 'button press failed'));
+      return;
+    }
     if (interaction.isAutocomplete()) {
       handleAutocomplete(interaction, { core, logger }).catch((error: unknown) => logger.warn({ err: error }, 'autocomplete failed'));
       return;
@@ -145,6 +157,19 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(client.rest as never, logger),
+    replaceSink(thread, messageId, postedIds) {
+      return lazySink(async () => {
+        const channel = await answerChannel(thread);
+        if (channel === null || !channel.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
+        const existing: Message[] = [];
+        for (const id of postedIds) {
+          // A part deleted meanwhile is simply posted again.
+          const message = await channel.messages.fetch(id).catch(() => undefined);
+          if (message !== undefined) existing.push(message);
+        }
+        return sinkFor(channel, channel.isThread() ? undefined : messageId, existing)();
+      });
+    },
     replySink(thread, messageId) {
       const channel = client.channels.cache.get(thread.threadKey);
       // Looked up once per answer: a missing thread is a 404 that every part would pay again.

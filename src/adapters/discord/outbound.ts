@@ -10,11 +10,13 @@ import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
-import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
+import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo } from '../../core/types.js';
+import { answerComponents, type ButtonRow } from './buttons.js';
 import { toDiscordMarkdown } from './markdown.js';
 
 export const DISCORD_LIMIT = 2000;
 const CURSOR = ' ▌';
+const THINKING = '-# 💭 thinking…';
 const FORBIDDEN_CODES = new Set([50001, 50013, 50083, 10003]);
 
 export interface SendTarget {
@@ -32,11 +34,16 @@ export interface DiscordSinkOptions {
   /** First text shows once it has a sentence, or after this long. */
   readonly firstShowMs?: number;
   readonly typingEveryMs?: number;
+  /** The messages of an answer being regenerated, first first: edited instead of posting anew. */
+  readonly existing?: readonly Message[];
 }
 
 export class DiscordReplySink implements ReplySink {
   private readonly posted: Message[] = [];
   private readonly shown: string[] = [];
+  /** The buttons each posted message carries. */
+  private readonly rows: ButtonRow[] = [];
+  private answerId: string | undefined;
   private readonly firstShowMs: number;
   private latest = '';
   private firstTextAt: number | undefined;
@@ -49,9 +56,16 @@ export class DiscordReplySink implements ReplySink {
   constructor(private readonly options: DiscordSinkOptions) {
     this.pacer = new Pacer(options.spacingMs ?? 1000);
     this.firstShowMs = options.firstShowMs ?? 1000;
+    for (const message of options.existing ?? []) {
+      this.posted.push(message);
+      this.shown.push(message.content);
+      // Whatever buttons it had: the final pass sets them again.
+      this.rows.push('final');
+    }
   }
 
-  async start(): Promise<void> {
+  async start(info?: ReplyStartInfo): Promise<void> {
+    this.answerId = info?.answerId;
     const typing = () => {
       this.options.target.sendTyping().catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
     };
@@ -72,6 +86,18 @@ export class DiscordReplySink implements ReplySink {
     if (this.flushTimer === undefined) this.scheduleFlush();
   }
 
+  thinking(): void {
+    if (this.done || this.posted.length > 0) return;
+    // Shown at once, with Stop: thinking can take a while before the first word.
+    this.flushing = this.flushing
+      .then(async () => {
+        if (this.done || this.posted.length > 0) return;
+        await this.post(THINKING, THINKING, 'stop');
+        clearInterval(this.typingTimer);
+      })
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not show thinking'));
+  }
+
   private hasSentence(): boolean {
     return /[.!?:](\s|$)|\n/.test(this.latest);
   }
@@ -81,7 +107,7 @@ export class DiscordReplySink implements ReplySink {
     await this.flushing;
     const body = toDiscordMarkdown(reply.text);
     const full = reply.note === undefined ? body : `${body}\n\n-# ${reply.note.split('\n').join('\n-# ')}`;
-    await this.reconcile(splitMessage(full, DISCORD_LIMIT));
+    await this.reconcile(splitMessage(full, DISCORD_LIMIT), 'final');
     return this.posted.map((message) => message.id);
   }
 
@@ -89,7 +115,7 @@ export class DiscordReplySink implements ReplySink {
     this.stopTimers();
     await this.flushing;
     // Partial text must not stay visible as if it were the answer.
-    await this.reconcile([`⚠️ ${userMessage}`]);
+    await this.reconcile([`⚠️ ${userMessage}`], 'none');
     return this.posted.map((message) => message.id);
   }
 
@@ -114,35 +140,46 @@ export class DiscordReplySink implements ReplySink {
     }, Math.max(0, due - now));
   }
 
-  /** Shows the text so far: edits the last message, or starts the next one when it overflows. */
+  /**
+   * Shows the text so far: the part being written carries the cursor and Stop; parts before it
+   * lose them once the text moves on. Only messages that change are touched (usually the last).
+   * Parts of a regenerated answer beyond the new text stay until the final pass.
+   */
   private async flush(): Promise<void> {
     if (this.done) return;
     const parts = splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - CURSOR.length);
-    const last = this.posted.length - 1;
-    if (last >= 0 && parts[last] !== undefined && this.shown[last] !== parts[last]) {
-      await this.edit(last, `${parts[last]}${parts.length - 1 > last ? '' : CURSOR}`, parts[last]);
+    for (let index = 0; index < parts.length && !this.done; index += 1) {
+      const part = parts[index] as string;
+      const writing = index === parts.length - 1;
+      const row = this.rowFor(writing ? 'stop' : 'none');
+      if (index >= this.posted.length) {
+        await this.post(`${part}${CURSOR}`, part, row);
+        clearInterval(this.typingTimer);
+      } else if (this.shown[index] !== part || this.hasCursor(index) !== writing || this.rows[index] !== row) {
+        await this.edit(index, writing ? `${part}${CURSOR}` : part, part, row);
+      }
     }
-    if (parts.length > this.posted.length && !this.done) {
-      const index = this.posted.length;
-      await this.post(`${parts[index] as string}${CURSOR}`, parts[index] as string);
-      clearInterval(this.typingTimer);
-    }
-    if (!this.done && this.latest !== '' && parts.join('') !== this.shown.join('')) this.scheduleFlush();
+    if (!this.done && this.latest !== '' && parts.join('') !== this.shown.slice(0, parts.length).join('')) this.scheduleFlush();
   }
 
-  /** Makes the posted messages exactly `parts`: edit what differs, post what is missing, delete the rest. */
-  private async reconcile(parts: readonly string[]): Promise<void> {
+  /**
+   * Makes the posted messages exactly `parts`: edit what differs, post what is missing, delete
+   * the rest. The last part gets `lastRow`'s buttons, the others none.
+   */
+  private async reconcile(parts: readonly string[], lastRow: ButtonRow): Promise<void> {
     for (let index = 0; index < parts.length; index += 1) {
       const part = parts[index] as string;
+      const row = this.rowFor(index === parts.length - 1 ? lastRow : 'none');
       if (index < this.posted.length) {
-        if (this.shown[index] !== part || this.hasCursor(index)) await this.edit(index, part, part);
+        if (this.shown[index] !== part || this.hasCursor(index) || this.rows[index] !== row) await this.edit(index, part, part, row);
       } else {
-        await this.post(part, part);
+        await this.post(part, part, row);
       }
     }
     while (this.posted.length > parts.length) {
       const extra = this.posted.pop() as Message;
       this.shown.pop();
+      this.rows.pop();
       await this.paced(() => extra.delete());
     }
   }
@@ -153,25 +190,33 @@ export class DiscordReplySink implements ReplySink {
     return this.cursorOn.has(index);
   }
 
-  private async post(content: string, logical: string): Promise<void> {
+  private async post(content: string, logical: string, row: ButtonRow): Promise<void> {
     const first = this.posted.length === 0;
     const message = await this.paced(() =>
       this.options.target.send({
         content,
+        components: answerComponents(row, this.answerId),
         allowedMentions: { parse: [], repliedUser: false },
         ...(first && this.options.replyTo !== undefined ? { reply: { messageReference: this.options.replyTo, failIfNotExists: false } } : {}),
       }),
     );
     this.posted.push(message);
     this.shown.push(logical);
+    this.rows.push(this.rowFor(row));
     this.markCursor(this.posted.length - 1, content !== logical);
   }
 
-  private async edit(index: number, content: string, logical: string): Promise<void> {
+  private async edit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
     const message = this.posted[index] as Message;
-    await this.paced(() => message.edit({ content, allowedMentions: { parse: [], repliedUser: false } }));
+    await this.paced(() => message.edit({ content, components: answerComponents(row, this.answerId), allowedMentions: { parse: [], repliedUser: false } }));
     this.shown[index] = logical;
+    this.rows[index] = this.rowFor(row);
     this.markCursor(index, content !== logical);
+  }
+
+  /** Without an answer id (an apology, a limit notice) there is nothing for buttons to act on. */
+  private rowFor(row: ButtonRow): ButtonRow {
+    return this.answerId === undefined ? 'none' : row;
   }
 
   private markCursor(index: number, on: boolean): void {

@@ -10,6 +10,8 @@ import type { Config } from '../../config.js';
 import type { ChatCore, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
+import { registerAssistantPanel, titleAssistantThread } from './assistant.js';
+import { registerAnswerButtons } from './buttons.js';
 import { registerSlackCommands, SlackAdmins } from './commands.js';
 import { slackFileServices } from './files.js';
 import { backfillThread, removeStrayReplies } from './history.js';
@@ -80,8 +82,9 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   let bot: SlackIdentity = { userId: '', botId: '' };
   let team = '';
 
-  const sinkFor = (channel: string, message: SlackMessageLike, isDirect: boolean) => () =>
+  const sinkFor = (channel: string, message: SlackMessageLike, isDirect: boolean, existing?: readonly string[]) => () =>
     new SlackReplySink({
+      ...(existing === undefined ? {} : { existing }),
       client: app.client,
       channel,
       threadTs: message.thread_ts ?? message.ts,
@@ -104,6 +107,7 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     const workspace = event.team ?? team;
     const thread = threadRef(workspace, event.channel, event);
     const threadTs = event.thread_ts ?? event.ts;
+    if (isDirect && event.thread_ts !== undefined && !isOwn(event)) titleAssistantThread(app.client, core, thread, decodeForTitle(event.text), logger);
     const where = { team: workspace, channel: event.channel, isDirect, forceMention, ...(eventId === undefined ? {} : { dedupeKeys: [`slack-event:${eventId}`] }) };
     return lanes.enqueue(
       thread.threadKey,
@@ -183,6 +187,8 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   });
 
   registerSlackCommands(app, { core, logger, admins });
+  registerAnswerButtons(app, { core, logger, admins, team: () => team });
+  registerAssistantPanel(app, { core, logger, team: () => team });
   app.error(async (error) => {
     logger.error({ err: error }, 'Bolt error');
   });
@@ -192,6 +198,10 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     replySink(thread, messageId) {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
       return sinkFor(channel, { ts: messageId, thread_ts: threadTs }, channel.startsWith('D'))();
+    },
+    replaceSink(thread, messageId, postedIds) {
+      const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
+      return sinkFor(channel, { ts: messageId, thread_ts: threadTs ?? messageId }, channel.startsWith('D'), postedIds)();
     },
     removeStrayReplies(thread, messageId, keep) {
       const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
@@ -238,6 +248,17 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
     async close() {},
     idle: () => lanes.idle(),
   };
+}
+
+/** A thread title from a question's mrkdwn: mentions, links and escapes reduced to plain text. */
+function decodeForTitle(text: string | undefined): string {
+  return (text ?? '')
+    .replace(/<[@#!][^>|]*\|([^>]+)>/g, '$1')
+    .replace(/<([^>|]+)\|([^>]+)>/g, '$2')
+    .replace(/<([^>]+)>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Slack retries an event it has no ack for after 3 s; the ack must leave well before. */

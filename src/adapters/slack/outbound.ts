@@ -10,7 +10,8 @@ import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
-import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
+import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo } from '../../core/types.js';
+import { controlBlocks, type SlackButtonRow } from './buttons.js';
 import { neutralizeSlackPings, toSlackMrkdwn } from './markdown.js';
 
 /** The markdown block takes 12,000 characters; leave room for the note. */
@@ -28,11 +29,14 @@ export interface SlackSinkOptions {
   readonly isDirect: boolean;
   readonly logger: Logger;
   readonly spacingMs?: number;
+  /** The messages of an answer being regenerated (their ts, first first): updated in place. */
+  readonly existing?: readonly string[];
 }
 
 interface Posted {
   ts: string;
   shown: string;
+  row: SlackButtonRow;
 }
 
 export class SlackReplySink implements ReplySink {
@@ -51,12 +55,19 @@ export class SlackReplySink implements ReplySink {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
+  private answerId: string | undefined;
 
   constructor(private readonly options: SlackSinkOptions) {
     this.pacer = new Pacer(options.spacingMs ?? 1000);
+    if (options.existing !== undefined && options.existing.length > 0) {
+      // A regeneration writes into messages that exist: update them rather than open a stream.
+      this.streaming = 'fallback';
+      for (const ts of options.existing) this.posted.push({ ts, shown: '', row: 'final' });
+    }
   }
 
-  async start(): Promise<void> {
+  async start(info?: ReplyStartInfo): Promise<void> {
+    this.answerId = info?.answerId;
     const { client, channel, threadTs, messageTs } = this.options;
     try {
       await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'is thinking…' });
@@ -86,14 +97,14 @@ export class SlackReplySink implements ReplySink {
     await this.settle();
     const body = neutralizeSlackPings(reply.text);
     const full = reply.note === undefined ? body : `${body}\n\n_${reply.note}_`;
-    await this.reconcile(splitMessage(full, SLACK_PART_LIMIT));
+    await this.reconcile(splitMessage(full, SLACK_PART_LIMIT), 'final');
     await this.clearStatus();
     return this.posted.map((p) => p.ts);
   }
 
   async fail(userMessage: string, _code: ErrorCode): Promise<PostedIds> {
     await this.settle();
-    await this.reconcile([`:warning: ${userMessage}`]);
+    await this.reconcile([`:warning: ${userMessage}`], 'none');
     await this.clearStatus();
     return this.posted.map((p) => p.ts);
   }
@@ -110,10 +121,9 @@ export class SlackReplySink implements ReplySink {
     if (this.streaming !== 'fallback') {
       if (await this.flushStream()) return;
     }
-    // Fallback: one message per part, updated at most once per spacing.
+    // Fallback: one message per part, updated at most once per spacing; the part being written has Stop.
     const parts = splitMessage(neutralizeSlackPings(this.latest), SLACK_PART_LIMIT);
-    const index = Math.max(0, this.posted.length - 1);
-    for (let i = index; i < parts.length && !this.done; i += 1) await this.show(i, parts[i] as string);
+    for (let i = 0; i < parts.length && !this.done; i += 1) await this.show(i, parts[i] as string, false, i === parts.length - 1 ? 'stop' : 'none');
   }
 
   /** Appends to the native stream; false when streaming is not available (use the fallback). */
@@ -133,7 +143,7 @@ export class SlackReplySink implements ReplySink {
         this.streaming = 'native';
         this.streamTs = String(started.ts);
         this.streamed = this.latest.length;
-        this.posted.push({ ts: this.streamTs, shown: text });
+        this.posted.push({ ts: this.streamTs, shown: text, row: 'none' });
         return true;
       }
       const delta = this.latest.slice(this.streamed);
@@ -179,26 +189,28 @@ export class SlackReplySink implements ReplySink {
     }
   }
 
-  /** Makes the thread's bot messages exactly `parts`. */
-  private async reconcile(parts: readonly string[]): Promise<void> {
-    for (let i = 0; i < parts.length; i += 1) await this.show(i, parts[i] as string, true);
+  /** Makes the thread's bot messages exactly `parts`; the last carries `lastRow`'s buttons. */
+  private async reconcile(parts: readonly string[], lastRow: SlackButtonRow): Promise<void> {
+    for (let i = 0; i < parts.length; i += 1) await this.show(i, parts[i] as string, true, i === parts.length - 1 ? lastRow : 'none');
     while (this.posted.length > parts.length) {
       const extra = this.posted.pop() as Posted;
       await this.paced(() => this.options.client.chat.delete({ channel: this.options.channel, ts: extra.ts }));
     }
   }
 
-  private async show(index: number, part: string, final = false): Promise<void> {
+  private async show(index: number, part: string, final: boolean, wanted: SlackButtonRow): Promise<void> {
     const { client, channel, threadTs } = this.options;
-    const message = { text: toSlackMrkdwn(part), blocks: [{ type: 'markdown', text: part }] };
+    const row = this.answerId === undefined ? 'none' : wanted;
+    const message = { text: toSlackMrkdwn(part), blocks: [{ type: 'markdown', text: part }, ...controlBlocks(row, this.answerId)] };
     const existing = this.posted[index];
     if (existing === undefined) {
       const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false }));
-      this.posted.push({ ts: String(result.ts), shown: part });
-    } else if (existing.shown !== part || final) {
-      if (existing.shown === part && this.streaming !== 'native') return;
+      this.posted.push({ ts: String(result.ts), shown: part, row });
+    } else if (existing.shown !== part || existing.row !== row || final) {
+      if (existing.shown === part && existing.row === row && this.streaming !== 'native') return;
       await this.paced(() => client.chat.update({ channel, ts: existing.ts, ...message }));
       existing.shown = part;
+      existing.row = row;
     }
   }
 

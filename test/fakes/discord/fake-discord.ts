@@ -57,6 +57,8 @@ export interface FakeMessage {
   type: number;
   flags: number;
   embeds: unknown[];
+  /** Action rows with buttons, as the bot last set them. */
+  components?: unknown[];
   tts: false;
   pinned: false;
 }
@@ -367,6 +369,48 @@ export class FakeDiscord {
     return { id, token };
   }
 
+  /** The custom ids of the buttons on a message, in order. */
+  buttonIds(message: FakeMessage): string[] {
+    return (message.components ?? []).flatMap((row) => ((row as { components?: Array<{ custom_id?: string }> }).components ?? []).map((button) => String(button.custom_id)));
+  }
+
+  /**
+   * A person presses a button on a message: INTERACTION_CREATE type 3 (MESSAGE_COMPONENT) with
+   * the message and the presser's member permissions, as Discord sends it. Returns the
+   * interaction's id and token: its callback is `POST /interactions/{id}/{token}/callback`.
+   */
+  pressButton(message: FakeMessage, customId: string, user: FakeUser, permissions = 0n): { id: string; token: string } {
+    const id = snowflake();
+    const token = `interaction-token-${id}`;
+    const channel = this.channels.get(message.channel_id);
+    this.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: this.applicationId,
+      type: 3,
+      token,
+      version: 1,
+      locale: 'en-US',
+      app_permissions: '2248473465835073',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      context: 0,
+      channel_id: message.channel_id,
+      channel,
+      message,
+      ...(channel?.guild_id === undefined
+        ? { user }
+        : { guild_id: channel.guild_id, guild_locale: 'en-US', member: { user, roles: [], permissions: String(permissions), joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } }),
+      data: { component_type: 2, custom_id: customId },
+    });
+    return { id, token };
+  }
+
+  /** The callback the bot gave an interaction (waits for it): its type and data. */
+  async callbackOf(interaction: { id: string; token: string }): Promise<{ type: number; data?: { content?: string; flags?: number } }> {
+    const entry = await this.rest.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${interaction.id}/${interaction.token}/callback`, 'interaction callback');
+    return entry.body as { type: number; data?: { content?: string; flags?: number } };
+  }
+
   // ---- gateway -------------------------------------------------------------------------------
 
   dispatch(type: string, data: unknown): void {
@@ -635,6 +679,7 @@ export class FakeDiscord {
     const message = this.makeMessage(channelId, this.bot, String(body.content ?? ''), {
       ...(reference === undefined ? {} : { message_reference: { message_id: reference.message_id, channel_id: channelId } }),
       allowed_mentions: body.allowed_mentions,
+      ...(Array.isArray(body.components) ? { components: body.components } : {}),
     });
     this.messages.get(channelId)?.push(message);
     send(200, message);
@@ -647,6 +692,7 @@ export class FakeDiscord {
     if (message === undefined) return send(404, { message: 'Unknown Message', code: 10008 });
     if (!this.validateContent(body, send)) return;
     message.content = String(body.content ?? message.content);
+    if (Array.isArray(body.components)) message.components = body.components;
     message.edited_timestamp = new Date().toISOString();
     send(200, message);
     this.dispatch('MESSAGE_UPDATE', message);

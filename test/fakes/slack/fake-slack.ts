@@ -91,6 +91,9 @@ export class FakeSlack {
   /** Messages posted to slash commands' response_url. */
   readonly responses = new EventLog<{ readonly id: string; readonly body: Record<string, unknown> }>((r) => `${r.id} ${JSON.stringify(r.body).slice(0, 80)}`);
   private commandCounter = 0;
+  /** Messages shown to one person only (chat.postEphemeral). */
+  readonly ephemerals = new EventLog<{ readonly channel: string; readonly user: string; readonly text: string; readonly thread_ts?: string }>((e) => `${e.user} ${e.text.slice(0, 60)}`);
+  private actionCounter = 0;
   /** Hosts the file server redirects to, for token-leak tests: path → absolute URL. */
   readonly redirects = new Map<string, string>();
   private readonly enforceRateLimits: boolean;
@@ -218,6 +221,58 @@ export class FakeSlack {
       response_url: `http://127.0.0.1:${this.port}/respond/${id}`,
       trigger_id: `trigger-${id}`,
     };
+  }
+
+  /**
+   * The `block_actions` payload Slack sends when `user` presses the element `actionId` of a bot
+   * message: a button (`value`) or a feedback button (`type: "feedback_buttons"`, the chosen value).
+   * Deliver it form-encoded (`payload=`) over HTTP or as an `interactive` Socket Mode envelope.
+   */
+  blockActions(message: SlackMessage, user: string, actionId: string, value: string, type: 'button' | 'feedback_buttons' = 'button'): Record<string, unknown> {
+    const id = ++this.actionCounter;
+    const block = (message.blocks ?? []).find((b) => JSON.stringify(b).includes(`"${actionId}"`)) as { block_id?: string } | undefined;
+    return {
+      type: 'block_actions',
+      user: { id: user, username: String(this.users.get(user)?.name ?? user), name: String(this.users.get(user)?.name ?? user), team_id: this.team },
+      api_app_id: this.appId,
+      token: 'verification-token',
+      container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false, ...(message.thread_ts === undefined ? {} : { thread_ts: message.thread_ts }) },
+      trigger_id: `trigger-action-${id}`,
+      team: { id: this.team, domain: 'fake' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: message.channel, name: 'general' },
+      message: { ...message },
+      state: { values: {} },
+      response_url: `http://127.0.0.1:${this.port}/respond/action-${id}`,
+      actions: [
+        {
+          type,
+          action_id: actionId,
+          block_id: block?.block_id ?? 'block',
+          value,
+          ...(type === 'button' ? { text: { type: 'plain_text', text: actionId } } : {}),
+          action_ts: String(Date.now() / 1000),
+        },
+      ],
+    };
+  }
+
+  /** The values of the buttons on a bot message, by action id (feedback: both values). */
+  buttonValues(message: SlackMessage): Record<string, string[]> {
+    const found: Record<string, string[]> = {};
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(visit);
+      if (node === null || typeof node !== 'object') return;
+      const record = node as Record<string, unknown>;
+      if (typeof record.action_id === 'string') {
+        const values = [record.value, (record.positive_button as { value?: unknown } | undefined)?.value, (record.negative_button as { value?: unknown } | undefined)?.value].filter((v): v is string => typeof v === 'string');
+        found[record.action_id] = values;
+      }
+      Object.values(record).forEach(visit);
+    };
+    visit(message.blocks ?? []);
+    return found;
   }
 
   /** Sends an event over Socket Mode; resolves with the envelope id. */
@@ -383,6 +438,19 @@ export class FakeSlack {
       }
       case 'conversations.replies':
         return this.replies(args);
+      case 'chat.postEphemeral': {
+        const message_ts = this.nextTs();
+        this.ephemerals.push({ channel: String(args.channel), user: String(args.user), text: String(args.text ?? ''), ...(args.thread_ts === undefined ? {} : { thread_ts: String(args.thread_ts) }) });
+        return { ok: true, message_ts };
+      }
+      case 'assistant.threads.setSuggestedPrompts': {
+        const prompts = parseBlocks(args.prompts) as Array<{ title?: string; message?: string }> | undefined;
+        if (prompts === undefined || prompts.length === 0 || prompts.length > 4) return { ok: false, error: 'invalid_arguments' };
+        if (prompts.some((p) => typeof p.title !== 'string' || typeof p.message !== 'string')) return { ok: false, error: 'invalid_arguments' };
+        return { ok: true };
+      }
+      case 'assistant.threads.setTitle':
+        return typeof args.title === 'string' && args.title !== '' ? { ok: true } : { ok: false, error: 'invalid_arguments' };
       case 'reactions.add':
       case 'reactions.remove':
       case 'assistant.threads.setStatus':

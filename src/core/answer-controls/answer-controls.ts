@@ -1,0 +1,123 @@
+/**
+ * The buttons on answers, platform-free: Stop ends an answer still streaming, Regenerate asks
+ * for a fresh one (one at a time per answer), 👍/👎 store each person's latest vote. Stop and
+ * Regenerate are for the person who asked and for admins. Presses are decided from the stored
+ * question their id names, so they work after a restart; only Stop needs this process (the
+ * stream it ends lives here).
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../../store/index.js';
+import type { StoredAnswer } from '../../store/answers.js';
+import type { Conversation, StoredMessage } from '../../store/types.js';
+import type { ControlPress, ControlReply } from '../types.js';
+import { parseControlId } from './control-ids.js';
+
+export const FORGOTTEN_TEXT = 'I no longer have this answer (the thread was forgotten or is older than what I keep), so this button does nothing now.';
+
+export interface AnswerControlsOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Answers `question` again in place of `answer`; resolves when it is done (shown and stored, or explained). */
+  readonly regenerate: (conversation: Conversation, question: StoredMessage, answer: StoredAnswer) => Promise<void>;
+  /** Why no new answer may be written in this conversation now (`/settings`: answers off), if so. */
+  readonly answersRefused?: (conversation: Conversation) => string | undefined;
+}
+
+interface LiveAnswer {
+  readonly controller: AbortController;
+  readonly askerId: string;
+}
+
+export interface TrackedAnswer {
+  /** Aborted by a Stop press, or when the platform's own stop (the sink's signal) fires. */
+  readonly signal: AbortSignal;
+  release(): void;
+}
+
+export class AnswerControls {
+  private readonly live = new Map<number, LiveAnswer>();
+  private readonly regenerating = new Set<number>();
+
+  constructor(private readonly options: AnswerControlsOptions) {}
+
+  /** Registers an answer to `questionId` as streaming, so Stop can reach it. */
+  track(questionId: number, askerId: string, platformStop?: AbortSignal): TrackedAnswer {
+    const controller = new AbortController();
+    const onPlatformStop = () => controller.abort();
+    if (platformStop?.aborted === true) controller.abort();
+    platformStop?.addEventListener('abort', onPlatformStop, { once: true });
+    const entry = { controller, askerId };
+    this.live.set(questionId, entry);
+    return {
+      signal: controller.signal,
+      release: () => {
+        platformStop?.removeEventListener('abort', onPlatformStop);
+        if (this.live.get(questionId) === entry) this.live.delete(questionId);
+      },
+    };
+  }
+
+  /** Decides a press; quick (a regeneration runs on after the reply). `text` is for the presser alone. */
+  press(press: ControlPress): ControlReply {
+    const parsed = parseControlId(press.controlId);
+    const log = this.options.logger.child({ platform: press.platform, user: press.actor.id, control: press.controlId });
+    if (parsed === undefined) {
+      log.warn('a press on a button this bot does not know');
+      return { text: "I don't recognise this button." };
+    }
+    const { store } = this.options;
+    const question = store.messages.get(parsed.questionId);
+    const conversation = question === undefined ? undefined : store.conversations.get(question.conversationId);
+    if (
+      question === undefined ||
+      question.deletedAt !== null ||
+      conversation === undefined ||
+      conversation.platform !== press.platform ||
+      conversation.workspaceId !== press.workspaceId
+    ) {
+      return { text: FORGOTTEN_TEXT };
+    }
+    const mayControl = press.actor.isAdmin || press.actor.id === question.authorId;
+    switch (parsed.action) {
+      case 'stop': {
+        const live = this.live.get(question.id);
+        if (live === undefined) return { text: 'This answer is already finished.' };
+        if (!mayControl) return { text: 'Only the person who asked or an admin can stop this answer.' };
+        log.info('answer stop pressed');
+        live.controller.abort();
+        return {};
+      }
+      case 'regen': {
+        const answer = store.answers.answerTo(question.id);
+        if (answer === undefined || answer.text === '') return { text: FORGOTTEN_TEXT };
+        if (!mayControl) return { text: 'Only the person who asked or an admin can regenerate this answer.' };
+        if (this.live.has(question.id) || this.regenerating.has(question.id)) return { text: 'This answer is already being written; wait for it to finish.' };
+        const refused = this.options.answersRefused?.(conversation);
+        if (refused !== undefined) return { text: refused };
+        this.regenerating.add(question.id);
+        log.info('regenerating an answer');
+        void this.options
+          .regenerate(conversation, question, answer)
+          .catch((error: unknown) => log.error({ err: error }, 'regeneration failed'))
+          .finally(() => this.regenerating.delete(question.id));
+        return {};
+      }
+      case 'up':
+      case 'down': {
+        const answer = store.answers.answerTo(question.id);
+        if (answer === undefined || answer.text === '') return { text: FORGOTTEN_TEXT };
+        store.answers.vote({
+          answerId: answer.id,
+          userId: press.actor.id,
+          vote: parsed.action,
+          platform: conversation.platform,
+          workspaceId: conversation.workspaceId,
+          channelId: conversation.channelId,
+          at: this.options.now(),
+        });
+        return { text: parsed.action === 'up' ? 'Thanks! Noted your 👍 on this answer.' : 'Thanks. Noted your 👎 on this answer; Regenerate asks for another one.' };
+      }
+    }
+  }
+}
