@@ -6,7 +6,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { CommandReply, InstructionsCommand } from './instructions.js';
 
-export type Platform = 'discord' | 'slack';
+export type Platform = 'discord' | 'slack' | 'web';
 
 /** One conversation. `channelId` is the channel whose instructions apply (Discord: a thread's parent). */
 export interface ThreadRef {
