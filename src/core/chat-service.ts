@@ -12,6 +12,7 @@ import { toNewAttachment } from './attachments.js';
 import { ConversationRequests } from './conversation-requests.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { formatUsage } from './usage-report.js';
 import type { ModelClient, ModelResult } from './model-client.js';
@@ -48,6 +49,8 @@ export interface ChatServiceOptions {
   /** Largest text attachment inlined for the model. */
   readonly textAttachmentMaxBytes?: number;
   readonly now?: () => number;
+  /** Where replies, latencies and errors are counted (`GET /metrics`); a private registry when absent. */
+  readonly metrics?: Metrics;
 }
 
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
@@ -80,12 +83,14 @@ export class ChatService implements ChatCore {
   private readonly instructions: InstructionsService;
   private readonly userLimiter: RateLimiter;
   private readonly channelLimiter: RateLimiter;
+  private readonly metrics: Metrics;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
     this.logger = options.logger;
     this.rules = modelRules(options.modelId);
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? new Metrics();
     this.pipeline = new AttachmentPipeline({
       store: this.store,
       model: options.model,
@@ -117,10 +122,13 @@ export class ChatService implements ChatCore {
     }
     const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
     ctx.onAccepted?.();
-    if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
+    if (intake.kind === 'limited') {
+      return this.metrics.replyQueued(msg.thread.platform).run(() => this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
+    }
     if (intake.kind !== 'job') return intake.outcome;
     this.ownJobs.add(intake.jobId);
-    return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.conversationId, intake.messageId, ctx.sink));
+    const reply = this.metrics.replyQueued(msg.thread.platform);
+    return this.replies.run(threadKey(msg.thread), () => reply.run(() => this.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink()))));
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
@@ -201,10 +209,13 @@ export class ChatService implements ChatCore {
           });
         }
         this.store.jobs.resumed(job.id, this.now());
-        return this.replies.run(threadKey(thread), async () => {
-          await clearStrays();
-          return this.answerSafely(job.id, conversation.id, message.id, makeSink);
-        });
+        const reply = this.metrics.replyQueued(platform);
+        return this.replies.run(threadKey(thread), () =>
+          reply.run(async () => {
+            await clearStrays();
+            return this.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()));
+          }),
+        );
       }),
     );
   }
@@ -346,6 +357,7 @@ export class ChatService implements ChatCore {
       return await this.answer(jobId, conversationId, messageId, lazySink);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
+      this.metrics.error('platform', 'platform_post_failed');
       let postedIds: PostedIds = [];
       try {
         if (sink !== undefined) postedIds = await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed');
@@ -430,7 +442,9 @@ export class ChatService implements ChatCore {
     try {
       posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
     } catch (error) {
-      log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
+      const code = isThreadlineError(error) ? error.code : 'platform_post_failed';
+      log.error({ err: error, code }, 'could not post the answer');
+      this.metrics.error('platform', code);
       this.store.transaction(() => {
         recordUsage();
         this.store.jobs.finish(jobId, 'failed', this.now());

@@ -7,6 +7,7 @@ import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
 import type { ClaudeRequest } from './assemble.js';
+import { observeRateLimits, type ModelMetrics } from './metrics.js';
 import { toModelError, type RefusalDetails } from './model-errors.js';
 
 export interface ModelUsage {
@@ -39,6 +40,7 @@ export interface ModelClientOptions {
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
+  readonly metrics?: ModelMetrics;
 }
 
 type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
@@ -49,8 +51,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }),
     maxRetries: options.maxRetries,
     timeout: options.idleTimeoutMs,
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.metrics === undefined ? (options.fetch === undefined ? {} : { fetch: options.fetch }) : { fetch: observeRateLimits(options.fetch ?? fetch, options.metrics) }),
   });
+  const metrics = options.metrics;
 
   return {
     async uploadFile(bytes, name, mediaType) {
@@ -77,6 +80,8 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       let requestId: string | null = null;
       try {
         armIdleTimer();
+        const sentAt = performance.now();
+        let firstTokenSeen = false;
         const { data: stream, request_id } = await client.messages
           .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
           .withResponse();
@@ -84,12 +89,18 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         const state = new StreamState();
         for await (const event of stream as AsyncIterable<RawEvent>) {
           armIdleTimer();
-          if (state.apply(event)) onText(state.text);
+          if (state.apply(event)) {
+            if (!firstTokenSeen) metrics?.firstToken((performance.now() - sentAt) / 1000);
+            firstTokenSeen = true;
+            onText(state.text);
+          }
         }
         // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
         if (controller.signal.aborted) throw new Error('stream aborted');
+        metrics?.modelUsage(state.usage);
         return { text: state.text, stopReason: state.stopReason, refusal: state.refusal, usage: state.usage, requestId };
       } catch (error) {
+        if (!signal?.aborted) metrics?.error('model', stalled ? 'model_stalled' : toModelError(error).code);
         if (stalled) {
           throw new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
             cause: error,

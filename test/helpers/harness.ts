@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ChatService } from '../../src/core/chat-service.js';
+import type { Metrics } from '../../src/core/metrics.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
 import { createLogger } from '../../src/logger.js';
@@ -29,6 +30,8 @@ export interface HarnessOptions {
   /** Extra secrets the log scrubber must know about (platform tokens). */
   readonly secrets?: readonly string[];
   readonly logLevel?: string;
+  /** Metrics to count into (a test reads its registry); a private one by default. */
+  readonly metrics?: Metrics;
 }
 
 export interface Harness {
@@ -65,6 +68,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxRetries: options.maxRetries ?? 2,
     idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     logger,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const core = new ChatService({
     store,
@@ -74,6 +78,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxTokens: options.maxTokens ?? 1024,
     contextBudgetTokens: options.contextBudgetTokens ?? 150_000,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const health = new Health(() => store.isHealthy());
   return {
