@@ -14,6 +14,7 @@ import { InstructionsService, type CommandReply, type InstructionsCommand } from
 import { KeyedQueue } from './keyed-queue.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
+import { StoredThreadReader } from './thread-reader.js';
 import { formatUsage } from './usage-report.js';
 import type { ModelClient, ModelResult } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
@@ -29,7 +30,10 @@ import type {
   PlatformServices,
   PostedIds,
   ReplySink,
+  ThreadEntry,
+  ThreadReader,
   ThreadRef,
+  ThreadSummary,
   UsageCommand,
 } from './types.js';
 
@@ -67,7 +71,7 @@ const ABANDONED_APOLOGY =
 /** Requests rebuilt after the API could not download an image URL, at most. */
 const IMAGE_FALLBACK_ATTEMPTS = 3;
 
-export class ChatService implements ChatCore {
+export class ChatService implements ChatCore, ThreadReader {
   private readonly store: Store;
   private readonly logger: Logger;
   private readonly rules: ModelRules;
@@ -84,6 +88,7 @@ export class ChatService implements ChatCore {
   private readonly userLimiter: RateLimiter;
   private readonly channelLimiter: RateLimiter;
   private readonly metrics: Metrics;
+  private readonly reader: StoredThreadReader;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -91,6 +96,7 @@ export class ChatService implements ChatCore {
     this.rules = modelRules(options.modelId);
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics ?? new Metrics();
+    this.reader = new StoredThreadReader(this.store);
     this.pipeline = new AttachmentPipeline({
       store: this.store,
       model: options.model,
@@ -263,6 +269,14 @@ export class ChatService implements ChatCore {
     const result = this.store.prune(this.now() - retentionDays * DAY_MS, this.now() - 7 * DAY_MS);
     if (result.messages + result.conversations > 0) this.logger.info(result, 'pruned data past the retention period');
     return result;
+  }
+
+  listThreads(platform: Platform, workspaceId: string): ThreadSummary[] {
+    return this.reader.listThreads(platform, workspaceId);
+  }
+
+  readThread(thread: ThreadRef): ThreadEntry[] | undefined {
+    return this.reader.readThread(thread);
   }
 
   registerPlatform(platform: Platform, services: PlatformServices): void {
