@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   if (config.playground !== undefined) {
     health.enable('web');
     const { createWebAdapter } = await import('./adapters/web/index.js');
-    const web = createWebAdapter({ core, logger, health, uploadsDir: config.playground.uploadsDir });
+    const web = createWebAdapter({ core, logger, health, uploadsDir: config.playground.uploadsDir, listenHost: config.playground.host });
     playground = web;
     adapters.push(web);
   }

@@ -32,6 +32,8 @@ export interface WebApiOptions {
   readonly active: ActiveReplies;
   readonly uploads: UploadStore;
   readonly maxUploadBytes: number;
+  /** The address the server listens on: on loopback, only requests addressed to loopback are served. */
+  readonly listenHost?: string;
 }
 
 const participant = z
@@ -102,12 +104,15 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
     });
     const handled = core.handle(message, {
       sink: () => new WebReplySink(hub, options.active, threadId, messageId),
-      onAccepted: () => accepted(),
+      // Pages learn of the message before its answer starts streaming.
+      onAccepted: () => {
+        hub.publish({ type: 'message', threadId, entry });
+        if (isNew) hub.publish({ type: 'threads', threadId });
+        accepted();
+      },
     });
     handled.catch((error: unknown) => log.error({ err: error, thread: threadId }, 'the core failed on a playground message'));
     await Promise.race([stored, handled]);
-    hub.publish({ type: 'message', threadId, entry });
-    if (isNew) hub.publish({ type: 'threads', threadId });
     return entry;
   }
 
@@ -194,6 +199,7 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
     const method = req.method ?? 'GET';
     const path = new URL(req.url ?? '/', 'http://playground').pathname;
     try {
+      checkOrigin(req, method, options.listenHost);
       await route(req, res, method, path);
     } catch (error) {
       if (error instanceof HttpError) {
@@ -207,6 +213,32 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
       if (!res.headersSent) sendJson(res, 500, { error: 'Something went wrong on the server; the log has the details.' });
     }
   };
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/**
+ * The playground has no login: it trusts whoever can reach it. So a web page elsewhere must not
+ * drive it from a visitor's browser: a cross-site POST is refused (and JSON or a custom header is
+ * required, which a cross-site form cannot send without a CORS preflight this server never
+ * grants), and on loopback a request naming another host (DNS rebinding) is refused too.
+ */
+function checkOrigin(req: IncomingMessage, method: string, listenHost: string | undefined): void {
+  const host = req.headers.host ?? '';
+  if (listenHost !== undefined && LOOPBACK_NAMES.has(listenHost)) {
+    const name = host.replace(/:\d+$/, '');
+    if (!LOOPBACK_NAMES.has(name)) throw new HttpError(403, 'The playground answers only requests addressed to this machine (127.0.0.1 or localhost).');
+  }
+  const origin = req.headers.origin;
+  if (method !== 'GET' && method !== 'HEAD' && origin !== undefined) {
+    let originHost: string;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      originHost = '';
+    }
+    if (originHost !== host) throw new HttpError(403, 'Requests from other sites are refused.');
+  }
 }
 
 function describe(error: z.ZodError): string {

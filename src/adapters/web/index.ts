@@ -23,6 +23,8 @@ export interface WebAdapterOptions {
   /** Where uploaded files are kept (beside the database). */
   readonly uploadsDir: string;
   readonly maxUploadBytes?: number;
+  /** The address the HTTP server listens on (PLAYGROUND_HOST). */
+  readonly listenHost?: string;
 }
 
 export interface WebAdapter {
@@ -38,7 +40,15 @@ export function createWebAdapter(options: WebAdapterOptions): WebAdapter {
   const hub = new EventHub();
   const active = new ActiveReplies();
   const uploads = new UploadStore(options.uploadsDir);
-  const api = createWebApi({ core: options.core, logger, hub, active, uploads, maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES });
+  const api = createWebApi({
+    core: options.core,
+    logger,
+    hub,
+    active,
+    uploads,
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    ...(options.listenHost === undefined ? {} : { listenHost: options.listenHost }),
+  });
   let accepting = true;
 
   return {
