@@ -49,7 +49,8 @@ export class StoredThreadReader implements ThreadReader {
 }
 
 function titleOf(first: StoredMessage | undefined): string {
-  const text = (first?.text ?? '').replace(/\s+/g, ' ').trim();
+  // Markdown markers read as noise in a one-line title.
+  const text = (first?.text ?? '').replace(/[*_`#>~]+/g, '').replace(/\s+/g, ' ').trim();
   if (text === '') return first?.attachments[0]?.name ?? 'New thread';
   return text.length > TITLE_CHARS ? `${text.slice(0, TITLE_CHARS - 1)}…` : text;
 }

@@ -82,11 +82,17 @@ describe('the playground in a real browser, against npm start', { timeout: 120_0
   it('streams an answer to a question that starts a thread, and shows it in the sidebar', async () => {
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForSelector('body[data-connected="true"]');
-    anthropic.enqueue({ text: 'Threads keep a **conversation** together, one reply after another.', chunkSize: 6, chunkDelayMs: 40 });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    anthropic.enqueue({ text: 'Threads keep a **conversation** together, one reply after another.', chunkSize: 6, pauseAfterChars: { chars: 12, until: released } });
     await page.fill('#text', 'What is a thread?');
     await page.press('#text', 'Enter');
-    // Part of the answer is on screen while it is still streaming…
+    // Part of the answer is on screen while the model is still writing…
     await page.waitForSelector('.message.bot.streaming .body:has-text("Threads keep")');
+    expect(await page.locator('.message.bot.streaming .body').textContent()).not.toContain('conversation');
+    release();
     // …and then all of it, rendered from Markdown.
     await page.waitForSelector('.message.bot:not(.streaming) strong:has-text("conversation")');
     await page.waitForSelector('#threads .thread.active:has-text("What is a thread?")');
@@ -196,14 +202,23 @@ describe('the playground in a real browser, against npm start', { timeout: 120_0
     await expect.poll(() => page.locator('.message').count()).toBe(messages);
     expect(await page.locator('.message.user .author').allTextContents()).toContain('Bob');
 
-    // A fresh thread with a short, friendly exchange for the README.
+    // A fresh thread with a short exchange between two people, for the README.
     await page.click('#new-thread');
-    anthropic.enqueue({
-      text: 'Sure! A few options:\n\n1. **Tuesday 10:00**: everyone is free\n2. **Thursday 15:00**: Bob has a conflict\n\nI would pick `Tuesday 10:00`.',
-    });
+    anthropic.enqueue({ text: 'Two slots are open next week: **Tuesday 10:00** and **Thursday 15:00**. Which suits everyone?' });
     await page.fill('#text', 'Which slot works best for our planning meeting?');
     await page.press('#text', 'Enter');
-    await page.waitForSelector('.message.bot:not(.streaming) strong:has-text("Tuesday 10:00")');
+    await page.waitForSelector('.message.bot:not(.streaming) strong:has-text("Thursday 15:00")');
+    await page.selectOption('#participant', 'Bob');
+    await page.setInputFiles('#file', [{ name: 'bob-calendar.png', mimeType: 'image/png', buffer: solidPng(160, 90, [61, 120, 200]) }]);
+    await page.waitForSelector('#pending-files img[alt="bob-calendar.png"]');
+    anthropic.enqueue({
+      text: 'Thanks, Bob. With your calendar, **Tuesday 10:00** is the one:\n\n| slot | Alice | Bob |\n|---|---|---|\n| Tue 10:00 | free | free |\n| Thu 15:00 | free | busy |',
+    });
+    await page.fill('#text', '@threadline here is my calendar, I am busy on Thursday afternoon');
+    await page.press('#text', 'Enter');
+    await page.waitForSelector('.message.bot:not(.streaming) td:has-text("Thu 15:00")');
+    await page.selectOption('#participant', 'Alice');
+    await page.setViewportSize({ width: 1200, height: 860 });
     const docs = join(ROOT, 'docs');
     mkdirSync(docs, { recursive: true });
     await page.screenshot({ path: process.env.UPDATE_SCREENSHOT === '1' ? join(docs, 'playground.png') : join(dir, 'playground.png') });

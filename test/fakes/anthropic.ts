@@ -27,6 +27,8 @@ export interface ScriptedReply {
   readonly chunkSize?: number;
   /** Pause between deltas, to model a model that writes over time (default: none). */
   readonly chunkDelayMs?: number;
+  /** After this many characters, wait for `until` before writing the rest: a test sees the answer mid-stream. */
+  readonly pauseAfterChars?: { readonly chars: number; readonly until: Promise<unknown> };
 }
 
 export interface RecordedRequest {
@@ -328,6 +330,7 @@ async function streamMessage(
         res.on('close', () => open.delete(res));
         return;
       }
+      if (script.pauseAfterChars !== undefined && sent >= script.pauseAfterChars.chars && sent - chunk < script.pauseAfterChars.chars) await script.pauseAfterChars.until;
       send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
       onFirstToken();
       // Let the client see deltas as separate reads, as it would over a real network.

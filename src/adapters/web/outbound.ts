@@ -30,10 +30,18 @@ export class ActiveReplies {
   }
 }
 
+/**
+ * Each progress event carries the whole text so far (a page that connects mid-answer needs no
+ * history), so they are sent at most this often: a long answer does not resend itself per token.
+ */
+const PROGRESS_INTERVAL_MS = 50;
+
 export class WebReplySink implements ReplySink {
   readonly replyId = `r-${randomUUID()}`;
   readonly signal: AbortSignal;
   private lastText = '';
+  private sentAt = 0;
+  private pending: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly hub: EventHub,
@@ -44,7 +52,7 @@ export class WebReplySink implements ReplySink {
     this.signal = active.open(this.replyId).signal;
     // A stopped answer ends without finish or fail (the core stores nothing): the page keeps what it saw.
     this.signal.addEventListener('abort', () => {
-      this.active.close(this.replyId);
+      this.settle();
       this.hub.publish({ type: 'reply-done', threadId: this.threadId, replyId: this.replyId, text: this.lastText, note: 'Stopped.' });
     }, { once: true });
   }
@@ -56,17 +64,33 @@ export class WebReplySink implements ReplySink {
   progress(textSoFar: string): void {
     if (textSoFar === this.lastText) return;
     this.lastText = textSoFar;
-    this.hub.publish({ type: 'reply-progress', threadId: this.threadId, replyId: this.replyId, text: textSoFar });
+    if (this.pending !== undefined) return;
+    const wait = this.sentAt + PROGRESS_INTERVAL_MS - performance.now();
+    if (wait <= 0) return this.sendProgress();
+    this.pending = setTimeout(() => this.sendProgress(), wait);
+  }
+
+  private sendProgress(): void {
+    this.pending = undefined;
+    this.sentAt = performance.now();
+    this.hub.publish({ type: 'reply-progress', threadId: this.threadId, replyId: this.replyId, text: this.lastText });
+  }
+
+  /** The answer is over: no more progress, and Stop no longer applies. */
+  private settle(): void {
+    clearTimeout(this.pending);
+    this.pending = undefined;
+    this.active.close(this.replyId);
   }
 
   async finish(reply: FinalReply): Promise<PostedIds> {
-    this.active.close(this.replyId);
+    this.settle();
     this.hub.publish({ type: 'reply-done', threadId: this.threadId, replyId: this.replyId, text: reply.text, ...(reply.note === undefined ? {} : { note: reply.note }) });
     return [this.replyId];
   }
 
   async fail(userMessage: string, _code: ErrorCode): Promise<PostedIds> {
-    this.active.close(this.replyId);
+    this.settle();
     this.hub.publish({ type: 'reply-failed', threadId: this.threadId, replyId: this.replyId, text: userMessage });
     return [this.replyId];
   }

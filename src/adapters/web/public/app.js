@@ -91,7 +91,7 @@ async function openThread(threadId) {
 }
 
 function titleOf(entry) {
-  const text = entry.text.replace(/\s+/g, ' ').trim() || entry.attachments[0]?.name || 'Thread';
+  const text = entry.text.replace(/[*_`#>~]+/g, '').replace(/\s+/g, ' ').trim() || entry.attachments[0]?.name || 'Thread';
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 

@@ -82,6 +82,7 @@ export function finishReply(article, text, note, failed) {
   article.classList.remove('streaming');
   article.querySelector('.stop')?.remove();
   article.querySelector('.thinking')?.remove();
+  article.querySelector('header').append(el('time', 'muted', time(Date.now())));
   if (failed) {
     article.classList.add('failed');
     article.querySelector('.body').textContent = text;
