@@ -224,4 +224,20 @@ describe('the playground in a real browser, against npm start', { timeout: 120_0
     await page.screenshot({ path: process.env.UPDATE_SCREENSHOT === '1' ? join(docs, 'playground.png') : join(dir, 'playground.png') });
     expect(pageErrors).toEqual([]);
   });
+
+  it('answers a question left half-answered by kill -9, once, after the restart', async () => {
+    const api = `http://127.0.0.1:${port}/api`;
+    const requests = anthropic.messageRequests().length;
+    anthropic.enqueue({ text: 'Half an answer. never finished', stallAfterChars: 16, chunkSize: 16 });
+    const created = await fetch(`${api}/threads`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ author: 'Carol', text: 'survive a crash' }) });
+    expect(created.status).toBe(201);
+    const { threadId } = (await created.json()) as { threadId: string };
+    await anthropic.waitForRequests(requests + 1);
+    bot.child.kill('SIGKILL');
+    await bot.exited;
+    await startPlayground();
+    const texts = async () => ((await (await fetch(`${api}/threads/${threadId}`)).json()) as { entries: Array<{ text: string }> }).entries.map((entry) => entry.text);
+    await expect.poll(texts, { timeout: 15_000 }).toEqual(['survive a crash', 'echo: survive a crash']);
+    expect(anthropic.messageRequests()).toHaveLength(requests + 2);
+  });
 });

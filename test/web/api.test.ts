@@ -90,6 +90,7 @@ describe('playground HTTP API', () => {
   });
 
   it('answers 404 for an unknown thread, reading or posting, and stores nothing', async () => {
+    expect((await fetch(`${base}/api/threads/%E0%A4%A`)).status).toBe(400);
     for (const id of ['t-5f0e4bb4-7a4c-4d3f-9b59-6f1f0b1d2c3e', 'not-a-thread', '..%2F..%2Fetc']) {
       const read = await fetch(`${base}/api/threads/${id}`);
       expect(read.status).toBe(404);

@@ -133,7 +133,7 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
 
     const segments = path.split('/').filter((segment) => segment !== '');
     if (segments[0] !== 'api' || segments.length < 3) throw new HttpError(404, `Nothing at ${method} ${path}.`);
-    const [, collection, id = '', action] = segments.map(decodeURIComponent);
+    const [, collection, id = '', action] = segments.map(decodeSegment);
     if (collection === 'threads' && method === 'GET' && action === undefined) return sendJson(res, 200, { threadId: id, entries: existingThread(id) });
     if (collection === 'threads' && method === 'POST' && action === 'messages') {
       existingThread(id);
@@ -238,6 +238,14 @@ function checkOrigin(req: IncomingMessage, method: string, listenHost: string | 
       originHost = '';
     }
     if (originHost !== host) throw new HttpError(403, 'Requests from other sites are refused.');
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `The path segment ${JSON.stringify(segment)} is not valid URI encoding.`);
   }
 }
 
