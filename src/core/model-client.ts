@@ -100,24 +100,26 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         metrics?.modelUsage(state.usage);
         return { text: state.text, stopReason: state.stopReason, refusal: state.refusal, usage: state.usage, requestId };
       } catch (error) {
-        if (!signal?.aborted) metrics?.error('model', stalled ? 'model_stalled' : toModelError(error).code);
-        if (stalled) {
-          throw new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
-            cause: error,
-            ...(requestId === null ? {} : { requestId }),
-          });
-        }
-        const mapped = toModelError(error);
-        if (mapped.requestId === undefined && requestId !== null) {
-          throw new ThreadlineError(mapped.code, mapped.message, { cause: mapped.cause, requestId });
-        }
-        throw mapped;
+        const failure = stalled
+          ? new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
+              cause: error,
+              ...(requestId === null ? {} : { requestId }),
+            })
+          : withRequestId(toModelError(error), requestId);
+        // A stop the user asked for is not an error of the model's.
+        if (signal?.aborted !== true) metrics?.error('model', failure.code);
+        throw failure;
       } finally {
         clearTimeout(idleTimer);
         signal?.removeEventListener('abort', abortFromCaller);
       }
     },
   };
+}
+
+function withRequestId(error: ThreadlineError, requestId: string | null): ThreadlineError {
+  if (error.requestId !== undefined || requestId === null) return error;
+  return new ThreadlineError(error.code, error.message, { cause: error.cause, requestId });
 }
 
 /** Folds stream events into the answer so far; `apply` says whether the text grew. */
