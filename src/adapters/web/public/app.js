@@ -27,11 +27,11 @@ function renderPeople() {
   select.replaceChildren(...state.people.map((name) => new Option(name, name, false, name === state.me)));
 }
 
-function addPerson(name) {
+function addPerson(name, { become = true } = {}) {
   const clean = name.trim();
   if (clean === '') return;
   if (!state.people.some((person) => person.toLowerCase() === clean.toLowerCase())) state.people.push(clean);
-  state.me = state.people.find((person) => person.toLowerCase() === clean.toLowerCase());
+  if (become) state.me = state.people.find((person) => person.toLowerCase() === clean.toLowerCase());
   localStorage.setItem(PEOPLE_KEY, JSON.stringify(state.people));
   localStorage.setItem(ME_KEY, state.me);
   renderPeople();
@@ -76,6 +76,8 @@ async function openThread(threadId) {
     const { entries } = await api.readThread(threadId);
     if (state.threadId !== threadId) return;
     for (const entry of entries) showEntry(entry);
+    // Whoever wrote in the thread can be switched to, also in a browser that never saw them.
+    for (const entry of entries) if (entry.author.kind === 'user') addPerson(entry.author.name, { become: false });
     const first = entries.find((entry) => entry.author.kind !== 'self');
     $('thread-title').textContent = first ? titleOf(first) : 'Thread';
   } catch (error) {
@@ -124,9 +126,16 @@ function storedReply(replyId) {
 
 function connect() {
   const events = new EventSource('/api/events');
+  let opened = false;
   events.addEventListener('open', () => {
     $('connection').textContent = '';
     document.body.dataset.connected = 'true';
+    // Back after a lost connection (a restart, say): catch up on what happened meanwhile.
+    if (opened) {
+      void refreshThreads();
+      void openThread(state.threadId);
+    }
+    opened = true;
   });
   events.addEventListener('error', () => {
     $('connection').textContent = 'reconnecting…';
