@@ -3,6 +3,7 @@
  * variable, so an operator fixes a broken deployment in one pass instead of one restart per typo.
  */
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { THINKING_SETTINGS, type ThinkingSetting } from './core/answer-controls/thinking.js';
 import { ThreadlineError } from './errors.js';
@@ -90,6 +91,12 @@ const envSchema = z.object({
   RETENTION_DAYS: integer(90, 1, 36_500),
   WEB_SEARCH: onOff(false),
   WEB_FETCH: onOff(true),
+  PLAYGROUND: z
+    .enum(['auto', 'on', 'off'])
+    .optional()
+    .or(z.literal('').transform(() => undefined))
+    .transform((value) => value ?? 'auto'),
+  PLAYGROUND_HOST: optionalString.transform((value) => value ?? '127.0.0.1'),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -139,6 +146,8 @@ export interface Config {
   /** THINKING: `off`, or the adaptive-thinking effort on models that have it. */
   readonly thinking: ThinkingSetting;
   readonly port: number;
+  /** The local web playground (a third adapter), served on `port` at `host`; undefined when off. */
+  readonly playground: { readonly host: string; readonly uploadsDir: string } | undefined;
   readonly databasePath: string;
   readonly logLevel: Env['LOG_LEVEL'];
 }
@@ -163,8 +172,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   if (e.ANTHROPIC_API_KEY === undefined) problems.push('ANTHROPIC_API_KEY: required');
-  if (e.DISCORD_TOKEN === undefined && e.SLACK_BOT_TOKEN === undefined) {
-    problems.push('DISCORD_TOKEN or SLACK_BOT_TOKEN: set at least one to run a platform adapter');
+  const noPlatform = e.DISCORD_TOKEN === undefined && e.SLACK_BOT_TOKEN === undefined;
+  const playgroundOn = e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && noPlatform);
+  if (noPlatform && !playgroundOn) {
+    problems.push('DISCORD_TOKEN or SLACK_BOT_TOKEN: set at least one to run a platform adapter (or PLAYGROUND=on for the local web playground)');
+  } else if (noPlatform && e.ANTHROPIC_API_KEY === undefined) {
+    // A newcomer with nothing set learns both ways to run it.
+    problems.push('DISCORD_TOKEN or SLACK_BOT_TOKEN: connect a platform; with neither, only the local web playground runs');
+  }
+  if (playgroundOn && e.SLACK_BOT_TOKEN !== undefined && e.SLACK_APP_TOKEN === undefined) {
+    problems.push('PLAYGROUND: the playground cannot share PORT with Slack HTTP mode; set PLAYGROUND=off or use Socket Mode (SLACK_APP_TOKEN)');
   }
   if (e.SLACK_BOT_TOKEN !== undefined && e.SLACK_APP_TOKEN === undefined && e.SLACK_SIGNING_SECRET === undefined) {
     problems.push('SLACK_SIGNING_SECRET: required for Slack HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
@@ -211,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     web: { search: e.WEB_SEARCH, fetch: e.WEB_FETCH },
     thinking: e.THINKING,
     port: e.PORT,
+    playground: playgroundOn ? { host: e.PLAYGROUND_HOST, uploadsDir: join(dirname(e.DATABASE_PATH), 'playground-uploads') } : undefined,
     databasePath: e.DATABASE_PATH,
     logLevel: e.LOG_LEVEL,
   };

@@ -2,11 +2,15 @@
  * threadline's entry point: config → logger → store → core → adapters → HTTP, and an orderly
  * shutdown. Adapters are loaded only for the platforms that are configured.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { ChatService } from './core/chat-service.js';
+import { Metrics } from './core/metrics.js';
 import { createModelClient } from './core/model-client.js';
 import { Health } from './http/health.js';
+import { metricsHandler } from './http/metrics.js';
 import { startHealthServer, type RunningServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { Store } from './store/index.js';
@@ -49,14 +53,21 @@ async function main(): Promise<void> {
     fail(logger, error, 'cannot open the database');
   }
 
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = new Metrics(registry);
+  const serveMetrics = metricsHandler(registry);
+
   const core = new ChatService({
     store,
+    metrics,
     model: createModelClient({
       apiKey: config.anthropic.apiKey,
       baseUrl: config.anthropic.baseUrl,
       maxRetries: config.anthropic.maxRetries,
       idleTimeoutMs: config.anthropic.idleTimeoutMs,
       logger,
+      metrics,
     }),
     logger,
     modelId: config.anthropic.model,
@@ -84,17 +95,35 @@ async function main(): Promise<void> {
   if (config.slack !== undefined) {
     health.enable('slack');
     const { createSlackAdapter } = await import('./adapters/slack/index.js');
-    adapters.push(createSlackAdapter({ config: config.slack, core, logger, health, port: config.port }));
+    adapters.push(createSlackAdapter({ config: config.slack, core, logger, health, port: config.port, extraRoutes: [{ path: '/metrics', handler: serveMetrics }] }));
+  }
+  let playground: { handle: (req: IncomingMessage, res: ServerResponse) => void } | undefined;
+  if (config.playground !== undefined) {
+    health.enable('web');
+    const { createWebAdapter } = await import('./adapters/web/index.js');
+    const web = createWebAdapter({ core, logger, health, uploadsDir: config.playground.uploadsDir, listenHost: config.playground.host });
+    playground = web;
+    adapters.push(web);
   }
 
   let server: RunningServer | undefined;
   try {
-    if (!slackServesHttp) server = await startHealthServer(config.port, health, logger);
+    if (!slackServesHttp) {
+      server = await startHealthServer(config.port, health, logger, {
+        metrics: serveMetrics,
+        ...(config.playground === undefined ? {} : { host: config.playground.host }),
+        ...(playground === undefined ? {} : { app: playground.handle }),
+      });
+    }
     for (const adapter of adapters) await adapter.start();
   } catch (error) {
     fail(logger, error, 'startup failed');
   }
-  logger.info({ model: config.anthropic.model, discord: config.discord !== undefined, slack: config.slack !== undefined }, 'threadline is running');
+  logger.info({ model: config.anthropic.model, discord: config.discord !== undefined, slack: config.slack !== undefined, playground: config.playground !== undefined }, 'threadline is running');
+  if (config.playground !== undefined && server !== undefined) {
+    const url = playgroundUrl(config.playground.host, server.port);
+    logger.info({ url }, `playground: open ${url} in your browser`);
+  }
   const prune = () => {
     try {
       core.prune(config.retentionDays);
@@ -125,6 +154,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Where a browser on this machine reaches the playground. */
+function playgroundUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/`;
 }
 
 function fail(logger: Logger, error: unknown, what: string): never {

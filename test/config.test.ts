@@ -21,7 +21,11 @@ describe('config', () => {
   it('reports every problem at once, each naming its variable', () => {
     expect(problems({})).toEqual([
       'ANTHROPIC_API_KEY: required',
-      'DISCORD_TOKEN or SLACK_BOT_TOKEN: set at least one to run a platform adapter',
+      'DISCORD_TOKEN or SLACK_BOT_TOKEN: connect a platform; with neither, only the local web playground runs',
+    ]);
+    expect(problems({ PLAYGROUND: 'off' })).toEqual([
+      'ANTHROPIC_API_KEY: required',
+      'DISCORD_TOKEN or SLACK_BOT_TOKEN: set at least one to run a platform adapter (or PLAYGROUND=on for the local web playground)',
     ]);
     const found = problems({ MAX_TOKENS: 'lots', PORT: '-1', DISCORD_API_URL: 'not a url', LOG_LEVEL: 'loud', FOLLOW_UP_WITHOUT_MENTION: 'maybe' });
     for (const name of ['MAX_TOKENS', 'PORT', 'DISCORD_API_URL', 'LOG_LEVEL', 'FOLLOW_UP_WITHOUT_MENTION']) {
@@ -47,6 +51,26 @@ describe('config', () => {
     expect(config.web).toEqual({ search: false, fetch: true });
     expect(config.slack).toBeUndefined();
     expect(Object.isFrozen(config.anthropic)).toBe(true);
+  });
+
+  it.each([
+    [{}, { host: '127.0.0.1' }],
+    [{ PLAYGROUND: 'auto', PLAYGROUND_HOST: '0.0.0.0' }, { host: '0.0.0.0' }],
+    [{ DISCORD_TOKEN: 't' }, undefined],
+    [{ DISCORD_TOKEN: 't', PLAYGROUND: 'on' }, { host: '127.0.0.1' }],
+    [{ SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp-1', PLAYGROUND: 'on' }, { host: '127.0.0.1' }],
+    [{ DISCORD_TOKEN: 't', PLAYGROUND: 'off' }, undefined],
+  ])('PLAYGROUND: %o → %o', (env, expected) => {
+    const config = loadConfig({ ANTHROPIC_API_KEY: 'k', DATABASE_PATH: '/tmp/x/db.sqlite', ...env });
+    expect(config.playground === undefined ? undefined : { host: config.playground.host }).toEqual(expected);
+    if (expected !== undefined) expect(config.playground?.uploadsDir).toBe('/tmp/x/playground-uploads');
+  });
+
+  it('refuses a bad PLAYGROUND value and a playground that would share the port with Slack HTTP mode', () => {
+    expect(problems({ ANTHROPIC_API_KEY: 'k', PLAYGROUND: 'maybe' }).some((line) => line.startsWith('PLAYGROUND:'))).toBe(true);
+    expect(problems({ ANTHROPIC_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's', PLAYGROUND: 'on' })).toEqual([
+      'PLAYGROUND: the playground cannot share PORT with Slack HTTP mode; set PLAYGROUND=off or use Socket Mode (SLACK_APP_TOKEN)',
+    ]);
   });
 
   it('parses lists and flags', () => {

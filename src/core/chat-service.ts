@@ -18,7 +18,9 @@ import { InstructionsService, type CommandReply, type InstructionsCommand } from
 import { BackfilledMessages } from './intake/backfilled.js';
 import { MessageChanges } from './intake/message-changes.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
+import { StoredThreadReader } from './thread-reader.js';
 import { formatUsage } from './usage-report.js';
 import { STOPPED_BY_USER, type ModelClient, type ModelResult } from './model-client.js';
 import type { StoredAnswer } from '../store/answers.js';
@@ -41,7 +43,10 @@ import type {
   PlatformServices,
   PostedIds,
   ReplySink,
+  ThreadEntry,
+  ThreadReader,
   ThreadRef,
+  ThreadSummary,
   UsageCommand,
 } from './types.js';
 
@@ -68,6 +73,8 @@ export interface ChatServiceOptions {
   /** Suggested prompts of a new Slack assistant thread (default: a built-in set). */
   readonly suggestedPrompts?: SuggestedPromptsSource;
   readonly now?: () => number;
+  /** Where replies, latencies and errors are counted (`GET /metrics`); a private registry when absent. */
+  readonly metrics?: Metrics;
 }
 
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
@@ -84,7 +91,7 @@ const ABANDONED_APOLOGY =
 /** Requests rebuilt after the API could not download an image URL, at most. */
 const IMAGE_FALLBACK_ATTEMPTS = 3;
 
-export class ChatService implements ChatCore {
+export class ChatService implements ChatCore, ThreadReader {
   private readonly store: Store;
   private readonly logger: Logger;
   /** Model ids already warned about as unknown to the rules table. */
@@ -108,12 +115,16 @@ export class ChatService implements ChatCore {
   readonly settings: SettingsService;
   private readonly controls: AnswerControls;
   private readonly panel: AssistantPanel;
+  private readonly metrics: Metrics;
+  private readonly reader: StoredThreadReader;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.changes = new MessageChanges(this.store, this.now);
+    this.metrics = options.metrics ?? new Metrics();
+    this.reader = new StoredThreadReader(this.store);
     this.pipeline = new AttachmentPipeline({
       store: this.store,
       model: options.model,
@@ -188,11 +199,16 @@ export class ChatService implements ChatCore {
     }
     const intake = await this.intake.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
     ctx.onAccepted?.();
-    if (intake.kind === 'refused') return this.postRefusal(intake.refusal, ctx.sink);
-    if (intake.kind === 'limited') return this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink);
+    if (intake.kind === 'refused') {
+      return this.metrics.replyQueued(msg.thread.platform).run(() => this.postRefusal(intake.refusal, ctx.sink));
+    }
+    if (intake.kind === 'limited') {
+      return this.metrics.replyQueued(msg.thread.platform).run(() => this.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
+    }
     if (intake.kind !== 'job') return intake.outcome;
     this.ownJobs.add(intake.jobId);
-    return this.replies.run(threadKey(msg.thread), () => this.answerSafely(intake.jobId, intake.conversationId, intake.messageId, ctx.sink));
+    const reply = this.metrics.replyQueued(msg.thread.platform);
+    return this.replies.run(threadKey(msg.thread), () => reply.run(() => this.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink()))));
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
@@ -267,10 +283,13 @@ export class ChatService implements ChatCore {
           });
         }
         this.store.jobs.resumed(job.id, this.now());
-        return this.replies.run(threadKey(thread), async () => {
-          await clearStrays();
-          return this.answerSafely(job.id, conversation.id, message.id, makeSink);
-        });
+        const reply = this.metrics.replyQueued(platform);
+        return this.replies.run(threadKey(thread), () =>
+          reply.run(async () => {
+            await clearStrays();
+            return this.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()));
+          }),
+        );
       }),
     );
   }
@@ -319,6 +338,14 @@ export class ChatService implements ChatCore {
     const result = this.store.prune(this.now() - retentionDays * DAY_MS, this.now() - 7 * DAY_MS);
     if (result.messages + result.conversations > 0) this.logger.info(result, 'pruned data past the retention period');
     return result;
+  }
+
+  listThreads(platform: Platform, workspaceId: string): ThreadSummary[] {
+    return this.reader.listThreads(platform, workspaceId);
+  }
+
+  readThread(thread: ThreadRef): ThreadEntry[] | undefined {
+    return this.reader.readThread(thread);
   }
 
   registerPlatform(platform: Platform, services: PlatformServices): void {
@@ -483,6 +510,7 @@ export class ChatService implements ChatCore {
       return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
+      this.metrics.error('platform', 'platform_post_failed');
       let postedIds: PostedIds = [];
       try {
         if (sink !== undefined) {
@@ -580,7 +608,9 @@ export class ChatService implements ChatCore {
     try {
       posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
     } catch (error) {
-      log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
+      const code = isThreadlineError(error) ? error.code : 'platform_post_failed';
+      log.error({ err: error, code }, 'could not post the answer');
+      this.metrics.error('platform', code);
       this.store.transaction(() => {
         recordUsage();
         if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());

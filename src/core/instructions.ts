@@ -30,10 +30,11 @@ export interface CommandReply {
   readonly text: string;
 }
 
-export const WORKSPACE_NOUN: Record<Platform, string> = { discord: 'server', slack: 'workspace' };
+export const WORKSPACE_NOUN: Record<Platform, string> = { discord: 'server', slack: 'workspace', web: 'workspace' };
 export const ADMIN_RULE: Record<Platform, string> = {
   discord: 'members with the Manage Server permission',
   slack: 'workspace admins and owners (and the users listed in SLACK_ADMIN_USER_IDS)',
+  web: 'playground participants',
 };
 
 export function usage(platform: Platform): string {

@@ -7,6 +7,7 @@ import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
 import type { ClaudeRequest } from './assemble.js';
+import { observeRateLimits, type ModelMetrics } from './metrics.js';
 import { toModelError, type RefusalDetails } from './model-errors.js';
 
 export interface ModelUsage {
@@ -50,6 +51,7 @@ export interface ModelClientOptions {
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
+  readonly metrics?: ModelMetrics;
 }
 
 type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
@@ -60,8 +62,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }),
     maxRetries: options.maxRetries,
     timeout: options.idleTimeoutMs,
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.metrics === undefined ? (options.fetch === undefined ? {} : { fetch: options.fetch }) : { fetch: observeRateLimits(options.fetch ?? fetch, options.metrics) }),
   });
+  const metrics = options.metrics;
 
   return {
     async uploadFile(bytes, name, mediaType) {
@@ -106,6 +109,8 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       }
       try {
         armIdleTimer();
+        const sentAt = performance.now();
+        let firstTokenSeen = false;
         const { data: stream, request_id } = await client.messages
           .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
           .withResponse();
@@ -113,34 +118,41 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         for await (const event of stream as AsyncIterable<RawEvent>) {
           armIdleTimer();
           const change = state.apply(event);
-          if (change === 'text') onText(state.text);
-          else if (change === 'thinking') onThinking?.();
+          if (change === 'text') {
+            if (!firstTokenSeen) metrics?.firstToken((performance.now() - sentAt) / 1000);
+            firstTokenSeen = true;
+            onText(state.text);
+          } else if (change === 'thinking') onThinking?.();
         }
         // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
         if (controller.signal.aborted) {
           if (!stalled && callerStopped()) return stoppedByUser();
           throw new Error('stream aborted');
         }
+        metrics?.modelUsage(state.usage);
         return state.result(requestId);
       } catch (error) {
+        // A stop the user asked for is not an error of the model's.
         if (!stalled && callerStopped()) return stoppedByUser();
-        if (stalled) {
-          throw new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
-            cause: error,
-            ...(requestId === null ? {} : { requestId }),
-          });
-        }
-        const mapped = toModelError(error);
-        if (mapped.requestId === undefined && requestId !== null) {
-          throw new ThreadlineError(mapped.code, mapped.message, { cause: mapped.cause, requestId });
-        }
-        throw mapped;
+        const failure = stalled
+          ? new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
+              cause: error,
+              ...(requestId === null ? {} : { requestId }),
+            })
+          : withRequestId(toModelError(error), requestId);
+        metrics?.error('model', failure.code);
+        throw failure;
       } finally {
         clearTimeout(idleTimer);
         signal?.removeEventListener('abort', abortFromCaller);
       }
     },
   };
+}
+
+function withRequestId(error: ThreadlineError, requestId: string | null): ThreadlineError {
+  if (error.requestId !== undefined || requestId === null) return error;
+  return new ThreadlineError(error.code, error.message, { cause: error.cause, requestId });
 }
 
 /** Folds stream events into the answer so far; `apply` says whether the text grew or thinking began. */

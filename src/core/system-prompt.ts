@@ -17,6 +17,7 @@ const PLATFORM_FORMATTING: Record<Platform, string> = {
     'You are in a Discord conversation. Discord renders Markdown: **bold**, *italics*, `code`, fenced code blocks with a language tag, lists, > quotes and headings up to ###. Tables do not render, so use lists or a code block instead. Long answers are split into several messages automatically.',
   slack:
     'You are in a Slack conversation. Write standard Markdown (bold, italics, `code`, fenced code blocks, lists, links); it is converted for Slack. Avoid tables and deep heading levels. Long answers are split into several messages automatically.',
+  web: 'You are in a web chat (threadline\'s local playground). It renders standard Markdown: bold, italics, `code`, fenced code blocks, lists, tables, links.',
 };
 
 export function basePrompt(platform: Platform): string {

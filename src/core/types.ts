@@ -9,7 +9,7 @@ import type { CommandReply, InstructionsCommand } from './instructions.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import type { SettingsCommand } from './settings/service.js';
 
-export type Platform = 'discord' | 'slack';
+export type Platform = 'discord' | 'slack' | 'web';
 
 /** One conversation. `channelId` is the channel whose instructions apply (Discord: a thread's parent). */
 export interface ThreadRef {
@@ -231,4 +231,30 @@ export interface UsageCommand {
   readonly days: number;
   /** Turns a platform id into a readable name for the report (channel or user). */
   readonly label?: (kind: 'channel' | 'user', id: string) => string;
+}
+
+/** A stored message as a reader sees it (the playground shows threads back from the store). */
+export interface ThreadEntry {
+  readonly messageId: string;
+  readonly author: { readonly id: string; readonly name: string; readonly kind: 'user' | 'bot' | 'self' };
+  /** An answer's text; '' for an answer that failed (the apology is never stored). */
+  readonly text: string;
+  readonly createdAt: number;
+  /** The message an answer answers. */
+  readonly replyTo: string | null;
+  readonly attachments: ReadonlyArray<{ readonly id: string; readonly name: string; readonly mediaType: string | null; readonly url: string }>;
+}
+
+export interface ThreadSummary {
+  readonly thread: ThreadRef;
+  /** The first words of the thread's first message. */
+  readonly title: string;
+  readonly lastActivityAt: number;
+}
+
+/** Reading stored threads back, for an adapter whose platform keeps no history of its own (the playground). */
+export interface ThreadReader {
+  listThreads(platform: Platform, workspaceId: string): ThreadSummary[];
+  /** Undefined when the store has no such thread. */
+  readThread(thread: ThreadRef): ThreadEntry[] | undefined;
 }

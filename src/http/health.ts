@@ -5,10 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type AdapterState = 'ready' | 'connecting' | 'off';
-export type AdapterName = 'discord' | 'slack';
+export type AdapterName = 'discord' | 'slack' | 'web';
 
 export class Health {
-  private readonly states: Record<AdapterName, AdapterState> = { discord: 'off', slack: 'off' };
+  private readonly states: Record<AdapterName, AdapterState> = { discord: 'off', slack: 'off', web: 'off' };
   private readonly configured = new Set<AdapterName>();
 
   constructor(private readonly dbCheck: () => boolean) {}
@@ -27,10 +27,17 @@ export class Health {
     return this.states[name];
   }
 
-  snapshot(): { ok: boolean; discord: AdapterState; slack: AdapterState; db: 'ok' | 'error' } {
+  /** `web` appears only when the playground runs (interface.md). */
+  snapshot(): { ok: boolean; discord: AdapterState; slack: AdapterState; db: 'ok' | 'error'; web?: AdapterState } {
     const db = this.dbCheck() ? 'ok' : 'error';
     const adaptersUp = [...this.configured].every((name) => this.states[name] === 'ready');
-    return { ok: adaptersUp && db === 'ok', discord: this.states.discord, slack: this.states.slack, db };
+    return {
+      ok: adaptersUp && db === 'ok',
+      discord: this.states.discord,
+      slack: this.states.slack,
+      db,
+      ...(this.configured.has('web') ? { web: this.states.web } : {}),
+    };
   }
 
   /** A plain node:http handler, usable on our own server and as a Bolt custom route. */

@@ -48,17 +48,31 @@ export function migrate(db: Database, migrations: readonly Migration[], path: st
     );
   }
   const applied: number[] = [];
-  for (const migration of migrations.slice(current)) {
-    const step = db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-    });
-    try {
-      step();
-    } catch (cause) {
-      throw new ThreadlineError('db_migration_failed', `migration ${migration.version}_${migration.name} failed`, { cause });
+  const pending = migrations.slice(current);
+  if (pending.length === 0) return applied;
+  // A step that rebuilds a table (SQLite's way to change a constraint) drops the old one: with
+  // foreign keys on, that drop would cascade into every row pointing at it. The pragma cannot
+  // change inside a transaction, so it is off around the steps and each step checks every
+  // reference itself before it commits.
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (const migration of pending) {
+      const step = db.transaction(() => {
+        db.exec(migration.sql);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) throw new Error(`${broken.length} rows would break a foreign key: ${JSON.stringify(broken.slice(0, 3))}`);
+        db.pragma(`user_version = ${migration.version}`);
+      });
+      try {
+        step();
+      } catch (cause) {
+        throw new ThreadlineError('db_migration_failed', `migration ${migration.version}_${migration.name} failed`, { cause });
+      }
+      applied.push(migration.version);
     }
-    applied.push(migration.version);
+  } finally {
+    db.pragma(`foreign_keys = ${foreignKeys === 1 ? 'ON' : 'OFF'}`);
   }
   return applied;
 }

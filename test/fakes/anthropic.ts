@@ -32,6 +32,8 @@ export interface ScriptedReply {
    * thinking block (display omitted: one signature_delta, as on Opus 4.8), which precedes the text.
    */
   readonly thinkingMs?: number;
+  /** After this many characters, wait for `until` before writing the rest: a test sees the answer mid-stream. */
+  readonly pauseAfterChars?: { readonly chars: number; readonly until: Promise<unknown> };
 }
 
 export interface RecordedRequest {
@@ -417,6 +419,7 @@ async function streamMessage(
         res.on('close', () => open.delete(res));
         return;
       }
+      if (script.pauseAfterChars !== undefined && sent >= script.pauseAfterChars.chars && sent - chunk < script.pauseAfterChars.chars) await script.pauseAfterChars.until;
       send('content_block_delta', { type: 'content_block_delta', index: textIndex, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
       onFirstToken();
       // Let the client see deltas as separate reads, as it would over a real network.

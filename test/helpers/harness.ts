@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ThinkingSetting } from '../../src/core/answer-controls/thinking.js';
 import { ChatService } from '../../src/core/chat-service.js';
+import type { Metrics } from '../../src/core/metrics.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
 import { createLogger } from '../../src/logger.js';
@@ -34,6 +35,8 @@ export interface HarnessOptions {
   readonly textAttachmentMaxBytes?: number;
   /** THINKING. */
   readonly thinking?: ThinkingSetting;
+  /** Metrics to count into (a test reads its registry); a private one by default. */
+  readonly metrics?: Metrics;
 }
 
 export interface Harness {
@@ -70,6 +73,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxRetries: options.maxRetries ?? 2,
     idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     logger,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const core = new ChatService({
     store,
@@ -81,6 +85,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     followUpWithoutMention: options.followUpWithoutMention ?? true,
     ...(options.textAttachmentMaxBytes === undefined ? {} : { textAttachmentMaxBytes: options.textAttachmentMaxBytes }),
     ...(options.thinking === undefined ? {} : { thinking: options.thinking }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const health = new Health(() => store.isHealthy());
   return {

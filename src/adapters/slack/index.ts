@@ -5,6 +5,7 @@
  * Mode); dedupe, ordering and the decision to answer are the core's.
  */
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { ChatCore, ThreadRef } from '../../core/types.js';
@@ -27,6 +28,8 @@ export interface SlackAdapterOptions {
   readonly logger: Logger;
   readonly health: Health;
   readonly port: number;
+  /** More GET routes on the HTTP receiver's port (`/metrics`); HTTP mode only. */
+  readonly extraRoutes?: ReadonlyArray<{ readonly path: string; readonly handler: (req: IncomingMessage, res: ServerResponse) => void }>;
   readonly spacingMs?: number;
   /** Longest an HTTP ack waits for the event to be stored (default 2 s; Slack retries after 3 s). */
   readonly ackWaitMs?: number;
@@ -72,7 +75,10 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
         // The ack goes out when the listener returns, which is once the message is stored.
         processBeforeResponse: true,
         logger: boltLogger,
-        customRoutes: [{ path: '/healthz', method: ['GET'], handler: health.handle }],
+        customRoutes: [
+          { path: '/healthz', method: ['GET'], handler: health.handle },
+          ...(options.extraRoutes ?? []).map((route) => ({ path: route.path, method: ['GET'], handler: route.handler })),
+        ],
       });
   const app = new App({ token: config.botToken, receiver, logger: boltLogger, clientOptions, ignoreSelf: true });
 

@@ -1,0 +1,57 @@
+/**
+ * The admin panel's commands: the same command objects the platforms' slash commands build,
+ * run by the same core. Each entry validates its own form fields; adding a command (settings)
+ * is one entry here and one in the page's COMMANDS table (public/admin.js).
+ */
+import { z } from 'zod';
+import type { CommandReply, InstructionsCommand } from '../../core/instructions.js';
+import type { ChatCore } from '../../core/types.js';
+
+export interface AdminContext {
+  readonly workspaceId: string;
+  readonly channelId: string;
+  /** Everyone at the playground is its admin: it runs on their own machine. */
+  readonly actor: { readonly id: string; readonly name: string; readonly isAdmin: true };
+}
+
+/** `invalid`: the form itself was wrong (a 400), as opposed to a command that refused. */
+export type AdminReply = CommandReply & { readonly invalid?: boolean };
+export type AdminCommand = (fields: unknown, context: AdminContext) => AdminReply;
+
+const scope = z.enum(['workspace', 'channel']).default('workspace');
+
+const instructionsFields = z.object({
+  action: z.enum(['show', 'set', 'clear', 'history']),
+  scope,
+  text: z.string().max(100_000).optional(),
+});
+
+const usageFields = z.object({ days: z.coerce.number().int().refine((days) => [1, 7, 30].includes(days), 'days must be 1, 7 or 30').default(7) });
+
+export function adminCommands(core: ChatCore): Readonly<Record<string, AdminCommand>> {
+  return {
+    instructions: (fields, context) =>
+      withFields(instructionsFields, fields, (input) => {
+        const command: InstructionsCommand = {
+          platform: 'web',
+          workspaceId: context.workspaceId,
+          channelId: context.channelId,
+          actor: context.actor,
+          action: input.action,
+          scope: input.scope,
+          ...(input.text === undefined ? {} : { text: input.text }),
+        };
+        return core.runInstructionsCommand(command);
+      }),
+    usage: (fields, context) =>
+      withFields(usageFields, fields, (input) =>
+        core.runUsageCommand({ platform: 'web', workspaceId: context.workspaceId, actor: context.actor, days: input.days, label: (_kind, id) => id.replace(/^web:/, '') }),
+      ),
+  };
+}
+
+function withFields<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, fields: unknown, run: (input: T) => CommandReply): AdminReply {
+  const parsed = schema.safeParse(fields);
+  if (!parsed.success) return { ok: false, invalid: true, text: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'fields'}: ${issue.message}`).join('\n') };
+  return run(parsed.data);
+}

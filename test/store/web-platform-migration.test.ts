@@ -1,0 +1,51 @@
+/**
+ * The migration that admits the playground's 'web' platform rebuilds the conversations table:
+ * every existing conversation, message, job and usage row must survive it untouched.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
+import { Store } from '../../src/store/index.js';
+
+const WEB_MIGRATION = /^\d{4}_web_platform\.sql$/;
+
+describe('migration to the web platform', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'threadline-webmig-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps every row that points at a conversation, and accepts web threads afterwards', () => {
+    const before = join(dir, 'before');
+    mkdirSync(before);
+    const files = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
+    const webIndex = files.findIndex((file) => WEB_MIGRATION.test(file));
+    expect(webIndex).toBeGreaterThan(0);
+    for (const file of files.slice(0, webIndex)) copyFileSync(join(MIGRATIONS_DIR, file), join(before, file));
+    const path = join(dir, 'threadline.db');
+
+    const old = new Store(openDatabase(path, before));
+    const slack = old.conversations.findOrCreate({ platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' }, 1000);
+    const messageId = old.messages.insert({ conversationId: slack.id, platformMessageId: '1.0', authorId: 'U1', authorName: 'Ann', authorKind: 'user', role: 'user', text: 'hello', createdAt: 1000 });
+    expect(messageId).toBeDefined();
+    old.jobs.create(messageId as number, slack.id, 1000);
+    expect(() => old.conversations.findOrCreate({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }, 1000)).toThrow(/CHECK/);
+    old.close();
+
+    const db = openDatabase(path);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    const store = new Store(db);
+    const kept = store.conversations.find({ platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' });
+    expect(kept?.id).toBe(slack.id);
+    expect(store.messages.thread(slack.id).map((message) => message.text)).toEqual(['hello']);
+    expect(store.jobs.open().map((job) => job.messageId)).toEqual([messageId]);
+    const web = store.conversations.findOrCreate({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }, 2000);
+    expect(store.conversations.find({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' })?.id).toBe(web.id);
+    // Foreign keys are enforced again: a message of a missing conversation is refused.
+    expect(() => db.prepare("INSERT INTO messages (conversation_id, platform_message_id, author_id, author_name, role, text, created_at) VALUES (999, 'x', 'u', 'n', 'user', 't', 1)").run()).toThrow(/FOREIGN KEY/);
+    store.close();
+  });
+});
