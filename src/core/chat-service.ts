@@ -624,7 +624,7 @@ export class ChatService implements ChatCore, ThreadReader {
       recordUsage();
       if (jobId !== null) this.store.jobs.finish(jobId, 'done', this.now());
     });
-    return { kind: 'answered', postedIds: posted };
+    return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
   }
 
   /** `undefined` when the message may be answered now. */

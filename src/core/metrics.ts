@@ -123,7 +123,7 @@ export class Metrics implements ModelMetrics {
 }
 
 function outcomeOf(result: HandleOutcome): ReplyOutcome {
-  if (result.kind === 'failed' && result.code === 'stopped_by_user') return 'stopped';
+  if ((result.kind === 'failed' && result.code === 'stopped_by_user') || (result.kind === 'answered' && result.stopped === true)) return 'stopped';
   return result.kind === 'recorded' ? 'ignored' : result.kind;
 }
 

@@ -114,7 +114,8 @@ export type HandleOutcome =
   | { readonly kind: 'ignored'; readonly reason: 'self' | 'duplicate' | 'deleted' | 'not_participating' }
   | { readonly kind: 'recorded' }
   | { readonly kind: 'limited'; readonly code: ErrorCode; readonly retryAfterMs: number; readonly postedIds: PostedIds }
-  | { readonly kind: 'answered'; readonly postedIds: PostedIds }
+  /** `stopped`: the asker pressed Stop; the partial answer is what was posted and stored. */
+  | { readonly kind: 'answered'; readonly postedIds: PostedIds; readonly stopped?: true }
   /** `/settings` says no: answers are off here, or the author holds none of the allowed roles. */
   | { readonly kind: 'refused'; readonly code: 'answers_off' | 'not_allowed'; readonly postedIds: PostedIds }
   | { readonly kind: 'failed'; readonly code: ErrorCode; readonly postedIds: PostedIds };
