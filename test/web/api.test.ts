@@ -138,4 +138,18 @@ describe('playground HTTP API', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { text: string }).text).toMatch(/action/);
   });
+
+  it('runs /settings from the admin panel: a change shows where it comes from, a bad key is refused', async () => {
+    const set = await json('/api/admin/settings', { actor: 'Ann', fields: { action: 'set', key: 'answers', value: 'off' } });
+    expect(set.status).toBe(200);
+    expect(((await set.json()) as { ok: boolean }).ok).toBe(true);
+    const show = (await (await json('/api/admin/settings', { actor: 'Ann', fields: { action: 'show' } })).json()) as { text: string };
+    expect(show.text).toMatch(/answers[^\n]*off/);
+    const history = (await (await json('/api/admin/settings', { actor: 'Ann', fields: { action: 'history' } })).json()) as { text: string };
+    expect(history.text).toContain('Ann');
+    const unknownKey = (await (await json('/api/admin/settings', { actor: 'Ann', fields: { action: 'set', key: 'colour', value: 'blue' } })).json()) as { ok: boolean; text: string };
+    expect(unknownKey).toEqual({ ok: false, text: expect.stringContaining('colour') });
+    const bad = await json('/api/admin/settings', { fields: { action: 'explode' } });
+    expect(bad.status).toBe(400);
+  });
 });

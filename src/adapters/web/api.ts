@@ -191,7 +191,7 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
       channelId: CHANNEL_ID,
       actor: { id: participantId(parsed.data.actor), name: parsed.data.actor, isAdmin: true },
     };
-    const reply = command(parsed.data.fields, context);
+    const reply = await command(parsed.data.fields, context);
     sendJson(res, reply.invalid === true ? 400 : 200, { ok: reply.ok, text: reply.text });
   }
 

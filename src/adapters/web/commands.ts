@@ -1,10 +1,10 @@
 /**
  * The admin panel's commands: the same command objects the platforms' slash commands build,
- * run by the same core. Each entry validates its own form fields; adding a command (settings)
- * is one entry here and one in the page's COMMANDS table (public/admin.js).
+ * run by the same core. Each entry validates its own form fields; adding a command is one entry here and one in the page's COMMANDS table (public/admin.js).
  */
 import { z } from 'zod';
 import type { CommandReply, InstructionsCommand } from '../../core/instructions.js';
+import type { SettingsCommand } from '../../core/settings/service.js';
 import type { ChatCore } from '../../core/types.js';
 
 export interface AdminContext {
@@ -16,7 +16,7 @@ export interface AdminContext {
 
 /** `invalid`: the form itself was wrong (a 400), as opposed to a command that refused. */
 export type AdminReply = CommandReply & { readonly invalid?: boolean };
-export type AdminCommand = (fields: unknown, context: AdminContext) => AdminReply;
+export type AdminCommand = (fields: unknown, context: AdminContext) => AdminReply | Promise<AdminReply>;
 
 const scope = z.enum(['workspace', 'channel']).default('workspace');
 
@@ -24,6 +24,13 @@ const instructionsFields = z.object({
   action: z.enum(['show', 'set', 'clear', 'history']),
   scope,
   text: z.string().max(100_000).optional(),
+});
+
+const settingsFields = z.object({
+  action: z.enum(['show', 'set', 'clear', 'history']),
+  scope,
+  key: z.string().max(100).optional(),
+  value: z.string().max(10_000).optional(),
 });
 
 const usageFields = z.object({ days: z.coerce.number().int().refine((days) => [1, 7, 30].includes(days), 'days must be 1, 7 or 30').default(7) });
@@ -43,6 +50,20 @@ export function adminCommands(core: ChatCore): Readonly<Record<string, AdminComm
         };
         return core.runInstructionsCommand(command);
       }),
+    settings: (fields, context) =>
+      withFields(settingsFields, fields, (input) => {
+        const command: SettingsCommand = {
+          platform: 'web',
+          workspaceId: context.workspaceId,
+          channelId: context.channelId,
+          actor: context.actor,
+          action: input.action,
+          scope: input.scope,
+          ...(input.key === undefined ? {} : { key: input.key }),
+          ...(input.value === undefined ? {} : { value: input.value }),
+        };
+        return core.runSettingsCommand(command);
+      }),
     usage: (fields, context) =>
       withFields(usageFields, fields, (input) =>
         core.runUsageCommand({ platform: 'web', workspaceId: context.workspaceId, actor: context.actor, days: input.days, label: (_kind, id) => id.replace(/^web:/, '') }),
@@ -50,7 +71,7 @@ export function adminCommands(core: ChatCore): Readonly<Record<string, AdminComm
   };
 }
 
-function withFields<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, fields: unknown, run: (input: T) => CommandReply): AdminReply {
+function withFields<T, R extends CommandReply | Promise<CommandReply>>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, fields: unknown, run: (input: T) => R): AdminReply | R {
   const parsed = schema.safeParse(fields);
   if (!parsed.success) return { ok: false, invalid: true, text: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'fields'}: ${issue.message}`).join('\n') };
   return run(parsed.data);

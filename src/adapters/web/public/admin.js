@@ -9,6 +9,10 @@ export const COMMANDS = {
     label: '/instructions',
     fields: { action: ['show', 'set', 'clear', 'history'], scope: ['workspace', 'channel'], text: 'textarea' },
   },
+  settings: {
+    label: '/settings',
+    fields: { action: ['show', 'set', 'clear', 'history'], scope: ['workspace', 'channel'], key: ['', 'model', 'web_search', 'web_fetch', 'answers'], value: 'text' },
+  },
   usage: { label: '/usage', fields: { days: ['7', '1', '30'] } },
 };
 
