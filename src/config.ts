@@ -84,6 +84,9 @@ const envSchema = z.object({
   RETENTION_DAYS: integer(90, 1, 36_500),
   WEB_SEARCH: onOff(false),
   WEB_FETCH: onOff(true),
+  WEB_FETCH_MAX_USES: integer(5, 1, 50),
+  WEB_SEARCH_MAX_USES: integer(5, 1, 50),
+  DAILY_SEARCH_BUDGET: integer(0, 0, 10_000_000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -128,8 +131,17 @@ export interface Config {
   readonly pendingReplyMaxAgeMs: number;
   readonly retentionDays: number;
   readonly followUpWithoutMention: boolean;
-  /** Defaults of the `web_search` and `web_fetch` settings (admins change them with /settings). */
-  readonly web: { readonly search: boolean; readonly fetch: boolean };
+  /**
+   * Defaults of the `web_search` and `web_fetch` settings (admins change them with /settings), the
+   * uses one answer may make of each, and web searches per server/workspace per UTC day (0: no budget).
+   */
+  readonly web: {
+    readonly search: boolean;
+    readonly fetch: boolean;
+    readonly searchMaxUses: number;
+    readonly fetchMaxUses: number;
+    readonly dailySearchBudget: number;
+  };
   readonly port: number;
   readonly databasePath: string;
   readonly logLevel: Env['LOG_LEVEL'];
@@ -200,7 +212,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingReplyMaxAgeMs: e.PENDING_REPLY_MAX_AGE_MINUTES * 60_000,
     retentionDays: e.RETENTION_DAYS,
     followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
-    web: { search: e.WEB_SEARCH, fetch: e.WEB_FETCH },
+    web: {
+      search: e.WEB_SEARCH,
+      fetch: e.WEB_FETCH,
+      searchMaxUses: e.WEB_SEARCH_MAX_USES,
+      fetchMaxUses: e.WEB_FETCH_MAX_USES,
+      dailySearchBudget: e.DAILY_SEARCH_BUDGET,
+    },
     port: e.PORT,
     databasePath: e.DATABASE_PATH,
     logLevel: e.LOG_LEVEL,

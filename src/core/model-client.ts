@@ -8,25 +8,41 @@ import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
 import type { ClaudeRequest } from './assemble.js';
 import { toModelError, type RefusalDetails } from './model-errors.js';
+import { activityOf, textOfBlocks, type ResponseBlock } from './web-tools/content.js';
+import type { ToolActivity } from './web-tools/types.js';
 
 export interface ModelUsage {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly cacheCreationTokens: number;
+  /** Server tool calls billed (`usage.server_tool_use`); failed searches are free and not counted. */
+  readonly webSearchRequests: number;
+  readonly webFetchRequests: number;
 }
 
 export interface ModelResult {
+  /** The whole turn's text: a continued turn's earlier text (its last assistant message) included. */
   readonly text: string;
   readonly stopReason: string | null;
   readonly refusal: RefusalDetails | null;
   readonly usage: ModelUsage;
   readonly requestId: string | null;
+  /** This response's content blocks exactly as received: a `pause_turn` sends them back unchanged. */
+  readonly content: readonly ResponseBlock[];
 }
 
 export interface ModelClient {
-  /** Streams one answer; `onText` gets the full text so far after each delta. Throws ThreadlineError. */
-  complete(request: ClaudeRequest, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ModelResult>;
+  /**
+   * Streams one answer; `onText` gets the full text so far after each delta, `onActivity` each
+   * server tool call as it starts running. Throws ThreadlineError.
+   */
+  complete(
+    request: ClaudeRequest,
+    onText: (textSoFar: string) => void,
+    signal?: AbortSignal,
+    onActivity?: (activity: ToolActivity) => void,
+  ): Promise<ModelResult>;
   /** Uploads a file once (Files API) so later requests can refer to it by id. */
   uploadFile(bytes: Uint8Array, name: string, mediaType: string): Promise<string>;
   /** Every model id `GET /v1/models` lists (all pages). Throws ThreadlineError. */
@@ -44,6 +60,7 @@ export interface ModelClientOptions {
 }
 
 type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
+type Message = Anthropic.Messages.Message;
 
 export function createModelClient(options: ModelClientOptions): ModelClient {
   const client = new Anthropic({
@@ -72,7 +89,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         throw toModelError(error);
       }
     },
-    async complete(request, onText, signal) {
+    async complete(request, onText, signal, onActivity) {
       const controller = new AbortController();
       const abortFromCaller = () => controller.abort();
       signal?.addEventListener('abort', abortFromCaller, { once: true });
@@ -86,20 +103,34 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         }, options.idleTimeoutMs);
       };
       let requestId: string | null = null;
+      // A continued turn (pause_turn) ends with the turn's content so far: its text is the answer's start.
+      const last = request.messages[request.messages.length - 1];
+      const earlier = last?.role === 'assistant' ? (last.content as ReadonlyArray<{ type: string; text?: string }>) : [];
       try {
         armIdleTimer();
+        // The SDK's MessageStream folds the events into the message (tool inputs, citations, result blocks).
         const { data: stream, request_id } = await client.messages
-          .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
+          .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal })
           .withResponse();
         requestId = request_id ?? null;
-        const state = new StreamState();
+        let shown = '';
         for await (const event of stream as AsyncIterable<RawEvent>) {
           armIdleTimer();
-          if (state.apply(event)) onText(state.text);
+          const snapshot = stream.currentMessage;
+          if (snapshot === undefined) continue;
+          if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
+            const text = textOfBlocks([...earlier, ...snapshot.content]);
+            if (text !== shown) onText((shown = text));
+          } else if (event.type === 'content_block_stop' && onActivity !== undefined) {
+            const block = snapshot.content[event.index];
+            const activity = block === undefined ? undefined : activityOf(block);
+            if (activity !== undefined) onActivity(activity);
+          }
         }
         // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
         if (controller.signal.aborted) throw new Error('stream aborted');
-        return { text: state.text, stopReason: state.stopReason, refusal: state.refusal, usage: state.usage, requestId };
+        const message = await stream.finalMessage();
+        return resultOf(message, textOfBlocks([...earlier, ...message.content]), requestId);
       } catch (error) {
         if (stalled) {
           throw new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
@@ -120,47 +151,22 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   };
 }
 
-/** Folds stream events into the answer so far; `apply` says whether the text grew. */
-class StreamState {
-  text = '';
-  stopReason: string | null = null;
-  refusal: RefusalDetails | null = null;
-  usage: ModelUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 };
-
-  apply(event: RawEvent): boolean {
-    switch (event.type) {
-      case 'message_start': {
-        const usage = event.message.usage;
-        this.usage = {
-          inputTokens: usage.input_tokens ?? 0,
-          outputTokens: usage.output_tokens ?? 0,
-          cacheReadTokens: usage.cache_read_input_tokens ?? 0,
-          cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
-        };
-        return false;
-      }
-      case 'content_block_delta':
-        if (event.delta.type === 'text_delta') {
-          this.text += event.delta.text;
-          return true;
-        }
-        return false;
-      case 'message_delta': {
-        this.stopReason = event.delta.stop_reason ?? this.stopReason;
-        const details = (event.delta as { stop_details?: { category?: string | null; explanation?: string | null } | null }).stop_details;
-        if (details) this.refusal = { category: details.category ?? null, explanation: details.explanation ?? null };
-        // message_delta usage is cumulative (§8): take it as the new total.
-        const usage = event.usage;
-        this.usage = {
-          inputTokens: usage.input_tokens ?? this.usage.inputTokens,
-          outputTokens: usage.output_tokens ?? this.usage.outputTokens,
-          cacheReadTokens: usage.cache_read_input_tokens ?? this.usage.cacheReadTokens,
-          cacheCreationTokens: usage.cache_creation_input_tokens ?? this.usage.cacheCreationTokens,
-        };
-        return false;
-      }
-      default:
-        return false;
-    }
-  }
+function resultOf(message: Message, text: string, requestId: string | null): ModelResult {
+  const usage = message.usage;
+  const details = message.stop_details as { category?: string | null; explanation?: string | null } | null | undefined;
+  return {
+    text,
+    stopReason: message.stop_reason ?? null,
+    refusal: details ? { category: details.category ?? null, explanation: details.explanation ?? null } : null,
+    usage: {
+      inputTokens: usage.input_tokens ?? 0,
+      outputTokens: usage.output_tokens ?? 0,
+      cacheReadTokens: usage.cache_read_input_tokens ?? 0,
+      cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
+      webSearchRequests: usage.server_tool_use?.web_search_requests ?? 0,
+      webFetchRequests: usage.server_tool_use?.web_fetch_requests ?? 0,
+    },
+    requestId,
+    content: message.content,
+  };
 }
