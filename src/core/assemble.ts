@@ -6,6 +6,7 @@
 import { ThreadlineError } from '../errors.js';
 import { withStrideBreakpoints } from './cache-breakpoints.js';
 import { IMAGE_LIMITS, type ModelRules } from './models.js';
+import type { ServerToolDefinition } from './web-tools/definitions.js';
 import { estimateImageTokens, estimateTextTokens, prefixWithinTokens } from './tokens.js';
 
 export type ImageSource =
@@ -59,6 +60,8 @@ export interface ClaudeRequest {
   readonly system: TextBlock[];
   readonly messages: RequestMessage[];
   readonly cache_control: { type: 'ephemeral' };
+  /** Server tools (web search / fetch), when the thread's settings turn them on: web-tools/definitions.ts. */
+  readonly tools?: readonly ServerToolDefinition[];
 }
 
 export interface AssembleResult {

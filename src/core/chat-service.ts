@@ -14,7 +14,7 @@ import { InstructionsService, type CommandReply, type InstructionsCommand } from
 import { KeyedQueue } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { formatUsage } from './usage-report.js';
-import type { ModelClient, ModelResult } from './model-client.js';
+import type { ModelClient } from './model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';
 import { answerRefusal, type AnswerRefusal } from './settings/access.js';
@@ -22,6 +22,7 @@ import { ModelCatalog } from './settings/model-catalog.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import { SettingsService, type SettingsCommand } from './settings/service.js';
 import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstructions } from './system-prompt.js';
+import { WebTools, completeTurn, turnOutcome, type TurnResult, type WebToolLimits } from './web-tools/index.js';
 import type {
   AttachmentInput,
   ChatCore,
@@ -54,6 +55,10 @@ export interface ChatServiceOptions {
   /** Defaults of the `web_search` / `web_fetch` settings (WEB_SEARCH, WEB_FETCH). */
   readonly webSearch?: boolean;
   readonly webFetch?: boolean;
+  /** Uses of each web tool one answer may make (`max_uses`). */
+  readonly webToolLimits?: WebToolLimits;
+  /** Web searches per server/workspace per UTC day (0: no budget). */
+  readonly dailySearchBudget?: number;
   readonly now?: () => number;
 }
 
@@ -90,6 +95,7 @@ export class ChatService implements ChatCore {
   private readonly channelLimiter: RateLimiter;
   /** `/settings` and the effective settings of a channel: `settings.effective(platform, workspaceId, channelId)`. */
   readonly settings: SettingsService;
+  private readonly webTools: WebTools;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -122,6 +128,17 @@ export class ChatService implements ChatCore {
       now: this.now,
     });
     this.rulesFor(options.modelId);
+    this.webTools = new WebTools({
+      // The `web_search` / `web_fetch` settings of the conversation's channel, asked per reply.
+      switches: (thread) => {
+        const effective = this.settings.effective(thread.platform, thread.workspaceId, thread.channelId);
+        return { webSearch: effective.webSearch.value, webFetch: effective.webFetch.value };
+      },
+      ...(options.webToolLimits === undefined ? {} : { limits: options.webToolLimits }),
+      ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
+      searchesSince: (platform, workspaceId, since) => this.store.usage.searchesSince(platform, workspaceId, since),
+      now: this.now,
+    });
   }
 
   async handle(msg: InboundMessage, ctx: InboundContext): Promise<HandleOutcome> {
@@ -454,8 +471,9 @@ export class ChatService implements ChatCore {
       log.warn({ err: error }, 'could not show progress; answering anyway');
     }
 
-    let result: ModelResult;
+    let result: TurnResult;
     let userNotes: readonly string[] = [];
+    const web = this.webTools.plan(refOf(conversation));
     try {
       const system = this.prepareSystem(conversation, message, rules);
       let shrunk = false;
@@ -464,8 +482,14 @@ export class ChatService implements ChatCore {
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
-          result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text), sink.signal);
-          this.requests.observe(conversation.id, assembled, result.usage);
+          const request = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
+          result = await completeTurn(this.options.model, request, {
+            onText: (text) => sink.progress?.(text),
+            onActivity: (activity) => sink.activity?.(activity),
+            ...(sink.signal === undefined ? {} : { signal: sink.signal }),
+          });
+          // Search results and pages count as input too: only a tool-free turn says how good the estimate was.
+          if (!result.content.some((block) => block.type === 'server_tool_use')) this.requests.observe(conversation.id, assembled, result.firstUsage);
           break;
         } catch (error) {
           const failure = toModelError(error);
@@ -498,17 +522,18 @@ export class ChatService implements ChatCore {
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
       return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log);
     }
+    const outcome = turnOutcome(result.text, result.content, result.stopReason);
     if (result.text.trim() === '') {
       recordUsage();
       log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
-      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
+      return this.failWith(jobId, message, sink, outcome.emptyMessage ?? 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log);
     }
 
-    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : [])];
+    const notes = [...userNotes, ...web.notes, ...outcome.notes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : [])];
     const note = notes.length === 0 ? undefined : notes.join('\n');
     let posted: PostedIds;
     try {
-      posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
+      posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }), ...(outcome.sources.length === 0 ? {} : { sources: outcome.sources }) });
     } catch (error) {
       log.error({ err: error, code: isThreadlineError(error) ? error.code : 'platform_post_failed' }, 'could not post the answer');
       this.store.transaction(() => {
@@ -519,7 +544,7 @@ export class ChatService implements ChatCore {
     }
     // One commit for the answer, its usage and its job.
     this.store.transaction(() => {
-      this.storeReply(conversation.id, message, result.text, posted);
+      this.storeReply(conversation.id, message, outcome.storedText, posted);
       recordUsage();
       this.store.jobs.finish(jobId, 'done', this.now());
     });
@@ -648,7 +673,7 @@ export class ChatService implements ChatCore {
     };
   }
 
-  private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult, model: string): void {
+  private recordUsage(conversation: Conversation, message: StoredMessage, result: TurnResult, model: string): void {
     this.store.usage.record({
       conversationId: conversation.id,
       platform: conversation.platform,
@@ -661,6 +686,8 @@ export class ChatService implements ChatCore {
       outputTokens: result.usage.outputTokens,
       cacheReadTokens: result.usage.cacheReadTokens,
       cacheCreationTokens: result.usage.cacheCreationTokens,
+      webSearchRequests: result.usage.webSearchRequests,
+      webFetchRequests: result.usage.webFetchRequests,
       stopReason: result.stopReason,
       createdAt: this.now(),
     });
