@@ -1,3 +1,5 @@
+import { continuesPausedTurn, SERVER_TOOL_BLOCKS, toolNames, validateToolBlocks, validateTools, type EmittedRegistry } from './anthropic-tool-rules.js';
+
 /**
  * The Messages API's request rules as a pure validator (../shared/reference/anthropic-api-rules.md).
  * Kept apart from the server so unit tests can run every rule against every request the core
@@ -65,6 +67,8 @@ export interface ValidateOptions {
   readonly apiVersion?: string;
   /** Pixel size of an image source when the test knows it (the real API decodes the image). */
   readonly imageSize?: (source: Record<string, unknown>) => { width: number; height: number } | undefined;
+  /** The server tool blocks the fake produced: sent back, they must be unchanged. Unknown: not checked. */
+  readonly emitted?: EmittedRegistry;
 }
 
 const bad = (message: string): ApiRuleError => ({ status: 400, type: 'invalid_request_error', message });
@@ -106,6 +110,10 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
     if (system === undefined || system.some((block) => block.type !== 'text')) return bad('system: Input should be a valid string or list of text blocks');
   }
 
+  const toolError = validateTools(body.tools, modelId);
+  if (toolError !== undefined) return toolError;
+  const tools = toolNames(body.tools);
+
   const messages = body.messages;
   if (!Array.isArray(messages)) return bad('messages: Input should be a valid list');
   if (messages.length === 0) return bad('messages: at least one message is required');
@@ -113,6 +121,7 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
 
   let cacheBreakpoints = body.cache_control !== undefined && body.cache_control !== null ? 1 : 0;
   for (const block of blocksOf(body.system) ?? []) if (block.cache_control) cacheBreakpoints += 1;
+  for (const tool of Array.isArray(body.tools) ? (body.tools as Block[]) : []) if (tool.cache_control) cacheBreakpoints += 1;
 
   let images = 0;
   let largestSide = 0;
@@ -140,6 +149,8 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
     if (blocks.length === 0 && !isFinalAssistant) {
       return bad(`messages.${index}: all messages must have non-empty content except for the optional final assistant message`);
     }
+    const toolBlocksError = validateToolBlocks(String(role), blocks, index, tools, options.emitted);
+    if (toolBlocksError !== undefined) return toolBlocksError;
     for (let b = 0; b < blocks.length; b += 1) {
       const block = blocks[b] as Block;
       if (block.cache_control) {
@@ -163,11 +174,11 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
         }
       } else if (block.type === 'document' && role === 'assistant') {
         return bad(`messages.${index}.content.${b}: document blocks are not allowed in assistant messages`);
-      } else if (!['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'].includes(String(block.type))) {
+      } else if (!['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'].includes(String(block.type)) && !SERVER_TOOL_BLOCKS.has(String(block.type))) {
         return bad(`messages.${index}.content.${b}.type: unknown block type ${String(block.type)}`);
       }
     }
-    if (isFinalAssistant) {
+    if (isFinalAssistant && !continuesPausedTurn(blocks)) {
       if (!model.prefill) return bad('This model does not support assistant message prefill. The conversation must end with a user message.');
       const last = blocks[blocks.length - 1];
       if (last?.type === 'text' && /\s$/.test(String(last.text))) return bad('messages: final assistant content cannot end with trailing whitespace');

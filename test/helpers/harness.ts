@@ -29,6 +29,10 @@ export interface HarnessOptions {
   /** Extra secrets the log scrubber must know about (platform tokens). */
   readonly secrets?: readonly string[];
   readonly logLevel?: string;
+  /** Defaults of the web tool settings (default: the core's, search off and fetch on). */
+  readonly webTools?: { readonly search?: boolean; readonly fetch?: boolean };
+  readonly webToolLimits?: { readonly searchMaxUses: number; readonly fetchMaxUses: number };
+  readonly dailySearchBudget?: number;
 }
 
 export interface Harness {
@@ -74,6 +78,10 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxTokens: options.maxTokens ?? 1024,
     contextBudgetTokens: options.contextBudgetTokens ?? 150_000,
     followUpWithoutMention: options.followUpWithoutMention ?? true,
+    // The defaults of the web settings (WEB_SEARCH / WEB_FETCH); unset, the core's own (search off, fetch on).
+    ...(options.webTools === undefined ? {} : { webSearch: options.webTools.search ?? false, webFetch: options.webTools.fetch ?? false }),
+    ...(options.webToolLimits === undefined ? {} : { webToolLimits: options.webToolLimits }),
+    ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
   });
   const health = new Health(() => store.isHealthy());
   return {
