@@ -10,8 +10,8 @@ import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
-import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
-import { toDiscordMarkdown } from './markdown.js';
+import type { FinalReply, PostedIds, ReplySink, ToolActivity } from '../../core/types.js';
+import { activityLine, toDiscordMarkdown, withDiscordSources } from './markdown.js';
 
 export const DISCORD_LIMIT = 2000;
 const CURSOR = ' ▌';
@@ -39,6 +39,10 @@ export class DiscordReplySink implements ReplySink {
   private readonly shown: string[] = [];
   private readonly firstShowMs: number;
   private latest = '';
+  /** What a web search or fetch is doing, shown under the text until more text comes. */
+  private status: string | undefined;
+  /** Exactly what each posted message shows now (text plus cursor or status). */
+  private readonly contents: string[] = [];
   private firstTextAt: number | undefined;
   private readonly pacer: Pacer;
   private typingTimer: NodeJS.Timeout | undefined;
@@ -62,6 +66,7 @@ export class DiscordReplySink implements ReplySink {
 
   progress(textSoFar: string): void {
     this.latest = textSoFar;
+    this.status = undefined;
     this.firstTextAt ??= Date.now();
     if (this.done) return;
     // Before anything is visible, a finished sentence is worth showing at once.
@@ -72,6 +77,12 @@ export class DiscordReplySink implements ReplySink {
     if (this.flushTimer === undefined) this.scheduleFlush();
   }
 
+  activity(activity: ToolActivity): void {
+    if (this.done) return;
+    this.status = activityLine(activity);
+    if (this.flushTimer === undefined) this.scheduleFlush();
+  }
+
   private hasSentence(): boolean {
     return /[.!?:](\s|$)|\n/.test(this.latest);
   }
@@ -79,7 +90,7 @@ export class DiscordReplySink implements ReplySink {
   async finish(reply: FinalReply): Promise<PostedIds> {
     this.stopTimers();
     await this.flushing;
-    const body = toDiscordMarkdown(reply.text);
+    const body = toDiscordMarkdown(withDiscordSources(reply.text, reply.sources ?? []));
     const full = reply.note === undefined ? body : `${body}\n\n-# ${reply.note.split('\n').join('\n-# ')}`;
     await this.reconcile(splitMessage(full, DISCORD_LIMIT));
     return this.posted.map((message) => message.id);
@@ -104,7 +115,7 @@ export class DiscordReplySink implements ReplySink {
     const now = Date.now();
     let due: number;
     if (this.posted.length === 0) {
-      due = this.hasSentence() ? now : (this.firstTextAt ?? now) + this.firstShowMs;
+      due = this.hasSentence() || this.status !== undefined ? now : (this.firstTextAt ?? now) + this.firstShowMs;
     } else {
       due = this.pacer.readyAt();
     }
@@ -117,14 +128,22 @@ export class DiscordReplySink implements ReplySink {
   /** Shows the text so far: edits the last message, or starts the next one when it overflows. */
   private async flush(): Promise<void> {
     if (this.done) return;
-    const parts = splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - CURSOR.length);
+    const status = this.status;
+    const suffix = status === undefined ? CURSOR : `\n-# ${status}`;
+    const parts = this.latest === '' ? [''] : splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - suffix.length);
+    // The newest part carries the cursor, or what a running web tool is doing.
+    const display = (index: number) => {
+      const part = parts[index] as string;
+      if (index < parts.length - 1) return part;
+      return part === '' && status !== undefined ? `-# ${status}` : `${part}${suffix}`;
+    };
     const last = this.posted.length - 1;
-    if (last >= 0 && parts[last] !== undefined && this.shown[last] !== parts[last]) {
-      await this.edit(last, `${parts[last]}${parts.length - 1 > last ? '' : CURSOR}`, parts[last]);
+    if (last >= 0 && parts[last] !== undefined && this.contents[last] !== display(last)) {
+      await this.edit(last, display(last), parts[last]);
     }
     if (parts.length > this.posted.length && !this.done) {
       const index = this.posted.length;
-      await this.post(`${parts[index] as string}${CURSOR}`, parts[index] as string);
+      await this.post(display(index), parts[index] as string);
       clearInterval(this.typingTimer);
     }
     if (!this.done && this.latest !== '' && parts.join('') !== this.shown.join('')) this.scheduleFlush();
@@ -143,6 +162,7 @@ export class DiscordReplySink implements ReplySink {
     while (this.posted.length > parts.length) {
       const extra = this.posted.pop() as Message;
       this.shown.pop();
+      this.contents.pop();
       await this.paced(() => extra.delete());
     }
   }
@@ -164,6 +184,7 @@ export class DiscordReplySink implements ReplySink {
     );
     this.posted.push(message);
     this.shown.push(logical);
+    this.contents.push(content);
     this.markCursor(this.posted.length - 1, content !== logical);
   }
 
@@ -171,6 +192,7 @@ export class DiscordReplySink implements ReplySink {
     const message = this.posted[index] as Message;
     await this.paced(() => message.edit({ content, allowedMentions: { parse: [], repliedUser: false } }));
     this.shown[index] = logical;
+    this.contents[index] = content;
     this.markCursor(index, content !== logical);
   }
 

@@ -10,8 +10,8 @@ import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
-import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
-import { neutralizeSlackPings, toSlackMrkdwn } from './markdown.js';
+import type { FinalReply, PostedIds, ReplySink, ToolActivity } from '../../core/types.js';
+import { activityStatus, neutralizeSlackPings, toSlackMrkdwn, withSlackSources } from './markdown.js';
 
 /** The markdown block takes 12,000 characters; leave room for the note. */
 export const SLACK_PART_LIMIT = 11_000;
@@ -72,6 +72,15 @@ export class SlackReplySink implements ReplySink {
     }
   }
 
+  /** A web search or fetch is running: the assistant status says so (it clears when the answer is posted). */
+  activity(activity: ToolActivity): void {
+    if (this.done || !this.usedStatus) return;
+    const { client, channel, threadTs } = this.options;
+    client.assistant.threads
+      .setStatus({ channel_id: channel, thread_ts: threadTs, status: activityStatus(activity) })
+      .catch((error: unknown) => this.options.logger.debug({ err: error }, 'could not show the web tool status'));
+  }
+
   progress(textSoFar: string): void {
     this.latest = textSoFar;
     if (this.done || this.flushTimer !== undefined) return;
@@ -84,7 +93,7 @@ export class SlackReplySink implements ReplySink {
 
   async finish(reply: FinalReply): Promise<PostedIds> {
     await this.settle();
-    const body = neutralizeSlackPings(reply.text);
+    const body = neutralizeSlackPings(withSlackSources(reply.text, reply.sources ?? []));
     const full = reply.note === undefined ? body : `${body}\n\n_${reply.note}_`;
     await this.reconcile(splitMessage(full, SLACK_PART_LIMIT));
     await this.clearStatus();
@@ -193,7 +202,7 @@ export class SlackReplySink implements ReplySink {
     const message = { text: toSlackMrkdwn(part), blocks: [{ type: 'markdown', text: part }] };
     const existing = this.posted[index];
     if (existing === undefined) {
-      const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false }));
+      const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false, unfurl_media: false }));
       this.posted.push({ ts: String(result.ts), shown: part });
     } else if (existing.shown !== part || final) {
       if (existing.shown === part && this.streaming !== 'native') return;
