@@ -94,10 +94,16 @@ export interface CacheFigure {
 
 /**
  * Share of input tokens read from the (simulated) prompt cache over a conversation; with
- * `chatterBetween`, people talk among themselves that many messages between two mentions.
+ * `chatterBetween`, people talk among themselves that many messages between two mentions; with
+ * `webTools`, web search and fetch are on and every third question has a link the model reads.
  */
-export async function cachedShare(turns: number, chatterBetween = 0): Promise<CacheFigure> {
-  const h: Harness = await createCoreHarness({ anthropic: { minCacheableTokens: 1024 }, logLevel: 'info', followUpWithoutMention: chatterBetween === 0 });
+export async function cachedShare(turns: number, chatterBetween = 0, webTools = false): Promise<CacheFigure> {
+  const h: Harness = await createCoreHarness({
+    anthropic: { minCacheableTokens: 1024 },
+    logLevel: 'info',
+    followUpWithoutMention: chatterBetween === 0,
+    ...(webTools ? { webTools: { search: true, fetch: true } } : {}),
+  });
   const platform = await startPlatformStub();
   try {
     const ref = thread('cache');
@@ -106,7 +112,8 @@ export async function cachedShare(turns: number, chatterBetween = 0): Promise<Ca
         h.core.ingest(Array.from({ length: chatterBetween }, (_, i) => inbound(`side remark ${turn}.${i}: ${'what do you think about that? '.repeat(4)}`, { thread: ref, author: { id: `u${i % 3}`, name: `Person ${i % 3}` } })));
       }
       h.anthropic.enqueue({ text: `Answer ${turn}. ${'Here is a detailed explanation with examples. '.repeat(30)}` });
-      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}`, { thread: ref, mentionsBot: true }), {
+      const link = webTools && turn % 3 === 1 ? ` See https://docs.example.com/design/${turn} for context.` : '';
+      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}${link}`, { thread: ref, mentionsBot: true }), {
         sink: () => postingSink(platform),
       });
     }
