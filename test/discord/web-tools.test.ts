@@ -44,4 +44,22 @@ describe('Discord: web search and fetch', () => {
       '2. [Result 2 for node release](<https://results.example/node-release/2>)',
     ]);
   });
+
+  it('continues a paused turn, and a fetch that fails with no answer text ends in a clear message', async () => {
+    w = await startDiscordWorld({ webTools: { search: true, fetch: true }, anthropic: { web: { pages: { 'https://down.example.com/': { title: 'x', text: 'x', error: 'url_not_accessible' } } } } });
+    w.h.anthropic.enqueue({ toolCalls: [{ search: 'status page' }, { fetch: 'https://results.example/status-page/1' }], pauses: 1, text: 'All systems go.' });
+    const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('is it up?'));
+    await w.h.anthropic.waitForRequests(2);
+    await w.h.core.idle();
+    expect(w.h.anthropic.messageRequests().map((r) => r.status)).toEqual([200, 200]);
+    const [answer] = w.discord.botMessages(mention.id).map((m) => m.content);
+    expect(answer).toContain('All systems go.\n\nSources:\n1. [Result 1 for status page](<https://results.example/status-page/1>)');
+
+    w.h.anthropic.enqueue({ text: '' });
+    w.discord.post(mention.id, w.alice, 'and https://down.example.com/ ?');
+    await w.h.anthropic.waitForRequests(3);
+    await w.h.core.idle();
+    const last = w.discord.botMessages(mention.id).at(-1)?.content;
+    expect(last).toBe('⚠️ I could not answer: could not read down.example.com: it could not be reached.');
+  });
 });
