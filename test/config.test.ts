@@ -74,11 +74,11 @@ describe('config', () => {
 describe('config: web tools', () => {
   const base = { ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' };
   it('fetch on, search off, five uses each and no search budget by default', () => {
-    expect(loadConfig(base).webTools).toEqual({ fetch: true, search: false, fetchMaxUses: 5, searchMaxUses: 5, dailySearchBudget: 0 });
+    expect(loadConfig(base).web).toEqual({ fetch: true, search: false, fetchMaxUses: 5, searchMaxUses: 5, dailySearchBudget: 0 });
   });
   it('reads on/off and the limits', () => {
     const config = loadConfig({ ...base, WEB_FETCH: 'off', WEB_SEARCH: 'on', WEB_SEARCH_MAX_USES: '3', WEB_FETCH_MAX_USES: '8', DAILY_SEARCH_BUDGET: '500' });
-    expect(config.webTools).toEqual({ fetch: false, search: true, fetchMaxUses: 8, searchMaxUses: 3, dailySearchBudget: 500 });
+    expect(config.web).toEqual({ fetch: false, search: true, fetchMaxUses: 8, searchMaxUses: 3, dailySearchBudget: 500 });
   });
   it('names each bad variable', () => {
     const found = problems({ ...base, WEB_FETCH: 'sometimes', WEB_SEARCH_MAX_USES: '0', DAILY_SEARCH_BUDGET: '-1' });

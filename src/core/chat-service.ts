@@ -473,7 +473,7 @@ export class ChatService implements ChatCore {
 
     let result: TurnResult;
     let userNotes: readonly string[] = [];
-    const web = this.webTools.plan(refOf(conversation));
+    let web = this.webTools.plan(refOf(conversation), rules.id);
     try {
       const system = this.prepareSystem(conversation, message, rules);
       let shrunk = false;
@@ -493,6 +493,11 @@ export class ChatService implements ChatCore {
           break;
         } catch (error) {
           const failure = toModelError(error);
+          const withoutTools = this.webTools.withoutRejectedTools(failure, web, rules.id, log);
+          if (withoutTools !== undefined) {
+            web = withoutTools;
+            continue;
+          }
           if (!shrunk && this.requests.shrinkAfterTooLong(failure, conversation.id, assembled, log)) {
             shrunk = true;
             continue;

@@ -198,4 +198,18 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     expect(usage.text).toContain('Web tools: 3 searches (about $0.03 at $10 per 1,000, plus their tokens), 0 pages read');
     expect(usage.text).toContain('3 web searches');
   });
+
+  it('answers without the tools when the API refuses them, and stops sending them', async () => {
+    const t = await harness({ webTools: { search: true, fetch: true }, anthropic: { validate: { serverTools: false } } });
+    const sink = recordingSink();
+    await t.core.handle(inbound('read https://example.com/ please', { mentionsBot: true }), { sink: () => sink });
+    expect(t.anthropic.messageRequests().map((r) => r.status)).toEqual([400, 200]);
+    expect(t.anthropic.messageRequests()[1]?.body).not.toHaveProperty('tools');
+    expect(sink.finished[0]?.note).toMatch(/not available with this model or API endpoint/);
+    expect(t.logLines.some((line) => line.includes('refused the web tools'))).toBe(true);
+
+    await t.core.handle(inbound('and now?'), { sink: recordingSink });
+    expect(t.anthropic.messageRequests().map((r) => r.status)).toEqual([400, 200, 200]);
+    expect(t.anthropic.messageRequests()[2]?.body).not.toHaveProperty('tools');
+  });
 });

@@ -69,6 +69,8 @@ export interface ValidateOptions {
   readonly imageSize?: (source: Record<string, unknown>) => { width: number; height: number } | undefined;
   /** The server tool blocks the fake produced: sent back, they must be unchanged. Unknown: not checked. */
   readonly emitted?: EmittedRegistry;
+  /** False: this endpoint has no server tools (a proxy or platform without them); any is a 400. */
+  readonly serverTools?: boolean;
 }
 
 const bad = (message: string): ApiRuleError => ({ status: 400, type: 'invalid_request_error', message });
@@ -110,7 +112,7 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
     if (system === undefined || system.some((block) => block.type !== 'text')) return bad('system: Input should be a valid string or list of text blocks');
   }
 
-  const toolError = validateTools(body.tools, modelId);
+  const toolError = validateTools(body.tools, modelId, options.serverTools ?? true);
   if (toolError !== undefined) return toolError;
   const tools = toolNames(body.tools);
 

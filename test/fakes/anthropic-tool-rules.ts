@@ -26,7 +26,7 @@ export interface EmittedRegistry {
 }
 
 /** The server tools of a request by name, or an error for a definition the API refuses. */
-export function validateTools(tools: unknown, modelId: string): ApiRuleError | undefined {
+export function validateTools(tools: unknown, modelId: string, serverTools = true): ApiRuleError | undefined {
   if (tools === undefined) return undefined;
   if (!Array.isArray(tools)) return bad('tools: Input should be a valid list');
   const names = new Set<string>();
@@ -34,6 +34,9 @@ export function validateTools(tools: unknown, modelId: string): ApiRuleError | u
     const tool = tools[i] as Block;
     const type = String(tool.type ?? 'custom');
     const path = `tools.${i}`;
+    if ((SEARCH_TYPES.has(type) || FETCH_TYPES.has(type)) && !serverTools) {
+      return bad(`${path}: Input tag '${type}' found using 'type' does not match any of the expected tags`);
+    }
     if (SEARCH_TYPES.has(type) || FETCH_TYPES.has(type)) {
       const search = SEARCH_TYPES.has(type);
       const fields = search ? SEARCH_FIELDS : FETCH_FIELDS;
