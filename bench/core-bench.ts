@@ -99,7 +99,7 @@ export interface CacheFigure {
  */
 export async function cachedShare(turns: number, chatterBetween = 0, webTools = false): Promise<CacheFigure> {
   const h: Harness = await createCoreHarness({
-    anthropic: { minCacheableTokens: 1024 },
+    anthropic: { minCacheableTokens: 1024, ...(webTools ? { web: {} } : {}) },
     logLevel: 'info',
     followUpWithoutMention: chatterBetween === 0,
     ...(webTools ? { webTools: { search: true, fetch: true } } : {}),

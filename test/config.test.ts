@@ -44,7 +44,7 @@ describe('config', () => {
     expect(config.databasePath).toBe('./data/threadline.db');
     expect(config.logLevel).toBe('info');
     expect(config.followUpWithoutMention).toBe(true);
-    expect(config.web).toEqual({ search: false, fetch: true });
+    expect(config.web).toMatchObject({ search: false, fetch: true });
     expect(config.slack).toBeUndefined();
     expect(Object.isFrozen(config.anthropic)).toBe(true);
   });
@@ -53,7 +53,7 @@ describe('config', () => {
     const config = loadConfig({ ANTHROPIC_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp-1', SLACK_ADMIN_USER_IDS: 'U1, U2,,', FOLLOW_UP_WITHOUT_MENTION: 'false' });
     expect(config.slack?.adminUserIds).toEqual(['U1', 'U2']);
     expect(config.followUpWithoutMention).toBe(false);
-    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'on', WEB_FETCH: 'OFF' }).web).toEqual({ search: true, fetch: false });
+    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'on', WEB_FETCH: 'OFF' }).web).toMatchObject({ search: true, fetch: false });
     expect(() => loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'sometimes' })).toThrow(/WEB_SEARCH: must be on or off/);
   });
 

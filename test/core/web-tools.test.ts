@@ -158,7 +158,7 @@ describe('web tools through the real SDK and the fake Messages API', () => {
       await off.close();
     }
 
-    const t = await harness({ webTools: { search: true, fetch: true }, anthropic: { minCacheableTokens: 0 } });
+    const t = await harness({ webTools: { search: true, fetch: true }, anthropic: { minCacheableTokens: 0, web: {} } });
     for (let turn = 0; turn < 10; turn += 1) {
       const text = turn % 3 === 1 ? `search for item ${turn} and read https://example.com/${turn}` : `question ${turn} ${'with some words '.repeat(20)}`;
       await t.core.handle(inbound(text, { mentionsBot: turn === 0 }), { sink: recordingSink });
@@ -211,5 +211,22 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     await t.core.handle(inbound('and now?'), { sink: recordingSink });
     expect(t.anthropic.messageRequests().map((r) => r.status)).toEqual([400, 200, 200]);
     expect(t.anthropic.messageRequests()[2]?.body).not.toHaveProperty('tools');
+  });
+
+  it('follows /settings: web_search on in a channel adds the search tool there, web_fetch off removes fetch, from the next reply on', async () => {
+    const t = await harness({});
+    const admin = { id: 'admin', name: 'Admin', isAdmin: true };
+    const settings = (key: string, value: string) =>
+      t.core.runSettingsCommand({ platform: 'discord', workspaceId: 'guild-1', channelId: 'chan-1', actor: admin, action: 'set', scope: 'channel', key, value });
+    await t.core.handle(inbound('first', { mentionsBot: true }), { sink: recordingSink });
+    expect(bodies(t)[0]?.tools).toEqual([{ type: 'web_fetch_20250910', name: 'web_fetch', max_uses: 5, citations: { enabled: true } }]);
+    expect((await settings('web_search', 'on')).ok).toBe(true);
+    await t.core.handle(inbound('second'), { sink: recordingSink });
+    expect(bodies(t)[1]?.tools?.map((tool) => (tool as { name: string }).name)).toEqual(['web_search', 'web_fetch']);
+    await settings('web_search', 'off');
+    await settings('web_fetch', 'off');
+    await t.core.handle(inbound('third'), { sink: recordingSink });
+    expect(bodies(t)[2]).not.toHaveProperty('tools');
+    expect(t.anthropic.messageRequests().every((r) => r.status === 200)).toBe(true);
   });
 });

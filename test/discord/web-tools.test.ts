@@ -15,7 +15,11 @@ describe('Discord: web search and fetch', () => {
       anthropic: { web: { pages: { 'https://docs.example.com/guide': { title: 'The Guide', text: 'Install it with npm, then run it.' } } } },
     });
     w.h.anthropic.enqueue({ text: 'In short: install it and run it. @everyone' });
+    const release = w.h.anthropic.holdToolResults();
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('what does https://docs.example.com/guide say?'));
+    // While the page is read, the progress message says so.
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && (r.body as { content?: string }).content === '-# 📖 Reading docs.example.com…', 'the reading status');
+    release();
     await w.h.anthropic.waitForRequests(1);
     await w.h.core.idle();
 
@@ -30,7 +34,10 @@ describe('Discord: web search and fetch', () => {
   it('shows "Searching the web…" and lists search sources once each', async () => {
     w = await startDiscordWorld({ webTools: { search: true, fetch: false } });
     w.h.anthropic.enqueue({ toolCalls: [{ search: 'node release' }, { search: 'node release' }], text: 'Node 24 is current.' });
+    const release = w.h.anthropic.holdToolResults();
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('which node is current?'));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && (r.body as { content?: string }).content === '-# 🔎 Searching the web…', 'the searching status');
+    release();
     await w.h.anthropic.waitForRequests(1);
     await w.h.core.idle();
     const contents = w.discord.rest.entries

@@ -4,8 +4,9 @@
  * `max_uses`, the error codes, `pause_turn` and its continuation, and `usage.server_tool_use`.
  *
  * The "model" calls a tool only when the request offers it: the calls a reply scripts
- * (`ScriptedReply.toolCalls`), or by default a fetch of each link in the last user message and,
- * when that message says "search", one search for it.
+ * (`ScriptedReply.toolCalls`), or, when the fake was given a corpus (`web`, even `{}`), by
+ * default a fetch of each link in the last user message and, when that message says "search",
+ * one search for it.
  */
 import { createHash } from 'node:crypto';
 import { canonical, type EmittedRegistry } from './anthropic-tool-rules.js';
@@ -69,7 +70,8 @@ export class FakeWeb {
   private readonly paused = new Map<string, PausedTurn>();
   private nextId = 1;
 
-  constructor(private readonly corpus: FakeWebCorpus = {}) {}
+  /** Without a corpus, tools are called only where a reply scripts them. */
+  constructor(private readonly corpus: FakeWebCorpus | undefined) {}
 
   get registry(): EmittedRegistry {
     return { blocks: this.blocks, encryptedIndexes: this.encryptedIndexes };
@@ -96,7 +98,7 @@ export class FakeWeb {
     const messages = (body.messages as Message[]) ?? [];
     const priorContent = resumed === undefined ? [] : ((messages[messages.length - 1]?.content as Block[]) ?? []);
     const active = resumed?.script ?? script;
-    const planned = resumed?.remaining ?? active.toolCalls ?? defaultCalls(lastUserText(messages));
+    const planned = resumed?.remaining ?? active.toolCalls ?? (this.corpus === undefined ? [] : defaultCalls(lastUserText(messages)));
     const calls = planned.filter((call) => ('search' in call ? searchTool !== undefined : fetchTool !== undefined));
     if (resumed === undefined && calls.length === 0) return undefined;
 
@@ -204,14 +206,14 @@ export class FakeWeb {
   }
 
   private search(query: string): readonly FakeSearchResult[] {
-    const scripted = this.corpus.searches?.[query];
+    const scripted = this.corpus?.searches?.[query];
     if (scripted !== undefined) return scripted;
     const slug = query.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'query';
     return [1, 2, 3].map((n) => ({ url: `https://results.example/${slug}/${n}`, title: `Result ${n} for ${query}` }));
   }
 
   private page(url: string): FakeWebPage {
-    const scripted = this.corpus.pages?.[url];
+    const scripted = this.corpus?.pages?.[url];
     if (scripted !== undefined) return scripted;
     let host = url;
     try {
@@ -272,6 +274,8 @@ export async function streamWebTurn(
   turn: WebTurn,
   chunkSize: number,
   onFirstToken: () => void,
+  /** Resolves when a tool's result may be sent: a test holds it to see what shows while the tool runs. */
+  toolRuns: () => Promise<void> = () => Promise.resolve(),
 ): Promise<void> {
   const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
   for (let index = 0; index < turn.content.length; index += 1) {
@@ -294,6 +298,7 @@ export async function streamWebTurn(
         await tick();
       }
     } else {
+      if (block.type === 'web_search_tool_result' || block.type === 'web_fetch_tool_result') await toolRuns();
       send('content_block_start', { type: 'content_block_start', index, content_block: block });
     }
     send('content_block_stop', { type: 'content_block_stop', index });

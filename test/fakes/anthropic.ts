@@ -65,7 +65,11 @@ export interface FakeAnthropicOptions {
   readonly countTokens?: (json: string) => number;
   /** What `GET /v1/models` lists (default: every model the fake serves). */
   readonly models?: readonly string[];
-  /** Pages and search results the web tools find (anthropic-web.ts); others are generated. */
+  /**
+   * Pages and search results the web tools find (anthropic-web.ts); others are generated. Given
+   * (even `{}`), the model also calls the tools unasked: a fetch per link in the question, a
+   * search when it says "search". Without it, only replies that script `toolCalls` use them.
+   */
   readonly web?: FakeWebCorpus;
 }
 
@@ -85,6 +89,8 @@ export interface FakeAnthropic {
   messageRequests(): RecordedRequest[];
   /** Files uploaded through the Files API, by id. */
   readonly files: ReadonlyMap<string, UploadedFile>;
+  /** Holds every web tool result until the returned function is called (what shows while a tool runs). */
+  holdToolResults(): () => void;
   close(): Promise<void>;
 }
 
@@ -101,6 +107,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const files = new Map<string, UploadedFile>();
   const countTokens = options.countTokens ?? ((json: string) => Math.ceil(json.length / 4));
   const web = new FakeWeb(options.web);
+  let toolGate: Promise<void> | undefined;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -173,7 +180,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         usage.server_tool_use = webTurn.serverToolUse;
         record.usage = usage;
         record.status = 200;
-        if (body.stream === true) await streamTurn(res, body, webTurn, usage, script.chunkSize ?? 40, () => (record.firstTokenAt ??= Date.now()));
+        if (body.stream === true) await streamTurn(res, body, webTurn, usage, script.chunkSize ?? 40, () => (record.firstTokenAt ??= Date.now()), () => toolGate ?? Promise.resolve());
         else sendJson(res, 200, { ...messageJson(body, '', {}, usage), content: webTurn.content, stop_reason: webTurn.stopReason });
         return;
       }
@@ -208,6 +215,14 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     },
     forgetCache: () => written.clear(),
     files,
+    holdToolResults: () => {
+      let release = () => {};
+      toolGate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        toolGate = undefined;
+        release();
+      };
+    },
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
     /** Resolves once `count` Messages requests (not uploads) have been answered. */
     async waitForRequests(count) {
@@ -403,7 +418,15 @@ async function streamMessage(
   res.end();
 }
 
-async function streamTurn(res: ServerResponse, body: Record<string, unknown>, turn: WebTurn, usage: FakeUsage, chunkSize: number, onFirstToken: () => void): Promise<void> {
+async function streamTurn(
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  turn: WebTurn,
+  usage: FakeUsage,
+  chunkSize: number,
+  onFirstToken: () => void,
+  toolRuns: () => Promise<void>,
+): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId() });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const start = { input_tokens: usage.input_tokens, output_tokens: 1, cache_read_input_tokens: usage.cache_read_input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens };
@@ -411,7 +434,7 @@ async function streamTurn(res: ServerResponse, body: Record<string, unknown>, tu
     type: 'message_start',
     message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: start },
   });
-  await streamWebTurn(send, turn, chunkSize, onFirstToken);
+  await streamWebTurn(send, turn, chunkSize, onFirstToken, toolRuns);
   send('message_delta', { type: 'message_delta', delta: { stop_reason: turn.stopReason, stop_sequence: null, stop_details: null }, usage });
   send('message_stop', { type: 'message_stop' });
   res.end();
