@@ -18,7 +18,7 @@ describe('Discord: web search and fetch', () => {
     const release = w.h.anthropic.holdToolResults();
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('what does https://docs.example.com/guide say?'));
     // While the page is read, the progress message says so.
-    await w.discord.rest.waitFor((r) => r.method === 'POST' && (r.body as { content?: string }).content === '-# 📖 Reading docs.example.com…', 'the reading status');
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && (r.body as { content?: string } | null)?.content === '-# 📖 Reading docs.example.com…', 'the reading status');
     release();
     await w.h.anthropic.waitForRequests(1);
     await w.h.core.idle();
@@ -36,7 +36,7 @@ describe('Discord: web search and fetch', () => {
     w.h.anthropic.enqueue({ toolCalls: [{ search: 'node release' }, { search: 'node release' }], text: 'Node 24 is current.' });
     const release = w.h.anthropic.holdToolResults();
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('which node is current?'));
-    await w.discord.rest.waitFor((r) => r.method === 'POST' && (r.body as { content?: string }).content === '-# 🔎 Searching the web…', 'the searching status');
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && (r.body as { content?: string } | null)?.content === '-# 🔎 Searching the web…', 'the searching status');
     release();
     await w.h.anthropic.waitForRequests(1);
     await w.h.core.idle();
