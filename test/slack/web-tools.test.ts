@@ -59,4 +59,16 @@ describe('Slack: web search and fetch', () => {
       expect(assistant?.content).toEqual([{ type: 'text', text: expect.stringContaining('Sources:\n1. Result 1 for example doc (https://results.example/example-doc/1)') }]);
     },
   );
+
+  it('outside assistant threads, shows a running search or fetch as a reaction on the question, removed with the answer', async () => {
+    w = await startSlackWorld('socket', { webTools: { search: true, fetch: true }, fake: { failing: { 'assistant.threads.setStatus': 'not_allowed' } } });
+    w.h.anthropic.enqueue({ toolCalls: [{ search: 'a' }, { search: 'b' }, { fetch: 'https://results.example/a/1' }], text: 'Done.' });
+    const message = await ask(w, 'look around');
+    await w.h.anthropic.waitForRequests(1);
+    await w.h.core.idle();
+    const reactions = w.slack.calls.entries.filter((c) => c.method.startsWith('reactions.')).map((c) => `${c.method} ${String(c.args.name)}`);
+    expect(reactions.filter((r) => r.startsWith('reactions.add')).sort()).toEqual(['reactions.add hourglass_flowing_sand', 'reactions.add mag', 'reactions.add page_facing_up']);
+    expect(reactions.filter((r) => r.startsWith('reactions.remove')).sort()).toEqual(['reactions.remove hourglass_flowing_sand', 'reactions.remove mag', 'reactions.remove page_facing_up']);
+    expect(w.slack.botMessages(CHANNEL, message.ts)[0]?.text).toContain('Done.');
+  });
 });

@@ -16,6 +16,8 @@ import { activityStatus, neutralizeSlackPings, toSlackMrkdwn, withSlackSources }
 /** The markdown block takes 12,000 characters; leave room for the note. */
 export const SLACK_PART_LIMIT = 11_000;
 const THINKING_REACTION = 'hourglass_flowing_sand';
+/** Outside assistant threads: what a running web tool adds to the question. */
+const TOOL_REACTIONS = { search: 'mag', fetch: 'page_facing_up' } as const;
 
 export interface SlackSinkOptions {
   readonly client: webApi.WebClient;
@@ -46,6 +48,9 @@ export class SlackReplySink implements ReplySink {
   private streamBase = 0;
   private streaming: 'unknown' | 'native' | 'fallback' = 'unknown';
   private reacted = false;
+  private readonly toolReactions = new Set<string>();
+  /** Tool reactions on their way: removed only once they are there. */
+  private readonly addingReactions: Promise<unknown>[] = [];
   private usedStatus = false;
   private readonly pacer: Pacer;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -72,13 +77,28 @@ export class SlackReplySink implements ReplySink {
     }
   }
 
-  /** A web search or fetch is running: the assistant status says so (it clears when the answer is posted). */
+  /**
+   * A web search or fetch is running: the assistant status says so (it clears when the answer is
+   * posted). Outside assistant threads the question gets a reaction for it next to the hourglass.
+   */
   activity(activity: ToolActivity): void {
-    if (this.done || !this.usedStatus) return;
-    const { client, channel, threadTs } = this.options;
-    client.assistant.threads
-      .setStatus({ channel_id: channel, thread_ts: threadTs, status: activityStatus(activity) })
-      .catch((error: unknown) => this.options.logger.debug({ err: error }, 'could not show the web tool status'));
+    if (this.done) return;
+    const { client, channel, threadTs, messageTs, logger } = this.options;
+    if (this.usedStatus) {
+      client.assistant.threads
+        .setStatus({ channel_id: channel, thread_ts: threadTs, status: activityStatus(activity) })
+        .catch((error: unknown) => logger.debug({ err: error }, 'could not show the web tool status'));
+      return;
+    }
+    const name = TOOL_REACTIONS[activity.kind];
+    if (!this.reacted || this.toolReactions.has(name)) return;
+    this.toolReactions.add(name);
+    this.addingReactions.push(
+      client.reactions.add({ channel, timestamp: messageTs, name }).catch((error: unknown) => {
+        this.toolReactions.delete(name);
+        logger.debug({ err: error }, 'could not show the web tool reaction');
+      }),
+    );
   }
 
   progress(textSoFar: string): void {
@@ -215,6 +235,8 @@ export class SlackReplySink implements ReplySink {
     const { client, channel, threadTs, messageTs } = this.options;
     if (this.usedStatus) await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' }).catch(() => undefined);
     if (this.reacted) await client.reactions.remove({ channel, timestamp: messageTs, name: THINKING_REACTION }).catch(() => undefined);
+    await Promise.allSettled(this.addingReactions);
+    for (const name of this.toolReactions) await client.reactions.remove({ channel, timestamp: messageTs, name }).catch(() => undefined);
   }
 
   private async paced<T>(call: () => Promise<T>): Promise<T> {
