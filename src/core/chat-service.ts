@@ -486,6 +486,7 @@ export class ChatService implements ChatCore {
           result = await completeTurn(this.options.model, request, {
             onText: (text) => sink.progress?.(text),
             onActivity: (activity) => sink.activity?.(activity),
+            onUnfinished: (partial) => this.recordUsage(conversation, message, partial, rules.id),
             ...(sink.signal === undefined ? {} : { signal: sink.signal }),
           });
           // Search results and pages count as input too: only a tool-free turn says how good the estimate was.

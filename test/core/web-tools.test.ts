@@ -229,4 +229,15 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     expect(bodies(t)[2]).not.toHaveProperty('tools');
     expect(t.anthropic.messageRequests().every((r) => r.status === 200)).toBe(true);
   });
+
+  it('records the searches of a turn whose continuation failed, and says what went wrong', async () => {
+    const t = await harness({ webTools: { search: true }, maxRetries: 0 });
+    t.anthropic.enqueue({ toolCalls: [{ search: 'one' }, { search: 'two' }], pauses: 1, continuationStatus: 529, text: 'never' });
+    const sink = recordingSink();
+    const outcome = await t.core.handle(inbound('search it', { mentionsBot: true }), { sink: () => sink });
+    expect(outcome).toMatchObject({ kind: 'failed', code: 'model_overloaded' });
+    expect(t.anthropic.messageRequests().map((r) => r.status)).toEqual([200, 529]);
+    expect(sink.failed[0]?.message).toMatch(/overloaded/);
+    expect(t.store.usage.searchesSince('discord', 'guild-1', 0)).toBe(1);
+  });
 });

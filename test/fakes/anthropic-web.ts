@@ -42,6 +42,8 @@ export interface WebScript {
   readonly pauses?: number;
   /** Text before the first tool call ("Let me look that up."). */
   readonly preamble?: string;
+  /** The continuation of the paused turn answers this HTTP error instead (529, 500…). */
+  readonly continuationStatus?: number;
 }
 
 export interface WebTurn {

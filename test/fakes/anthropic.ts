@@ -168,7 +168,10 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       const window = modelFor(String(body.model))?.contextWindow ?? 200_000;
       if (promptTokens > window) return reject(record, res, { status: 400, type: 'invalid_request_error', message: `prompt is too long: ${promptTokens} tokens > ${window} maximum` });
       // A paused turn's continuation carries on with its own script, not the next queued one.
-      const script = web.continuation(body) !== undefined ? {} : (queue.shift() ?? {});
+      const resumed = web.continuation(body);
+      const failContinuation = resumed?.script.continuationStatus;
+      const script: ScriptedReply =
+        resumed === undefined ? (queue.shift() ?? {}) : failContinuation === undefined ? {} : { status: failContinuation, errorType: failContinuation === 529 ? 'overloaded_error' : 'api_error' };
       if (script.status !== undefined) {
         record.status = script.status;
         return sendError(res, script.status, script.errorType ?? 'api_error', script.errorMessage ?? 'scripted error', script.headers);

@@ -23,14 +23,24 @@ export interface TurnHandlers {
   readonly onText: (textSoFar: string) => void;
   readonly onActivity?: (activity: ToolActivity) => void;
   readonly signal?: AbortSignal;
+  /** A continuation failed: what the turn had spent until then (searches are billed), before the error is thrown. */
+  readonly onUnfinished?: (partial: TurnResult) => void;
 }
 
 export async function completeTurn(model: ModelClient, request: ClaudeRequest, handlers: TurnHandlers, maxContinuations = MAX_CONTINUATIONS): Promise<TurnResult> {
   let content: readonly ResponseBlock[] = [];
   let usage: ModelUsage | undefined;
   let firstUsage: ModelUsage | undefined;
+  let last: ModelResult | undefined;
   for (let continuations = 0; ; continuations += 1) {
-    const result = await model.complete(continuation(request, content), handlers.onText, handlers.signal, handlers.onActivity);
+    let result: ModelResult;
+    try {
+      result = await model.complete(continuation(request, content), handlers.onText, handlers.signal, handlers.onActivity);
+    } catch (error) {
+      if (last !== undefined && usage !== undefined && firstUsage !== undefined) handlers.onUnfinished?.({ ...last, content, usage, firstUsage, continuations });
+      throw error;
+    }
+    last = result;
     content = [...content, ...result.content];
     usage = usage === undefined ? result.usage : addUsage(usage, result.usage);
     firstUsage ??= result.usage;
