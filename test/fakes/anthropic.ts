@@ -9,7 +9,8 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FAKE_MODELS, discordUrlDownloadable, modelFor, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
-import { FakeWeb, streamWebTurn, type FakeWebCorpus, type WebScript, type WebTurn } from './anthropic-web.js';
+import { FakeWeb, type FakeWebCorpus, type WebScript, type WebTurn } from './anthropic-web.js';
+import { streamWebTurn } from './anthropic-web-stream.js';
 
 /** Web tools (anthropic-web.ts): `toolCalls`, `pauses`, `preamble`; `text` is then the answer after the tools ('' for none). */
 export interface ScriptedReply extends WebScript {
