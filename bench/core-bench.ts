@@ -96,10 +96,16 @@ export interface CacheFigure {
 /**
  * Share of input tokens read from the (simulated) prompt cache over a conversation; with
  * `chatterBetween`, people talk among themselves that many messages between two mentions; with
- * `pdfPages`, the first question carries a PDF of that many pages (a private file, uploaded once).
+ * `pdfPages`, the first question carries a PDF of that many pages (a private file, uploaded once);
+ * with `webTools`, web search and fetch are on and every third question has a link the model reads.
  */
-export async function cachedShare(turns: number, chatterBetween = 0, pdfPages = 0): Promise<CacheFigure> {
-  const h: Harness = await createCoreHarness({ anthropic: { minCacheableTokens: 1024 }, logLevel: 'info', followUpWithoutMention: chatterBetween === 0 });
+export async function cachedShare(turns: number, chatterBetween = 0, { pdfPages = 0, webTools = false }: { pdfPages?: number; webTools?: boolean } = {}): Promise<CacheFigure> {
+  const h: Harness = await createCoreHarness({
+    anthropic: { minCacheableTokens: 1024, ...(webTools ? { web: {} } : {}) },
+    logLevel: 'info',
+    followUpWithoutMention: chatterBetween === 0,
+    ...(webTools ? { webTools: { search: true, fetch: true } } : {}),
+  });
   const platform = await startPlatformStub();
   const pdf = pdfBytes(pdfPages);
   h.core.registerPlatform('discord', { urlsArePublic: false, download: async () => ({ bytes: pdf, contentType: 'application/pdf' }) });
@@ -112,7 +118,8 @@ export async function cachedShare(turns: number, chatterBetween = 0, pdfPages = 
       h.anthropic.enqueue({ text: `Answer ${turn}. ${'Here is a detailed explanation with examples. '.repeat(30)}` });
       const attachments =
         turn === 0 && pdfPages > 0 ? [{ id: 'spec', name: 'spec.pdf', mediaType: 'application/pdf', size: pdf.length, url: 'https://files.example/spec.pdf' }] : [];
-      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}`, { thread: ref, mentionsBot: true, attachments }), {
+      const link = webTools && turn % 3 === 1 ? ` See https://docs.example.com/design/${turn} for context.` : '';
+      await h.core.handle(inbound(`Question ${turn}: ${'could you explain this part of the design? '.repeat(6)}${link}`, { thread: ref, mentionsBot: true, attachments }), {
         sink: () => postingSink(platform),
       });
     }

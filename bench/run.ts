@@ -32,8 +32,10 @@ async function main(): Promise<void> {
   out(`   cached share of input tokens: ${fixed(cache.cachedShare * 100, 1)} %  (read ${cache.cacheReadTokens}, written ${cache.cacheCreationTokens}, uncached ${cache.inputTokens})`);
   const busy = await cachedShare(20, 30);
   out(`   with 30 messages of chatter between mentions: ${fixed(busy.cachedShare * 100, 1)} %  (read ${busy.cacheReadTokens}, written ${busy.cacheCreationTokens}, uncached ${busy.inputTokens})`);
-  const pdf = await cachedShare(20, 0, 30);
+  const pdf = await cachedShare(20, 0, { pdfPages: 30 });
   out(`   starting with a 30-page PDF: ${fixed(pdf.cachedShare * 100, 1)} %  vs. ${fixed(cache.cachedShare * 100, 1)} % plain  (read ${pdf.cacheReadTokens}, written ${pdf.cacheCreationTokens}, uncached ${pdf.inputTokens})`);
+  const web = await cachedShare(20, 0, { webTools: true });
+  out(`   with web search and fetch on (a link read every third turn): ${fixed(web.cachedShare * 100, 1)} %  (read ${web.cacheReadTokens}, written ${web.cacheCreationTokens}, uncached ${web.inputTokens})`);
   out();
 
   const burst = await concurrentThreads(200);
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   out('6. Memory per idle thread (2000 answered threads of 10 messages, after a full GC)');
   out(idle.bytesPerThread === null ? '   n/a: run with node --expose-gc' : `   ${fixed(idle.bytesPerThread / 1024, 2)} KB heap per thread (the in-memory caches are capped; the rest lives in SQLite)`);
 
-  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, busyThreadCache: busy, pdfThreadCache: pdf, burst, firstVisible: first, idleMemory: idle };
+  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, busyThreadCache: busy, pdfThreadCache: pdf, webToolsCache: web, burst, firstVisible: first, idleMemory: idle };
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   out();

@@ -97,6 +97,9 @@ const envSchema = z.object({
     .or(z.literal('').transform(() => undefined))
     .transform((value) => value ?? 'auto'),
   PLAYGROUND_HOST: optionalString.transform((value) => value ?? '127.0.0.1'),
+  WEB_FETCH_MAX_USES: integer(5, 1, 50),
+  WEB_SEARCH_MAX_USES: integer(5, 1, 50),
+  DAILY_SEARCH_BUDGET: integer(0, 0, 10_000_000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -141,8 +144,17 @@ export interface Config {
   readonly pendingReplyMaxAgeMs: number;
   readonly retentionDays: number;
   readonly followUpWithoutMention: boolean;
-  /** Defaults of the `web_search` and `web_fetch` settings (admins change them with /settings). */
-  readonly web: { readonly search: boolean; readonly fetch: boolean };
+  /**
+   * Defaults of the `web_search` and `web_fetch` settings (admins change them with /settings), the
+   * uses one answer may make of each, and web searches per server/workspace per UTC day (0: no budget).
+   */
+  readonly web: {
+    readonly search: boolean;
+    readonly fetch: boolean;
+    readonly searchMaxUses: number;
+    readonly fetchMaxUses: number;
+    readonly dailySearchBudget: number;
+  };
   /** THINKING: `off`, or the adaptive-thinking effort on models that have it. */
   readonly thinking: ThinkingSetting;
   readonly port: number;
@@ -225,7 +237,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingReplyMaxAgeMs: e.PENDING_REPLY_MAX_AGE_MINUTES * 60_000,
     retentionDays: e.RETENTION_DAYS,
     followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
-    web: { search: e.WEB_SEARCH, fetch: e.WEB_FETCH },
+    web: {
+      search: e.WEB_SEARCH,
+      fetch: e.WEB_FETCH,
+      searchMaxUses: e.WEB_SEARCH_MAX_USES,
+      fetchMaxUses: e.WEB_FETCH_MAX_USES,
+      dailySearchBudget: e.DAILY_SEARCH_BUDGET,
+    },
     thinking: e.THINKING,
     port: e.PORT,
     playground: playgroundOn ? { host: e.PLAYGROUND_HOST, uploadsDir: join(dirname(e.DATABASE_PATH), 'playground-uploads') } : undefined,

@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     pendingReplyMaxAgeMs: config.pendingReplyMaxAgeMs,
     webSearch: config.web.search,
     webFetch: config.web.fetch,
+    webToolLimits: { searchMaxUses: config.web.searchMaxUses, fetchMaxUses: config.web.fetchMaxUses },
+    dailySearchBudget: config.web.dailySearchBudget,
   });
   const health = new Health(() => store.isHealthy());
   const adapters: RunningAdapter[] = [];

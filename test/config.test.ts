@@ -48,7 +48,7 @@ describe('config', () => {
     expect(config.databasePath).toBe('./data/threadline.db');
     expect(config.logLevel).toBe('info');
     expect(config.followUpWithoutMention).toBe(true);
-    expect(config.web).toEqual({ search: false, fetch: true });
+    expect(config.web).toMatchObject({ search: false, fetch: true });
     expect(config.slack).toBeUndefined();
     expect(Object.isFrozen(config.anthropic)).toBe(true);
   });
@@ -77,7 +77,7 @@ describe('config', () => {
     const config = loadConfig({ ANTHROPIC_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp-1', SLACK_ADMIN_USER_IDS: 'U1, U2,,', FOLLOW_UP_WITHOUT_MENTION: 'false' });
     expect(config.slack?.adminUserIds).toEqual(['U1', 'U2']);
     expect(config.followUpWithoutMention).toBe(false);
-    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'on', WEB_FETCH: 'OFF' }).web).toEqual({ search: true, fetch: false });
+    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'on', WEB_FETCH: 'OFF' }).web).toMatchObject({ search: true, fetch: false });
     expect(() => loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', WEB_SEARCH: 'sometimes' })).toThrow(/WEB_SEARCH: must be on or off/);
     expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' }).thinking).toBe('off');
     expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', THINKING: 'xhigh' }).thinking).toBe('xhigh');
@@ -95,5 +95,20 @@ describe('config', () => {
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
+  });
+});
+
+describe('config: web tools', () => {
+  const base = { ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' };
+  it('fetch on, search off, five uses each and no search budget by default', () => {
+    expect(loadConfig(base).web).toEqual({ fetch: true, search: false, fetchMaxUses: 5, searchMaxUses: 5, dailySearchBudget: 0 });
+  });
+  it('reads on/off and the limits', () => {
+    const config = loadConfig({ ...base, WEB_FETCH: 'off', WEB_SEARCH: 'on', WEB_SEARCH_MAX_USES: '3', WEB_FETCH_MAX_USES: '8', DAILY_SEARCH_BUDGET: '500' });
+    expect(config.web).toEqual({ fetch: false, search: true, fetchMaxUses: 8, searchMaxUses: 3, dailySearchBudget: 500 });
+  });
+  it('names each bad variable', () => {
+    const found = problems({ ...base, WEB_FETCH: 'sometimes', WEB_SEARCH_MAX_USES: '0', DAILY_SEARCH_BUDGET: '-1' });
+    for (const name of ['WEB_FETCH', 'WEB_SEARCH_MAX_USES', 'DAILY_SEARCH_BUDGET']) expect(found.some((line) => line.startsWith(`${name}:`)), name).toBe(true);
   });
 });

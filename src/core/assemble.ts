@@ -9,6 +9,7 @@ import { withStrideBreakpoints } from './cache-breakpoints.js';
 import { documentBlock, type DocumentBlock, type DocumentPart } from './documents/parts.js';
 import { estimateDocumentTokens } from './documents/pdf.js';
 import type { ModelRules } from './models.js';
+import type { ServerToolDefinition } from './web-tools/definitions.js';
 import { estimateImageTokens, estimateTextTokens, prefixWithinTokens } from './tokens.js';
 
 export type ImageSource =
@@ -64,6 +65,8 @@ export interface ClaudeRequest {
   readonly system: TextBlock[];
   readonly messages: RequestMessage[];
   readonly cache_control: { type: 'ephemeral' };
+  /** Server tools (web search / fetch), when the thread's settings turn them on: web-tools/definitions.ts. */
+  readonly tools?: readonly ServerToolDefinition[];
 }
 
 export interface AssembleResult {

@@ -31,6 +31,7 @@ import { ModelCatalog } from './settings/model-catalog.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import { SettingsService, type SettingsCommand } from './settings/service.js';
 import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstructions } from './system-prompt.js';
+import { WebTools, completeTurn, turnOutcome, type TurnResult, type WebToolLimits } from './web-tools/index.js';
 import type {
   AttachmentInput,
   ChatCore,
@@ -72,6 +73,10 @@ export interface ChatServiceOptions {
   readonly thinking?: ThinkingSetting;
   /** Suggested prompts of a new Slack assistant thread (default: a built-in set). */
   readonly suggestedPrompts?: SuggestedPromptsSource;
+  /** Uses of each web tool one answer may make (`max_uses`). */
+  readonly webToolLimits?: WebToolLimits;
+  /** Web searches per server/workspace per UTC day (0: no budget). */
+  readonly dailySearchBudget?: number;
   readonly now?: () => number;
   /** Where replies, latencies and errors are counted (`GET /metrics`); a private registry when absent. */
   readonly metrics?: Metrics;
@@ -117,6 +122,7 @@ export class ChatService implements ChatCore, ThreadReader {
   private readonly panel: AssistantPanel;
   private readonly metrics: Metrics;
   private readonly reader: StoredThreadReader;
+  private readonly webTools: WebTools;
 
   constructor(private readonly options: ChatServiceOptions) {
     this.store = options.store;
@@ -152,6 +158,17 @@ export class ChatService implements ChatCore, ThreadReader {
       now: this.now,
     });
     this.rulesFor(options.modelId);
+    this.webTools = new WebTools({
+      // The `web_search` / `web_fetch` settings of the conversation's channel, asked per reply.
+      switches: (thread) => {
+        const effective = this.settings.effective(thread.platform, thread.workspaceId, thread.channelId);
+        return { webSearch: effective.webSearch.value, webFetch: effective.webFetch.value };
+      },
+      ...(options.webToolLimits === undefined ? {} : { limits: options.webToolLimits }),
+      ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
+      searchesSince: (platform, workspaceId, since) => this.store.usage.searchesSince(platform, workspaceId, since),
+      now: this.now,
+    });
     // `/settings set prompts` where an admin set them, the built-in set otherwise.
     this.panel = new AssistantPanel(
       this.store,
@@ -548,8 +565,9 @@ export class ChatService implements ChatCore, ThreadReader {
     }
     const tracked = this.controls.track(message.id, message.authorId, sink.signal);
 
-    let result: ModelResult;
+    let result: TurnResult;
     let userNotes: readonly string[] = [];
+    let web = this.webTools.plan(refOf(conversation), rules.id);
     try {
       const system = this.prepareSystem(conversation, message, rules);
       let shrunk = false;
@@ -558,12 +576,25 @@ export class ChatService implements ChatCore, ThreadReader {
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
-          const request = withThinking(this.panel.withViewedChannel(assembled.request, conversation), rules, this.options.thinking ?? 'off');
-          result = await this.options.model.complete(request, (text) => sink.progress?.(text), tracked.signal, () => sink.thinking?.());
-          this.requests.observe(conversation.id, assembled, result.usage);
+          const withTools = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
+          const request = withThinking(this.panel.withViewedChannel(withTools, conversation), rules, this.options.thinking ?? 'off');
+          result = await completeTurn(this.options.model, request, {
+            onText: (text) => sink.progress?.(text),
+            onThinking: () => sink.thinking?.(),
+            onActivity: (activity) => sink.activity?.(activity),
+            onUnfinished: (partial) => this.recordUsage(conversation, message, partial, rules.id),
+            signal: tracked.signal,
+          });
+          // Search results and pages count as input too: only a tool-free turn says how good the estimate was.
+          if (!result.content.some((block) => block.type === 'server_tool_use')) this.requests.observe(conversation.id, assembled, result.firstUsage);
           break;
         } catch (error) {
           const failure = toModelError(error);
+          const withoutTools = this.webTools.withoutRejectedTools(failure, web, rules.id, log);
+          if (withoutTools !== undefined) {
+            web = withoutTools;
+            continue;
+          }
           if (!shrunk && this.requests.shrinkAfterTooLong(failure, conversation.id, assembled, log)) {
             shrunk = true;
             continue;
@@ -595,18 +626,19 @@ export class ChatService implements ChatCore, ThreadReader {
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
       return this.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log, replacing);
     }
+    const outcome = turnOutcome(result.text, result.content, result.stopReason);
     if (result.text.trim() === '') {
       recordUsage();
       log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
       if (stopped) return this.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
-      return this.failWith(jobId, message, sink, 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log, replacing);
+      return this.failWith(jobId, message, sink, outcome.emptyMessage ?? 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log, replacing);
     }
 
-    const notes = [...userNotes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : []), ...answerNotes(result)];
+    const notes = [...userNotes, ...web.notes, ...outcome.notes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : []), ...answerNotes(result)];
     const note = notes.length === 0 ? undefined : notes.join('\n');
     let posted: PostedIds;
     try {
-      posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }) });
+      posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }), ...(outcome.sources.length === 0 ? {} : { sources: outcome.sources }) });
     } catch (error) {
       const code = isThreadlineError(error) ? error.code : 'platform_post_failed';
       log.error({ err: error, code }, 'could not post the answer');
@@ -619,8 +651,8 @@ export class ChatService implements ChatCore, ThreadReader {
     }
     // One commit for the answer, its usage and its job.
     this.store.transaction(() => {
-      if (replacing === undefined) this.storeReply(conversation.id, message, result.text, posted);
-      else replaceStoredAnswer(this.store, replacing, message, result.text, posted, this.now());
+      if (replacing === undefined) this.storeReply(conversation.id, message, outcome.storedText, posted);
+      else replaceStoredAnswer(this.store, replacing, message, outcome.storedText, posted, this.now());
       recordUsage();
       if (jobId !== null) this.store.jobs.finish(jobId, 'done', this.now());
     });
@@ -760,7 +792,7 @@ export class ChatService implements ChatCore, ThreadReader {
     };
   }
 
-  private recordUsage(conversation: Conversation, message: StoredMessage, result: ModelResult, model: string): void {
+  private recordUsage(conversation: Conversation, message: StoredMessage, result: TurnResult, model: string): void {
     this.store.usage.record({
       conversationId: conversation.id,
       platform: conversation.platform,
@@ -773,6 +805,8 @@ export class ChatService implements ChatCore, ThreadReader {
       outputTokens: result.usage.outputTokens,
       cacheReadTokens: result.usage.cacheReadTokens,
       cacheCreationTokens: result.usage.cacheCreationTokens,
+      webSearchRequests: result.usage.webSearchRequests,
+      webFetchRequests: result.usage.webFetchRequests,
       stopReason: result.stopReason,
       createdAt: this.now(),
     });

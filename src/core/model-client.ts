@@ -9,15 +9,21 @@ import { ThreadlineError } from '../errors.js';
 import type { ClaudeRequest } from './assemble.js';
 import { observeRateLimits, type ModelMetrics } from './metrics.js';
 import { toModelError, type RefusalDetails } from './model-errors.js';
+import { activityOf, textOfBlocks, type ResponseBlock } from './web-tools/content.js';
+import type { ToolActivity } from './web-tools/types.js';
 
 export interface ModelUsage {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly cacheCreationTokens: number;
+  /** Server tool calls billed (`usage.server_tool_use`); failed searches are free and not counted. */
+  readonly webSearchRequests: number;
+  readonly webFetchRequests: number;
 }
 
 export interface ModelResult {
+  /** The whole turn's text: a continued turn's earlier text (its last assistant message) included. */
   readonly text: string;
   readonly stopReason: string | null;
   readonly refusal: RefusalDetails | null;
@@ -25,6 +31,8 @@ export interface ModelResult {
   readonly requestId: string | null;
   /** How long the model thought before writing (adaptive thinking), when it did. */
   readonly thinkingMs?: number;
+  /** This response's content blocks exactly as received: a `pause_turn` sends them back unchanged. */
+  readonly content: readonly ResponseBlock[];
 }
 
 /** `stopReason` of an answer the user stopped: `text` is what was written until then. */
@@ -33,10 +41,17 @@ export const STOPPED_BY_USER = 'stopped_by_user';
 export interface ModelClient {
   /**
    * Streams one answer; `onText` gets the full text so far after each delta, `onThinking` fires
-   * when a thinking block starts. Throws ThreadlineError; when `signal` aborts (the user pressed
-   * Stop) it resolves with the text so far and `stopReason` STOPPED_BY_USER instead.
+   * when a thinking block starts, `onActivity` each server tool call as it starts running.
+   * Throws ThreadlineError; when `signal` aborts (the user pressed Stop) it resolves with the
+   * text so far and `stopReason` STOPPED_BY_USER instead.
    */
-  complete(request: ClaudeRequest, onText: (textSoFar: string) => void, signal?: AbortSignal, onThinking?: () => void): Promise<ModelResult>;
+  complete(
+    request: ClaudeRequest,
+    onText: (textSoFar: string) => void,
+    signal?: AbortSignal,
+    onThinking?: () => void,
+    onActivity?: (activity: ToolActivity) => void,
+  ): Promise<ModelResult>;
   /** Uploads a file once (Files API) so later requests can refer to it by id. */
   uploadFile(bytes: Uint8Array, name: string, mediaType: string): Promise<string>;
   /** Every model id `GET /v1/models` lists (all pages). Throws ThreadlineError. */
@@ -55,6 +70,7 @@ export interface ModelClientOptions {
 }
 
 type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
+type Message = Anthropic.Messages.Message;
 
 export function createModelClient(options: ModelClientOptions): ModelClient {
   const client = new Anthropic({
@@ -84,7 +100,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         throw toModelError(error);
       }
     },
-    async complete(request, onText, signal, onThinking) {
+    async complete(request, onText, signal, onThinking, onActivity) {
       const controller = new AbortController();
       const abortFromCaller = () => controller.abort();
       signal?.addEventListener('abort', abortFromCaller, { once: true });
@@ -98,8 +114,16 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         }, options.idleTimeoutMs);
       };
       let requestId: string | null = null;
-      const state = new StreamState();
-      const stoppedByUser = (): ModelResult => ({ ...state.result(requestId), stopReason: STOPPED_BY_USER });
+      // A continued turn (pause_turn) ends with the turn's content so far: its text is the answer's start.
+      const last = request.messages[request.messages.length - 1];
+      const earlier = last?.role === 'assistant' ? (last.content as ReadonlyArray<{ type: string; text?: string }>) : [];
+      const thinking = new ThinkingClock();
+      let snapshot: Message | undefined;
+      const stoppedByUser = (): ModelResult => ({
+        ...(snapshot === undefined ? emptyResult(requestId) : resultOf(snapshot, textOfBlocks([...earlier, ...snapshot.content]), requestId)),
+        stopReason: STOPPED_BY_USER,
+        ...thinking.result(),
+      });
       // A function, not a property read: the signal changes while this runs.
       const callerStopped = () => signal?.aborted === true;
       // Stopped before the call began (a press while the request was being built): no call at all.
@@ -111,26 +135,47 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         armIdleTimer();
         const sentAt = performance.now();
         let firstTokenSeen = false;
+        // The SDK's MessageStream folds the events into the message (tool inputs, citations, result blocks).
         const { data: stream, request_id } = await client.messages
-          .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
+          .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal })
           .withResponse();
         requestId = request_id ?? null;
+        let shown = '';
         for await (const event of stream as AsyncIterable<RawEvent>) {
           armIdleTimer();
-          const change = state.apply(event);
-          if (change === 'text') {
-            if (!firstTokenSeen) metrics?.firstToken((performance.now() - sentAt) / 1000);
-            firstTokenSeen = true;
-            onText(state.text);
-          } else if (change === 'thinking') onThinking?.();
+          const current = stream.currentMessage;
+          if (current === undefined) continue;
+          snapshot = current;
+          if (event.type === 'content_block_start') {
+            const type = event.content_block.type;
+            if (type === 'thinking' || type === 'redacted_thinking') {
+              thinking.start();
+              onThinking?.();
+            } else thinking.stop();
+          } else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
+            // Thinking deltas (and the signature) are never part of the answer.
+            thinking.stop();
+            const text = textOfBlocks([...earlier, ...current.content]);
+            if (text !== shown) {
+              if (!firstTokenSeen) metrics?.firstToken((performance.now() - sentAt) / 1000);
+              firstTokenSeen = true;
+              onText((shown = text));
+            }
+          } else if (event.type === 'content_block_stop' && onActivity !== undefined) {
+            const block = current.content[event.index];
+            const activity = block === undefined ? undefined : activityOf(block);
+            if (activity !== undefined) onActivity(activity);
+          }
         }
         // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
         if (controller.signal.aborted) {
           if (!stalled && callerStopped()) return stoppedByUser();
           throw new Error('stream aborted');
         }
-        metrics?.modelUsage(state.usage);
-        return state.result(requestId);
+        const message = await stream.finalMessage();
+        const result = { ...resultOf(message, textOfBlocks([...earlier, ...message.content]), requestId), ...thinking.result() };
+        metrics?.modelUsage(result.usage);
+        return result;
       } catch (error) {
         // A stop the user asked for is not an error of the model's.
         if (!stalled && callerStopped()) return stoppedByUser();
@@ -155,75 +200,51 @@ function withRequestId(error: ThreadlineError, requestId: string | null): Thread
   return new ThreadlineError(error.code, error.message, { cause: error.cause, requestId });
 }
 
-/** Folds stream events into the answer so far; `apply` says whether the text grew or thinking began. */
-class StreamState {
-  text = '';
-  private thinkingSince: number | undefined;
-  thinkingMs: number | undefined;
-  stopReason: string | null = null;
-  refusal: RefusalDetails | null = null;
-  usage: ModelUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 };
+/** How long the model thought before its first text (adaptive thinking), when it did. */
+class ThinkingClock {
+  private since: number | undefined;
+  private ms: number | undefined;
 
-  result(requestId: string | null): ModelResult {
-    return {
-      text: this.text,
-      stopReason: this.stopReason,
-      refusal: this.refusal,
-      usage: this.usage,
-      requestId,
-      ...(this.thinkingMs === undefined ? {} : { thinkingMs: this.thinkingMs }),
-    };
+  start(): void {
+    this.since ??= Date.now();
   }
 
-  apply(event: RawEvent): 'text' | 'thinking' | null {
-    switch (event.type) {
-      case 'content_block_start': {
-        const type = event.content_block.type;
-        if (type === 'thinking' || type === 'redacted_thinking') {
-          this.thinkingSince ??= Date.now();
-          return 'thinking';
-        }
-        this.endThinking();
-        return null;
-      }
-      case 'message_start': {
-        const usage = event.message.usage;
-        this.usage = {
-          inputTokens: usage.input_tokens ?? 0,
-          outputTokens: usage.output_tokens ?? 0,
-          cacheReadTokens: usage.cache_read_input_tokens ?? 0,
-          cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
-        };
-        return null;
-      }
-      case 'content_block_delta':
-        // Thinking deltas (and the signature) are never part of the answer.
-        if (event.delta.type === 'text_delta') {
-          this.endThinking();
-          this.text += event.delta.text;
-          return 'text';
-        }
-        return null;
-      case 'message_delta': {
-        this.stopReason = event.delta.stop_reason ?? this.stopReason;
-        const details = (event.delta as { stop_details?: { category?: string | null; explanation?: string | null } | null }).stop_details;
-        if (details) this.refusal = { category: details.category ?? null, explanation: details.explanation ?? null };
-        // message_delta usage is cumulative (§8): take it as the new total.
-        const usage = event.usage;
-        this.usage = {
-          inputTokens: usage.input_tokens ?? this.usage.inputTokens,
-          outputTokens: usage.output_tokens ?? this.usage.outputTokens,
-          cacheReadTokens: usage.cache_read_input_tokens ?? this.usage.cacheReadTokens,
-          cacheCreationTokens: usage.cache_creation_input_tokens ?? this.usage.cacheCreationTokens,
-        };
-        return null;
-      }
-      default:
-        return null;
-    }
+  stop(): void {
+    if (this.since !== undefined && this.ms === undefined) this.ms = Date.now() - this.since;
   }
 
-  private endThinking(): void {
-    if (this.thinkingSince !== undefined && this.thinkingMs === undefined) this.thinkingMs = Date.now() - this.thinkingSince;
+  result(): { thinkingMs?: number } {
+    return this.ms === undefined ? {} : { thinkingMs: this.ms };
   }
+}
+
+function emptyResult(requestId: string | null): ModelResult {
+  return {
+    text: '',
+    stopReason: null,
+    refusal: null,
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, webSearchRequests: 0, webFetchRequests: 0 },
+    requestId,
+    content: [],
+  };
+}
+
+function resultOf(message: Message, text: string, requestId: string | null): ModelResult {
+  const usage = message.usage;
+  const details = message.stop_details as { category?: string | null; explanation?: string | null } | null | undefined;
+  return {
+    text,
+    stopReason: message.stop_reason ?? null,
+    refusal: details ? { category: details.category ?? null, explanation: details.explanation ?? null } : null,
+    usage: {
+      inputTokens: usage.input_tokens ?? 0,
+      outputTokens: usage.output_tokens ?? 0,
+      cacheReadTokens: usage.cache_read_input_tokens ?? 0,
+      cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
+      webSearchRequests: usage.server_tool_use?.web_search_requests ?? 0,
+      webFetchRequests: usage.server_tool_use?.web_fetch_requests ?? 0,
+    },
+    requestId,
+    content: message.content,
+  };
 }

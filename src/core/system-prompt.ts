@@ -27,6 +27,7 @@ export function basePrompt(platform: Platform): string {
     'Several people may take part in one conversation. When more than one person speaks, each of their messages starts with the speaker\'s display name and a colon; use names when it helps to address someone. Earlier replies in the conversation are yours.',
     'Images and files posted in the conversation are shown to you where possible; notes in square brackets describe attachments you cannot see.',
     'Be direct and concise: chat readers skim. Never mention @everyone, @here or @channel.',
+    'When you have web search or web fetch, use them for fresh facts and for links people post. A numbered list of the pages you cite is added under your answer automatically (the "Sources:" lists under your earlier replies came from there), so never write one yourself.',
   ].join('\n\n');
 }
 

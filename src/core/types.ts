@@ -8,6 +8,9 @@ import type { SuggestedPrompt, ViewedChannel } from './assistant-panel.js';
 import type { CommandReply, InstructionsCommand } from './instructions.js';
 import type { EffectiveSettings } from './settings/resolve.js';
 import type { SettingsCommand } from './settings/service.js';
+import type { Source, ToolActivity } from './web-tools/types.js';
+
+export type { Source, ToolActivity } from './web-tools/types.js';
 
 export type Platform = 'discord' | 'slack' | 'web';
 
@@ -77,6 +80,8 @@ export interface FinalReply {
   readonly text: string;
   /** A short note to show under the answer, never stored as model text (e.g. "cut at the length limit"). */
   readonly note?: string;
+  /** Pages the answer cites (web search / fetch), deduplicated, at most five: shown as a numbered list after it. */
+  readonly sources?: readonly Source[];
 }
 
 /**
@@ -90,6 +95,8 @@ export interface ReplySink {
   progress?(textSoFar: string): void;
   /** The model is thinking (adaptive thinking) before it writes: show "thinking…". */
   thinking?(): void;
+  /** A web search or fetch started running: show it ("searching the web…", "reading example.com…") until text follows. */
+  activity?(activity: ToolActivity): void;
   finish(reply: FinalReply): Promise<PostedIds>;
   /** Replace anything shown so far with a short explanation for the user. */
   fail(userMessage: string, code: ErrorCode): Promise<PostedIds>;

@@ -121,6 +121,9 @@ export interface UsageRecord {
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly cacheCreationTokens: number;
+  /** Server tool calls billed for the reply (`usage.server_tool_use`); absent means none. */
+  readonly webSearchRequests?: number;
+  readonly webFetchRequests?: number;
   readonly stopReason: string | null;
   readonly createdAt: number;
 }

@@ -1,3 +1,5 @@
+import { continuesPausedTurn, SERVER_TOOL_BLOCKS, toolNames, validateToolBlocks, validateTools, type EmittedRegistry } from './anthropic-tool-rules.js';
+
 /**
  * The Messages API's request rules as a pure validator (../shared/reference/anthropic-api-rules.md).
  * Kept apart from the server so unit tests can run every rule against every request the core
@@ -97,6 +99,10 @@ export interface ValidateOptions {
    * need the server (it downloads URLs and keeps uploads). Undefined: unknown, not checked.
    */
   readonly documentBytes?: (source: Record<string, unknown>) => Buffer | undefined;
+  /** The server tool blocks the fake produced: sent back, they must be unchanged. Unknown: not checked. */
+  readonly emitted?: EmittedRegistry;
+  /** False: this endpoint has no server tools (a proxy or platform without them); any is a 400. */
+  readonly serverTools?: boolean;
 }
 
 /** §13: a PDF's page objects (the fake reads the uncompressed PDFs tests make). */
@@ -147,6 +153,10 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
     if (system === undefined || system.some((block) => block.type !== 'text')) return bad('system: Input should be a valid string or list of text blocks');
   }
 
+  const toolError = validateTools(body.tools, modelId, options.serverTools ?? true);
+  if (toolError !== undefined) return toolError;
+  const tools = toolNames(body.tools);
+
   const messages = body.messages;
   if (!Array.isArray(messages)) return bad('messages: Input should be a valid list');
   if (messages.length === 0) return bad('messages: at least one message is required');
@@ -154,6 +164,7 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
 
   let cacheBreakpoints = body.cache_control !== undefined && body.cache_control !== null ? 1 : 0;
   for (const block of blocksOf(body.system) ?? []) if (block.cache_control) cacheBreakpoints += 1;
+  for (const tool of Array.isArray(body.tools) ? (body.tools as Block[]) : []) if (tool.cache_control) cacheBreakpoints += 1;
 
   let images = 0;
   let largestSide = 0;
@@ -182,6 +193,8 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
     if (blocks.length === 0 && !isFinalAssistant) {
       return bad(`messages.${index}: all messages must have non-empty content except for the optional final assistant message`);
     }
+    const toolBlocksError = validateToolBlocks(String(role), blocks, index, tools, options.emitted);
+    if (toolBlocksError !== undefined) return toolBlocksError;
     for (let b = 0; b < blocks.length; b += 1) {
       const block = blocks[b] as Block;
       if (block.cache_control) {
@@ -209,11 +222,11 @@ export function validateRequest(body: Record<string, unknown>, options: Validate
         const checked = validateDocument(block, `messages.${index}.content.${b}.document`, options);
         if ('status' in checked) return checked;
         pdfPages += checked.pages;
-      } else if (!['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'].includes(String(block.type))) {
+      } else if (!['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'].includes(String(block.type)) && !SERVER_TOOL_BLOCKS.has(String(block.type))) {
         return bad(`messages.${index}.content.${b}.type: unknown block type ${String(block.type)}`);
       }
     }
-    if (isFinalAssistant) {
+    if (isFinalAssistant && !continuesPausedTurn(blocks)) {
       if (!model.prefill) return bad('This model does not support assistant message prefill. The conversation must end with a user message.');
       const last = blocks[blocks.length - 1];
       if (last?.type === 'text' && /\s$/.test(String(last.text))) return bad('messages: final assistant content cannot end with trailing whitespace');

@@ -9,8 +9,11 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FAKE_MODELS, discordUrlDownloadable, modelFor, pdfPageCount, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
+import { FakeWeb, type FakeWebCorpus, type WebScript, type WebTurn } from './anthropic-web.js';
+import { streamWebTurn } from './anthropic-web-stream.js';
 
-export interface ScriptedReply {
+/** Web tools (anthropic-web.ts): `toolCalls`, `pauses`, `preamble`; `text` is then the answer after the tools ('' for none). */
+export interface ScriptedReply extends WebScript {
   readonly text?: string;
   readonly stopReason?: 'end_turn' | 'max_tokens' | 'refusal' | 'stop_sequence';
   readonly stopDetails?: { category: string | null; explanation: string | null };
@@ -54,6 +57,7 @@ export interface FakeUsage {
   output_tokens: number;
   cache_read_input_tokens: number;
   cache_creation_input_tokens: number;
+  server_tool_use?: { web_search_requests: number; web_fetch_requests: number };
 }
 
 export interface FakeAnthropicOptions {
@@ -69,6 +73,12 @@ export interface FakeAnthropicOptions {
   readonly countTokens?: (json: string) => number;
   /** What `GET /v1/models` lists (default: every model the fake serves). */
   readonly models?: readonly string[];
+  /**
+   * Pages and search results the web tools find (anthropic-web.ts); others are generated. Given
+   * (even `{}`), the model also calls the tools unasked: a fetch per link in the question, a
+   * search when it says "search". Without it, only replies that script `toolCalls` use them.
+   */
+  readonly web?: FakeWebCorpus;
 }
 
 export interface FakeAnthropic {
@@ -87,6 +97,8 @@ export interface FakeAnthropic {
   messageRequests(): RecordedRequest[];
   /** Files uploaded through the Files API, by id. */
   readonly files: ReadonlyMap<string, UploadedFile>;
+  /** Holds every web tool result until the returned function is called (what shows while a tool runs). */
+  holdToolResults(): () => void;
   close(): Promise<void>;
 }
 
@@ -102,6 +114,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const openResponses = new Set<ServerResponse>();
   const files = new Map<string, UploadedFile>();
   const countTokens = options.countTokens ?? ((json: string) => Math.ceil(json.length / 4));
+  const web = new FakeWeb(options.web);
+  let toolGate: Promise<void> | undefined;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -158,6 +172,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         canDownload,
         imageSize: (source) => (source.type === 'file' ? files.get(String(source.file_id))?.size : undefined),
         documentBytes: (source) => documents.bytes.get(source),
+        emitted: web.registry,
         ...options.validate,
         apiVersion: version,
       });
@@ -166,12 +181,26 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       const promptTokens = prompt.reduce((sum, block) => sum + block.tokens, 0);
       const window = modelFor(String(body.model))?.contextWindow ?? 200_000;
       if (promptTokens > window) return reject(record, res, { status: 400, type: 'invalid_request_error', message: `prompt is too long: ${promptTokens} tokens > ${window} maximum` });
-      const script = queue.shift() ?? {};
+      // A paused turn's continuation carries on with its own script, not the next queued one.
+      const resumed = web.continuation(body);
+      const failContinuation = resumed?.script.continuationStatus;
+      const script: ScriptedReply =
+        resumed === undefined ? (queue.shift() ?? {}) : failContinuation === undefined ? {} : { status: failContinuation, errorType: failContinuation === 529 ? 'overloaded_error' : 'api_error' };
       if (script.status !== undefined) {
         record.status = script.status;
         return sendError(res, script.status, script.errorType ?? 'api_error', script.errorMessage ?? 'scripted error', script.headers);
       }
       const usage = simulateCache(body, prompt, written, options.minCacheableTokens ?? 0);
+      const webTurn = web.turn(body, script, defaultAnswer(body));
+      if (webTurn !== undefined) {
+        usage.output_tokens = Math.max(1, Math.ceil(JSON.stringify(webTurn.content).length / 16));
+        usage.server_tool_use = webTurn.serverToolUse;
+        record.usage = usage;
+        record.status = 200;
+        if (body.stream === true) await streamTurn(res, body, webTurn, usage, script.chunkSize ?? 40, () => (record.firstTokenAt ??= Date.now()), () => toolGate ?? Promise.resolve());
+        else sendJson(res, 200, { ...messageJson(body, '', {}, usage), content: webTurn.content, stop_reason: webTurn.stopReason });
+        return;
+      }
       const text = script.text ?? defaultAnswer(body);
       usage.output_tokens = Math.max(1, Math.ceil(text.length / 4));
       record.usage = usage;
@@ -203,6 +232,14 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     },
     forgetCache: () => written.clear(),
     files,
+    holdToolResults: () => {
+      let release = () => {};
+      toolGate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        toolGate = undefined;
+        release();
+      };
+    },
     messageRequests: () => requests.filter((request) => request.path.startsWith('/v1/messages') && !request.path.includes('count_tokens')),
     /** Resolves once `count` Messages requests (not uploads) have been answered. */
     async waitForRequests(count) {
@@ -445,6 +482,28 @@ async function streamMessage(
   res.end();
 }
 
+async function streamTurn(
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  turn: WebTurn,
+  usage: FakeUsage,
+  chunkSize: number,
+  onFirstToken: () => void,
+  toolRuns: () => Promise<void>,
+): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId() });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const start = { input_tokens: usage.input_tokens, output_tokens: 1, cache_read_input_tokens: usage.cache_read_input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens };
+  send('message_start', {
+    type: 'message_start',
+    message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: start },
+  });
+  await streamWebTurn(send, turn, chunkSize, onFirstToken, toolRuns);
+  send('message_delta', { type: 'message_delta', delta: { stop_reason: turn.stopReason, stop_sequence: null, stop_details: null }, usage });
+  send('message_stop', { type: 'message_stop' });
+  res.end();
+}
+
 /**
  * Prompt caching as §10 describes it: prefixes are written at breakpoints (explicit
  * `cache_control` blocks, plus the last block under top-level automatic caching), and a request
@@ -454,7 +513,8 @@ async function streamMessage(
 function simulateCache(body: Record<string, unknown>, blocks: PromptBlock[], written: Set<string>, minTokens: number): FakeUsage {
   const hashes: string[] = [];
   const cumulative: number[] = [];
-  let hash = String(body.model);
+  // Tools come first in the cached prefix (§10): a different tool list shares nothing.
+  let hash = `${String(body.model)}\u0000${JSON.stringify(body.tools ?? null)}`;
   let sum = 0;
   for (const block of blocks) {
     hash = createHash('sha1').update(hash).update(block.key).digest('hex');

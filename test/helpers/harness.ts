@@ -37,6 +37,10 @@ export interface HarnessOptions {
   readonly thinking?: ThinkingSetting;
   /** Metrics to count into (a test reads its registry); a private one by default. */
   readonly metrics?: Metrics;
+  /** Defaults of the web tool settings (default: the core's, search off and fetch on). */
+  readonly webTools?: { readonly search?: boolean; readonly fetch?: boolean };
+  readonly webToolLimits?: { readonly searchMaxUses: number; readonly fetchMaxUses: number };
+  readonly dailySearchBudget?: number;
 }
 
 export interface Harness {
@@ -86,6 +90,10 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     ...(options.textAttachmentMaxBytes === undefined ? {} : { textAttachmentMaxBytes: options.textAttachmentMaxBytes }),
     ...(options.thinking === undefined ? {} : { thinking: options.thinking }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    // The defaults of the web settings (WEB_SEARCH / WEB_FETCH); unset, the core's own (search off, fetch on).
+    ...(options.webTools === undefined ? {} : { webSearch: options.webTools.search ?? false, webFetch: options.webTools.fetch ?? false }),
+    ...(options.webToolLimits === undefined ? {} : { webToolLimits: options.webToolLimits }),
+    ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
   });
   const health = new Health(() => store.isHealthy());
   return {

@@ -1,6 +1,6 @@
 /** A ReplySink that records what the core asked it to show, for core-level tests. */
 import type { ErrorCode } from '../../src/errors.js';
-import type { FinalReply, PostedIds, ReplySink } from '../../src/core/types.js';
+import type { FinalReply, PostedIds, ReplySink, ToolActivity } from '../../src/core/types.js';
 
 export interface RecordingSink extends ReplySink {
   readonly started: number;
@@ -8,6 +8,7 @@ export interface RecordingSink extends ReplySink {
   readonly progressTexts: string[];
   readonly finished: FinalReply[];
   readonly failed: Array<{ message: string; code: ErrorCode }>;
+  readonly activities: ToolActivity[];
 }
 
 let nextId = 1;
@@ -18,6 +19,10 @@ export function recordingSink(): RecordingSink {
     progressTexts: [] as string[],
     finished: [] as FinalReply[],
     failed: [] as Array<{ message: string; code: ErrorCode }>,
+    activities: [] as ToolActivity[],
+    activity(activity: ToolActivity) {
+      sink.activities.push(activity);
+    },
     async start() {
       sink.started += 1;
     },

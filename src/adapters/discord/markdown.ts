@@ -4,6 +4,8 @@
  * Mass pings are defused in the text as well as by `allowedMentions`.
  */
 
+import type { Source, ToolActivity } from '../../core/types.js';
+
 const FENCE_SPLIT = /(```[\s\S]*?(?:```|$))/g;
 
 export function toDiscordMarkdown(markdown: string): string {
@@ -61,4 +63,26 @@ function renderTable(rows: readonly string[][]): string[] {
   const render = (row: readonly string[]) => row.map((cell, c) => cell.padEnd(widths[c] as number)).join(' | ').trimEnd();
   const [head, ...body] = rows;
   return [render(head as string[]), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(render)];
+}
+
+/** The progress line while a web tool runs. */
+export function activityLine(activity: ToolActivity): string {
+  if (activity.kind === 'search') return '🔎 Searching the web…';
+  let host = activity.url;
+  try {
+    host = new URL(activity.url).host.replace(/^www\./, '');
+  } catch {
+    // Shown as given.
+  }
+  return `📖 Reading ${host}…`;
+}
+
+/**
+ * The answer and its numbered source list. `<url>` inside the link keeps Discord from embedding
+ * a preview of each source; mentions are never parsed from bot posts anyway.
+ */
+export function withDiscordSources(text: string, sources: readonly Source[]): string {
+  if (sources.length === 0) return text;
+  const lines = sources.map((source, i) => `${i + 1}. [${source.title}](<${source.url.replace(/>/g, '%3E')}>)`);
+  return `${text.trimEnd()}\n\nSources:\n${lines.join('\n')}`;
 }

@@ -10,9 +10,9 @@ import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
-import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo } from '../../core/types.js';
+import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } from '../../core/types.js';
 import { answerComponents, type ButtonRow } from './buttons.js';
-import { toDiscordMarkdown } from './markdown.js';
+import { activityLine, toDiscordMarkdown, withDiscordSources } from './markdown.js';
 
 export const DISCORD_LIMIT = 2000;
 const CURSOR = ' ▌';
@@ -46,6 +46,10 @@ export class DiscordReplySink implements ReplySink {
   private answerId: string | undefined;
   private readonly firstShowMs: number;
   private latest = '';
+  /** What a web search or fetch is doing, shown under the text until more text comes. */
+  private status: string | undefined;
+  /** Exactly what each posted message shows now (text plus cursor, status or nothing). */
+  private readonly contents: string[] = [];
   private firstTextAt: number | undefined;
   private readonly pacer: Pacer;
   private typingTimer: NodeJS.Timeout | undefined;
@@ -59,6 +63,7 @@ export class DiscordReplySink implements ReplySink {
     for (const message of options.existing ?? []) {
       this.posted.push(message);
       this.shown.push(message.content);
+      this.contents.push(message.content);
       // Whatever buttons it had: the final pass sets them again.
       this.rows.push('final');
     }
@@ -76,6 +81,7 @@ export class DiscordReplySink implements ReplySink {
 
   progress(textSoFar: string): void {
     this.latest = textSoFar;
+    this.status = undefined;
     this.firstTextAt ??= Date.now();
     if (this.done) return;
     // Before anything is visible, a finished sentence is worth showing at once.
@@ -83,6 +89,12 @@ export class DiscordReplySink implements ReplySink {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
+    if (this.flushTimer === undefined) this.scheduleFlush();
+  }
+
+  activity(activity: ToolActivity): void {
+    if (this.done) return;
+    this.status = activityLine(activity);
     if (this.flushTimer === undefined) this.scheduleFlush();
   }
 
@@ -105,7 +117,7 @@ export class DiscordReplySink implements ReplySink {
   async finish(reply: FinalReply): Promise<PostedIds> {
     this.stopTimers();
     await this.flushing;
-    const body = toDiscordMarkdown(reply.text);
+    const body = toDiscordMarkdown(withDiscordSources(reply.text, reply.sources ?? []));
     const full = reply.note === undefined ? body : `${body}\n\n-# ${reply.note.split('\n').join('\n-# ')}`;
     await this.reconcile(splitMessage(full, DISCORD_LIMIT), 'final');
     return this.posted.map((message) => message.id);
@@ -130,7 +142,7 @@ export class DiscordReplySink implements ReplySink {
     const now = Date.now();
     let due: number;
     if (this.posted.length === 0) {
-      due = this.hasSentence() ? now : (this.firstTextAt ?? now) + this.firstShowMs;
+      due = this.hasSentence() || this.status !== undefined ? now : (this.firstTextAt ?? now) + this.firstShowMs;
     } else {
       due = this.pacer.readyAt();
     }
@@ -141,22 +153,26 @@ export class DiscordReplySink implements ReplySink {
   }
 
   /**
-   * Shows the text so far: the part being written carries the cursor and Stop; parts before it
-   * lose them once the text moves on. Only messages that change are touched (usually the last).
-   * Parts of a regenerated answer beyond the new text stay until the final pass.
+   * Shows the text so far: the part being written carries the cursor (or what a running web
+   * tool is doing) and Stop; parts before it lose them once the text moves on. Only messages that
+   * change are touched (usually the last). Parts of a regenerated answer beyond the new text stay
+   * until the final pass.
    */
   private async flush(): Promise<void> {
     if (this.done) return;
-    const parts = splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - CURSOR.length);
+    const status = this.status;
+    const suffix = status === undefined ? CURSOR : `\n-# ${status}`;
+    const parts = this.latest === '' ? [''] : splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - suffix.length);
     for (let index = 0; index < parts.length && !this.done; index += 1) {
       const part = parts[index] as string;
       const writing = index === parts.length - 1;
+      const display = !writing ? part : part === '' && status !== undefined ? `-# ${status}` : `${part}${suffix}`;
       const row = this.rowFor(writing ? 'stop' : 'none');
       if (index >= this.posted.length) {
-        await this.post(`${part}${CURSOR}`, part, row);
+        await this.post(display, part, row);
         clearInterval(this.typingTimer);
-      } else if (this.shown[index] !== part || this.hasCursor(index) !== writing || this.rows[index] !== row) {
-        await this.edit(index, writing ? `${part}${CURSOR}` : part, part, row);
+      } else if (this.contents[index] !== display || this.rows[index] !== row) {
+        await this.edit(index, display, part, row);
       }
     }
     if (!this.done && this.latest !== '' && parts.join('') !== this.shown.slice(0, parts.length).join('')) this.scheduleFlush();
@@ -171,7 +187,7 @@ export class DiscordReplySink implements ReplySink {
       const part = parts[index] as string;
       const row = this.rowFor(index === parts.length - 1 ? lastRow : 'none');
       if (index < this.posted.length) {
-        if (this.shown[index] !== part || this.hasCursor(index) || this.rows[index] !== row) await this.edit(index, part, part, row);
+        if (this.contents[index] !== part || this.rows[index] !== row) await this.edit(index, part, part, row);
       } else {
         await this.post(part, part, row);
       }
@@ -180,14 +196,9 @@ export class DiscordReplySink implements ReplySink {
       const extra = this.posted.pop() as Message;
       this.shown.pop();
       this.rows.pop();
+      this.contents.pop();
       await this.paced(() => extra.delete());
     }
-  }
-
-  private readonly cursorOn = new Set<number>();
-
-  private hasCursor(index: number): boolean {
-    return this.cursorOn.has(index);
   }
 
   private async post(content: string, logical: string, row: ButtonRow): Promise<void> {
@@ -203,7 +214,7 @@ export class DiscordReplySink implements ReplySink {
     this.posted.push(message);
     this.shown.push(logical);
     this.rows.push(this.rowFor(row));
-    this.markCursor(this.posted.length - 1, content !== logical);
+    this.contents.push(content);
   }
 
   private async edit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
@@ -211,17 +222,12 @@ export class DiscordReplySink implements ReplySink {
     await this.paced(() => message.edit({ content, components: answerComponents(row, this.answerId), allowedMentions: { parse: [], repliedUser: false } }));
     this.shown[index] = logical;
     this.rows[index] = this.rowFor(row);
-    this.markCursor(index, content !== logical);
+    this.contents[index] = content;
   }
 
   /** Without an answer id (an apology, a limit notice) there is nothing for buttons to act on. */
   private rowFor(row: ButtonRow): ButtonRow {
     return this.answerId === undefined ? 'none' : row;
-  }
-
-  private markCursor(index: number, on: boolean): void {
-    if (on) this.cursorOn.add(index);
-    else this.cursorOn.delete(index);
   }
 
   private async paced<T>(call: () => Promise<T>): Promise<T> {

@@ -3,6 +3,8 @@
  * chat.update). Code is never touched; ping syntax is always defused.
  */
 
+import type { Source, ToolActivity } from '../../core/types.js';
+
 const CODE_SPLIT = /(```[\s\S]*?(?:```|$)|`[^`\n]+`)/g;
 
 /** Escapes Slack's control characters in plain text. */
@@ -58,4 +60,26 @@ export function neutralizeSlackPings(text: string): string {
     .replace(/<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>/gi, (_m, id: string, label?: string) => `@\u200B${label ?? id}`)
     .replace(/&lt;!(here|channel|everyone)&gt;/gi, '@\u200B$1')
     .replace(/(^|[^\w\u200B])@(here|channel|everyone)\b/gi, '$1@\u200B$2');
+}
+
+/** The assistant status while a web tool runs ("<app> is searching the web…"). */
+export function activityStatus(activity: ToolActivity): string {
+  if (activity.kind === 'search') return 'is searching the web…';
+  let host = activity.url;
+  try {
+    host = new URL(activity.url).host.replace(/^www\./, '');
+  } catch {
+    // Shown as given.
+  }
+  return `is reading ${host}…`;
+}
+
+/**
+ * The answer and its numbered source list as Markdown links, which the `markdown` block shows as
+ * links and the mrkdwn fallback turns into `<url|title>`; answers are posted with unfurling off.
+ */
+export function withSlackSources(text: string, sources: readonly Source[]): string {
+  if (sources.length === 0) return text;
+  const lines = sources.map((source, i) => `${i + 1}. [${source.title}](${source.url.replace(/\)/g, '%29').replace(/\s/g, '%20')})`);
+  return `${text.trimEnd()}\n\nSources:\n${lines.join('\n')}`;
 }

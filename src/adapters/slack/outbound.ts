@@ -10,13 +10,15 @@ import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
-import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo } from '../../core/types.js';
+import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } from '../../core/types.js';
 import { controlBlocks, type SlackButtonRow } from './buttons.js';
-import { neutralizeSlackPings, toSlackMrkdwn } from './markdown.js';
+import { activityStatus, neutralizeSlackPings, toSlackMrkdwn, withSlackSources } from './markdown.js';
 
 /** The markdown block takes 12,000 characters; leave room for the note. */
 export const SLACK_PART_LIMIT = 11_000;
 const THINKING_REACTION = 'hourglass_flowing_sand';
+/** Outside assistant threads: what a running web tool adds to the question. */
+const TOOL_REACTIONS = { search: 'mag', fetch: 'page_facing_up' } as const;
 
 export interface SlackSinkOptions {
   readonly client: webApi.WebClient;
@@ -50,6 +52,9 @@ export class SlackReplySink implements ReplySink {
   private streamBase = 0;
   private streaming: 'unknown' | 'native' | 'fallback' = 'unknown';
   private reacted = false;
+  private readonly toolReactions = new Set<string>();
+  /** Tool reactions on their way: removed only once they are there. */
+  private readonly addingReactions: Promise<unknown>[] = [];
   private usedStatus = false;
   private readonly pacer: Pacer;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -83,6 +88,30 @@ export class SlackReplySink implements ReplySink {
     }
   }
 
+  /**
+   * A web search or fetch is running: the assistant status says so (it clears when the answer is
+   * posted). Outside assistant threads the question gets a reaction for it next to the hourglass.
+   */
+  activity(activity: ToolActivity): void {
+    if (this.done) return;
+    const { client, channel, threadTs, messageTs, logger } = this.options;
+    if (this.usedStatus) {
+      client.assistant.threads
+        .setStatus({ channel_id: channel, thread_ts: threadTs, status: activityStatus(activity) })
+        .catch((error: unknown) => logger.debug({ err: error }, 'could not show the web tool status'));
+      return;
+    }
+    const name = TOOL_REACTIONS[activity.kind];
+    if (!this.reacted || this.toolReactions.has(name)) return;
+    this.toolReactions.add(name);
+    this.addingReactions.push(
+      client.reactions.add({ channel, timestamp: messageTs, name }).catch((error: unknown) => {
+        this.toolReactions.delete(name);
+        logger.debug({ err: error }, 'could not show the web tool reaction');
+      }),
+    );
+  }
+
   progress(textSoFar: string): void {
     this.latest = textSoFar;
     if (this.done || this.flushTimer !== undefined) return;
@@ -95,7 +124,7 @@ export class SlackReplySink implements ReplySink {
 
   async finish(reply: FinalReply): Promise<PostedIds> {
     await this.settle();
-    const body = neutralizeSlackPings(reply.text);
+    const body = neutralizeSlackPings(withSlackSources(reply.text, reply.sources ?? []));
     const full = reply.note === undefined ? body : `${body}\n\n_${reply.note}_`;
     await this.reconcile(splitMessage(full, SLACK_PART_LIMIT), 'final');
     await this.clearStatus();
@@ -204,7 +233,7 @@ export class SlackReplySink implements ReplySink {
     const message = { text: toSlackMrkdwn(part), blocks: [{ type: 'markdown', text: part }, ...controlBlocks(row, this.answerId)] };
     const existing = this.posted[index];
     if (existing === undefined) {
-      const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false }));
+      const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false, unfurl_media: false }));
       this.posted.push({ ts: String(result.ts), shown: part, row });
     } else if (existing.shown !== part || existing.row !== row || final) {
       if (existing.shown === part && existing.row === row && this.streaming !== 'native') return;
@@ -218,6 +247,8 @@ export class SlackReplySink implements ReplySink {
     const { client, channel, threadTs, messageTs } = this.options;
     if (this.usedStatus) await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' }).catch(() => undefined);
     if (this.reacted) await client.reactions.remove({ channel, timestamp: messageTs, name: THINKING_REACTION }).catch(() => undefined);
+    await Promise.allSettled(this.addingReactions);
+    for (const name of this.toolReactions) await client.reactions.remove({ channel, timestamp: messageTs, name }).catch(() => undefined);
   }
 
   private async paced<T>(call: () => Promise<T>): Promise<T> {
