@@ -22,7 +22,7 @@ import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { StoredThreadReader } from './thread-reader.js';
 import { formatUsage } from './usage-report.js';
-import { STOPPED_BY_USER, type ModelClient, type ModelResult } from './model-client.js';
+import { STOPPED_BY_USER, type ModelClient } from './model-client.js';
 import type { StoredAnswer } from '../store/answers.js';
 import { refusalMessage, toModelError, userMessageFor } from './model-errors.js';
 import { modelRules, type ModelRules } from './models.js';

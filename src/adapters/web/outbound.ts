@@ -3,7 +3,7 @@
  * text streams as the model writes it; Stop aborts the model call through the sink's signal.
  */
 import { randomUUID } from 'node:crypto';
-import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
+import type { FinalReply, PostedIds, ReplySink, Source, ToolActivity } from '../../core/types.js';
 import type { ErrorCode } from '../../errors.js';
 import type { EventHub } from './events.js';
 
@@ -40,6 +40,7 @@ export class WebReplySink implements ReplySink {
   readonly replyId = `r-${randomUUID()}`;
   readonly signal: AbortSignal;
   private lastText = '';
+  private status: string | undefined;
   private sentAt = 0;
   private pending: NodeJS.Timeout | undefined;
 
@@ -50,11 +51,8 @@ export class WebReplySink implements ReplySink {
     private readonly replyTo: string,
   ) {
     this.signal = active.open(this.replyId).signal;
-    // A stopped answer ends without finish or fail (the core stores nothing): the page keeps what it saw.
-    this.signal.addEventListener('abort', () => {
-      this.settle();
-      this.hub.publish({ type: 'reply-done', threadId: this.threadId, replyId: this.replyId, text: this.lastText, note: 'Stopped.' });
-    }, { once: true });
+    // The core ends a stopped answer with finish (its partial text, marked stopped) or fail; until then no more progress.
+    this.signal.addEventListener('abort', () => this.settle(), { once: true });
   }
 
   async start(): Promise<void> {
@@ -64,16 +62,25 @@ export class WebReplySink implements ReplySink {
   progress(textSoFar: string): void {
     if (textSoFar === this.lastText) return;
     this.lastText = textSoFar;
+    this.status = undefined;
     if (this.pending !== undefined) return;
     const wait = this.sentAt + PROGRESS_INTERVAL_MS - performance.now();
     if (wait <= 0) return this.sendProgress();
     this.pending = setTimeout(() => this.sendProgress(), wait);
   }
 
+  /** A web search or fetch started: shown under the text so far until more text comes. */
+  activity(activity: ToolActivity): void {
+    this.status = activity.kind === 'search' ? 'Searching the web…' : `Reading ${hostOf(activity.url)}…`;
+    clearTimeout(this.pending);
+    this.sendProgress();
+  }
+
   private sendProgress(): void {
     this.pending = undefined;
     this.sentAt = performance.now();
-    this.hub.publish({ type: 'reply-progress', threadId: this.threadId, replyId: this.replyId, text: this.lastText });
+    const text = this.status === undefined ? this.lastText : `${this.lastText}\n\n*${this.status}*`.trimStart();
+    this.hub.publish({ type: 'reply-progress', threadId: this.threadId, replyId: this.replyId, text });
   }
 
   /** The answer is over: no more progress, and Stop no longer applies. */
@@ -85,7 +92,8 @@ export class WebReplySink implements ReplySink {
 
   async finish(reply: FinalReply): Promise<PostedIds> {
     this.settle();
-    this.hub.publish({ type: 'reply-done', threadId: this.threadId, replyId: this.replyId, text: reply.text, ...(reply.note === undefined ? {} : { note: reply.note }) });
+    const text = withWebSources(reply.text, reply.sources ?? []);
+    this.hub.publish({ type: 'reply-done', threadId: this.threadId, replyId: this.replyId, text, ...(reply.note === undefined ? {} : { note: reply.note }) });
     return [this.replyId];
   }
 
@@ -93,5 +101,20 @@ export class WebReplySink implements ReplySink {
     this.settle();
     this.hub.publish({ type: 'reply-failed', threadId: this.threadId, replyId: this.replyId, text: userMessage });
     return [this.replyId];
+  }
+}
+
+/** The numbered source list under an answer, as Markdown links (the page renders them safely). */
+export function withWebSources(text: string, sources: readonly Source[]): string {
+  if (sources.length === 0) return text;
+  const lines = sources.map((source, i) => `${i + 1}. [${source.title}](${source.url.replace(/[()\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)})`);
+  return `${text.trimEnd()}\n\nSources:\n${lines.join('\n')}`;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host.replace(/^www\./, '');
+  } catch {
+    return url;
   }
 }
