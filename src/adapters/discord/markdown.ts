@@ -5,6 +5,7 @@
  */
 
 import type { Source, ToolActivity } from '../../core/types.js';
+import { activityLine as webToolActivityLine } from '../../core/web-tools/activity.js';
 
 const FENCE_SPLIT = /(```[\s\S]*?(?:```|$))/g;
 
@@ -67,14 +68,7 @@ function renderTable(rows: readonly string[][]): string[] {
 
 /** The progress line while a web tool runs. */
 export function activityLine(activity: ToolActivity): string {
-  if (activity.kind === 'search') return '🔎 Searching the web…';
-  let host = activity.url;
-  try {
-    host = new URL(activity.url).host.replace(/^www\./, '');
-  } catch {
-    // Shown as given.
-  }
-  return `📖 Reading ${host}…`;
+  return `${activity.kind === 'search' ? '🔎' : '📖'} ${webToolActivityLine(activity)}`;
 }
 
 /**

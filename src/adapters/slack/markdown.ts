@@ -4,6 +4,7 @@
  */
 
 import type { Source, ToolActivity } from '../../core/types.js';
+import { activityPhrase } from '../../core/web-tools/activity.js';
 
 const CODE_SPLIT = /(```[\s\S]*?(?:```|$)|`[^`\n]+`)/g;
 
@@ -64,14 +65,7 @@ export function neutralizeSlackPings(text: string): string {
 
 /** The assistant status while a web tool runs ("<app> is searching the web…"). */
 export function activityStatus(activity: ToolActivity): string {
-  if (activity.kind === 'search') return 'is searching the web…';
-  let host = activity.url;
-  try {
-    host = new URL(activity.url).host.replace(/^www\./, '');
-  } catch {
-    // Shown as given.
-  }
-  return `is reading ${host}…`;
+  return `is ${activityPhrase(activity)}…`;
 }
 
 /**

@@ -38,37 +38,28 @@ const usageFields = z.object({ days: z.coerce.number().int().refine((days) => [1
 export function adminCommands(core: ChatCore): Readonly<Record<string, AdminCommand>> {
   return {
     instructions: (fields, context) =>
-      withFields(instructionsFields, fields, (input) => {
-        const command: InstructionsCommand = {
-          platform: 'web',
-          workspaceId: context.workspaceId,
-          channelId: context.channelId,
-          actor: context.actor,
-          action: input.action,
-          scope: input.scope,
-          ...(input.text === undefined ? {} : { text: input.text }),
-        };
-        return core.runInstructionsCommand(command);
-      }),
+      withFields(instructionsFields, fields, ({ text, ...input }) =>
+        core.runInstructionsCommand({ ...scoped(context), ...input, ...(text === undefined ? {} : { text }) } satisfies InstructionsCommand),
+      ),
     settings: (fields, context) =>
-      withFields(settingsFields, fields, (input) => {
-        const command: SettingsCommand = {
-          platform: 'web',
-          workspaceId: context.workspaceId,
-          channelId: context.channelId,
-          actor: context.actor,
-          action: input.action,
-          scope: input.scope,
-          ...(input.key === undefined ? {} : { key: input.key }),
-          ...(input.value === undefined ? {} : { value: input.value }),
-        };
-        return core.runSettingsCommand(command);
-      }),
+      withFields(settingsFields, fields, ({ key, value, ...input }) =>
+        core.runSettingsCommand({
+          ...scoped(context),
+          ...input,
+          ...(key === undefined ? {} : { key }),
+          ...(value === undefined ? {} : { value }),
+        } satisfies SettingsCommand),
+      ),
     usage: (fields, context) =>
       withFields(usageFields, fields, (input) =>
         core.runUsageCommand({ platform: 'web', workspaceId: context.workspaceId, actor: context.actor, days: input.days, label: (_kind, id) => id.replace(/^web:/, '') }),
       ),
   };
+}
+
+/** Who runs a command, and where: the playground's one workspace and channel. */
+function scoped(context: AdminContext) {
+  return { platform: 'web' as const, workspaceId: context.workspaceId, channelId: context.channelId, actor: context.actor };
 }
 
 function withFields<T, R extends CommandReply | Promise<CommandReply>>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, fields: unknown, run: (input: T) => R): AdminReply | R {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { FinalReply, PostedIds, ReplySink, Source, ToolActivity } from '../../core/types.js';
 import type { ErrorCode } from '../../errors.js';
 import type { EventHub } from './events.js';
+import { activityLine } from '../../core/web-tools/activity.js';
 
 /** Answers streaming now, by reply id: what the Stop button aborts. */
 export class ActiveReplies {
@@ -71,7 +72,7 @@ export class WebReplySink implements ReplySink {
 
   /** A web search or fetch started: shown under the text so far until more text comes. */
   activity(activity: ToolActivity): void {
-    this.status = activity.kind === 'search' ? 'Searching the web…' : `Reading ${hostOf(activity.url)}…`;
+    this.status = activityLine(activity);
     clearTimeout(this.pending);
     this.sendProgress();
   }
@@ -109,12 +110,4 @@ export function withWebSources(text: string, sources: readonly Source[]): string
   if (sources.length === 0) return text;
   const lines = sources.map((source, i) => `${i + 1}. [${source.title}](${source.url.replace(/[()\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)})`);
   return `${text.trimEnd()}\n\nSources:\n${lines.join('\n')}`;
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host.replace(/^www\./, '');
-  } catch {
-    return url;
-  }
 }
