@@ -39,6 +39,7 @@ describe('architecture boundaries', () => {
     expect(sources('src/core').length).toBeGreaterThan(5);
     // The folders core was split into are checked with it.
     expect(sources('src/core/request').length).toBeGreaterThan(3);
+    expect(sources('src/core/chat').length).toBeGreaterThan(5);
     expect(imports(join(ROOT, 'src/core/chat-service.ts'))).toContain('../store/index.js');
   });
 
