@@ -37,6 +37,9 @@ const PLATFORM_PACKAGES = /^(discord\.js|@discordjs\/|@slack\/)/;
 describe('architecture boundaries', () => {
   it('finds the sources it checks (a test that reads nothing proves nothing)', () => {
     expect(sources('src/core').length).toBeGreaterThan(5);
+    // The folders core was split into are checked with it.
+    expect(sources('src/core/request').length).toBeGreaterThan(3);
+    expect(sources('src/core/chat').length).toBeGreaterThan(5);
     expect(imports(join(ROOT, 'src/core/chat-service.ts'))).toContain('../store/index.js');
   });
 

@@ -3,7 +3,7 @@
  * (a greeting and suggested prompts), the channel its user is looking at (stored per thread and
  * told to the model with each answer), and whether the thread still needs its title.
  */
-import type { ClaudeRequest } from './assemble.js';
+import type { ClaudeRequest } from './request/types.js';
 import type { Store } from '../store/index.js';
 import type { Conversation } from '../store/types.js';
 import type { ThreadRef } from './types.js';

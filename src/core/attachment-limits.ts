@@ -10,7 +10,7 @@
  * cost thousands of tokens a page, only up to `documentTokens` together, so a long PDF cannot
  * push a request past the context window (a 400 no retry could cure).
  */
-import type { HistoryTurn, ImagePart } from './assemble.js';
+import type { HistoryTurn, ImagePart } from './request/types.js';
 import { DOCUMENT_LIMITS, estimateDocumentTokens, maxDocumentPages } from './documents/pdf.js';
 import type { DocumentPart } from './documents/parts.js';
 import { IMAGE_LIMITS, type ModelRules } from './models.js';

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import type { StoredAttachment, StoredMessage } from '../store/types.js';
-import type { ImagePart, ImageSource } from './assemble.js';
+import type { ImagePart, ImageSource } from './request/types.js';
 import { attachmentNote, formatSize } from './attachments.js';
 import { DocumentResolver } from './documents/document-resolver.js';
 import { DOCX_MEDIA_TYPE, docxToText, isZip } from './documents/docx.js';

@@ -12,7 +12,7 @@
  *
  * Markers are not part of the cached prefix, so moving them from turn to turn costs nothing.
  */
-import type { ContentBlock, RequestMessage } from './assemble.js';
+import type { ContentBlock, RequestMessage } from './request/types.js';
 
 /** Below the API's 20-block lookback, so consecutive windows overlap instead of leaving gaps. */
 export const CACHE_STRIDE_BLOCKS = 16;

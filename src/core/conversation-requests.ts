@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ThreadlineError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Conversation, StoredAttachment, StoredMessage } from '../store/types.js';
-import type { AssembleResult, ClaudeRequest, HistoryTurn } from './assemble.js';
+import type { AssembleResult, ClaudeRequest, HistoryTurn } from './request/types.js';
 import type { AttachmentPipeline } from './attachment-pipeline.js';
 import { BudgetCalibration } from './budget-calibration.js';
 import { ThreadOrder, threadUpTo } from './history.js';

@@ -6,7 +6,7 @@
 import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
-import type { ClaudeRequest } from './assemble.js';
+import type { ClaudeRequest } from './request/types.js';
 import { observeRateLimits, type ModelMetrics } from './metrics.js';
 import { toModelError, type RefusalDetails } from './model-errors.js';
 import { activityOf, textOfBlocks, type ResponseBlock } from './web-tools/content.js';

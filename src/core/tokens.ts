@@ -8,7 +8,7 @@
  * Arabic) about 2, and those of three (CJK, Hangul, Thai, Devanagari) about 1. A character
  * outside the BMP (an emoji) is two UTF-16 units, so it counts as two tokens.
  */
-import type { ImagePart } from './assemble.js';
+import type { ImagePart } from './request/types.js';
 
 const IMAGE_TOKENS_UNKNOWN = 1600;
 const IMAGE_TOKENS_MAX = 4784;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assemble, type HistoryTurn, type ImagePart } from '../../src/core/assemble.js';
+import { assemble } from '../../src/core/request/assemble.js';
+import type { HistoryTurn, ImagePart } from '../../src/core/request/types.js';
 import { knownModelIds, modelRules } from '../../src/core/models.js';
 import { FAKE_MODELS, validateRequest } from '../fakes/anthropic-rules.js';
 

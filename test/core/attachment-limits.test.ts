@@ -1,6 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { assemble, type HistoryTurn, type ImagePart } from '../../src/core/assemble.js';
+import { assemble } from '../../src/core/request/assemble.js';
+import type { HistoryTurn, ImagePart } from '../../src/core/request/types.js';
 import { limitAttachments } from '../../src/core/attachment-limits.js';
 import type { DocumentPart } from '../../src/core/documents/parts.js';
 import { countPdfPages, isEncryptedPdf, isPdf, maxDocumentPages } from '../../src/core/documents/pdf.js';

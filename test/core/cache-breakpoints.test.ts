@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ContentBlock, RequestMessage } from '../../src/core/assemble.js';
+import type { ContentBlock, RequestMessage } from '../../src/core/request/types.js';
 import { CACHE_STRIDE_BLOCKS, stridePositions, withStrideBreakpoints } from '../../src/core/cache-breakpoints.js';
 import { validateRequest } from '../fakes/anthropic-rules.js';
 import { createCoreHarness, type Harness } from '../helpers/harness.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assemble, type AssembleInput, type HistoryTurn } from '../../src/core/assemble.js';
+import { assemble } from '../../src/core/request/assemble.js';
+import type { AssembleInput, HistoryTurn } from '../../src/core/request/types.js';
 import { modelRules } from '../../src/core/models.js';
 import { RequestBuilder } from '../../src/core/request-builder.js';
 

@@ -1,7 +1,7 @@
 /** THINKING: the parameters each model gets are valid on it (checked by the fake's independent rule table). */
 import { describe, expect, it } from 'vitest';
 import { answerNotes, THINKING_SETTINGS, thinkingParams, withThinking } from '../../src/core/answer-controls/thinking.js';
-import type { ClaudeRequest } from '../../src/core/assemble.js';
+import type { ClaudeRequest } from '../../src/core/request/types.js';
 import { knownModelIds, modelRules } from '../../src/core/models.js';
 import { validateRequest } from '../fakes/anthropic-rules.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assemble, type HistoryTurn } from '../../src/core/assemble.js';
+import { assemble } from '../../src/core/request/assemble.js';
+import type { HistoryTurn } from '../../src/core/request/types.js';
 import { modelRules } from '../../src/core/models.js';
 import { estimateImageTokens, estimateTextTokens, prefixWithinTokens } from '../../src/core/tokens.js';
 

@@ -6,7 +6,7 @@ import { webToolDefinitions } from '../../src/core/web-tools/definitions.js';
 import { describeFailure, turnOutcome } from '../../src/core/web-tools/outcome.js';
 import { sourcesOf, withSourceList } from '../../src/core/web-tools/sources.js';
 import { continuation } from '../../src/core/web-tools/turn.js';
-import type { ClaudeRequest } from '../../src/core/assemble.js';
+import type { ClaudeRequest } from '../../src/core/request/types.js';
 
 const blocks = (...list: unknown[]) => list as ResponseBlock[];
 const text = (value: string, citations: unknown[] | null = null) => ({ type: 'text', text: value, citations });

@@ -4,7 +4,7 @@
  * valid on every model. Thinking blocks are never part of the stored answer: the model client
  * keeps only text, and the answer ends with a discreet note of how long the model thought.
  */
-import type { ClaudeRequest } from '../assemble.js';
+import type { ClaudeRequest } from '../request/types.js';
 import { STOPPED_BY_USER, type ModelResult } from '../model-client.js';
 import type { ModelRules } from '../models.js';
 

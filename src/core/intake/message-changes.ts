@@ -1,5 +1,5 @@
 /**
- * Edits and deletes, applied in a thread's intake order (ChatService runs them on the same
+ * Edits and deletes, applied in a thread's intake order (`chat/intake.ts` runs them on the same
  * per-thread queue as creates): a change to a message still being taken in lands after it is
  * stored, and a change to a message not seen yet waits as a tombstone for its create.
  */

@@ -1,7 +1,7 @@
 /**
- * Anthropic's web search and web fetch server tools in one place (issue #17). `ChatService`
- * asks `plan` for each reply's tools, runs the turn with `completeTurn` and hands the result to
- * `turnOutcome`; the rest of the core sees only text, notes and sources.
+ * Anthropic's web search and web fetch server tools in one place (issue #17). Answering
+ * (`chat/answering.ts`) asks `plan` for each reply's tools, runs the turn with `completeTurn`
+ * and hands the result to `turnOutcome`; the rest of the core sees only text, notes and sources.
  */
 import type { Logger } from 'pino';
 import type { ThreadlineError } from '../../errors.js';

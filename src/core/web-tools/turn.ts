@@ -3,7 +3,7 @@
  * `pause_turn` (§14): its content goes back unchanged as the last assistant message, with the
  * same tools, and the model carries on. Bounded, so a turn that keeps pausing still ends.
  */
-import type { ClaudeRequest, RequestMessage } from '../assemble.js';
+import type { ClaudeRequest, RequestMessage } from '../request/types.js';
 import type { ModelClient, ModelResult, ModelUsage } from '../model-client.js';
 import type { ResponseBlock } from './content.js';
 import type { ToolActivity } from './types.js';

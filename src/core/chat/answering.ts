@@ -1,0 +1,218 @@
+/**
+ * Answering a stored question: the request (system prompt, thread, web tools, thinking), the
+ * streamed model call with its retries (rejected tools, too long, unreachable images), and what
+ * is posted and stored afterwards. A regeneration is the same answer into the old answer's place.
+ */
+import { ThreadlineError, isThreadlineError } from '../../errors.js';
+import type { StoredAnswer } from '../../store/answers.js';
+import type { Conversation, StoredMessage } from '../../store/types.js';
+import type { AnswerControls } from '../answer-controls/answer-controls.js';
+import { replaceStoredAnswer } from '../answer-controls/replace-answer.js';
+import { answerNotes, withThinking } from '../answer-controls/thinking.js';
+import type { AssistantPanel } from '../assistant-panel.js';
+import type { AttachmentPipeline } from '../attachment-pipeline.js';
+import type { ConversationRequests } from '../conversation-requests.js';
+import { STOPPED_BY_USER } from '../model-client.js';
+import { refusalMessage, toModelError, userMessageFor } from '../model-errors.js';
+import { modelRules, type ModelRules } from '../models.js';
+import type { HandleOutcome, PlatformServices, PostedIds, ReplySink } from '../types.js';
+import { completeTurn, turnOutcome, type TurnResult, type WebTools } from '../web-tools/index.js';
+import type { AnswerRecords } from './answer-records.js';
+import { ChatPart, type ChatContext } from './context.js';
+import { SystemPromptUpdate } from './system-prompt-update.js';
+import { refOf, threadKey } from './thread-refs.js';
+
+const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
+/** Requests rebuilt after the API could not download an image URL, at most. */
+const IMAGE_FALLBACK_ATTEMPTS = 3;
+
+/** What answering uses besides the shared context; `ChatService` builds them. */
+export interface AnsweringParts {
+  readonly records: AnswerRecords;
+  readonly pipeline: AttachmentPipeline;
+  readonly requests: ConversationRequests;
+  readonly webTools: WebTools;
+  readonly panel: AssistantPanel;
+  readonly controls: AnswerControls;
+}
+
+export class Answering extends ChatPart {
+  /** Model ids already warned about as unknown to the rules table. */
+  private readonly warnedModels = new Set<string>();
+  private readonly records: AnswerRecords;
+  private readonly pipeline: AttachmentPipeline;
+  private readonly requests: ConversationRequests;
+  private readonly webTools: WebTools;
+  private readonly panel: AssistantPanel;
+  private readonly controls: AnswerControls;
+  private readonly systemPrompt: SystemPromptUpdate;
+
+  constructor(context: ChatContext, parts: AnsweringParts) {
+    super(context);
+    this.records = parts.records;
+    this.pipeline = parts.pipeline;
+    this.requests = parts.requests;
+    this.webTools = parts.webTools;
+    this.panel = parts.panel;
+    this.controls = parts.controls;
+    this.systemPrompt = new SystemPromptUpdate(this.store);
+  }
+
+  /** Regenerate: the question answered again, into the old answer's messages, through the thread's queue. */
+  async regenerate(conversation: Conversation, question: StoredMessage, answer: StoredAnswer): Promise<void> {
+    const services = this.platforms.get(conversation.platform);
+    if (services?.replaceSink === undefined) return;
+    const makeSink = () => (services.replaceSink as NonNullable<PlatformServices['replaceSink']>)(refOf(conversation), question.platformMessageId, answer.platformMessageIds);
+    await this.replies.run(threadKey(refOf(conversation)), () => this.answerSafely(null, conversation.id, question.id, makeSink, answer));
+  }
+
+  /** The request rules of the model the settings choose for this conversation, now. */
+  rulesFor(modelId: string): ModelRules {
+    const rules = modelRules(modelId);
+    if (!rules.known && !this.warnedModels.has(modelId)) {
+      this.warnedModels.add(modelId);
+      this.logger.warn({ model: modelId }, 'unknown model id: using the most conservative request rules');
+    }
+    return rules;
+  }
+
+  /** A bug or a database failure must not leave the user in silence or the job forever running. */
+  async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+    let sink: ReplySink | undefined;
+    const lazySink = () => (sink ??= makeSink());
+    try {
+      return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
+    } catch (error) {
+      this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
+      this.metrics.error('platform', 'platform_post_failed');
+      let postedIds: PostedIds = [];
+      try {
+        if (sink !== undefined) {
+          postedIds =
+            replacing === undefined
+              ? await sink.fail('Something went wrong on my side while answering. Please try again.', 'platform_post_failed')
+              : // A regeneration that broke leaves the old answer, as stored.
+                await sink.finish({ text: replacing.text, note: 'Could not regenerate: something went wrong on my side.' });
+        }
+        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
+      } catch {
+        // The database or the platform itself may be what failed; the job is retried at the next start.
+      }
+      return { kind: 'failed', code: 'platform_post_failed', postedIds };
+    } finally {
+      if (jobId !== null) this.ownJobs.delete(jobId);
+    }
+  }
+
+  /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
+  private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+    const message = this.store.messages.live(conversationId, messageId);
+    if (message === undefined) {
+      if (jobId !== null) this.store.jobs.finish(jobId, 'dropped', this.now());
+      return { kind: 'ignored', reason: 'deleted' };
+    }
+    const conversation = this.store.conversations.get(conversationId) as Conversation;
+    const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
+    const rules = this.rulesFor(this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).model.value);
+    const sink = makeSink();
+    try {
+      await sink.start({ answerId: String(message.id) });
+    } catch (error) {
+      log.warn({ err: error }, 'could not show progress; answering anyway');
+    }
+    const tracked = this.controls.track(message.id, message.authorId, sink.signal);
+
+    let result: TurnResult;
+    let userNotes: readonly string[] = [];
+    let web = this.webTools.plan(refOf(conversation), rules.id);
+    try {
+      const system = this.systemPrompt.prepareSystem(conversation, message, rules);
+      let shrunk = false;
+      for (let attempt = 1; ; attempt += 1) {
+        const next = await this.requests.next(conversation, message.id, system, log, rules);
+        userNotes = next.userNotes;
+        const { assembled } = next;
+        try {
+          const withTools = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
+          const request = withThinking(this.panel.withViewedChannel(withTools, conversation), rules, this.options.thinking ?? 'off');
+          result = await completeTurn(this.options.model, request, {
+            onText: (text) => sink.progress?.(text),
+            onThinking: () => sink.thinking?.(),
+            onActivity: (activity) => sink.activity?.(activity),
+            onUnfinished: (partial) => this.records.recordUsage(conversation, message, partial, rules.id),
+            signal: tracked.signal,
+          });
+          // Search results and pages count as input too: only a tool-free turn says how good the estimate was.
+          if (!result.content.some((block) => block.type === 'server_tool_use')) this.requests.observe(conversation.id, assembled, result.firstUsage);
+          break;
+        } catch (error) {
+          const failure = toModelError(error);
+          const withoutTools = this.webTools.withoutRejectedTools(failure, web, rules.id, log);
+          if (withoutTools !== undefined) {
+            web = withoutTools;
+            continue;
+          }
+          if (!shrunk && this.requests.shrinkAfterTooLong(failure, conversation.id, assembled, log)) {
+            shrunk = true;
+            continue;
+          }
+          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(failure, assembled.request, conversation.id) : undefined;
+          if (unreachable === undefined) throw error;
+          log.warn({ attachment: unreachable.name }, 'the API could not download an attachment URL; replacing it');
+          await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);
+        }
+      }
+    } catch (error) {
+      tracked.release();
+      if (tracked.signal.aborted) {
+        log.info('answer stopped by the user before any text');
+        return this.records.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
+      }
+      const failure = toModelError(error);
+      log.error({ err: failure.cause ?? failure, code: failure.code, requestId: failure.requestId }, `model call failed: ${failure.message}`);
+      return this.records.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log, replacing);
+    }
+    tracked.release();
+    const stopped = result.stopReason === STOPPED_BY_USER;
+    if (stopped) log.info('answer stopped by the user');
+
+    // Tokens were spent whatever happens next; on success this joins the answer's one commit.
+    const recordUsage = () => this.records.recordUsage(conversation, message, result, rules.id);
+    if (result.stopReason === 'refusal') {
+      recordUsage();
+      log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
+      return this.records.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log, replacing);
+    }
+    const outcome = turnOutcome(result.text, result.content, result.stopReason);
+    if (result.text.trim() === '') {
+      recordUsage();
+      log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
+      if (stopped) return this.records.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
+      return this.records.failWith(jobId, message, sink, outcome.emptyMessage ?? 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log, replacing);
+    }
+
+    const notes = [...userNotes, ...web.notes, ...outcome.notes, ...(result.stopReason === 'max_tokens' ? [CUT_NOTE] : []), ...answerNotes(result)];
+    const note = notes.length === 0 ? undefined : notes.join('\n');
+    let posted: PostedIds;
+    try {
+      posted = await sink.finish({ text: result.text, ...(note === undefined ? {} : { note }), ...(outcome.sources.length === 0 ? {} : { sources: outcome.sources }) });
+    } catch (error) {
+      const code = isThreadlineError(error) ? error.code : 'platform_post_failed';
+      log.error({ err: error, code }, 'could not post the answer');
+      this.metrics.error('platform', code);
+      this.store.transaction(() => {
+        recordUsage();
+        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
+      });
+      return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
+    }
+    // One commit for the answer, its usage and its job.
+    this.store.transaction(() => {
+      if (replacing === undefined) this.records.storeReply(conversation.id, message, outcome.storedText, posted);
+      else replaceStoredAnswer(this.store, replacing, message, outcome.storedText, posted, this.now());
+      recordUsage();
+      if (jobId !== null) this.store.jobs.finish(jobId, 'done', this.now());
+    });
+    return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
+  }
+}

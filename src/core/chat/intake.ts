@@ -1,0 +1,187 @@
+/**
+ * Intake: a message, edit or delete recorded in its thread, in order, and the decision whether a
+ * message is answered (engagement, `/settings`, limits). Answering is another part's job; intake
+ * hands it a job, or a refusal or over-limit reply to post.
+ */
+import type { Conversation, NewMessage, StoredMessage } from '../../store/types.js';
+import { toNewAttachment } from '../attachments.js';
+import { BackfilledMessages } from '../intake/backfilled.js';
+import { MessageChanges } from '../intake/message-changes.js';
+import { KeyedQueue } from '../keyed-queue.js';
+import { answerRefusal, type AnswerRefusal } from '../settings/access.js';
+import type { AttachmentInput, HandleOutcome, InboundContext, InboundMessage, PostedIds, ReplySink, ThreadRef } from '../types.js';
+import { ChatPart, type ChatContext } from './context.js';
+import type { Limits } from './limits.js';
+import { threadKey } from './thread-refs.js';
+
+export type IntakeResult =
+  | { kind: 'done'; outcome: HandleOutcome }
+  | { kind: 'job'; jobId: number; conversationId: number; messageId: number }
+  | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
+  | { kind: 'refused'; refusal: AnswerRefusal };
+
+export class Intake extends ChatPart {
+  /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
+  private readonly queue = new KeyedQueue();
+  /** Edits and deletes, run on `queue` so they land in order with the creates they change. */
+  private readonly changes: MessageChanges;
+  private readonly backfilled = new BackfilledMessages();
+
+  constructor(
+    context: ChatContext,
+    private readonly limits: Limits,
+  ) {
+    super(context);
+    this.changes = new MessageChanges(this.store, this.now);
+  }
+
+  /** Records `msg` on its thread's intake queue: what `handle` does next. */
+  record(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
+    return this.queue.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
+  }
+
+  /** Waits for every queued intake. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
+    return this.queue.run(threadKey(thread), async () => this.changes.edit(thread, messageId, text, attachments));
+  }
+
+  recordDelete(thread: ThreadRef, messageId: string): Promise<void> {
+    return this.queue.run(threadKey(thread), async () => this.changes.delete(thread, messageId));
+  }
+
+  ingest(msgs: readonly InboundMessage[]): void {
+    this.store.transaction(() => {
+      for (const msg of msgs) {
+        const conversation = this.store.conversations.find(msg.thread);
+        if (conversation === undefined) continue;
+        this.store.messages.insert(this.toNewMessage(conversation.id, msg));
+        this.store.conversations.touch(conversation.id, msg.createdAt);
+      }
+    });
+  }
+
+  private async intakeMessage(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
+    let conversation = this.store.conversations.find(msg.thread);
+    if (conversation === undefined && this.changes.takeDeletedEarly(msg.thread, msg.messageId)) return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
+    const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
+    const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
+    const wantsAnswer = addressed || followUp;
+    const refusal = wantsAnswer ? this.refusalFor(msg) : undefined;
+    if (refusal !== undefined) return this.intakeRefused(msg, conversation, addressed, refusal);
+    // Threads the bot takes no part in are not recorded at all.
+    if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
+
+    let history: readonly InboundMessage[] = [];
+    if (conversation === undefined && ctx.fetchHistory !== undefined) {
+      try {
+        history = await ctx.fetchHistory();
+      } catch (error) {
+        // A thread whose history cannot be read is still answered, from what we have.
+        this.logger.warn({ err: error, thread: msg.thread }, 'could not read thread history; answering without it');
+      }
+    }
+
+    return this.store.transaction(() => {
+      for (const key of msg.dedupeKeys ?? []) {
+        if (!this.store.events.claim(key, this.now())) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+      }
+      const isNew = conversation === undefined;
+      conversation ??= this.store.conversations.findOrCreate(msg.thread, this.now());
+      if (isNew) {
+        for (const earlier of history) {
+          if (this.store.messages.insert(this.toNewMessage(conversation.id, earlier)) !== undefined) this.backfilled.add(conversation.id, earlier.messageId);
+        }
+        this.store.conversations.markBackfilled(conversation.id);
+      }
+      let rowId = this.store.messages.insert(this.toNewMessage(conversation.id, msg));
+      if (rowId === undefined) {
+        const existing = this.store.messages.find(conversation.id, msg.messageId);
+        // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
+        const firstDelivery = this.backfilled.take(conversation.id, msg.messageId);
+        if (!firstDelivery || existing === undefined || this.store.jobs.forMessage(existing.id) !== undefined) {
+          return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+        }
+        rowId = existing.id;
+      }
+      this.store.conversations.touch(conversation.id, msg.createdAt);
+      // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
+      if (this.changes.applyEarly(msg.thread, msg.messageId, rowId)?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } } as const;
+      if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } } as const;
+      const limit = this.limits.checkLimits(msg);
+      if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit } as const;
+      const jobId = this.store.jobs.create(rowId, conversation.id, this.now());
+      if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+      return { kind: 'job', jobId, conversationId: conversation.id, messageId: rowId } as const;
+    });
+  }
+
+  /** `/settings` forbids answering `msg`: what to say instead, or undefined. */
+  refusalFor(msg: InboundMessage): AnswerRefusal | undefined {
+    return answerRefusal(this.settings.effective(msg.thread.platform, msg.thread.workspaceId, msg.thread.channelId), msg);
+  }
+
+  /**
+   * A message `/settings` does not let the bot answer: recorded when its thread is a conversation
+   * already (the history stays whole for when answers are back), otherwise left alone, and a
+   * mention or DM is told why, once (redeliveries are claimed like any event).
+   */
+  private intakeRefused(msg: InboundMessage, conversation: Conversation | undefined, addressed: boolean, refusal: AnswerRefusal) {
+    return this.store.transaction(() => {
+      const duplicate = { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+      for (const key of msg.dedupeKeys ?? []) if (!this.store.events.claim(key, this.now())) return duplicate;
+      if (conversation !== undefined) {
+        if (this.store.messages.insert(this.toNewMessage(conversation.id, msg)) === undefined) return duplicate;
+        this.store.conversations.touch(conversation.id, msg.createdAt);
+      } else if (!this.store.events.claim(`refused:${threadKey(msg.thread)}:${msg.messageId}`, this.now())) {
+        return duplicate;
+      }
+      this.logger.info({ platform: msg.thread.platform, channel: msg.thread.channelId, user: msg.author.id, code: refusal.code }, 'not answering: /settings');
+      return addressed ? ({ kind: 'refused', refusal } as const) : ({ kind: 'done', outcome: { kind: 'recorded' } } as const);
+    });
+  }
+
+  async postRefusal(refusal: AnswerRefusal, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    let postedIds: PostedIds = [];
+    try {
+      postedIds = await makeSink().fail(refusal.text, refusal.code);
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not say why the bot does not answer');
+    }
+    return { kind: 'refused', code: refusal.code, postedIds };
+  }
+
+  /**
+   * Whether the bot takes part in this thread's conversation: it has answered here, or it has
+   * been asked and its answer is still to come (streaming now, or owed from before a restart).
+   * A follow-up written while the first answer streams is part of the conversation too.
+   */
+  private isEngaged(conversationId: number): boolean {
+    if (this.store.messages.hasAssistantTurn(conversationId)) return true;
+    // Only until the first answer is stored; the question is usually among the newest messages.
+    const rows = this.store.messages.thread(conversationId);
+    for (let i = rows.length - 1; i >= 0; i -= 1) {
+      const row = rows[i] as StoredMessage;
+      if (row.role === 'user' && this.store.jobs.forMessage(row.id) !== undefined) return true;
+    }
+    return false;
+  }
+
+  private toNewMessage(conversationId: number, msg: InboundMessage): NewMessage {
+    const self = msg.author.kind === 'self';
+    return {
+      conversationId,
+      platformMessageId: msg.messageId,
+      authorId: msg.author.id,
+      authorName: msg.author.name,
+      authorKind: msg.author.kind,
+      role: self ? 'assistant' : 'user',
+      text: msg.text,
+      createdAt: msg.createdAt,
+      attachments: self ? [] : msg.attachments.map(toNewAttachment),
+    };
+  }
+}

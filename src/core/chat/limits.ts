@@ -1,0 +1,59 @@
+/** Per-user and per-channel rates and the daily token budget, checked at intake, and the reply to a message over them. */
+import type { StoredMessage } from '../../store/types.js';
+import { RateLimiter } from '../rate-limiter.js';
+import type { HandleOutcome, InboundMessage, PostedIds, ReplySink } from '../types.js';
+import type { AnswerRecords } from './answer-records.js';
+import { ChatPart, type ChatContext } from './context.js';
+import { DAY_MS, humanDuration } from './durations.js';
+
+export class Limits extends ChatPart {
+  private readonly userLimiter: RateLimiter;
+  private readonly channelLimiter: RateLimiter;
+
+  constructor(
+    context: ChatContext,
+    private readonly records: AnswerRecords,
+  ) {
+    super(context);
+    this.userLimiter = new RateLimiter(this.options.limits?.userPerMinute ?? 0, this.now);
+    this.channelLimiter = new RateLimiter(this.options.limits?.channelPerMinute ?? 0, this.now);
+  }
+
+  /** `undefined` when the message may be answered now. */
+  checkLimits(msg: InboundMessage): { code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number } | undefined {
+    const budget = this.options.limits?.dailyTokenBudget ?? 0;
+    if (budget > 0) {
+      const dayStart = Math.floor(this.now() / DAY_MS) * DAY_MS;
+      if (this.store.usage.totalSince(msg.thread.platform, msg.thread.workspaceId, dayStart) >= budget) {
+        return { code: 'budget_exhausted', retryAfterMs: dayStart + DAY_MS - this.now() };
+      }
+    }
+    const userKey = `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.author.id}`;
+    const userWait = this.userLimiter.take(userKey);
+    if (userWait > 0) return { code: 'rate_limited', retryAfterMs: userWait };
+    const channelWait = this.channelLimiter.take(`${msg.thread.platform}:${msg.thread.workspaceId}:${msg.thread.channelId}`);
+    if (channelWait > 0) {
+      this.userLimiter.refund(userKey);
+      return { code: 'rate_limited', retryAfterMs: channelWait };
+    }
+    return undefined;
+  }
+
+  async refuseOverLimit(messageId: number, code: 'rate_limited' | 'budget_exhausted', retryAfterMs: number, makeSink: () => ReplySink): Promise<HandleOutcome> {
+    const message = this.store.messages.get(messageId) as StoredMessage;
+    const wait = humanDuration(retryAfterMs);
+    const text =
+      code === 'budget_exhausted'
+        ? `This ${this.store.conversations.get(message.conversationId)?.platform === 'discord' ? 'server' : 'workspace'} has used today's Claude budget. It resets at midnight UTC, in ${wait}.`
+        : `You're asking faster than I can keep up with. Please try again in ${wait}.`;
+    this.logger.info({ code, user: message.authorId, retryAfterMs }, 'over a limit; not answering');
+    let posted: PostedIds = [];
+    try {
+      posted = await makeSink().fail(text, code);
+      this.records.storeReply(message.conversationId, message, '', posted);
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not tell the user about the limit');
+    }
+    return { kind: 'limited', code, retryAfterMs, postedIds: posted };
+  }
+}

@@ -1,0 +1,53 @@
+/** The system prompt a reply is sent with, and changed instructions as a system message in a thread that already has answers. */
+import type { Store } from '../../store/index.js';
+import type { Conversation, StoredMessage } from '../../store/types.js';
+import type { ModelRules } from '../models.js';
+import { buildSystemPrompt, instructionsUpdateMessage, type EffectiveInstructions } from '../system-prompt.js';
+
+export class SystemPromptUpdate {
+  constructor(private readonly store: Store) {}
+
+  /**
+   * The top-level system prompt for this request. On models that accept mid-conversation system
+   * messages, a thread that already has answers keeps its first prompt byte for byte and gets
+   * changed instructions as a system message after the turn being answered; elsewhere the
+   * prompt is rebuilt.
+   */
+  prepareSystem(conversation: Conversation, answering: StoredMessage, rules: ModelRules): string {
+    const instructions = this.effectiveInstructions(conversation);
+    const current = buildSystemPrompt(conversation.platform, instructions);
+    if (conversation.systemPrompt === null || !rules.midConversationSystem || !this.store.messages.hasAssistantTurn(conversation.id)) {
+      if (conversation.systemPrompt !== current || conversation.instructionsRev !== instructions.rev) {
+        this.store.conversations.setSystemPrompt(conversation.id, current, instructions.rev);
+      }
+      return current;
+    }
+    if (conversation.instructionsRev !== instructions.rev) {
+      this.store.transaction(() => {
+        this.store.messages.insert({
+          conversationId: conversation.id,
+          platformMessageId: `system:${instructions.rev}:${answering.id}`,
+          authorId: 'system',
+          authorName: 'system',
+          authorKind: 'system',
+          role: 'system',
+          text: instructionsUpdateMessage(instructions),
+          createdAt: answering.createdAt,
+          replyToMessageId: answering.id,
+        });
+        this.store.conversations.setSystemPrompt(conversation.id, conversation.systemPrompt, instructions.rev);
+      });
+    }
+    return conversation.systemPrompt;
+  }
+
+  private effectiveInstructions(conversation: Conversation): EffectiveInstructions {
+    const workspace = this.store.instructions.current(conversation.platform, conversation.workspaceId, '');
+    const channel = this.store.instructions.current(conversation.platform, conversation.workspaceId, conversation.channelId);
+    return {
+      workspace: workspace?.text ?? null,
+      channel: channel?.text ?? null,
+      rev: Math.max(workspace?.id ?? 0, channel?.id ?? 0),
+    };
+  }
+}
