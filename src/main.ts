@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { ChatService } from './core/chat-service.js';
+import { AdaptiveConcurrency } from './core/concurrency/adaptive-concurrency.js';
 import { createModelClient } from './core/model-client.js';
 import { Health } from './http/health.js';
 import { startHealthServer, type RunningServer } from './http/server.js';
@@ -57,13 +58,13 @@ async function main(): Promise<void> {
       maxRetries: config.anthropic.maxRetries,
       idleTimeoutMs: config.anthropic.idleTimeoutMs,
       logger,
+      concurrency: new AdaptiveConcurrency({ cap: config.limits.maxConcurrentReplies }),
     }),
     logger,
     modelId: config.anthropic.model,
     maxTokens: config.anthropic.maxTokens,
     contextBudgetTokens: config.anthropic.contextBudgetTokens,
     followUpWithoutMention: config.followUpWithoutMention,
-    concurrency: config.limits.maxConcurrentReplies,
     limits: config.limits,
     pendingReplyMaxAgeMs: config.pendingReplyMaxAgeMs,
   });

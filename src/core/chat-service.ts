@@ -40,8 +40,6 @@ export interface ChatServiceOptions {
   readonly maxTokens: number;
   readonly contextBudgetTokens: number;
   readonly followUpWithoutMention: boolean;
-  /** Model calls in flight at once, across all threads. */
-  readonly concurrency?: number;
   readonly limits?: { readonly userPerMinute: number; readonly channelPerMinute: number; readonly dailyTokenBudget: number };
   /** Unanswered mentions older than this at restart get an apology instead of an answer. */
   readonly pendingReplyMaxAgeMs?: number;
@@ -101,7 +99,9 @@ export class ChatService implements ChatCore {
       contextBudgetTokens: options.contextBudgetTokens,
       platformServices: (platform) => this.platforms.get(platform),
     });
-    this.replies = new KeyedQueue(options.concurrency ?? 8);
+    // Per-thread order only: how many model calls run at once is the model client's gate, so an
+    // answer waiting for it already shows typing (sink.start) and waits its turn fairly.
+    this.replies = new KeyedQueue();
     this.instructions = new InstructionsService(this.store, this.logger, this.now);
     this.userLimiter = new RateLimiter(options.limits?.userPerMinute ?? 0, this.now);
     this.channelLimiter = new RateLimiter(options.limits?.channelPerMinute ?? 0, this.now);
@@ -384,7 +384,7 @@ export class ChatService implements ChatCore {
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
-          result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text), sink.signal);
+          result = await this.options.model.complete(assembled.request, (text) => sink.progress?.(text), sink.signal, threadKey(refOf(conversation)));
           this.requests.observe(conversation.id, assembled, result.usage);
           break;
         } catch (error) {

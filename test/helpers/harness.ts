@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ChatService } from '../../src/core/chat-service.js';
+import type { AdaptiveConcurrency } from '../../src/core/concurrency/adaptive-concurrency.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
 import { createLogger } from '../../src/logger.js';
@@ -29,6 +30,8 @@ export interface HarnessOptions {
   /** Extra secrets the log scrubber must know about (platform tokens). */
   readonly secrets?: readonly string[];
   readonly logLevel?: string;
+  /** The model client's concurrency gate (default: one capped at 64). */
+  readonly concurrency?: AdaptiveConcurrency;
 }
 
 export interface Harness {
@@ -65,6 +68,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     maxRetries: options.maxRetries ?? 2,
     idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     logger,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
   const core = new ChatService({
     store,
