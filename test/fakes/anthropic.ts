@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AccountRateLimit, type AccountLimits } from './anthropic-rate-limit.js';
 import { discordUrlDownloadable, modelFor, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
 
 export interface ScriptedReply {
@@ -60,6 +61,15 @@ export interface FakeAnthropicOptions {
    * bot's estimate; a test of the bot's calibration passes a denser one.
    */
   readonly countTokens?: (json: string) => number;
+  /**
+   * A model that takes time, as a real one does: streamed answers start writing after `ttftMs`
+   * and write `tokensPerSecond` (4 characters a token). Without it the fake answers at once.
+   */
+  readonly latency?: { readonly ttftMs: number; readonly tokensPerSecond: number };
+  /** The account's rate limit: 429 with the real headers above it (see rate-limit.ts). */
+  readonly rateLimit?: AccountLimits;
+  /** The answer when no reply is queued (default: an echo of the last user text). */
+  readonly defaultText?: string;
 }
 
 export interface FakeAnthropic {
@@ -93,6 +103,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const openResponses = new Set<ServerResponse>();
   const files = new Map<string, UploadedFile>();
   const countTokens = options.countTokens ?? ((json: string) => Math.ceil(json.length / 4));
+  const account = options.rateLimit === undefined ? undefined : new AccountRateLimit(options.rateLimit);
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -143,18 +154,29 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       const promptTokens = prompt.reduce((sum, block) => sum + block.tokens, 0);
       const window = modelFor(String(body.model))?.contextWindow ?? 200_000;
       if (promptTokens > window) return reject(record, res, { status: 400, type: 'invalid_request_error', message: `prompt is too long: ${promptTokens} tokens > ${window} maximum` });
+      const admission = account?.admit(promptTokens);
+      if (admission !== undefined && !admission.ok) {
+        record.status = 429;
+        const requestId = newRequestId();
+        res.writeHead(429, { 'content-type': 'application/json', 'request-id': requestId, ...admission.headers });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: admission.message }, request_id: requestId }));
+        return;
+      }
+      if (admission !== undefined) res.on('close', () => account?.finish(record.usage?.output_tokens ?? 0));
       const script = queue.shift() ?? {};
       if (script.status !== undefined) {
         record.status = script.status;
         return sendError(res, script.status, script.errorType ?? 'api_error', script.errorMessage ?? 'scripted error', script.headers);
       }
       const usage = simulateCache(body, prompt, written, options.minCacheableTokens ?? 0);
-      const text = script.text ?? defaultAnswer(body);
+      const text = script.text ?? options.defaultText ?? defaultAnswer(body);
       usage.output_tokens = Math.max(1, Math.ceil(text.length / 4));
       record.usage = usage;
       record.status = 200;
-      if (body.stream === true) await streamMessage(res, body, text, script, usage, openResponses, () => (record.firstTokenAt ??= Date.now()));
-      else sendJson(res, 200, messageJson(body, text, script, usage));
+      const limitHeaders = admission?.headers ?? {};
+      const paced = options.latency === undefined ? script : latencyScript(script, options.latency);
+      if (body.stream === true) await streamMessage(res, body, text, paced, usage, openResponses, () => (record.firstTokenAt ??= Date.now()), limitHeaders, options.latency?.ttftMs);
+      else sendJson(res, 200, messageJson(body, text, script, usage), limitHeaders);
     } finally {
       events.emit('request');
     }
@@ -263,6 +285,12 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId }));
 }
 
+/** Deltas of a few tokens at the model's pace, unless the script says otherwise. */
+function latencyScript(script: ScriptedReply, latency: { readonly tokensPerSecond: number }): ScriptedReply {
+  const chunkSize = script.chunkSize ?? 16;
+  return { ...script, chunkSize, chunkDelayMs: script.chunkDelayMs ?? ((chunkSize / 4) * 1000) / latency.tokensPerSecond };
+}
+
 function lastUserText(body: Record<string, unknown>): string {
   const messages = (body.messages as Array<{ role: string; content: unknown }>) ?? [];
   for (let i = messages.length - 1; i >= 0; i -= 1) {
@@ -303,21 +331,26 @@ async function streamMessage(
   usage: FakeUsage,
   open: Set<ServerResponse>,
   onFirstToken: () => void,
+  headers: Record<string, string> = {},
+  ttftMs = 0,
 ): Promise<void> {
   const stopReason = script.stopReason ?? 'end_turn';
   const text = stopReason === 'refusal' && script.text === undefined ? '' : fullText;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId() });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId(), ...headers });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   send('message_start', {
     type: 'message_start',
     message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
   });
   send('ping', { type: 'ping' });
+  if (ttftMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, ttftMs));
+  if (res.destroyed) return;
   if (text !== '') {
     send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     const chunk = script.chunkSize ?? 40;
     const points = [...text];
     for (let sent = 0; sent < points.length; sent += chunk) {
+      if (res.destroyed) return;
       if (script.midStreamError !== undefined && sent >= script.midStreamError.afterChars) {
         send('error', { type: 'error', error: { type: script.midStreamError.type, message: script.midStreamError.message } });
         res.end();
