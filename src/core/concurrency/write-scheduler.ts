@@ -1,0 +1,175 @@
+/**
+ * Spends a platform's write budget where users feel it. Every reply's platform writes ask here
+ * first and are sent the moment they are let through, so the platform library's own limiter
+ * (discord.js's 50 requests per second, Slack's per-method tiers) never has a queue of its own
+ * and never meets a 429 it has to wait out.
+ *
+ * Under a burst, writes go by what they mean to a person:
+ *   1. `first`  the first visible text of an answer somebody is waiting for;
+ *   2. `final`  the final text of an answer (never dropped, only ever delayed);
+ *   3. `typing` the "working on it" sign of an answer still queued (at most half the budget);
+ *   4. `edit`   a progress edit of an answer already showing text (at most `editShare` of it).
+ * Within a kind, first come first served. Each write names the budgets it spends (sliding
+ * windows: "50 per second for the whole bot", "1 per second in this channel", …); it waits until
+ * all of them have room. Answers streaming at once also space their edits further apart
+ * (`editSpacing`) so that together they fit the edits' share.
+ */
+import { systemClock, type Clock } from './clock.js';
+
+export type WriteKind = 'first' | 'final' | 'typing' | 'edit';
+
+/** A sliding-window budget: at most `limit` writes in any `windowMs`. */
+export interface WriteBudget {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+export interface WriteSchedulerOptions {
+  /** The budget every write spends (Discord: the bot's global limit). */
+  readonly shared?: WriteBudget;
+  readonly clock?: Clock;
+  /** Share of a budget progress edits may fill, leaving room for first texts that come up. */
+  readonly editShare?: number;
+  /** Share of a budget typing signs may fill. */
+  readonly typingShare?: number;
+}
+
+interface Pending {
+  readonly kind: WriteKind;
+  readonly budgets: readonly WriteBudget[];
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+const PRIORITY: Record<WriteKind, number> = { first: 0, final: 1, typing: 2, edit: 3 };
+
+export class WriteScheduler {
+  private readonly clock: Clock;
+  private readonly shared: WriteBudget | undefined;
+  private readonly editShare: number;
+  private readonly typingShare: number;
+  private readonly sent = new Map<string, number[]>();
+  private readonly pending: Pending[] = [];
+  private seq = 0;
+  private streams = 0;
+  private cancelWake: (() => void) | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private readonly heldUntil = new Map<string, number>();
+
+  constructor(options: WriteSchedulerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.shared = options.shared;
+    this.editShare = options.editShare ?? 0.8;
+    this.typingShare = options.typingShare ?? 0.5;
+  }
+
+  /**
+   * Resolves when a write of this kind may be sent; send it right away. `budgets` are the
+   * write's own budgets besides the shared one (a channel's, a method's).
+   */
+  acquire(kind: WriteKind, budgets: readonly WriteBudget[] = []): Promise<void> {
+    const all = this.shared === undefined ? budgets : [this.shared, ...budgets];
+    return new Promise<void>((resolve) => {
+      this.pending.push({ kind, budgets: all, seq: (this.seq += 1), resolve });
+      this.dispatch();
+    });
+  }
+
+  /** Runs `call` once a write of this kind may go. */
+  async run<T>(kind: WriteKind, call: () => Promise<T>, budgets: readonly WriteBudget[] = []): Promise<T> {
+    await this.acquire(kind, budgets);
+    return call();
+  }
+
+  /** The platform answered 429 for this budget: nothing spends it before `retryAfterMs`. */
+  hold(budgetKey: string, retryAfterMs: number): void {
+    this.heldUntil.set(budgetKey, Math.max(this.heldUntil.get(budgetKey) ?? 0, this.clock.now() + retryAfterMs));
+    this.dispatch();
+  }
+
+  /** An answer started streaming edits (`true`) or stopped (`false`). */
+  streaming(active: boolean): void {
+    this.streams = Math.max(0, this.streams + (active ? 1 : -1));
+  }
+
+  /**
+   * How far apart one answer's progress edits should be: `baseMs`, or more while the answers
+   * streaming at once would together want more edits than the shared budget's edit share.
+   */
+  editSpacing(baseMs: number): number {
+    if (this.shared === undefined || this.streams === 0) return baseMs;
+    const editsPerMs = (this.shared.limit * this.editShare) / this.shared.windowMs;
+    return Math.max(baseMs, Math.ceil(this.streams / editsPerMs));
+  }
+
+  /** Writes waiting for budget, by kind (for tests and the bench). */
+  waiting(kind?: WriteKind): number {
+    return kind === undefined ? this.pending.length : this.pending.filter((p) => p.kind === kind).length;
+  }
+
+  private dispatch(): void {
+    const now = this.clock.now();
+    this.pending.sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind] || a.seq - b.seq);
+    let earliest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.pending.length; ) {
+      const write = this.pending[i] as Pending;
+      const readyAt = this.readyAt(write, now);
+      if (readyAt <= now) {
+        this.pending.splice(i, 1);
+        for (const budget of write.budgets) this.spend(budget, now);
+        write.resolve();
+        continue;
+      }
+      earliest = Math.min(earliest, readyAt);
+      i += 1;
+    }
+    this.scheduleWake(earliest);
+  }
+
+  /** When this write's budgets all have room for it. */
+  private readyAt(write: Pending, now: number): number {
+    let at = now;
+    const share = write.kind === 'edit' ? this.editShare : write.kind === 'typing' ? this.typingShare : 1;
+    for (const budget of write.budgets) {
+      const held = this.heldUntil.get(budget.key);
+      if (held !== undefined && held <= now) this.heldUntil.delete(budget.key);
+      else if (held !== undefined) at = Math.max(at, held);
+      const limit = Math.max(1, Math.floor(budget.limit * share));
+      const window = this.recent(budget, now);
+      if (window.length >= limit) at = Math.max(at, (window[window.length - limit] as number) + budget.windowMs);
+    }
+    return at;
+  }
+
+  /** Send times still inside the budget's window, oldest first. */
+  private recent(budget: WriteBudget, now: number): readonly number[] {
+    const times = this.sent.get(budget.key);
+    if (times === undefined) return [];
+    let drop = 0;
+    while (drop < times.length && (times[drop] as number) <= now - budget.windowMs) drop += 1;
+    if (drop > 0) times.splice(0, drop);
+    // Per-channel budgets come and go: forget the idle ones.
+    if (times.length === 0) this.sent.delete(budget.key);
+    return times;
+  }
+
+  private spend(budget: WriteBudget, now: number): void {
+    const times = this.sent.get(budget.key);
+    if (times === undefined) this.sent.set(budget.key, [now]);
+    else times.push(now);
+  }
+
+  private scheduleWake(at: number): void {
+    if (at === this.wakeAt) return;
+    this.cancelWake?.();
+    this.cancelWake = undefined;
+    this.wakeAt = at;
+    if (!Number.isFinite(at)) return;
+    this.cancelWake = this.clock.after(at - this.clock.now(), () => {
+      this.cancelWake = undefined;
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      this.dispatch();
+    });
+  }
+}
