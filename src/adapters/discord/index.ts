@@ -14,6 +14,7 @@ import { handleCommand, registerCommands } from './commands.js';
 import { backfillThread, catchUp, removeStrayReplies } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
+import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -24,7 +25,15 @@ export interface DiscordAdapterOptions {
   readonly spacingMs?: number;
   /** Messages missed while away and younger than this are answered on return (PENDING_REPLY_MAX_AGE). */
   readonly answerMissedWithinMs?: number;
+  /** The bot's write budget across all channels (default: Discord's 50 requests per second). */
+  readonly writeBudget?: WriteBudget;
 }
+
+/**
+ * Discord allows a bot 50 requests per second in all (discord.js enforces it too). The window is
+ * a little longer than a second so that requests that left in one window cannot arrive in one.
+ */
+const DISCORD_GLOBAL_BUDGET: WriteBudget = { key: 'discord:global', limit: 50, windowMs: 1020 };
 
 export interface DiscordAdapter {
   readonly client: Client;
@@ -59,8 +68,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     },
   };
 
+  const writeBudget = options.writeBudget ?? DISCORD_GLOBAL_BUDGET;
+  const scheduler = new WriteScheduler({ shared: writeBudget });
   const sinkFor = (target: SendTarget, replyTo: string | undefined) => () =>
-    new DiscordReplySink({ target, logger, ...(replyTo === undefined ? {} : { replyTo }), ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }) });
+    new DiscordReplySink({ target, logger, scheduler, ...(replyTo === undefined ? {} : { replyTo }), ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }) });
 
   async function onMessage(message: Message): Promise<void> {
     if (client.user === null || message.author.id === client.user.id) return;
@@ -130,7 +141,11 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   client.on(Events.ShardDisconnect, () => health.set('discord', 'connecting'));
   client.on(Events.ShardReconnecting, () => health.set('discord', 'connecting'));
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
-  client.rest.on('rateLimited', (info) => logger.debug({ route: info.route, retryAfter: info.retryAfter }, 'Discord rate limit; waiting'));
+  client.rest.on('rateLimited', (info) => {
+    logger.debug({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'Discord rate limit; waiting');
+    // discord.js waits the route out itself; a global limit holds every answer's writes too.
+    if (info.global) scheduler.hold(writeBudget.key, info.retryAfter);
+  });
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(client.rest as never, logger),

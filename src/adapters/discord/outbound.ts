@@ -2,12 +2,15 @@
  * One answer on Discord: typing while the model thinks, the text streamed into a message that is
  * edited about once a second, continued in new messages past 2000 characters (code fences closed
  * and reopened), and a final pass that makes the messages say exactly the model's answer. Every
- * call goes through one pacer so a reply never meets Discord's ~5 edits per 5 s limit.
+ * call goes through one pacer so a reply never meets Discord's ~5 edits per 5 s limit, and through
+ * the bot's WriteScheduler, which shares Discord's 50 requests per second among all answers:
+ * first texts before final texts before typing before progress edits (which stretch under load).
  */
 import { DiscordAPIError, type Message, type MessageCreateOptions } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
+import { WriteScheduler, type WriteKind } from '../../core/concurrency/write-scheduler.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink } from '../../core/types.js';
@@ -32,6 +35,8 @@ export interface DiscordSinkOptions {
   /** First text shows once it has a sentence, or after this long. */
   readonly firstShowMs?: number;
   readonly typingEveryMs?: number;
+  /** The bot's write budget, shared by all answers (default: unlimited). */
+  readonly scheduler?: WriteScheduler;
 }
 
 export class DiscordReplySink implements ReplySink {
@@ -45,15 +50,27 @@ export class DiscordReplySink implements ReplySink {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
+  private readonly scheduler: WriteScheduler;
+  /** Aborted once text shows: a typing sign still waiting for budget is pointless then. */
+  private readonly typingStop = new AbortController();
+  /** Aborted when the answer is complete: a progress edit still waiting is pointless then. */
+  private readonly streamStop = new AbortController();
+  private streamingCounted = false;
 
   constructor(private readonly options: DiscordSinkOptions) {
-    this.pacer = new Pacer(options.spacingMs ?? 1000);
+    this.scheduler = options.scheduler ?? new WriteScheduler();
+    const spacingMs = options.spacingMs ?? 1000;
+    // Progress edits stretch while many answers stream at once; the final pass keeps the base pace.
+    this.pacer = new Pacer(() => (this.done ? spacingMs : this.scheduler.editSpacing(spacingMs)));
     this.firstShowMs = options.firstShowMs ?? 1000;
   }
 
   async start(): Promise<void> {
     const typing = () => {
-      this.options.target.sendTyping().catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
+      void this.scheduler
+        .acquire('typing', [], this.typingStop.signal)
+        .then((granted) => (granted ? this.options.target.sendTyping() : undefined))
+        .catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
     };
     typing();
     // Discord shows typing for ~10 s; renew until the first text is visible.
@@ -98,6 +115,10 @@ export class DiscordReplySink implements ReplySink {
     clearInterval(this.typingTimer);
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.typingStop.abort();
+    this.streamStop.abort();
+    if (this.streamingCounted) this.scheduler.streaming(false);
+    this.streamingCounted = false;
   }
 
   private scheduleFlush(): void {
@@ -114,20 +135,45 @@ export class DiscordReplySink implements ReplySink {
     }, Math.max(0, due - now));
   }
 
-  /** Shows the text so far: edits the last message, or starts the next one when it overflows. */
+  /**
+   * Shows the text so far, one write per turn: edits the last message, or starts the next one
+   * when it overflows. The text is taken when the write's turn comes, so a write that waited for
+   * budget shows everything written meanwhile.
+   */
   private async flush(): Promise<void> {
     if (this.done) return;
-    const parts = splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - CURSOR.length);
-    const last = this.posted.length - 1;
-    if (last >= 0 && parts[last] !== undefined && this.shown[last] !== parts[last]) {
-      await this.edit(last, `${parts[last]}${parts.length - 1 > last ? '' : CURSOR}`, parts[last]);
+    const kind: WriteKind = this.posted.length === 0 ? 'first' : 'edit';
+    await this.pacer.run(async () => {
+      if (!(await this.scheduler.acquire(kind, [], this.streamStop.signal))) return;
+      const parts = this.streamingParts();
+      const last = this.posted.length - 1;
+      try {
+        if (last >= 0 && parts[last] !== undefined && this.shown[last] !== parts[last]) {
+          await this.sendEdit(last, `${parts[last]}${parts.length - 1 > last ? '' : CURSOR}`, parts[last]);
+        } else if (parts.length > this.posted.length) {
+          const index = this.posted.length;
+          await this.sendPost(`${parts[index] as string}${CURSOR}`, parts[index] as string);
+          if (index === 0) this.nowShowing();
+        }
+      } catch (error) {
+        throw asPlatformError(error);
+      }
+    });
+    if (!this.done && this.latest !== '' && this.streamingParts().join('') !== this.shown.join('')) this.scheduleFlush();
+  }
+
+  private streamingParts(): string[] {
+    return splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - CURSOR.length);
+  }
+
+  /** The first text is visible: typing ends, and this answer now streams edits. */
+  private nowShowing(): void {
+    clearInterval(this.typingTimer);
+    this.typingStop.abort();
+    if (!this.done && !this.streamingCounted) {
+      this.streamingCounted = true;
+      this.scheduler.streaming(true);
     }
-    if (parts.length > this.posted.length && !this.done) {
-      const index = this.posted.length;
-      await this.post(`${parts[index] as string}${CURSOR}`, parts[index] as string);
-      clearInterval(this.typingTimer);
-    }
-    if (!this.done && this.latest !== '' && parts.join('') !== this.shown.join('')) this.scheduleFlush();
   }
 
   /** Makes the posted messages exactly `parts`: edit what differs, post what is missing, delete the rest. */
@@ -143,7 +189,7 @@ export class DiscordReplySink implements ReplySink {
     while (this.posted.length > parts.length) {
       const extra = this.posted.pop() as Message;
       this.shown.pop();
-      await this.paced(() => extra.delete());
+      await this.paced('final', () => extra.delete());
     }
   }
 
@@ -153,23 +199,35 @@ export class DiscordReplySink implements ReplySink {
     return this.cursorOn.has(index);
   }
 
+  /** A post or edit of the final pass: the first text when nothing shows yet, else the final text. */
+  private finalKind(): WriteKind {
+    return this.posted.length === 0 ? 'first' : 'final';
+  }
+
   private async post(content: string, logical: string): Promise<void> {
+    const kind = this.finalKind();
+    await this.paced(kind, () => this.sendPost(content, logical));
+  }
+
+  private async edit(index: number, content: string, logical: string): Promise<void> {
+    await this.paced('final', () => this.sendEdit(index, content, logical));
+  }
+
+  private async sendPost(content: string, logical: string): Promise<void> {
     const first = this.posted.length === 0;
-    const message = await this.paced(() =>
-      this.options.target.send({
+    const message = await this.options.target.send({
         content,
         allowedMentions: { parse: [], repliedUser: false },
-        ...(first && this.options.replyTo !== undefined ? { reply: { messageReference: this.options.replyTo, failIfNotExists: false } } : {}),
-      }),
-    );
+      ...(first && this.options.replyTo !== undefined ? { reply: { messageReference: this.options.replyTo, failIfNotExists: false } } : {}),
+    });
     this.posted.push(message);
     this.shown.push(logical);
     this.markCursor(this.posted.length - 1, content !== logical);
   }
 
-  private async edit(index: number, content: string, logical: string): Promise<void> {
+  private async sendEdit(index: number, content: string, logical: string): Promise<void> {
     const message = this.posted[index] as Message;
-    await this.paced(() => message.edit({ content, allowedMentions: { parse: [], repliedUser: false } }));
+    await message.edit({ content, allowedMentions: { parse: [], repliedUser: false } });
     this.shown[index] = logical;
     this.markCursor(index, content !== logical);
   }
@@ -179,9 +237,12 @@ export class DiscordReplySink implements ReplySink {
     else this.cursorOn.delete(index);
   }
 
-  private async paced<T>(call: () => Promise<T>): Promise<T> {
+  private async paced<T>(kind: WriteKind, call: () => Promise<T>): Promise<T> {
     try {
-      return await this.pacer.run(call);
+      return await this.pacer.run(async () => {
+        await this.scheduler.acquire(kind);
+        return call();
+      });
     } catch (error) {
       throw asPlatformError(error);
     }

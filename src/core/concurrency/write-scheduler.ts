@@ -39,7 +39,7 @@ interface Pending {
   readonly kind: WriteKind;
   readonly budgets: readonly WriteBudget[];
   readonly seq: number;
-  readonly resolve: () => void;
+  readonly resolve: (granted: boolean) => void;
 }
 
 const PRIORITY: Record<WriteKind, number> = { first: 0, final: 1, typing: 2, edit: 3 };
@@ -65,13 +65,30 @@ export class WriteScheduler {
   }
 
   /**
-   * Resolves when a write of this kind may be sent; send it right away. `budgets` are the
-   * write's own budgets besides the shared one (a channel's, a method's).
+   * Resolves `true` when a write of this kind may be sent: send it right away. `budgets` are the
+   * write's own budgets besides the shared one (a channel's, a method's). Resolves `false`, having
+   * spent nothing, when `signal` aborts first (a progress edit the final text made pointless).
    */
-  acquire(kind: WriteKind, budgets: readonly WriteBudget[] = []): Promise<void> {
+  acquire(kind: WriteKind, budgets: readonly WriteBudget[] = [], signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted === true) return Promise.resolve(false);
     const all = this.shared === undefined ? budgets : [this.shared, ...budgets];
-    return new Promise<void>((resolve) => {
-      this.pending.push({ kind, budgets: all, seq: (this.seq += 1), resolve });
+    return new Promise<boolean>((resolve) => {
+      const onAbort = () => {
+        const index = this.pending.indexOf(write);
+        if (index >= 0) this.pending.splice(index, 1);
+        resolve(false);
+      };
+      const write: Pending = {
+        kind,
+        budgets: all,
+        seq: (this.seq += 1),
+        resolve: (granted) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(granted);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.push(write);
       this.dispatch();
     });
   }
@@ -118,7 +135,7 @@ export class WriteScheduler {
       if (readyAt <= now) {
         this.pending.splice(i, 1);
         for (const budget of write.budgets) this.spend(budget, now);
-        write.resolve();
+        write.resolve(true);
         continue;
       }
       earliest = Math.min(earliest, readyAt);
