@@ -14,6 +14,7 @@ import { handleCommand, registerCommands } from './commands.js';
 import { backfillThread, catchUp, removeStrayReplies } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
+import { SeenThreads } from './seen-threads.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 
 export interface DiscordAdapterOptions {
@@ -93,7 +94,9 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       }
     } else if (message.channel.isThread()) {
       const channel = message.channel;
-      fetchHistory = () => backfillThread(channel, thread as ThreadRef, bot, config.historyLimit);
+      const ref = thread;
+      // A thread the bot watched from its creation is in discord.js's cache: no REST read.
+      fetchHistory = async () => seenThreads.history(channel, ref, bot) ?? backfillThread(channel, ref, bot, config.historyLimit);
     }
     if (target === undefined) return;
     const sendTarget = target;
@@ -104,7 +107,11 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     return threadOf(message as Message) ?? threadFromChannelMessage(message as Message);
   }
 
+  const seenThreads = new SeenThreads();
+  client.on(Events.ThreadCreate, (thread, newlyCreated) => seenThreads.created(thread, newlyCreated));
+  client.on(Events.ThreadDelete, (thread) => seenThreads.forget(thread.id));
   client.on(Events.MessageCreate, (message) => {
+    seenThreads.messageCreated(message);
     onMessage(message).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
   });
 
@@ -127,6 +134,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   client.on(Events.ShardReady, () => {
     health.set('discord', 'ready');
+    seenThreads.newSession();
     // READY means a fresh session (a start, or a session Discord would not resume): whatever was
     // said in the meantime was never delivered, so read it back.
     const now = Date.now();
