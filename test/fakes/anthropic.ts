@@ -349,6 +349,7 @@ async function streamMessage(
     send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     const chunk = script.chunkSize ?? 40;
     const points = [...text];
+    const writingSince = Date.now();
     for (let sent = 0; sent < points.length; sent += chunk) {
       if (res.destroyed) return;
       if (script.midStreamError !== undefined && sent >= script.midStreamError.afterChars) {
@@ -364,8 +365,11 @@ async function streamMessage(
       send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
       onFirstToken();
       // Let the client see deltas as separate reads, as it would over a real network.
-      if (script.chunkDelayMs !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, script.chunkDelayMs));
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      // Paced against the clock, not the previous timer, so timer lag does not add up over an answer.
+      if (script.chunkDelayMs !== undefined) {
+        const due = writingSince + ((sent + chunk) / chunk) * script.chunkDelayMs;
+        await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+      } else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     send('content_block_stop', { type: 'content_block_stop', index: 0 });
   } else if (script.stallAfterChars !== undefined) {

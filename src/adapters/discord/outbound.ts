@@ -68,8 +68,7 @@ export class DiscordReplySink implements ReplySink {
   async start(): Promise<void> {
     const typing = () => {
       void this.scheduler
-        .acquire('typing', [], this.typingStop.signal)
-        .then((granted) => (granted ? this.options.target.sendTyping() : undefined))
+        .run('typing', () => this.options.target.sendTyping(), [], this.typingStop.signal)
         .catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
     };
     typing();
@@ -144,7 +143,8 @@ export class DiscordReplySink implements ReplySink {
     if (this.done) return;
     const kind: WriteKind = this.posted.length === 0 ? 'first' : 'edit';
     await this.pacer.run(async () => {
-      if (!(await this.scheduler.acquire(kind, [], this.streamStop.signal))) return;
+      const ticket = await this.scheduler.acquire(kind, [], this.streamStop.signal);
+      if (ticket === undefined) return;
       const parts = this.streamingParts();
       const last = this.posted.length - 1;
       try {
@@ -157,6 +157,8 @@ export class DiscordReplySink implements ReplySink {
         }
       } catch (error) {
         throw asPlatformError(error);
+      } finally {
+        ticket.done();
       }
     });
     if (!this.done && this.latest !== '' && this.streamingParts().join('') !== this.shown.join('')) this.scheduleFlush();
@@ -239,10 +241,8 @@ export class DiscordReplySink implements ReplySink {
 
   private async paced<T>(kind: WriteKind, call: () => Promise<T>): Promise<T> {
     try {
-      return await this.pacer.run(async () => {
-        await this.scheduler.acquire(kind);
-        return call();
-      });
+      // Without a signal the scheduler always sends the write.
+      return await this.pacer.run(async () => (await this.scheduler.run(kind, call)) as T);
     } catch (error) {
       throw asPlatformError(error);
     }

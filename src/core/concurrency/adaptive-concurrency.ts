@@ -8,6 +8,8 @@
  *   calls started since that response was produced, which the API could not count yet): a
  *   doubling per round trip, stopping where the account's headroom ends. Responses without
  *   rate-limit headers (a proxy) count as room.
+ * - It never exceeds what the account allows per minute (`requests-limit`, and `tokens-limit` over
+ *   the tokens a call costs): more calls than that at once could never all be accepted.
  * - A 429 or 529 cuts it to three quarters of the calls in flight and holds every new start until
  *   `retry-after` has passed (a short default when the API gives none).
  * - It never leaves [floor, cap]: `cap` is MAX_CONCURRENT_REPLIES, a hard limit.
@@ -32,6 +34,9 @@ export interface AdaptiveConcurrencyOptions {
 export interface Headroom {
   readonly requestsRemaining?: number;
   readonly tokensRemaining?: number;
+  /** The account's limits themselves (per minute for the real API). */
+  readonly requestsLimit?: number;
+  readonly tokensLimit?: number;
 }
 
 export interface Permit {
@@ -165,8 +170,13 @@ export class AdaptiveConcurrency {
   }
 
   private onSuccess(headroom: Headroom, startedSince: number): void {
+    const ceiling = Math.min(
+      headroom.requestsLimit ?? Number.POSITIVE_INFINITY,
+      headroom.tokensLimit === undefined || this.tokensPerCall === 0 ? Number.POSITIVE_INFINITY : Math.floor(headroom.tokensLimit / this.tokensPerCall),
+    );
+    if (this.currentLimit > ceiling) this.currentLimit = Math.max(this.floor, ceiling);
     const demand = this.running + this.waiting;
-    if (demand <= this.currentLimit || this.currentLimit >= this.cap) return;
+    if (demand <= this.currentLimit || this.currentLimit >= Math.min(this.cap, ceiling)) return;
     const requestsLeft = headroom.requestsRemaining === undefined ? Number.POSITIVE_INFINITY : headroom.requestsRemaining - startedSince;
     const tokensLeft =
       headroom.tokensRemaining === undefined || this.tokensPerCall === 0

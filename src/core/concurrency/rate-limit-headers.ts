@@ -21,9 +21,13 @@ export function headroomFrom(headers: HeaderSource | undefined): Headroom {
   if (headers === undefined) return {};
   const requestsRemaining = numberHeader(headers, 'anthropic-ratelimit-requests-remaining');
   const tokensRemaining = numberHeader(headers, 'anthropic-ratelimit-tokens-remaining');
+  const requestsLimit = numberHeader(headers, 'anthropic-ratelimit-requests-limit');
+  const tokensLimit = numberHeader(headers, 'anthropic-ratelimit-tokens-limit');
   return {
     ...(requestsRemaining === undefined ? {} : { requestsRemaining }),
     ...(tokensRemaining === undefined ? {} : { tokensRemaining }),
+    ...(requestsLimit === undefined ? {} : { requestsLimit }),
+    ...(tokensLimit === undefined ? {} : { tokensLimit }),
   };
 }
 

@@ -7,18 +7,21 @@
  * Under a burst, writes go by what they mean to a person:
  *   1. `first`  the first visible text of an answer somebody is waiting for;
  *   2. `final`  the final text of an answer (never dropped, only ever delayed);
- *   3. `typing` the "working on it" sign of an answer still queued (at most half the budget);
- *   4. `edit`   a progress edit of an answer already showing text (at most `editShare` of it).
- * Within a kind, first come first served. Each write names the budgets it spends (sliding
- * windows: "50 per second for the whole bot", "1 per second in this channel", …); it waits until
- * all of them have room. Answers streaming at once also space their edits further apart
- * (`editSpacing`) so that together they fit the edits' share.
+ *   3. `typing` the "working on it" sign of an answer still queued (at most `typingShare`);
+ *   4. `edit`   a progress edit of an answer already showing text (at most `editShare`).
+ * Within a kind, first come first served. Each write names the budgets it spends ("50 per
+ * second for the whole bot", "1 per second in this channel", …) and waits until all have room.
+ *
+ * A write counts against a budget from when it is let through until a window after it *came
+ * back*: by then the platform has surely counted it, so however late a busy process actually
+ * sends it, no window on the platform's side ever sees more than the limit. Answers streaming at
+ * once also space their edits further apart (`editSpacing`) so that together they fit.
  */
 import { systemClock, type Clock } from './clock.js';
 
 export type WriteKind = 'first' | 'final' | 'typing' | 'edit';
 
-/** A sliding-window budget: at most `limit` writes in any `windowMs`. */
+/** At most `limit` writes in any `windowMs`. */
 export interface WriteBudget {
   readonly key: string;
   readonly limit: number;
@@ -35,11 +38,22 @@ export interface WriteSchedulerOptions {
   readonly typingShare?: number;
 }
 
+/** A write let through: call `done` once the platform has answered it (or it failed). */
+export interface WriteTicket {
+  done(): void;
+}
+
 interface Pending {
   readonly kind: WriteKind;
   readonly budgets: readonly WriteBudget[];
   readonly seq: number;
-  readonly resolve: (granted: boolean) => void;
+  readonly grant: () => void;
+}
+
+interface Usage {
+  inFlight: number;
+  /** When writes came back, oldest first (pruned past the window). */
+  readonly completed: number[];
 }
 
 const PRIORITY: Record<WriteKind, number> = { first: 0, final: 1, typing: 2, edit: 3 };
@@ -49,13 +63,13 @@ export class WriteScheduler {
   private readonly shared: WriteBudget | undefined;
   private readonly editShare: number;
   private readonly typingShare: number;
-  private readonly sent = new Map<string, number[]>();
+  private readonly usage = new Map<string, Usage>();
   private readonly pending: Pending[] = [];
+  private readonly heldUntil = new Map<string, number>();
   private seq = 0;
   private streams = 0;
   private cancelWake: (() => void) | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
-  private readonly heldUntil = new Map<string, number>();
 
   constructor(options: WriteSchedulerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -65,26 +79,27 @@ export class WriteScheduler {
   }
 
   /**
-   * Resolves `true` when a write of this kind may be sent: send it right away. `budgets` are the
-   * write's own budgets besides the shared one (a channel's, a method's). Resolves `false`, having
-   * spent nothing, when `signal` aborts first (a progress edit the final text made pointless).
+   * Resolves with a ticket when a write of this kind may be sent: send it right away, then call
+   * `done`. `budgets` are the write's own besides the shared one (a channel's, a method's).
+   * Resolves `undefined`, having spent nothing, when `signal` aborts first (a progress edit the
+   * final text made pointless, a typing sign the first text made pointless).
    */
-  acquire(kind: WriteKind, budgets: readonly WriteBudget[] = [], signal?: AbortSignal): Promise<boolean> {
-    if (signal?.aborted === true) return Promise.resolve(false);
+  acquire(kind: WriteKind, budgets: readonly WriteBudget[] = [], signal?: AbortSignal): Promise<WriteTicket | undefined> {
+    if (signal?.aborted === true) return Promise.resolve(undefined);
     const all = this.shared === undefined ? budgets : [this.shared, ...budgets];
-    return new Promise<boolean>((resolve) => {
+    return new Promise<WriteTicket | undefined>((resolve) => {
       const onAbort = () => {
         const index = this.pending.indexOf(write);
         if (index >= 0) this.pending.splice(index, 1);
-        resolve(false);
+        resolve(undefined);
       };
       const write: Pending = {
         kind,
         budgets: all,
         seq: (this.seq += 1),
-        resolve: (granted) => {
+        grant: () => {
           signal?.removeEventListener('abort', onAbort);
-          resolve(granted);
+          resolve(this.ticket(all));
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -93,10 +108,15 @@ export class WriteScheduler {
     });
   }
 
-  /** Runs `call` once a write of this kind may go. */
-  async run<T>(kind: WriteKind, call: () => Promise<T>, budgets: readonly WriteBudget[] = []): Promise<T> {
-    await this.acquire(kind, budgets);
-    return call();
+  /** Sends `call` as a write of this kind once it may go; `undefined` when `signal` aborted it first. */
+  async run<T>(kind: WriteKind, call: () => Promise<T>, budgets: readonly WriteBudget[] = [], signal?: AbortSignal): Promise<T | undefined> {
+    const ticket = await this.acquire(kind, budgets, signal);
+    if (ticket === undefined) return undefined;
+    try {
+      return await call();
+    } finally {
+      ticket.done();
+    }
   }
 
   /** The platform answered 429 for this budget: nothing spends it before `retryAfterMs`. */
@@ -125,6 +145,29 @@ export class WriteScheduler {
     return kind === undefined ? this.pending.length : this.pending.filter((p) => p.kind === kind).length;
   }
 
+  private ticket(budgets: readonly WriteBudget[]): WriteTicket {
+    for (const budget of budgets) {
+      const usage = this.usage.get(budget.key) ?? { inFlight: 0, completed: [] };
+      usage.inFlight += 1;
+      this.usage.set(budget.key, usage);
+    }
+    let done = false;
+    return {
+      done: () => {
+        if (done) return;
+        done = true;
+        const now = this.clock.now();
+        for (const budget of budgets) {
+          const usage = this.usage.get(budget.key);
+          if (usage === undefined) continue;
+          usage.inFlight -= 1;
+          usage.completed.push(now);
+        }
+        this.dispatch();
+      },
+    };
+  }
+
   private dispatch(): void {
     const now = this.clock.now();
     this.pending.sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind] || a.seq - b.seq);
@@ -134,8 +177,7 @@ export class WriteScheduler {
       const readyAt = this.readyAt(write, now);
       if (readyAt <= now) {
         this.pending.splice(i, 1);
-        for (const budget of write.budgets) this.spend(budget, now);
-        write.resolve(true);
+        write.grant();
         continue;
       }
       earliest = Math.min(earliest, readyAt);
@@ -144,7 +186,7 @@ export class WriteScheduler {
     this.scheduleWake(earliest);
   }
 
-  /** When this write's budgets all have room for it. */
+  /** When this write's budgets all have room for it (infinite: when a write in flight comes back). */
   private readyAt(write: Pending, now: number): number {
     let at = now;
     const share = write.kind === 'edit' ? this.editShare : write.kind === 'typing' ? this.typingShare : 1;
@@ -153,28 +195,23 @@ export class WriteScheduler {
       if (held !== undefined && held <= now) this.heldUntil.delete(budget.key);
       else if (held !== undefined) at = Math.max(at, held);
       const limit = Math.max(1, Math.floor(budget.limit * share));
-      const window = this.recent(budget, now);
-      if (window.length >= limit) at = Math.max(at, (window[window.length - limit] as number) + budget.windowMs);
+      const usage = this.current(budget, now);
+      const over = usage.inFlight + usage.completed.length - limit + 1;
+      if (over <= 0) continue;
+      at = over > usage.completed.length ? Number.POSITIVE_INFINITY : Math.max(at, (usage.completed[over - 1] as number) + budget.windowMs);
     }
     return at;
   }
 
-  /** Send times still inside the budget's window, oldest first. */
-  private recent(budget: WriteBudget, now: number): readonly number[] {
-    const times = this.sent.get(budget.key);
-    if (times === undefined) return [];
+  private current(budget: WriteBudget, now: number): Usage {
+    const usage = this.usage.get(budget.key);
+    if (usage === undefined) return { inFlight: 0, completed: [] };
     let drop = 0;
-    while (drop < times.length && (times[drop] as number) <= now - budget.windowMs) drop += 1;
-    if (drop > 0) times.splice(0, drop);
+    while (drop < usage.completed.length && (usage.completed[drop] as number) <= now - budget.windowMs) drop += 1;
+    if (drop > 0) usage.completed.splice(0, drop);
     // Per-channel budgets come and go: forget the idle ones.
-    if (times.length === 0) this.sent.delete(budget.key);
-    return times;
-  }
-
-  private spend(budget: WriteBudget, now: number): void {
-    const times = this.sent.get(budget.key);
-    if (times === undefined) this.sent.set(budget.key, [now]);
-    else times.push(now);
+    if (usage.inFlight === 0 && usage.completed.length === 0) this.usage.delete(budget.key);
+    return usage;
   }
 
   private scheduleWake(at: number): void {

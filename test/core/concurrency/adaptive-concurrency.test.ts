@@ -56,6 +56,18 @@ describe('AdaptiveConcurrency', () => {
     expect(gate.limit).toBe(2);
   });
 
+  it('never goes above the requests the account allows per minute', async () => {
+    const gate = new AdaptiveConcurrency({ cap: 64, initial: 8, floor: 1, clock: new ManualClock() });
+    const granted: Array<{ key: string; index: number; permit: Permit }> = [];
+    queue(gate, 'a', 20, granted);
+    await settle();
+    granted[0]?.permit.succeeded({ requestsRemaining: 40, requestsLimit: 6 });
+    expect(gate.limit).toBe(6);
+    for (const { permit } of granted) permit.succeeded({ requestsRemaining: 40, requestsLimit: 6 });
+    await settle();
+    expect(gate.limit).toBe(6);
+  });
+
   it('does not grow past the cap, nor without demand', async () => {
     const gate = new AdaptiveConcurrency({ cap: 3, initial: 2, floor: 1, clock: new ManualClock() });
     const granted: Array<{ key: string; index: number; permit: Permit }> = [];

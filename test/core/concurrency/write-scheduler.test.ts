@@ -7,7 +7,10 @@ function setup(limit: number, options: { editShare?: number; typingShare?: numbe
   const scheduler = new WriteScheduler({ shared: { key: 'global', limit, windowMs: 1000 }, clock, ...options });
   const sent: string[] = [];
   const ask = (kind: WriteKind, label: string, budgets = [] as Parameters<WriteScheduler['acquire']>[1]) =>
-    void scheduler.acquire(kind, budgets).then(() => sent.push(label));
+    void scheduler.acquire(kind, budgets).then((ticket) => {
+      sent.push(label);
+      ticket?.done();
+    });
   return { clock, scheduler, sent, ask };
 }
 
@@ -83,6 +86,26 @@ describe('WriteScheduler', () => {
     clock.advance(1);
     await settle();
     expect(sent).toEqual(['first']);
+  });
+
+  it('counts a write from when it is let through until a window after it came back', async () => {
+    const clock = new ManualClock();
+    const scheduler = new WriteScheduler({ shared: { key: 'global', limit: 2, windowMs: 1000 }, clock });
+    const a = await scheduler.acquire('final');
+    await scheduler.acquire('final');
+    let third = false;
+    void scheduler.acquire('first').then(() => (third = true));
+    // Both still in flight (a slow platform, a busy process): nothing more may go, however long.
+    clock.advance(5000);
+    await settle();
+    expect(third).toBe(false);
+    a?.done();
+    clock.advance(999);
+    await settle();
+    expect(third).toBe(false);
+    clock.advance(1);
+    await settle();
+    expect(third).toBe(true);
   });
 
   it('stretches edit spacing while many answers stream at once', () => {

@@ -1,0 +1,12 @@
+import { AdaptiveConcurrency } from '/work/wt-23/src/core/concurrency/adaptive-concurrency.js';
+import { idealFigure, latencyBurst, type LatencyScenario } from '/work/wt-23/bench/latency-bench.js';
+const which = process.argv[2] ?? 'a';
+const a: LatencyScenario = { threads: 200, ttftMs: 800, tokensPerSecond: 80, answerTokens: 300, apiConcurrentLimit: 50, platformWritesPerSecond: 50 };
+const b: LatencyScenario = { ...a, apiConcurrentLimit: undefined };
+const s = which === 'a' ? a : b;
+const cap = which === 'a' ? 64 : 256;
+console.log(idealFigure(s, cap));
+const t = Date.now();
+console.log(await latencyBurst(s, 'adaptive', new AdaptiveConcurrency({ cap })));
+console.log('took', Date.now() - t);
+process.exit(0);
