@@ -98,21 +98,6 @@ export async function latencyBurst(scenario: LatencyScenario, policy: string, ga
     }
     const totalMs = Date.now() - started;
     const latencies = threads.map((id) => (firstText.get(id) as number) - started);
-    if (process.env.DEBUG_GATE) for (const r of w.discord.rest.entries.slice(sinceRest).filter((e) => e.status === 429)) console.error('429', r.method, r.path, r.at - started);
-    if (process.env.DEBUG_GATE) {
-      const sorted = [...latencies].sort((x, y) => x - y);
-      console.error('first text deciles', [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99].map((p) => percentile(sorted, p)));
-      const buckets = new Map<number, Record<string, number>>();
-      for (const r of w.discord.rest.entries.slice(sinceRest)) {
-        const b = Math.floor((r.at - started) / 500);
-        const row = buckets.get(b) ?? {};
-        const k = r.path.endsWith('typing') ? 'T' : r.method === 'POST' ? 'P' : 'E';
-        row[k] = (row[k] ?? 0) + 1;
-        buckets.set(b, row);
-      }
-      console.error([...buckets.entries()].slice(0, 40).map(([b, row]) => `${b * 0.5}s ${JSON.stringify(row)}`).join('\n'));
-    }
-    if (process.env.DEBUG_GATE) console.error('kinds', Object.entries(w.discord.rest.entries.slice(sinceRest).reduce<Record<string, number>>((acc, r) => { const k = `${r.method} ${r.path.replace(/\d+/g, 'N')}`; acc[k] = (acc[k] ?? 0) + 1; return acc; }, {})));
     return {
       policy,
       p50Ms: percentile(latencies, 50),
