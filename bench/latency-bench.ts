@@ -30,6 +30,8 @@ export interface LatencyFigure {
   readonly peakInFlight: number;
 }
 
+const OUT_OF_REACH = 100_000;
+
 /** Deltas the fake streams: 16 characters (4 tokens) each, at the model's pace. */
 const CHUNK_CHARS = 16;
 const FIRST_SENTENCE = 'The short answer is yes. ';
@@ -70,7 +72,8 @@ export async function latencyBurst(scenario: LatencyScenario, policy: string, ga
     anthropic: {
       latency: { ttftMs: scenario.ttftMs, tokensPerSecond: scenario.tokensPerSecond },
       defaultText: answerText(scenario.answerTokens),
-      ...(scenario.apiConcurrentLimit === undefined ? {} : { rateLimit: { maxConcurrent: scenario.apiConcurrentLimit } }),
+      // The real API announces the account's limits on every response; "no limit" is one far above the burst.
+      rateLimit: { maxConcurrent: scenario.apiConcurrentLimit ?? OUT_OF_REACH },
     },
     fake: { globalRequestsPerSecond: scenario.platformWritesPerSecond, enforceRateLimits: true },
   });

@@ -3,11 +3,10 @@
  * account's limits rather than a fixed number. Every response announces what is left
  * (`anthropic-ratelimit-*`); a 429 or 529 says "too much" and, with `retry-after`, for how long.
  *
- * - The limit starts at `initial` and grows by one per successful response while demand exceeds
- *   it and the announced remaining requests and tokens leave room for one more call (less the
- *   calls started since that response was produced, which the API could not count yet): a
- *   doubling per round trip, stopping where the account's headroom ends. Responses without
- *   rate-limit headers (a proxy) count as room.
+ * - The limit starts at `initial` and grows while demand exceeds it and a successful response
+ *   announces room: to the calls in flight plus the remaining requests and tokens (less the calls
+ *   started since that response was produced, which the API could not count yet). Responses
+ *   without rate-limit headers (a proxy) count as room for one more: a doubling per round trip.
  * - It never exceeds what the account allows per minute (`requests-limit`, and `tokens-limit` over
  *   the tokens a call costs): more calls than that at once could never all be accepted.
  * - A 429 or 529 cuts it to three quarters of the calls in flight and holds every new start until
@@ -182,10 +181,13 @@ export class AdaptiveConcurrency {
       headroom.tokensRemaining === undefined || this.tokensPerCall === 0
         ? Number.POSITIVE_INFINITY
         : headroom.tokensRemaining / this.tokensPerCall - startedSince;
-    if (requestsLeft >= 1 && tokensLeft >= 1) {
-      this.currentLimit = Math.min(this.cap, this.currentLimit + 1);
-      this.dispatch();
-    }
+    const room = Math.floor(Math.min(requestsLeft, tokensLeft));
+    if (room < 1) return;
+    // Announced room is taken at once (the calls in flight plus what the account has left);
+    // without announcements, one more per success: a doubling per round trip.
+    const target = Number.isFinite(room) ? this.running + room : this.currentLimit + 1;
+    this.currentLimit = Math.min(this.cap, ceiling, Math.max(this.currentLimit + 1, target));
+    this.dispatch();
   }
 
   private onRefused(retryAfterMs: number | undefined): void {

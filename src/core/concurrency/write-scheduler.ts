@@ -7,7 +7,8 @@
  * Under a burst, writes go by what they mean to a person:
  *   1. `first`  the first visible text of an answer somebody is waiting for;
  *   2. `final`  the final text of an answer (never dropped, only ever delayed);
- *   3. `typing` the "working on it" sign of an answer still queued (at most `typingShare`);
+ *   3. `typing` the "working on it" sign of an answer still queued (at most `typingShare`, enough
+ *               to keep the signs of a long queue alive);
  *   4. `edit`   a progress edit of an answer already showing text (at most `editShare`).
  * Within a kind, first come first served. Each write names the budgets it spends ("50 per
  * second for the whole bot", "1 per second in this channel", …) and waits until all have room.
@@ -75,7 +76,7 @@ export class WriteScheduler {
     this.clock = options.clock ?? systemClock;
     this.shared = options.shared;
     this.editShare = options.editShare ?? 0.8;
-    this.typingShare = options.typingShare ?? 0.5;
+    this.typingShare = options.typingShare ?? 0.4;
   }
 
   /**

@@ -8,21 +8,24 @@ function queue(gate: AdaptiveConcurrency, key: string, count: number, granted: A
 }
 
 describe('AdaptiveConcurrency', () => {
-  it('starts at the initial limit and grows by one per success while demand and the announced headroom allow', async () => {
+  it('starts at the initial limit and takes the room a success announces, or one more without announcements', async () => {
     const gate = new AdaptiveConcurrency({ cap: 10, initial: 2, floor: 1, clock: new ManualClock() });
     const granted: Array<{ key: string; index: number; permit: Permit }> = [];
     queue(gate, 'a', 20, granted);
     await settle();
     expect(granted).toHaveLength(2);
-    granted[0]?.permit.succeeded({ requestsRemaining: 100, tokensRemaining: 1_000_000 });
+    // Five requests left when the first was answered, one of them since taken by the second call.
+    granted[0]?.permit.succeeded({ requestsRemaining: 5, tokensRemaining: 1_000_000 });
     await settle();
-    expect(gate.limit).toBe(3);
-    expect(granted).toHaveLength(3);
-    // Without rate-limit headers (a proxy) a success counts as room too.
+    expect(gate.limit).toBe(6);
+    expect(granted).toHaveLength(6);
+    // Without rate-limit headers (a proxy) a success counts as room for one more.
     granted[1]?.permit.succeeded({});
     await settle();
-    expect(gate.limit).toBe(4);
-    expect(gate.inFlight).toBe(4);
+    expect(gate.limit).toBe(7);
+    expect(gate.inFlight).toBe(7);
+    granted[2]?.permit.succeeded({ requestsRemaining: 1000 });
+    expect(gate.limit).toBe(10);
   });
 
   it.each([
@@ -53,7 +56,8 @@ describe('AdaptiveConcurrency', () => {
     await settle();
     granted[1]?.permit.succeeded({ requestsRemaining: 50, tokensRemaining: 20_000 });
     await settle();
-    expect(gate.limit).toBe(2);
+    // Room for four more calls of 5000 tokens beside the one in flight.
+    expect(gate.limit).toBe(5);
   });
 
   it('never goes above the requests the account allows per minute', async () => {
