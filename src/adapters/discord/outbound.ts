@@ -66,9 +66,16 @@ export class DiscordReplySink implements ReplySink {
   }
 
   async start(): Promise<void> {
+    let waiting = false;
     const typing = () => {
+      // A renewal still waiting for budget is renewal enough.
+      if (waiting) return;
+      waiting = true;
       void this.scheduler
-        .run('typing', () => this.options.target.sendTyping(), [], this.typingStop.signal)
+        .run('typing', () => {
+          waiting = false;
+          return this.options.target.sendTyping();
+        }, [], this.typingStop.signal)
         .catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
     };
     typing();
