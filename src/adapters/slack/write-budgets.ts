@@ -1,13 +1,13 @@
 /**
- * Slack's write limits as budgets for the WriteScheduler (slack-platform.md). Only the one limit
- * Slack states as a rate is spent proactively: about one new message a second per channel
- * (`chat.postMessage`). The per-method tiers ("Tier 2: 20+ per minute", bursts allowed) are
- * floors, not ceilings: holding every burst to them would make answers wait minutes that Slack
- * would have taken. A 429 there is honoured by Slack's client, which pauses all its calls for
- * the `retry-after` it names; the scheduler's priorities decide what goes first after.
+ * Slack's write limits as budgets for the WriteScheduler (slack-platform.md). None is spent
+ * ahead: the per-method tiers ("Tier 2: 20+ per minute") are floors with bursts allowed, and the
+ * channel limit is "about one message a second, short bursts tolerated"; holding every burst to
+ * those numbers would make answers wait minutes that Slack would have taken. A 429 is honoured by
+ * Slack's client, which pauses all its calls for the `retry-after` it names; the scheduler's
+ * priorities decide what goes first when writes wait.
  */
 import type { WriteBudget } from '../../core/concurrency/write-scheduler.js';
 
-export function slackBudgets(method: string, teamId: string, channel: string): WriteBudget[] {
-  return method === 'chat.postMessage' ? [{ key: `${teamId}:${channel}:messages`, limit: 1, windowMs: 1000 }] : [];
+export function slackBudgets(_method: string, _teamId: string, _channel: string): WriteBudget[] {
+  return [];
 }
