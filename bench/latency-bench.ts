@@ -2,11 +2,14 @@
  * What users feel under a real model: many threads mentioned at once while the model takes
  * seconds (time to first token, tokens per second) and both the Anthropic account and Discord
  * limit the bot. The real Discord adapter (discord.js) and the real SDK run against the doubles
- * with those limits on; each figure is printed beside the fixed-8 policy and the ideal, the
+ * with those limits on (the Messages API double in a process of its own, as the real API runs
+ * elsewhere); each figure is printed beside the fixed-8 policy and the ideal, the
  * best the limits in force allow.
  */
 import { AdaptiveConcurrency } from '../src/core/concurrency/adaptive-concurrency.js';
 import { startDiscordWorld } from '../test/discord/setup.js';
+import { TEST_API_KEY } from '../test/helpers/harness.js';
+import { startRemoteFakeAnthropic } from './remote-fake.js';
 import { percentile } from './stats.js';
 
 export interface LatencyScenario {
@@ -65,16 +68,18 @@ export function idealFigure(scenario: LatencyScenario, cap: number): LatencyFigu
 
 /** Runs the burst once with the given concurrency policy. */
 export async function latencyBurst(scenario: LatencyScenario, policy: string, gate: AdaptiveConcurrency): Promise<LatencyFigure> {
+  const model = await startRemoteFakeAnthropic({
+    apiKey: TEST_API_KEY,
+    latency: { ttftMs: scenario.ttftMs, tokensPerSecond: scenario.tokensPerSecond },
+    defaultText: answerText(scenario.answerTokens),
+    // The real API announces the account's limits on every response; "no limit" is one far above the burst.
+    rateLimit: { maxConcurrent: scenario.apiConcurrentLimit ?? OUT_OF_REACH },
+  });
   const w = await startDiscordWorld({
     logLevel: 'warn',
     spacingMs: 1000,
     concurrency: gate,
-    anthropic: {
-      latency: { ttftMs: scenario.ttftMs, tokensPerSecond: scenario.tokensPerSecond },
-      defaultText: answerText(scenario.answerTokens),
-      // The real API announces the account's limits on every response; "no limit" is one far above the burst.
-      rateLimit: { maxConcurrent: scenario.apiConcurrentLimit ?? OUT_OF_REACH },
-    },
+    modelBaseUrl: model.url,
     fake: { globalRequestsPerSecond: scenario.platformWritesPerSecond, enforceRateLimits: true },
   });
   try {
@@ -106,12 +111,13 @@ export async function latencyBurst(scenario: LatencyScenario, policy: string, ga
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       totalMs,
-      api429s: w.h.anthropic.messageRequests().filter((r) => r.status === 429).length,
+      api429s: (await model.statuses()).filter((status) => status === 429).length,
       discord429s: w.discord.rest.entries.slice(sinceRest).filter((r) => r.status === 429).length,
       peakInFlight: gate.peakInFlight,
     };
   } finally {
     await w.close();
+    await model.close();
   }
 }
 

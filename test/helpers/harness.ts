@@ -32,6 +32,8 @@ export interface HarnessOptions {
   readonly logLevel?: string;
   /** The model client's concurrency gate (default: one capped at 64). */
   readonly concurrency?: AdaptiveConcurrency;
+  /** A Messages API elsewhere (the bench's fake in a process of its own) instead of `anthropic`. */
+  readonly modelBaseUrl?: string;
 }
 
 export interface Harness {
@@ -64,7 +66,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
   const { logger, lines } = captureLogger([TEST_API_KEY, ...(options.secrets ?? [])], options.logLevel);
   const model = createModelClient({
     apiKey: TEST_API_KEY,
-    baseUrl: anthropic.url,
+    baseUrl: options.modelBaseUrl ?? anthropic.url,
     maxRetries: options.maxRetries ?? 2,
     idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     logger,
