@@ -6,6 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cachedShare, concurrentThreads, idleThreadMemory, overheadPerReply } from './core-bench.js';
+import { AdaptiveConcurrency } from '../src/core/concurrency/adaptive-concurrency.js';
+import { fixedEight, idealFigure, latencyBurst, type LatencyFigure, type LatencyScenario } from './latency-bench.js';
 import { firstTokenToVisible, historyCallsPerReply } from './platform-bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -13,7 +15,7 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 
 async function main(): Promise<void> {
-  out('threadline benchmarks (loopback doubles; model time ≈ 0, so what remains is the bot)');
+  out('threadline benchmarks (loopback doubles; in 1-6 model time ≈ 0, so what remains is the bot; 7-8 give the model a real latency)');
   out();
 
   const overhead = await overheadPerReply([10, 100, 500], 60);
@@ -52,12 +54,49 @@ async function main(): Promise<void> {
   out('6. Memory per idle thread (2000 answered threads of 10 messages, after a full GC)');
   out(idle.bytesPerThread === null ? '   n/a: run with node --expose-gc' : `   ${fixed(idle.bytesPerThread / 1024, 2)} KB heap per thread (the in-memory caches are capped; the rest lives in SQLite)`);
 
-  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, busyThreadCache: busy, pdfThreadCache: pdf, webToolsCache: web, burst, firstVisible: first, idleMemory: idle };
+  out();
+
+  const realLatency = await realLatencyFigures();
+
+  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, busyThreadCache: busy, pdfThreadCache: pdf, webToolsCache: web, burst, firstVisible: first, idleMemory: idle, realLatency };
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   out();
   out('written: bench/results.json');
 }
+
+/**
+ * Figures 7 and 8: a model that takes seconds, the account's and Discord's limits in force, the
+ * adaptive policy beside the fixed-8 policy of before (eight model calls at a time, which never
+ * meets the account limit, so one run serves both tables) and the ideal.
+ */
+async function realLatencyFigures() {
+  const base: LatencyScenario = { threads: 200, ttftMs: 800, tokensPerSecond: 80, answerTokens: 300, platformWritesPerSecond: 50 };
+  const limited: LatencyScenario = { ...base, apiConcurrentLimit: 50 };
+  out(`7-8. A real model's latency: ${base.threads} threads mentioned at once, TTFT ${base.ttftMs} ms, ${base.tokensPerSecond} tokens/s, ${base.answerTokens}-token answers, Discord ${base.platformWritesPerSecond} requests/s`);
+  out('   (mention → first visible text; the ideal: model calls in waves of what the limits allow, first texts within the write budget)');
+  const a = await latencyBurst(limited, 'adaptive', new AdaptiveConcurrency({ cap: 64 }));
+  const b = await latencyBurst(base, 'adaptive', new AdaptiveConcurrency({ cap: 256 }));
+  const fixed8 = await latencyBurst(limited, 'fixed-8', fixedEight());
+  const table = (title: string, rows: readonly LatencyFigure[]) => {
+    out(title);
+    out('     policy      p50 ms    p99 ms   total ms   API 429s   Discord 429s   peak in flight');
+    for (const row of rows) {
+      out(
+        `     ${row.policy.padEnd(9)} ${fixed0(row.p50Ms).padStart(8)}  ${fixed0(row.p99Ms).padStart(8)}  ${fixed0(row.totalMs).padStart(9)}  ${String(row.api429s).padStart(9)}  ${String(row.discord429s).padStart(13)}  ${String(row.peakInFlight).padStart(15)}`,
+      );
+    }
+    const [ours, , ideal] = rows as [LatencyFigure, LatencyFigure, LatencyFigure];
+    out(`     p99 vs ideal: ${ours.p99Ms - ideal.p99Ms >= 0 ? '+' : ''}${fixed0(ours.p99Ms - ideal.p99Ms)} ms   p99 vs fixed-8: ${fixed(rows[1]!.p99Ms / ours.p99Ms, 1)}× faster`);
+  };
+  const idealA = idealFigure(limited, 64);
+  const idealB = idealFigure(base, 256);
+  table('   (a) account limit 50 concurrent requests, MAX_CONCURRENT_REPLIES=64 (the default)', [a, fixed8, idealA]);
+  table('   (b) no account limit, MAX_CONCURRENT_REPLIES=256', [b, fixed8, idealB]);
+  return { a: { adaptive: a, fixed8, ideal: idealA }, b: { adaptive: b, fixed8, ideal: idealB } };
+}
+
+const fixed0 = (n: number) => n.toFixed(0);
 
 main().then(
   () => process.exit(0),

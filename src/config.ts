@@ -86,7 +86,7 @@ const envSchema = z.object({
   RATE_LIMIT_USER_PER_MINUTE: integer(6, 0, 10_000),
   RATE_LIMIT_CHANNEL_PER_MINUTE: integer(30, 0, 10_000),
   DAILY_TOKEN_BUDGET: integer(0, 0, 1_000_000_000_000),
-  MAX_CONCURRENT_REPLIES: integer(8, 1, 1000),
+  MAX_CONCURRENT_REPLIES: integer(64, 1, 1000),
   PENDING_REPLY_MAX_AGE_MINUTES: integer(30, 1, 10_080),
   RETENTION_DAYS: integer(90, 1, 36_500),
   WEB_SEARCH: onOff(false),

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { ChatService } from './core/chat-service.js';
 import { Metrics } from './core/metrics.js';
+import { AdaptiveConcurrency } from './core/concurrency/adaptive-concurrency.js';
 import { createModelClient } from './core/model-client.js';
 import { Health } from './http/health.js';
 import { metricsHandler } from './http/metrics.js';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
       idleTimeoutMs: config.anthropic.idleTimeoutMs,
       logger,
       metrics,
+      concurrency: new AdaptiveConcurrency({ cap: config.limits.maxConcurrentReplies }),
     }),
     logger,
     modelId: config.anthropic.model,
@@ -75,7 +77,6 @@ async function main(): Promise<void> {
     contextBudgetTokens: config.anthropic.contextBudgetTokens,
     followUpWithoutMention: config.followUpWithoutMention,
     thinking: config.thinking,
-    concurrency: config.limits.maxConcurrentReplies,
     limits: config.limits,
     pendingReplyMaxAgeMs: config.pendingReplyMaxAgeMs,
     webSearch: config.web.search,

@@ -54,8 +54,6 @@ export interface ChatServiceOptions {
   readonly maxTokens: number;
   readonly contextBudgetTokens: number;
   readonly followUpWithoutMention: boolean;
-  /** Model calls in flight at once, across all threads. */
-  readonly concurrency?: number;
   readonly limits?: { readonly userPerMinute: number; readonly channelPerMinute: number; readonly dailyTokenBudget: number };
   /** Unanswered mentions older than this at restart get an apology instead of an answer. */
   readonly pendingReplyMaxAgeMs?: number;
@@ -124,7 +122,9 @@ export class ChatService implements ChatCore, ThreadReader {
       contextBudgetTokens: options.contextBudgetTokens,
       platformServices: (platform) => this.platforms.get(platform),
     });
-    this.replies = new KeyedQueue(options.concurrency ?? 8);
+    // Per-thread order only: how many model calls run at once is the model client's gate, so an
+    // answer waiting for it already shows typing (sink.start) and waits its turn fairly.
+    this.replies = new KeyedQueue();
     this.instructions = new InstructionsService(this.store, this.logger, this.now);
     this.settings = new SettingsService({
       store: this.store,

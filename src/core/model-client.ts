@@ -1,15 +1,20 @@
 /**
  * The one place that talks to the Messages API. It streams, so text reaches the user as it is
- * written, and watches the stream itself: the SDK's timeout covers only the wait for response
- * headers, and a stream that goes quiet after them would otherwise hang a thread forever.
+ * written (model-stream.ts watches each stream), and it decides when a call may start.
+ *
+ * How many calls are in flight is up to an AdaptiveConcurrency gate fed with the API's own
+ * rate-limit headers. A 429 or 529 is therefore not retried by the SDK (which would hold the
+ * call's place while it waits) but handed back to the gate: the call waits out `retry-after`
+ * at the head of the line, with fewer calls in flight, up to `maxRetries` times.
  */
 import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import type { Logger } from 'pino';
-import { ThreadlineError } from '../errors.js';
-import type { ClaudeRequest } from './request/types.js';
+import { AdaptiveConcurrency } from './concurrency/adaptive-concurrency.js';
 import { observeRateLimits, type ModelMetrics } from './metrics.js';
 import { toModelError, type RefusalDetails } from './model-errors.js';
-import { activityOf, textOfBlocks, type ResponseBlock } from './web-tools/content.js';
+import { LOAD_STATUSES, isRetriableLoad, streamOnce, stoppedBeforeStart } from './model-stream.js';
+import type { ClaudeRequest } from './request/types.js';
+import type { ResponseBlock } from './web-tools/content.js';
 import type { ToolActivity } from './web-tools/types.js';
 
 export interface ModelUsage {
@@ -38,20 +43,22 @@ export interface ModelResult {
 /** `stopReason` of an answer the user stopped: `text` is what was written until then. */
 export const STOPPED_BY_USER = 'stopped_by_user';
 
+export interface StreamHandlers {
+  /** The full text so far, after each delta. */
+  readonly onText: (textSoFar: string) => void;
+  /** A thinking block started (adaptive thinking). */
+  readonly onThinking?: () => void;
+  /** A server tool call (web search, web fetch) started running. */
+  readonly onActivity?: (activity: ToolActivity) => void;
+  /** Stop: the call ends at once and resolves with the text so far (`stopReason` STOPPED_BY_USER). */
+  readonly signal?: AbortSignal;
+  /** The thread: waiting calls are served fairly across lanes, in order within one. */
+  readonly lane?: string;
+}
+
 export interface ModelClient {
-  /**
-   * Streams one answer; `onText` gets the full text so far after each delta, `onThinking` fires
-   * when a thinking block starts, `onActivity` each server tool call as it starts running.
-   * Throws ThreadlineError; when `signal` aborts (the user pressed Stop) it resolves with the
-   * text so far and `stopReason` STOPPED_BY_USER instead.
-   */
-  complete(
-    request: ClaudeRequest,
-    onText: (textSoFar: string) => void,
-    signal?: AbortSignal,
-    onThinking?: () => void,
-    onActivity?: (activity: ToolActivity) => void,
-  ): Promise<ModelResult>;
+  /** Streams one answer through `handlers`. Throws ThreadlineError, except when stopped. */
+  complete(request: ClaudeRequest, handlers: StreamHandlers): Promise<ModelResult>;
   /** Uploads a file once (Files API) so later requests can refer to it by id. */
   uploadFile(bytes: Uint8Array, name: string, mediaType: string): Promise<string>;
   /** Every model id `GET /v1/models` lists (all pages). Throws ThreadlineError. */
@@ -67,20 +74,21 @@ export interface ModelClientOptions {
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
   readonly metrics?: ModelMetrics;
+  /** Decides how many calls are in flight; by default one capped at 64 (MAX_CONCURRENT_REPLIES). */
+  readonly concurrency?: AdaptiveConcurrency;
 }
 
-type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
-type Message = Anthropic.Messages.Message;
-
 export function createModelClient(options: ModelClientOptions): ModelClient {
+  const observed = options.metrics === undefined ? (options.fetch ?? fetch) : observeRateLimits(options.fetch ?? fetch, options.metrics);
   const client = new Anthropic({
     apiKey: options.apiKey,
     ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }),
     maxRetries: options.maxRetries,
     timeout: options.idleTimeoutMs,
-    ...(options.metrics === undefined ? (options.fetch === undefined ? {} : { fetch: options.fetch }) : { fetch: observeRateLimits(options.fetch ?? fetch, options.metrics) }),
+    fetch: withoutSdkRetryOnLoad(observed),
   });
-  const metrics = options.metrics;
+  const gate = options.concurrency ?? new AdaptiveConcurrency({ cap: 64 });
+  const stream = { client, gate, idleTimeoutMs: options.idleTimeoutMs, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) };
 
   return {
     async uploadFile(bytes, name, mediaType) {
@@ -100,151 +108,43 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         throw toModelError(error);
       }
     },
-    async complete(request, onText, signal, onThinking, onActivity) {
-      const controller = new AbortController();
-      const abortFromCaller = () => controller.abort();
-      signal?.addEventListener('abort', abortFromCaller, { once: true });
-      let stalled = false;
-      let idleTimer: NodeJS.Timeout | undefined;
-      const armIdleTimer = () => {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => {
-          stalled = true;
-          controller.abort();
-        }, options.idleTimeoutMs);
-      };
-      let requestId: string | null = null;
-      // A continued turn (pause_turn) ends with the turn's content so far: its text is the answer's start.
-      const last = request.messages[request.messages.length - 1];
-      const earlier = last?.role === 'assistant' ? (last.content as ReadonlyArray<{ type: string; text?: string }>) : [];
-      const thinking = new ThinkingClock();
-      let snapshot: Message | undefined;
-      const stoppedByUser = (): ModelResult => ({
-        ...(snapshot === undefined ? emptyResult(requestId) : resultOf(snapshot, textOfBlocks([...earlier, ...snapshot.content]), requestId)),
-        stopReason: STOPPED_BY_USER,
-        ...thinking.result(),
-      });
+    async complete(request, handlers) {
+      const { signal, lane = '' } = handlers;
       // A function, not a property read: the signal changes while this runs.
-      const callerStopped = () => signal?.aborted === true;
-      // Stopped before the call began (a press while the request was being built): no call at all.
-      if (callerStopped()) {
-        signal?.removeEventListener('abort', abortFromCaller);
-        return stoppedByUser();
-      }
-      try {
-        armIdleTimer();
-        const sentAt = performance.now();
-        let firstTokenSeen = false;
-        // The SDK's MessageStream folds the events into the message (tool inputs, citations, result blocks).
-        const { data: stream, request_id } = await client.messages
-          .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal })
-          .withResponse();
-        requestId = request_id ?? null;
-        let shown = '';
-        for await (const event of stream as AsyncIterable<RawEvent>) {
-          armIdleTimer();
-          const current = stream.currentMessage;
-          if (current === undefined) continue;
-          snapshot = current;
-          if (event.type === 'content_block_start') {
-            const type = event.content_block.type;
-            if (type === 'thinking' || type === 'redacted_thinking') {
-              thinking.start();
-              onThinking?.();
-            } else thinking.stop();
-          } else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
-            // Thinking deltas (and the signature) are never part of the answer.
-            thinking.stop();
-            const text = textOfBlocks([...earlier, ...current.content]);
-            if (text !== shown) {
-              if (!firstTokenSeen) metrics?.firstToken((performance.now() - sentAt) / 1000);
-              firstTokenSeen = true;
-              onText((shown = text));
-            }
-          } else if (event.type === 'content_block_stop' && onActivity !== undefined) {
-            const block = current.content[event.index];
-            const activity = block === undefined ? undefined : activityOf(block);
-            if (activity !== undefined) onActivity(activity);
+      const stopped = () => signal?.aborted === true;
+      for (let retry = 0; ; retry += 1) {
+        // Stopped before the call began (a press while the request was built, or while it waited): no call at all.
+        if (stopped()) return stoppedBeforeStart();
+        let permit;
+        try {
+          permit = await gate.acquire(lane, { retry: retry > 0, ...(signal === undefined ? {} : { signal }) });
+        } catch (error) {
+          if (stopped()) return stoppedBeforeStart();
+          throw toModelError(error);
+        }
+        try {
+          return await streamOnce(stream, request, handlers, permit);
+        } catch (error) {
+          if (retry < options.maxRetries && isRetriableLoad(error)) {
+            options.logger.info({ status: (error as InstanceType<typeof Anthropic.APIError>).status, retry: retry + 1 }, 'Messages API at its limit; waiting for the gate');
+            continue;
           }
+          throw toModelError(error);
+        } finally {
+          permit.release();
         }
-        // An aborted stream can end quietly instead of throwing: never take it for a finished answer.
-        if (controller.signal.aborted) {
-          if (!stalled && callerStopped()) return stoppedByUser();
-          throw new Error('stream aborted');
-        }
-        const message = await stream.finalMessage();
-        const result = { ...resultOf(message, textOfBlocks([...earlier, ...message.content]), requestId), ...thinking.result() };
-        metrics?.modelUsage(result.usage);
-        return result;
-      } catch (error) {
-        // A stop the user asked for is not an error of the model's.
-        if (!stalled && callerStopped()) return stoppedByUser();
-        const failure = stalled
-          ? new ThreadlineError('model_stalled', `the model stream sent nothing for ${options.idleTimeoutMs} ms`, {
-              cause: error,
-              ...(requestId === null ? {} : { requestId }),
-            })
-          : withRequestId(toModelError(error), requestId);
-        metrics?.error('model', failure.code);
-        throw failure;
-      } finally {
-        clearTimeout(idleTimer);
-        signal?.removeEventListener('abort', abortFromCaller);
       }
     },
   };
 }
 
-function withRequestId(error: ThreadlineError, requestId: string | null): ThreadlineError {
-  if (error.requestId !== undefined || requestId === null) return error;
-  return new ThreadlineError(error.code, error.message, { cause: error.cause, requestId });
-}
-
-/** How long the model thought before its first text (adaptive thinking), when it did. */
-class ThinkingClock {
-  private since: number | undefined;
-  private ms: number | undefined;
-
-  start(): void {
-    this.since ??= Date.now();
-  }
-
-  stop(): void {
-    if (this.since !== undefined && this.ms === undefined) this.ms = Date.now() - this.since;
-  }
-
-  result(): { thinkingMs?: number } {
-    return this.ms === undefined ? {} : { thinkingMs: this.ms };
-  }
-}
-
-function emptyResult(requestId: string | null): ModelResult {
-  return {
-    text: '',
-    stopReason: null,
-    refusal: null,
-    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, webSearchRequests: 0, webFetchRequests: 0 },
-    requestId,
-    content: [],
-  };
-}
-
-function resultOf(message: Message, text: string, requestId: string | null): ModelResult {
-  const usage = message.usage;
-  const details = message.stop_details as { category?: string | null; explanation?: string | null } | null | undefined;
-  return {
-    text,
-    stopReason: message.stop_reason ?? null,
-    refusal: details ? { category: details.category ?? null, explanation: details.explanation ?? null } : null,
-    usage: {
-      inputTokens: usage.input_tokens ?? 0,
-      outputTokens: usage.output_tokens ?? 0,
-      cacheReadTokens: usage.cache_read_input_tokens ?? 0,
-      cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
-      webSearchRequests: usage.server_tool_use?.web_search_requests ?? 0,
-      webFetchRequests: usage.server_tool_use?.web_fetch_requests ?? 0,
-    },
-    requestId,
-    content: message.content,
+/** Marks 429/529 answers `x-should-retry: false`, so the SDK hands them to the gate at once. */
+function withoutSdkRetryOnLoad(inner: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await inner(input, init);
+    if (!LOAD_STATUSES.has(response.status)) return response;
+    const headers = new Headers(response.headers);
+    headers.set('x-should-retry', 'false');
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
 }

@@ -7,11 +7,13 @@
 export class Pacer {
   private lastDoneAt: number | undefined;
 
-  constructor(private readonly spacingMs: number) {}
+  /** `spacingMs` may change over time (edits spaced further apart while the platform budget is short). */
+  constructor(private readonly spacingMs: number | (() => number)) {}
 
   /** The earliest time the next call may start. */
   readyAt(): number {
-    return this.lastDoneAt === undefined ? 0 : this.lastDoneAt + this.spacingMs;
+    if (this.lastDoneAt === undefined) return 0;
+    return this.lastDoneAt + (typeof this.spacingMs === 'number' ? this.spacingMs : this.spacingMs());
   }
 
   async run<T>(call: () => Promise<T>): Promise<T> {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { FAKE_MODELS, discordUrlDownloadable, modelFor, pdfPageCount, validateRequest, type ApiRuleError, type ValidateOptions } from './anthropic-rules.js';
 import { FakeWeb, type FakeWebCorpus, type WebScript, type WebTurn } from './anthropic-web.js';
 import { streamWebTurn } from './anthropic-web-stream.js';
+import { AccountRateLimit, type AccountLimits } from './anthropic-rate-limit.js';
 
 /** Web tools (anthropic-web.ts): `toolCalls`, `pauses`, `preamble`; `text` is then the answer after the tools ('' for none). */
 export interface ScriptedReply extends WebScript {
@@ -79,6 +80,15 @@ export interface FakeAnthropicOptions {
    * search when it says "search". Without it, only replies that script `toolCalls` use them.
    */
   readonly web?: FakeWebCorpus;
+  /**
+   * A model that takes time, as a real one does: streamed answers start writing after `ttftMs`
+   * and write `tokensPerSecond` (4 characters a token). Without it the fake answers at once.
+   */
+  readonly latency?: { readonly ttftMs: number; readonly tokensPerSecond: number };
+  /** The account's rate limit: 429 with the real headers above it (see rate-limit.ts). */
+  readonly rateLimit?: AccountLimits;
+  /** The answer when no reply is queued (default: an echo of the last user text). */
+  readonly defaultText?: string;
 }
 
 export interface FakeAnthropic {
@@ -116,6 +126,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const countTokens = options.countTokens ?? ((json: string) => Math.ceil(json.length / 4));
   const web = new FakeWeb(options.web);
   let toolGate: Promise<void> | undefined;
+  const account = options.rateLimit === undefined ? undefined : new AccountRateLimit(options.rateLimit);
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -181,6 +192,15 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       const promptTokens = prompt.reduce((sum, block) => sum + block.tokens, 0);
       const window = modelFor(String(body.model))?.contextWindow ?? 200_000;
       if (promptTokens > window) return reject(record, res, { status: 400, type: 'invalid_request_error', message: `prompt is too long: ${promptTokens} tokens > ${window} maximum` });
+      const admission = account?.admit(promptTokens);
+      if (admission !== undefined && !admission.ok) {
+        record.status = 429;
+        const requestId = newRequestId();
+        res.writeHead(429, { 'content-type': 'application/json', 'request-id': requestId, ...admission.headers });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: admission.message }, request_id: requestId }));
+        return;
+      }
+      if (admission !== undefined) res.on('close', () => account?.finish(record.usage?.output_tokens ?? 0));
       // A paused turn's continuation carries on with its own script, not the next queued one.
       const resumed = web.continuation(body);
       const failContinuation = resumed?.script.continuationStatus;
@@ -201,12 +221,14 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         else sendJson(res, 200, { ...messageJson(body, '', {}, usage), content: webTurn.content, stop_reason: webTurn.stopReason });
         return;
       }
-      const text = script.text ?? defaultAnswer(body);
+      const text = script.text ?? options.defaultText ?? defaultAnswer(body);
       usage.output_tokens = Math.max(1, Math.ceil(text.length / 4));
       record.usage = usage;
       record.status = 200;
-      if (body.stream === true) await streamMessage(res, body, text, script, usage, openResponses, () => (record.firstTokenAt ??= Date.now()));
-      else sendJson(res, 200, messageJson(body, text, script, usage));
+      const limitHeaders = admission?.headers ?? {};
+      const paced = options.latency === undefined ? script : latencyScript(script, options.latency);
+      if (body.stream === true) await streamMessage(res, body, text, paced, usage, openResponses, () => (record.firstTokenAt ??= Date.now()), limitHeaders, options.latency?.ttftMs);
+      else sendJson(res, 200, messageJson(body, text, script, usage), limitHeaders);
     } finally {
       events.emit('request');
     }
@@ -383,6 +405,12 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId }));
 }
 
+/** Deltas of a few tokens at the model's pace, unless the script says otherwise. */
+function latencyScript(script: ScriptedReply, latency: { readonly tokensPerSecond: number }): ScriptedReply {
+  const chunkSize = script.chunkSize ?? 16;
+  return { ...script, chunkSize, chunkDelayMs: script.chunkDelayMs ?? ((chunkSize / 4) * 1000) / latency.tokensPerSecond };
+}
+
 function lastUserText(body: Record<string, unknown>): string {
   const messages = (body.messages as Array<{ role: string; content: unknown }>) ?? [];
   for (let i = messages.length - 1; i >= 0; i -= 1) {
@@ -423,16 +451,20 @@ async function streamMessage(
   usage: FakeUsage,
   open: Set<ServerResponse>,
   onFirstToken: () => void,
+  headers: Record<string, string> = {},
+  ttftMs = 0,
 ): Promise<void> {
   const stopReason = script.stopReason ?? 'end_turn';
   const text = stopReason === 'refusal' && script.text === undefined ? '' : fullText;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId() });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': newRequestId(), ...headers });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   send('message_start', {
     type: 'message_start',
     message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
   });
   send('ping', { type: 'ping' });
+  if (ttftMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, ttftMs));
+  if (res.destroyed) return;
   let textIndex = 0;
   if ((body.thinking as { type?: string } | undefined)?.type === 'adaptive' || script.thinkingMs !== undefined) {
     send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } });
@@ -445,7 +477,9 @@ async function streamMessage(
     send('content_block_start', { type: 'content_block_start', index: textIndex, content_block: { type: 'text', text: '' } });
     const chunk = script.chunkSize ?? 40;
     const points = [...text];
+    const writingSince = Date.now();
     for (let sent = 0; sent < points.length; sent += chunk) {
+      if (res.destroyed) return;
       if (script.midStreamError !== undefined && sent >= script.midStreamError.afterChars) {
         send('error', { type: 'error', error: { type: script.midStreamError.type, message: script.midStreamError.message } });
         res.end();
@@ -460,8 +494,11 @@ async function streamMessage(
       send('content_block_delta', { type: 'content_block_delta', index: textIndex, delta: { type: 'text_delta', text: points.slice(sent, sent + chunk).join('') } });
       onFirstToken();
       // Let the client see deltas as separate reads, as it would over a real network.
-      if (script.chunkDelayMs !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, script.chunkDelayMs));
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      // Paced against the clock, not the previous timer, so timer lag does not add up over an answer.
+      if (script.chunkDelayMs !== undefined) {
+        const due = writingSince + ((sent + chunk) / chunk) * script.chunkDelayMs;
+        await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+      } else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     send('content_block_stop', { type: 'content_block_stop', index: textIndex });
   } else if (script.stallAfterChars !== undefined) {

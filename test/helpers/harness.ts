@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ThinkingSetting } from '../../src/core/answer-controls/thinking.js';
 import { ChatService } from '../../src/core/chat-service.js';
 import type { Metrics } from '../../src/core/metrics.js';
+import type { AdaptiveConcurrency } from '../../src/core/concurrency/adaptive-concurrency.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
 import { createLogger } from '../../src/logger.js';
@@ -41,6 +42,10 @@ export interface HarnessOptions {
   readonly webTools?: { readonly search?: boolean; readonly fetch?: boolean };
   readonly webToolLimits?: { readonly searchMaxUses: number; readonly fetchMaxUses: number };
   readonly dailySearchBudget?: number;
+  /** The model client's concurrency gate (default: one capped at 64). */
+  readonly concurrency?: AdaptiveConcurrency;
+  /** A Messages API elsewhere (the bench's fake in a process of its own) instead of `anthropic`. */
+  readonly modelBaseUrl?: string;
 }
 
 export interface Harness {
@@ -73,11 +78,12 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
   const { logger, lines } = captureLogger([TEST_API_KEY, ...(options.secrets ?? [])], options.logLevel);
   const model = createModelClient({
     apiKey: TEST_API_KEY,
-    baseUrl: anthropic.url,
+    baseUrl: options.modelBaseUrl ?? anthropic.url,
     maxRetries: options.maxRetries ?? 2,
     idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     logger,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
   const core = new ChatService({
     store,

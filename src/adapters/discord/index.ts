@@ -16,6 +16,8 @@ import { backfillThread, catchUp, removeStrayReplies } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { lazySink } from '../../core/lazy-sink.js';
+import { SeenThreads } from './seen-threads.js';
+import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -26,7 +28,15 @@ export interface DiscordAdapterOptions {
   readonly spacingMs?: number;
   /** Messages missed while away and younger than this are answered on return (PENDING_REPLY_MAX_AGE). */
   readonly answerMissedWithinMs?: number;
+  /** The bot's write budget across all channels (default: Discord's 50 requests per second). */
+  readonly writeBudget?: WriteBudget;
 }
+
+/**
+ * Discord allows a bot 50 requests per second in all (discord.js enforces it too). The window is
+ * a little longer than a second so that requests that left in one window cannot arrive in one.
+ */
+const DISCORD_GLOBAL_BUDGET: WriteBudget = { key: 'discord:global', limit: 50, windowMs: 1020 };
 
 export interface DiscordAdapter {
   readonly client: Client;
@@ -61,10 +71,13 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     },
   };
 
+  const writeBudget = options.writeBudget ?? DISCORD_GLOBAL_BUDGET;
+  const scheduler = new WriteScheduler({ shared: writeBudget });
   const sinkFor = (target: SendTarget, replyTo: string | undefined, existing?: readonly Message[]) => () =>
     new DiscordReplySink({
       target,
       logger,
+      scheduler,
       ...(replyTo === undefined ? {} : { replyTo }),
       ...(options.spacingMs === undefined ? {} : { spacingMs: options.spacingMs }),
       ...(existing === undefined ? {} : { existing }),
@@ -96,7 +109,9 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       }
     } else if (message.channel.isThread()) {
       const channel = message.channel;
-      fetchHistory = () => backfillThread(channel, thread as ThreadRef, bot, config.historyLimit);
+      const ref = thread;
+      // A thread the bot watched from its creation is in discord.js's cache: no REST read.
+      fetchHistory = async () => seenThreads.history(channel, ref, bot) ?? backfillThread(channel, ref, bot, config.historyLimit);
     }
     if (target === undefined) return;
     const sendTarget = target;
@@ -107,7 +122,11 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     return threadOf(message as Message) ?? threadFromChannelMessage(message as Message);
   }
 
+  const seenThreads = new SeenThreads();
+  client.on(Events.ThreadCreate, (thread, newlyCreated) => seenThreads.created(thread, newlyCreated));
+  client.on(Events.ThreadDelete, (thread) => seenThreads.forget(thread.id));
   client.on(Events.MessageCreate, (message) => {
+    seenThreads.messageCreated(message);
     onMessage(message).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
   });
 
@@ -139,6 +158,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   client.on(Events.ShardReady, () => {
     health.set('discord', 'ready');
+    seenThreads.newSession();
     // READY means a fresh session (a start, or a session Discord would not resume): whatever was
     // said in the meantime was never delivered, so read it back.
     const now = Date.now();
@@ -153,7 +173,11 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   client.on(Events.ShardDisconnect, () => health.set('discord', 'connecting'));
   client.on(Events.ShardReconnecting, () => health.set('discord', 'connecting'));
   client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
-  client.rest.on('rateLimited', (info) => logger.debug({ route: info.route, retryAfter: info.retryAfter }, 'Discord rate limit; waiting'));
+  client.rest.on('rateLimited', (info) => {
+    logger.debug({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'Discord rate limit; waiting');
+    // discord.js waits the route out itself; a global limit holds every answer's writes too.
+    if (info.global) scheduler.hold(writeBudget.key, info.retryAfter);
+  });
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(client.rest as never, logger),

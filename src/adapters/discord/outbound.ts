@@ -2,12 +2,15 @@
  * One answer on Discord: typing while the model thinks, the text streamed into a message that is
  * edited about once a second, continued in new messages past 2000 characters (code fences closed
  * and reopened), and a final pass that makes the messages say exactly the model's answer. Every
- * call goes through one pacer so a reply never meets Discord's ~5 edits per 5 s limit.
+ * call goes through one pacer so a reply never meets Discord's ~5 edits per 5 s limit, and through
+ * the bot's WriteScheduler, which shares Discord's 50 requests per second among all answers:
+ * first texts before final texts before typing before progress edits (which stretch under load).
  */
 import { DiscordAPIError, type Message, type MessageCreateOptions } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
+import { WriteScheduler, type WriteKind } from '../../core/concurrency/write-scheduler.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } from '../../core/types.js';
@@ -36,6 +39,8 @@ export interface DiscordSinkOptions {
   readonly typingEveryMs?: number;
   /** The messages of an answer being regenerated, first first: edited instead of posting anew. */
   readonly existing?: readonly Message[];
+  /** The bot's write budget, shared by all answers (default: unlimited). */
+  readonly scheduler?: WriteScheduler;
 }
 
 export class DiscordReplySink implements ReplySink {
@@ -56,9 +61,20 @@ export class DiscordReplySink implements ReplySink {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
+  private readonly scheduler: WriteScheduler;
+  /** Aborted once text shows: a typing sign still waiting for budget is pointless then. */
+  private readonly typingStop = new AbortController();
+  /** Aborted when the answer is complete: a progress edit still waiting is pointless then. */
+  private readonly streamStop = new AbortController();
+  private streamingCounted = false;
+  /** Some answer text is visible (not only typing, "thinking…" or a tool status). */
+  private textShown = false;
 
   constructor(private readonly options: DiscordSinkOptions) {
-    this.pacer = new Pacer(options.spacingMs ?? 1000);
+    this.scheduler = options.scheduler ?? new WriteScheduler();
+    const spacingMs = options.spacingMs ?? 1000;
+    // Progress edits stretch while many answers stream at once; the final pass keeps the base pace.
+    this.pacer = new Pacer(() => (this.done ? spacingMs : this.scheduler.editSpacing(spacingMs)));
     this.firstShowMs = options.firstShowMs ?? 1000;
     for (const message of options.existing ?? []) {
       this.posted.push(message);
@@ -71,8 +87,17 @@ export class DiscordReplySink implements ReplySink {
 
   async start(info?: ReplyStartInfo): Promise<void> {
     this.answerId = info?.answerId;
+    let waiting = false;
     const typing = () => {
-      this.options.target.sendTyping().catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
+      // A renewal still waiting for budget is renewal enough.
+      if (waiting) return;
+      waiting = true;
+      void this.scheduler
+        .run('typing', () => {
+          waiting = false;
+          return this.options.target.sendTyping();
+        }, [], this.typingStop.signal)
+        .catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
     };
     typing();
     // Discord shows typing for ~10 s; renew until the first text is visible.
@@ -106,6 +131,7 @@ export class DiscordReplySink implements ReplySink {
         if (this.done || this.posted.length > 0) return;
         await this.post(THINKING, THINKING, 'stop');
         clearInterval(this.typingTimer);
+        this.typingStop.abort();
       })
       .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not show thinking'));
   }
@@ -136,6 +162,10 @@ export class DiscordReplySink implements ReplySink {
     clearInterval(this.typingTimer);
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.typingStop.abort();
+    this.streamStop.abort();
+    if (this.streamingCounted) this.scheduler.streaming(false);
+    this.streamingCounted = false;
   }
 
   private scheduleFlush(): void {
@@ -153,29 +183,65 @@ export class DiscordReplySink implements ReplySink {
   }
 
   /**
-   * Shows the text so far: the part being written carries the cursor (or what a running web
-   * tool is doing) and Stop; parts before it lose them once the text moves on. Only messages that
-   * change are touched (usually the last). Parts of a regenerated answer beyond the new text stay
-   * until the final pass.
+   * Shows the text so far, one write per turn: the part being written carries the cursor (or what
+   * a running web tool is doing) and Stop; parts before it lose them once the text moves on. The
+   * text is taken when the write's turn comes, so a write that waited for budget shows everything
+   * written meanwhile. Parts of a regenerated answer beyond the new text stay until the final pass.
    */
   private async flush(): Promise<void> {
     if (this.done) return;
+    const kind: WriteKind = this.textShown ? 'edit' : 'first';
+    await this.pacer.run(async () => {
+      const ticket = await this.scheduler.acquire(kind, [], this.streamStop.signal);
+      if (ticket === undefined) return;
+      try {
+        await this.nextStreamingWrite()?.();
+      } catch (error) {
+        throw asPlatformError(error);
+      } finally {
+        ticket.done();
+      }
+    });
+    if (!this.done && this.nextStreamingWrite() !== undefined) this.scheduleFlush();
+  }
+
+  /** The first write that brings the posted messages closer to the text so far, if one is due. */
+  private nextStreamingWrite(): (() => Promise<void>) | undefined {
     const status = this.status;
+    if (this.latest === '' && status === undefined) return undefined;
     const suffix = status === undefined ? CURSOR : `\n-# ${status}`;
     const parts = this.latest === '' ? [''] : splitMessage(toDiscordMarkdown(this.latest), DISCORD_LIMIT - suffix.length);
-    for (let index = 0; index < parts.length && !this.done; index += 1) {
+    for (let index = 0; index < parts.length; index += 1) {
       const part = parts[index] as string;
       const writing = index === parts.length - 1;
       const display = !writing ? part : part === '' && status !== undefined ? `-# ${status}` : `${part}${suffix}`;
       const row = this.rowFor(writing ? 'stop' : 'none');
       if (index >= this.posted.length) {
-        await this.post(display, part, row);
-        clearInterval(this.typingTimer);
-      } else if (this.contents[index] !== display || this.rows[index] !== row) {
-        await this.edit(index, display, part, row);
+        return async () => {
+          await this.sendPost(display, part, row);
+          this.nowShowing(part);
+        };
+      }
+      if (this.contents[index] !== display || this.rows[index] !== row) {
+        return async () => {
+          await this.sendEdit(index, display, part, row);
+          this.nowShowing(part);
+        };
       }
     }
-    if (!this.done && this.latest !== '' && parts.join('') !== this.shown.slice(0, parts.length).join('')) this.scheduleFlush();
+    return undefined;
+  }
+
+  /** Something is visible: typing ends; once it is answer text, this answer streams edits. */
+  private nowShowing(part: string): void {
+    clearInterval(this.typingTimer);
+    this.typingStop.abort();
+    if (part === '' || this.textShown) return;
+    this.textShown = true;
+    if (!this.done && !this.streamingCounted) {
+      this.streamingCounted = true;
+      this.scheduler.streaming(true);
+    }
   }
 
   /**
@@ -197,29 +263,40 @@ export class DiscordReplySink implements ReplySink {
       this.shown.pop();
       this.rows.pop();
       this.contents.pop();
-      await this.paced(() => extra.delete());
+      await this.paced('final', () => extra.delete());
     }
   }
 
+  /** A post or edit of the final pass: the first text when nothing shows yet, else the final text. */
+  private finalKind(): WriteKind {
+    return this.textShown ? 'final' : 'first';
+  }
+
   private async post(content: string, logical: string, row: ButtonRow): Promise<void> {
+    await this.paced(this.finalKind(), () => this.sendPost(content, logical, row));
+  }
+
+  private async edit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
+    await this.paced(this.finalKind(), () => this.sendEdit(index, content, logical, row));
+  }
+
+  private async sendPost(content: string, logical: string, row: ButtonRow): Promise<void> {
     const first = this.posted.length === 0;
-    const message = await this.paced(() =>
-      this.options.target.send({
-        content,
-        components: answerComponents(row, this.answerId),
-        allowedMentions: { parse: [], repliedUser: false },
-        ...(first && this.options.replyTo !== undefined ? { reply: { messageReference: this.options.replyTo, failIfNotExists: false } } : {}),
-      }),
-    );
+    const message = await this.options.target.send({
+      content,
+      components: answerComponents(row, this.answerId),
+      allowedMentions: { parse: [], repliedUser: false },
+      ...(first && this.options.replyTo !== undefined ? { reply: { messageReference: this.options.replyTo, failIfNotExists: false } } : {}),
+    });
     this.posted.push(message);
     this.shown.push(logical);
     this.rows.push(this.rowFor(row));
     this.contents.push(content);
   }
 
-  private async edit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
+  private async sendEdit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
     const message = this.posted[index] as Message;
-    await this.paced(() => message.edit({ content, components: answerComponents(row, this.answerId), allowedMentions: { parse: [], repliedUser: false } }));
+    await message.edit({ content, components: answerComponents(row, this.answerId), allowedMentions: { parse: [], repliedUser: false } });
     this.shown[index] = logical;
     this.rows[index] = this.rowFor(row);
     this.contents[index] = content;
@@ -230,9 +307,10 @@ export class DiscordReplySink implements ReplySink {
     return this.answerId === undefined ? 'none' : row;
   }
 
-  private async paced<T>(call: () => Promise<T>): Promise<T> {
+  private async paced<T>(kind: WriteKind, call: () => Promise<T>): Promise<T> {
     try {
-      return await this.pacer.run(call);
+      // Without a signal the scheduler always sends the write.
+      return await this.pacer.run(async () => (await this.scheduler.run(kind, call)) as T);
     } catch (error) {
       throw asPlatformError(error);
     }

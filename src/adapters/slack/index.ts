@@ -20,6 +20,7 @@ import { mentionsBot, threadRef, toAttachments, toInbound, type SlackIdentity, t
 import { ThreadLanes } from './lanes.js';
 import { decodeSlackText } from './mrkdwn-decode.js';
 import { SlackReplySink } from './outbound.js';
+import { WriteScheduler } from '../../core/concurrency/write-scheduler.js';
 import { SlackUserNames } from './users.js';
 
 export interface SlackAdapterOptions {
@@ -88,8 +89,11 @@ export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
   let bot: SlackIdentity = { userId: '', botId: '' };
   let team = '';
 
+  // One budget for all answers: Slack's tiers are per workspace and method, and per channel.
+  const scheduler = new WriteScheduler();
   const sinkFor = (channel: string, message: SlackMessageLike, isDirect: boolean, existing?: readonly string[]) => () =>
     new SlackReplySink({
+      scheduler,
       ...(existing === undefined ? {} : { existing }),
       client: app.client,
       channel,

@@ -2,17 +2,21 @@
  * One answer in a Slack thread: a status while the model thinks, the text streamed with
  * chat.startStream / appendStream / stopStream (or, where streaming is unavailable, a message
  * updated at most once a second), and a final pass that makes the thread's messages say exactly
- * the answer, as `markdown` blocks with a mrkdwn fallback, split below Slack's limits.
+ * the answer, as `markdown` blocks with a mrkdwn fallback, split below Slack's limits. Every
+ * write waits for Slack's budget for its method and channel in the adapter's WriteScheduler, first
+ * texts before final texts before status signs before progress.
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
 import { ThreadlineError } from '../../errors.js';
+import { WriteScheduler, type WriteKind } from '../../core/concurrency/write-scheduler.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } from '../../core/types.js';
 import { controlBlocks, type SlackButtonRow } from './buttons.js';
 import { activityStatus, neutralizeSlackPings, toSlackMrkdwn, withSlackSources } from './markdown.js';
+import { slackBudgets } from './write-budgets.js';
 
 /** The markdown block takes 12,000 characters; leave room for the note. */
 export const SLACK_PART_LIMIT = 11_000;
@@ -33,6 +37,8 @@ export interface SlackSinkOptions {
   readonly spacingMs?: number;
   /** The messages of an answer being regenerated (their ts, first first): updated in place. */
   readonly existing?: readonly string[];
+  /** The app's write budget, shared by all answers (default: unlimited). */
+  readonly scheduler?: WriteScheduler;
 }
 
 interface Posted {
@@ -61,9 +67,13 @@ export class SlackReplySink implements ReplySink {
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
   private answerId: string | undefined;
+  private readonly scheduler: WriteScheduler;
+  /** Aborted once the answer is complete: a progress write still waiting for budget is pointless then. */
+  private readonly streamStop = new AbortController();
 
   constructor(private readonly options: SlackSinkOptions) {
     this.pacer = new Pacer(options.spacingMs ?? 1000);
+    this.scheduler = options.scheduler ?? new WriteScheduler();
     if (options.existing !== undefined && options.existing.length > 0) {
       // A regeneration writes into messages that exist: update them rather than open a stream.
       this.streaming = 'fallback';
@@ -75,12 +85,12 @@ export class SlackReplySink implements ReplySink {
     this.answerId = info?.answerId;
     const { client, channel, threadTs, messageTs } = this.options;
     try {
-      await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'is thinking…' });
+      await this.write('assistant.threads.setStatus', 'typing', () => client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'is thinking…' }));
       this.usedStatus = true;
     } catch {
       // Not an assistant thread: a reaction on the question says "working on it" instead.
       try {
-        await client.reactions.add({ channel, timestamp: messageTs, name: THINKING_REACTION });
+        await this.write('reactions.add', 'typing', () => client.reactions.add({ channel, timestamp: messageTs, name: THINKING_REACTION }));
         this.reacted = true;
       } catch (error) {
         this.options.logger.debug({ err: error }, 'could not show a working status');
@@ -96,8 +106,7 @@ export class SlackReplySink implements ReplySink {
     if (this.done) return;
     const { client, channel, threadTs, messageTs, logger } = this.options;
     if (this.usedStatus) {
-      client.assistant.threads
-        .setStatus({ channel_id: channel, thread_ts: threadTs, status: activityStatus(activity) })
+      this.write('assistant.threads.setStatus', 'typing', () => client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: activityStatus(activity) }))
         .catch((error: unknown) => logger.debug({ err: error }, 'could not show the web tool status'));
       return;
     }
@@ -105,7 +114,7 @@ export class SlackReplySink implements ReplySink {
     if (!this.reacted || this.toolReactions.has(name)) return;
     this.toolReactions.add(name);
     this.addingReactions.push(
-      client.reactions.add({ channel, timestamp: messageTs, name }).catch((error: unknown) => {
+      this.write('reactions.add', 'typing', () => client.reactions.add({ channel, timestamp: messageTs, name })).catch((error: unknown) => {
         this.toolReactions.delete(name);
         logger.debug({ err: error }, 'could not show the web tool reaction');
       }),
@@ -140,6 +149,7 @@ export class SlackReplySink implements ReplySink {
 
   private async settle(): Promise<void> {
     this.done = true;
+    this.streamStop.abort();
     clearTimeout(this.flushTimer);
     await this.flushing;
     if (this.streamTs !== undefined) await this.stopStream();
@@ -161,7 +171,7 @@ export class SlackReplySink implements ReplySink {
     try {
       if (this.streamTs === undefined) {
         const text = neutralizeSlackPings(this.latest.slice(this.streamBase));
-        const started = await this.paced(() =>
+        const started = await this.paced('chat.startStream', this.posted.length === 0 ? 'first' : 'edit', () =>
           client.chat.startStream({
             channel,
             thread_ts: threadTs,
@@ -183,8 +193,8 @@ export class SlackReplySink implements ReplySink {
         this.streamBase = this.streamed;
         return this.flushStream();
       }
-      await this.paced(() => client.chat.appendStream({ channel, ts: this.streamTs as string, markdown_text: neutralizeSlackPings(delta) }));
-      this.streamed = this.latest.length;
+      const sent = await this.pacedProgress('chat.appendStream', () => client.chat.appendStream({ channel, ts: this.streamTs as string, markdown_text: neutralizeSlackPings(delta) }));
+      if (sent) this.streamed = this.latest.length;
       return true;
     } catch (error) {
       const code = slackError(error);
@@ -212,7 +222,7 @@ export class SlackReplySink implements ReplySink {
     this.streamTs = undefined;
     if (ts === undefined) return;
     try {
-      await this.paced(() => this.options.client.chat.stopStream({ channel: this.options.channel, ts }));
+      await this.paced('chat.stopStream', 'final', () => this.options.client.chat.stopStream({ channel: this.options.channel, ts }));
     } catch (error) {
       this.options.logger.debug({ err: error }, 'chat.stopStream failed');
     }
@@ -223,7 +233,7 @@ export class SlackReplySink implements ReplySink {
     for (let i = 0; i < parts.length; i += 1) await this.show(i, parts[i] as string, true, i === parts.length - 1 ? lastRow : 'none');
     while (this.posted.length > parts.length) {
       const extra = this.posted.pop() as Posted;
-      await this.paced(() => this.options.client.chat.delete({ channel: this.options.channel, ts: extra.ts }));
+      await this.paced('chat.delete', 'final', () => this.options.client.chat.delete({ channel: this.options.channel, ts: extra.ts }));
     }
   }
 
@@ -233,11 +243,12 @@ export class SlackReplySink implements ReplySink {
     const message = { text: toSlackMrkdwn(part), blocks: [{ type: 'markdown', text: part }, ...controlBlocks(row, this.answerId)] };
     const existing = this.posted[index];
     if (existing === undefined) {
-      const result = await this.paced(() => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false, unfurl_media: false }));
+      const kind: WriteKind = this.posted.length === 0 ? 'first' : final ? 'final' : 'edit';
+      const result = await this.paced('chat.postMessage', kind, () => client.chat.postMessage({ channel, thread_ts: threadTs, ...message, unfurl_links: false, unfurl_media: false }));
       this.posted.push({ ts: String(result.ts), shown: part, row });
     } else if (existing.shown !== part || existing.row !== row || final) {
       if (existing.shown === part && existing.row === row && this.streaming !== 'native') return;
-      await this.paced(() => client.chat.update({ channel, ts: existing.ts, ...message }));
+      await this.paced('chat.update', final ? 'final' : 'edit', () => client.chat.update({ channel, ts: existing.ts, ...message }));
       existing.shown = part;
       existing.row = row;
     }
@@ -245,15 +256,35 @@ export class SlackReplySink implements ReplySink {
 
   private async clearStatus(): Promise<void> {
     const { client, channel, threadTs, messageTs } = this.options;
-    if (this.usedStatus) await client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' }).catch(() => undefined);
-    if (this.reacted) await client.reactions.remove({ channel, timestamp: messageTs, name: THINKING_REACTION }).catch(() => undefined);
+    if (this.usedStatus) await this.write('assistant.threads.setStatus', 'final', () => client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' })).catch(() => undefined);
+    if (this.reacted) await this.write('reactions.remove', 'final', () => client.reactions.remove({ channel, timestamp: messageTs, name: THINKING_REACTION })).catch(() => undefined);
     await Promise.allSettled(this.addingReactions);
-    for (const name of this.toolReactions) await client.reactions.remove({ channel, timestamp: messageTs, name }).catch(() => undefined);
+    for (const name of this.toolReactions) await this.write('reactions.remove', 'final', () => client.reactions.remove({ channel, timestamp: messageTs, name })).catch(() => undefined);
   }
 
-  private async paced<T>(call: () => Promise<T>): Promise<T> {
+  /** One write within Slack's budget for its method and channel. */
+  private async write<T>(method: string, kind: WriteKind, call: () => Promise<T>): Promise<T> {
+    // Without a signal the scheduler always sends the write.
+    return (await this.scheduler.run(kind, call, slackBudgets(method, this.options.teamId, this.options.channel))) as T;
+  }
+
+  /** A progress write, skipped (false) when the answer completes while it waits for budget. */
+  private async pacedProgress(method: string, call: () => Promise<unknown>): Promise<boolean> {
+    return this.paced(method, 'edit', async () => {
+      const ticket = await this.scheduler.acquire('edit', slackBudgets(method, this.options.teamId, this.options.channel), this.streamStop.signal);
+      if (ticket === undefined) return false;
+      try {
+        await call();
+        return true;
+      } finally {
+        ticket.done();
+      }
+    }, false);
+  }
+
+  private async paced<T>(method: string, kind: WriteKind, call: () => Promise<T>, budgeted = true): Promise<T> {
     try {
-      return await this.pacer.run(call);
+      return await this.pacer.run(budgeted ? () => this.write(method, kind, call) : call);
     } catch (error) {
       const code = slackError(error);
       if (code === 'message_not_in_streaming_state' || code === 'stopped_by_user') throw error;

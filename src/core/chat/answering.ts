@@ -141,6 +141,7 @@ export class Answering extends ChatPart {
             onActivity: (activity) => sink.activity?.(activity),
             onUnfinished: (partial) => this.records.recordUsage(conversation, message, partial, rules.id),
             signal: tracked.signal,
+            lane: threadKey(refOf(conversation)),
           });
           // Search results and pages count as input too: only a tool-free turn says how good the estimate was.
           if (!result.content.some((block) => block.type === 'server_tool_use')) this.requests.observe(conversation.id, assembled, result.firstUsage);

@@ -18,7 +18,7 @@ export interface ChatContext {
   readonly platforms: ReadonlyMap<Platform, PlatformServices>;
   /** Jobs this process has taken on, queued or answering: a resume must not take them a second time. */
   readonly ownJobs: Set<number>;
-  /** Answers, serialized per thread, with at most `concurrency` model calls in flight. */
+  /** Answers, serialized per thread; how many model calls run at once is the model client's gate. */
   readonly replies: KeyedQueue;
   readonly metrics: Metrics;
   /** `/settings` and the effective settings of a channel: `settings.effective(platform, workspaceId, channelId)`. */

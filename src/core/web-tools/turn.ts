@@ -24,6 +24,8 @@ export interface TurnHandlers {
   readonly onThinking?: () => void;
   readonly onActivity?: (activity: ToolActivity) => void;
   readonly signal?: AbortSignal;
+  /** The thread: the model client serves waiting calls fairly across threads. */
+  readonly lane?: string;
   /** A continuation failed: what the turn had spent until then (searches are billed), before the error is thrown. */
   readonly onUnfinished?: (partial: TurnResult) => void;
 }
@@ -36,7 +38,13 @@ export async function completeTurn(model: ModelClient, request: ClaudeRequest, h
   for (let continuations = 0; ; continuations += 1) {
     let result: ModelResult;
     try {
-      result = await model.complete(continuation(request, content), handlers.onText, handlers.signal, handlers.onThinking, handlers.onActivity);
+      result = await model.complete(continuation(request, content), {
+        onText: handlers.onText,
+        ...(handlers.onThinking === undefined ? {} : { onThinking: handlers.onThinking }),
+        ...(handlers.onActivity === undefined ? {} : { onActivity: handlers.onActivity }),
+        ...(handlers.signal === undefined ? {} : { signal: handlers.signal }),
+        ...(handlers.lane === undefined ? {} : { lane: handlers.lane }),
+      });
     } catch (error) {
       if (last !== undefined && usage !== undefined && firstUsage !== undefined) handlers.onUnfinished?.({ ...last, content, usage, firstUsage, continuations });
       throw error;

@@ -94,6 +94,11 @@ export type GatewayEvent =
 export interface FakeDiscordOptions {
   /** Answer 429 to message creates, edits and deletes past 5 per 5 s in one channel, as Discord does. */
   readonly enforceRateLimits?: boolean;
+  /**
+   * Discord's global limit: at most this many REST requests from the bot in any second
+   * (interactions and webhooks exempt), beyond it a 429 with `x-ratelimit-global`. Discord's is 50.
+   */
+  readonly globalRequestsPerSecond?: number;
   readonly token?: string;
   readonly botId?: string;
   readonly applicationId?: string;
@@ -134,6 +139,9 @@ export class FakeDiscord {
   /** Role ids per user id, sent as `member.roles` with their messages and interactions. */
   readonly memberRoles = new Map<string, string[]>();
   private readonly enforceRateLimits: boolean;
+  private readonly globalRequestsPerSecond: number | undefined;
+  /** Arrival times of the bot's REST requests in the last second, for `globalRequestsPerSecond`. */
+  private readonly globalWindow: number[] = [];
   /** Recent message writes per channel, for `enforceRateLimits`. */
   private readonly channelWrites = new Map<string, number[]>();
   private readonly rateLimits: Array<{ match: (method: string, path: string) => boolean; remaining: number; retryAfter: number }> = [];
@@ -154,6 +162,7 @@ export class FakeDiscord {
     this.guildId = options.guildId ?? '800000000000000001';
     this.enforceRateLimits = options.enforceRateLimits ?? false;
     this.roles.push({ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 });
+    this.globalRequestsPerSecond = options.globalRequestsPerSecond;
   }
 
   /** REST base without the version, as DISCORD_API_URL takes it. */
@@ -565,6 +574,15 @@ export class FakeDiscord {
           'x-ratelimit-scope': 'user',
         },
       );
+    if (this.globalRequestsPerSecond !== undefined && !path.startsWith('/interactions/') && !path.startsWith('/webhooks/')) {
+      const now = Date.now();
+      while (this.globalWindow.length > 0 && now - (this.globalWindow[0] as number) >= 1000) this.globalWindow.shift();
+      if (this.globalWindow.length >= this.globalRequestsPerSecond) {
+        const retryAfter = (1000 - (now - (this.globalWindow[0] as number))) / 1000;
+        return send(429, { message: 'You are being rate limited.', retry_after: retryAfter, global: true }, { 'retry-after': String(Math.ceil(retryAfter)), 'x-ratelimit-global': 'true', 'x-ratelimit-scope': 'global' });
+      }
+      this.globalWindow.push(now);
+    }
     const limited = this.rateLimits.find((limit) => limit.remaining > 0 && limit.match(record.method, path));
     if (limited !== undefined) {
       limited.remaining -= 1;

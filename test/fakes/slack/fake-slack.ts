@@ -66,7 +66,23 @@ export interface FakeSlackOptions {
    * channel, short bursts allowed".
    */
   readonly enforceRateLimits?: boolean;
+  /**
+   * Slack's per-method tiers, per workspace (Tier 2 about 20 calls a minute, Tier 3 about 50,
+   * Tier 4 about 100): a call over its method's budget in the last minute gets 429 `ratelimited`.
+   */
+  readonly methodTiers?: boolean;
 }
+
+/** Calls per minute per workspace, by method (slack-platform.md; methods not listed are not limited here). */
+const METHOD_TIERS: Record<string, number> = {
+  'chat.startStream': 20,
+  'chat.stopStream': 20,
+  'chat.appendStream': 100,
+  'chat.update': 50,
+  'chat.delete': 50,
+  'reactions.add': 50,
+  'reactions.remove': 50,
+};
 
 const WRITE_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.delete', 'chat.startStream', 'chat.appendStream', 'chat.stopStream']);
 const WRITES_PER_SECOND = 3;
@@ -97,6 +113,9 @@ export class FakeSlack {
   /** Hosts the file server redirects to, for token-leak tests: path → absolute URL. */
   readonly redirects = new Map<string, string>();
   private readonly enforceRateLimits: boolean;
+  private readonly methodTiers: boolean;
+  /** Recent calls per method, for `methodTiers`. */
+  private readonly methodCalls = new Map<string, number[]>();
   /** Recent message writes per channel, for `enforceRateLimits`. */
   private readonly channelWrites = new Map<string, number[]>();
   private readonly holds = new Map<string, { arrive: () => void; released: Promise<void> }>();
@@ -114,6 +133,7 @@ export class FakeSlack {
     this.failing = { ...options.failing };
     this.pageSize = options.pageSize ?? 15;
     this.enforceRateLimits = options.enforceRateLimits ?? false;
+    this.methodTiers = options.methodTiers ?? false;
     this.addUser('U0ALICE001', 'alice', 'Alice Liddell');
     this.addUser('U0BOB00001', 'bob', 'Bob Builder');
     this.addUser(this.botUserId, 'threadline', 'threadline', { is_bot: true });
@@ -374,6 +394,15 @@ export class FakeSlack {
     if (held !== undefined) {
       held.arrive();
       await held.released;
+    }
+    const perMinute = METHOD_TIERS[method];
+    if (this.methodTiers && perMinute !== undefined) {
+      const now = Date.now();
+      const recent = (this.methodCalls.get(method) ?? []).filter((at) => now - at < 60_000);
+      if (recent.length >= perMinute) {
+        return respond({ ok: false, error: 'ratelimited' }, 429, { 'retry-after': String(Math.ceil((60_000 - (now - (recent[0] as number))) / 1000)) });
+      }
+      this.methodCalls.set(method, [...recent, now]);
     }
     if (this.enforceRateLimits && WRITE_METHODS.has(method)) {
       const now = Date.now();

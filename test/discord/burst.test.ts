@@ -1,0 +1,52 @@
+/**
+ * A burst through the real SDK and the real discord.js against the doubles' rate limits: the
+ * account takes 10 requests at once, Discord 50 requests a second. Every mention is answered
+ * exactly once, and the limits are met by waiting, not by running into them.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AdaptiveConcurrency } from '../../src/core/concurrency/adaptive-concurrency.js';
+import { startDiscordWorld, type DiscordWorld } from './setup.js';
+
+const MENTIONS = 100;
+
+describe('100 mentions at once under the account and platform limits', () => {
+  let w: DiscordWorld | undefined;
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
+
+  it('answers every one exactly once, with few 429s from either side', { timeout: 120_000 }, async () => {
+    const gate = new AdaptiveConcurrency({ cap: 64 });
+    w = await startDiscordWorld({
+      logLevel: 'warn',
+      concurrency: gate,
+      anthropic: { rateLimit: { maxConcurrent: 10 }, latency: { ttftMs: 50, tokensPerSecond: 2000 } },
+      fake: { globalRequestsPerSecond: 50, enforceRateLimits: true },
+    });
+    const threads = Array.from({ length: MENTIONS }, (_, i) => w!.discord.addThread(w!.general.id, `burst ${i}`).id);
+    await expect.poll(() => threads.every((id) => w!.adapter.client.channels.cache.has(id))).toBe(true);
+    const since = w.discord.rest.length;
+    threads.forEach((id, i) => w!.discord.post(id, w!.alice, w!.discord.mention(`question ${i}`)));
+
+    const answered = new Set<string>();
+    await w.discord.rest.waitFor(
+      (r) => {
+        const thread = /^\/channels\/(\d+)\/messages$/.exec(r.path)?.[1];
+        if (r.method === 'POST' && r.status === 200 && thread !== undefined) answered.add(thread);
+        return answered.size === MENTIONS;
+      },
+      'an answer in every thread',
+      { since, timeoutMs: 100_000 },
+    );
+    await w.h.core.idle();
+    await expect.poll(() => w!.h.store.jobs.open().length, { timeout: 30_000 }).toBe(0);
+
+    threads.forEach((id, i) => expect(w!.discord.botMessages(id).map((m) => m.content)).toEqual([`echo: question ${i}`]));
+    const statuses = w.h.anthropic.messageRequests().map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(MENTIONS);
+    expect(statuses.filter((s) => s === 429).length).toBeLessThanOrEqual(5);
+    expect(w.discord.rest.entries.slice(since).filter((r) => r.status === 429).length).toBeLessThanOrEqual(5);
+    expect(gate.peakInFlight).toBeLessThanOrEqual(11);
+  });
+});
