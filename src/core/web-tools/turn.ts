@@ -4,9 +4,8 @@
  * same tools, and the model carries on. Bounded, so a turn that keeps pausing still ends.
  */
 import type { ClaudeRequest, RequestMessage } from '../request/types.js';
-import type { ModelClient, ModelResult, ModelUsage } from '../model-client.js';
+import type { ModelClient, ModelResult, ModelUsage, StreamHandlers } from '../model-client.js';
 import type { ResponseBlock } from './content.js';
-import type { ToolActivity } from './types.js';
 
 /** Continuations after the first request; each may run several more searches or fetches. */
 export const MAX_CONTINUATIONS = 3;
@@ -19,13 +18,8 @@ export interface TurnResult extends ModelResult {
   readonly continuations: number;
 }
 
-export interface TurnHandlers {
-  readonly onText: (textSoFar: string) => void;
-  readonly onThinking?: () => void;
-  readonly onActivity?: (activity: ToolActivity) => void;
-  readonly signal?: AbortSignal;
-  /** The thread: the model client serves waiting calls fairly across threads. */
-  readonly lane?: string;
+/** What each request of the turn streams to, and what happens when a continuation fails. */
+export interface TurnHandlers extends StreamHandlers {
   /** A continuation failed: what the turn had spent until then (searches are billed), before the error is thrown. */
   readonly onUnfinished?: (partial: TurnResult) => void;
 }
@@ -38,13 +32,7 @@ export async function completeTurn(model: ModelClient, request: ClaudeRequest, h
   for (let continuations = 0; ; continuations += 1) {
     let result: ModelResult;
     try {
-      result = await model.complete(continuation(request, content), {
-        onText: handlers.onText,
-        ...(handlers.onThinking === undefined ? {} : { onThinking: handlers.onThinking }),
-        ...(handlers.onActivity === undefined ? {} : { onActivity: handlers.onActivity }),
-        ...(handlers.signal === undefined ? {} : { signal: handlers.signal }),
-        ...(handlers.lane === undefined ? {} : { lane: handlers.lane }),
-      });
+      result = await model.complete(continuation(request, content), handlers);
     } catch (error) {
       if (last !== undefined && usage !== undefined && firstUsage !== undefined) handlers.onUnfinished?.({ ...last, content, usage, firstUsage, continuations });
       throw error;
