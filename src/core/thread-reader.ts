@@ -41,6 +41,7 @@ export class StoredThreadReader implements ThreadReader {
           text: row.text,
           createdAt: row.createdAt,
           replyTo: row.replyToMessageId === null ? null : (byId.get(row.replyToMessageId) ?? null),
+          ...(row.role === 'assistant' && row.replyToMessageId !== null ? { answerId: String(row.replyToMessageId) } : {}),
           attachments: row.attachments.map((attachment) => ({ id: attachment.platformFileId, name: attachment.name, mediaType: attachment.mediaType, url: attachment.url })),
         },
       ];

@@ -250,6 +250,8 @@ export interface ThreadEntry {
   readonly createdAt: number;
   /** The message an answer answers. */
   readonly replyTo: string | null;
+  /** An answer's id in button ids (`controlId`, as `ReplyStartInfo.answerId`); absent on other messages. */
+  readonly answerId?: string;
   readonly attachments: ReadonlyArray<{ readonly id: string; readonly name: string; readonly mediaType: string | null; readonly url: string }>;
 }
 

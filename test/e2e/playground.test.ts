@@ -186,6 +186,56 @@ describe('the playground in a real browser, against npm start', { timeout: 120_0
     for (const leak of ['Alice', 'Bob', 'thread', 'BANANA', 'square.png', 'web:']) expect(labels).not.toContain(leak);
   });
 
+  it('votes on a finished answer and regenerates it in place with the buttons under it', async () => {
+    // Cara asks (Alice has used up her messages per minute by now).
+    await page.fill('#new-participant', 'Cara');
+    await page.click('#add-participant button');
+    const first = 'First try: call the cat Tom.';
+    anthropic.enqueue({ text: first });
+    await send('Name a cat for me');
+    const answer = page.locator('.message.bot').last();
+    const replyId = (await answer.getAttribute('data-reply-id')) as string;
+    expect(await answer.locator('.body').textContent()).toContain(first);
+    const answers = await page.locator('.message.bot').count();
+
+    await answer.locator('button.control.up').click();
+    await answer.locator('.control-reply:has-text("Noted your 👍")').waitFor();
+
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    anthropic.enqueue({ text: 'Regenerated: call the cat **Biscuit**.', chunkSize: 6, pauseAfterChars: { chars: 14, until: released } });
+    const requests = anthropic.messageRequests().length;
+    await answer.locator('button.control.regen').click();
+    // The new answer streams into the old one's place: same message, Stop and no buttons while it is written…
+    const same = page.locator(`.message.bot[data-reply-id="${replyId}"]`);
+    await page.waitForSelector(`.message.bot.streaming[data-reply-id="${replyId}"] .body:has-text("Regenerated")`);
+    expect(await same.locator('.stop').count()).toBe(1);
+    expect(await same.locator('.controls').count()).toBe(0);
+    expect(await page.locator('#messages').textContent()).not.toContain(first);
+    expect(await page.locator('.message.bot').count()).toBe(answers);
+    expect(JSON.stringify(bodyOf(anthropic.messageRequests()[requests]))).not.toContain(first);
+    release();
+    // …then the finished answer, with its buttons back.
+    await page.waitForSelector(`.message.bot:not(.streaming)[data-reply-id="${replyId}"] strong:has-text("Biscuit")`);
+    await same.locator('button.control.regen').waitFor();
+    expect(await page.locator('.message.bot').count()).toBe(answers);
+
+    // The stored thread holds only the new answer, under the same message.
+    await page.reload();
+    await page.waitForSelector(`.message.bot[data-message-id="${replyId}"] strong:has-text("Biscuit")`);
+    expect(await page.locator('.message.bot').count()).toBe(answers);
+    expect(await page.locator('#messages').textContent()).not.toContain(first);
+    expect(await page.locator(`.message.bot[data-message-id="${replyId}"] button.control`).count()).toBe(3);
+
+    // And the conversation goes on from the new answer.
+    const next = JSON.stringify(await send('And a dog?'));
+    expect(next).toContain('Regenerated: call the cat **Biscuit**.');
+    expect(next).not.toContain(first);
+    await page.selectOption('#participant', 'Alice');
+  });
+
   it('finds the thread again after a reload and after a restart, and takes the README screenshot', async () => {
     // Everything comes back, the stopped answer's partial text too (the core stores what was shown).
     const messages = await page.locator('.message').count();

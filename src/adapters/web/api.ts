@@ -8,7 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ChatCore, InboundMessage, ThreadEntry, ThreadReader, ThreadRef } from '../../core/types.js';
+import { parseControlId } from '../../core/answer-controls/control-ids.js';
 import { adminCommands, type AdminContext } from './commands.js';
+import { withControls } from './controls.js';
 import type { EventHub } from './events.js';
 import { HttpError, readBody, readJson, sendJson } from './http-util.js';
 import { inboundText, participantId } from './inbound.js';
@@ -50,6 +52,15 @@ const messageBody = z.object({
 });
 
 const adminBody = z.object({ actor: participant.default('admin'), fields: z.record(z.unknown()).default({}) });
+
+/** A press on a button under an answer: who pressed, and the button's id as the page got it. */
+const controlBody = z.object({
+  actor: participant,
+  control: z
+    .string()
+    .max(100, 'control ids are at most 100 characters')
+    .refine((id) => parseControlId(id) !== undefined, 'not a button of this playground (tl:<regen|up|down|stop>:<answer>)'),
+});
 
 export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { core, hub, uploads } = options;
@@ -130,11 +141,12 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
       return sendJson(res, 201, { threadId, message: entry });
     }
     if (method === 'POST' && path === '/api/uploads') return upload(req, res);
+    if (method === 'POST' && path === '/api/controls') return pressControl(req, res);
 
     const segments = path.split('/').filter((segment) => segment !== '');
     if (segments[0] !== 'api' || segments.length < 3) throw new HttpError(404, `Nothing at ${method} ${path}.`);
     const [, collection, id = '', action] = segments.map(decodeSegment);
-    if (collection === 'threads' && method === 'GET' && action === undefined) return sendJson(res, 200, { threadId: id, entries: existingThread(id) });
+    if (collection === 'threads' && method === 'GET' && action === undefined) return sendJson(res, 200, { threadId: id, entries: existingThread(id).map(withControls) });
     if (collection === 'threads' && method === 'POST' && action === 'messages') {
       existingThread(id);
       const input = await parseMessage(req);
@@ -179,6 +191,18 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
       'cache-control': 'private, max-age=86400',
     });
     res.end(file.bytes);
+  }
+
+  /**
+   * Regenerate, 👍 and 👎 go to the core as the platforms' button presses do; its reply is for
+   * the presser alone (the page shows it briefly beside the buttons). Everyone here is an admin.
+   */
+  async function pressControl(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = controlBody.safeParse(await readJson(req, MAX_JSON_BYTES));
+    if (!parsed.success) throw new HttpError(400, describe(parsed.error));
+    const { actor, control } = parsed.data;
+    const reply = core.pressControl({ platform: 'web', workspaceId: WORKSPACE_ID, controlId: control, actor: { id: participantId(actor), name: actor, isAdmin: true } });
+    sendJson(res, 200, reply.text === undefined ? {} : { text: reply.text });
   }
 
   async function admin(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,12 +4,15 @@
  * those of the thread it has open.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnswerControlIds } from './controls.js';
 
 export type PlaygroundEvent =
   | { readonly type: 'message'; readonly threadId: string; readonly entry: unknown }
-  | { readonly type: 'reply-start'; readonly threadId: string; readonly replyId: string; readonly replyTo: string }
+  /** `replaces`: a regeneration, written into the answer already shown under this reply id. */
+  | { readonly type: 'reply-start'; readonly threadId: string; readonly replyId: string; readonly replyTo: string; readonly replaces?: true }
   | { readonly type: 'reply-progress'; readonly threadId: string; readonly replyId: string; readonly text: string }
-  | { readonly type: 'reply-done'; readonly threadId: string; readonly replyId: string; readonly text: string; readonly note?: string }
+  /** `controls`: the ids of the buttons under the finished answer (Regenerate, 👍, 👎). */
+  | { readonly type: 'reply-done'; readonly threadId: string; readonly replyId: string; readonly text: string; readonly note?: string; readonly controls?: AnswerControlIds }
   | { readonly type: 'reply-failed'; readonly threadId: string; readonly replyId: string; readonly text: string }
   | { readonly type: 'threads'; readonly threadId: string };
 

@@ -65,6 +65,8 @@ export function createWebAdapter(options: WebAdapterOptions): WebAdapter {
         download: (url, maxBytes) => uploads.download(url, maxBytes),
         // Answers owed from before a restart stream to whichever pages are open (and are stored either way).
         replySink: (thread, messageId) => new WebReplySink(hub, active, thread.threadKey, messageId),
+        // Regenerate: the new answer streams under the old one's reply id, which the core then stores it under.
+        replaceSink: (thread, messageId, postedIds) => new WebReplySink(hub, active, thread.threadKey, messageId, postedIds[0]),
       });
       options.health.set('web', 'ready');
       logger.debug({ workspace: WORKSPACE_ID, channel: CHANNEL_ID }, 'playground ready');

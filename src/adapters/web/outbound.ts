@@ -1,10 +1,12 @@
 /**
  * Answers in the playground: the "platform message" is an SSE stream to every open page. The
- * text streams as the model writes it; Stop aborts the model call through the sink's signal.
+ * text streams as the model writes it; Stop aborts the model call through the sink's signal. A
+ * regeneration streams under the old answer's reply id, so pages rewrite that answer in place.
  */
 import { randomUUID } from 'node:crypto';
-import type { FinalReply, PostedIds, ReplySink, Source, ToolActivity } from '../../core/types.js';
+import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, Source, ToolActivity } from '../../core/types.js';
 import type { ErrorCode } from '../../errors.js';
+import { answerControlIds, type AnswerControlIds } from './controls.js';
 import type { EventHub } from './events.js';
 import { activityLine } from '../../core/web-tools/activity.js';
 
@@ -38,26 +40,37 @@ export class ActiveReplies {
 const PROGRESS_INTERVAL_MS = 50;
 
 export class WebReplySink implements ReplySink {
-  readonly replyId = `r-${randomUUID()}`;
+  readonly replyId: string;
   readonly signal: AbortSignal;
   private lastText = '';
   private status: string | undefined;
   private sentAt = 0;
   private pending: NodeJS.Timeout | undefined;
+  private controls: AnswerControlIds | undefined;
 
+  /** `replacing`: the reply id of the answer a regeneration rewrites (kept, so pages and the store edit it in place). */
   constructor(
     private readonly hub: EventHub,
     private readonly active: ActiveReplies,
     private readonly threadId: string,
     private readonly replyTo: string,
+    private readonly replacing?: string,
   ) {
+    this.replyId = replacing ?? `r-${randomUUID()}`;
     this.signal = active.open(this.replyId).signal;
     // The core ends a stopped answer with finish (its partial text, marked stopped) or fail; until then no more progress.
     this.signal.addEventListener('abort', () => this.settle(), { once: true });
   }
 
-  async start(): Promise<void> {
-    this.hub.publish({ type: 'reply-start', threadId: this.threadId, replyId: this.replyId, replyTo: this.replyTo });
+  async start(info?: ReplyStartInfo): Promise<void> {
+    this.controls = info?.answerId === undefined ? undefined : answerControlIds(info.answerId);
+    this.hub.publish({
+      type: 'reply-start',
+      threadId: this.threadId,
+      replyId: this.replyId,
+      replyTo: this.replyTo,
+      ...(this.replacing === undefined ? {} : { replaces: true as const }),
+    });
   }
 
   progress(textSoFar: string): void {
@@ -94,7 +107,14 @@ export class WebReplySink implements ReplySink {
   async finish(reply: FinalReply): Promise<PostedIds> {
     this.settle();
     const text = withWebSources(reply.text, reply.sources ?? []);
-    this.hub.publish({ type: 'reply-done', threadId: this.threadId, replyId: this.replyId, text, ...(reply.note === undefined ? {} : { note: reply.note }) });
+    this.hub.publish({
+      type: 'reply-done',
+      threadId: this.threadId,
+      replyId: this.replyId,
+      text,
+      ...(reply.note === undefined ? {} : { note: reply.note }),
+      ...(this.controls === undefined ? {} : { controls: this.controls }),
+    });
     return [this.replyId];
   }
 

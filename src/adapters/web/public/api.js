@@ -17,6 +17,7 @@ export const readThread = (id) => request('GET', `/api/threads/${encodeURICompon
 export const startThread = (message) => request('POST', '/api/threads', message);
 export const postMessage = (id, message) => request('POST', `/api/threads/${encodeURIComponent(id)}/messages`, message);
 export const stopReply = (replyId) => request('POST', `/api/replies/${encodeURIComponent(replyId)}/stop`);
+export const pressControl = (actor, control) => request('POST', '/api/controls', { actor, control });
 export const runAdmin = (command, actor, fields) => request('POST', `/api/admin/${encodeURIComponent(command)}`, { actor, fields });
 
 export async function upload(file) {

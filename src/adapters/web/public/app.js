@@ -2,7 +2,7 @@
 // State lives on the server (threads, messages, files) and in localStorage (who you are).
 import * as api from './api.js';
 import { setupAdmin } from './admin.js';
-import { attachmentsElement, finishReply, messageElement, replyElement, updateReply } from './render.js';
+import { attachmentsElement, finishReply, messageElement, replyElement, showControlReply, updateReply } from './render.js';
 
 const $ = (id) => document.getElementById(id);
 const PEOPLE_KEY = 'threadline.participants';
@@ -100,8 +100,24 @@ function titleOf(entry) {
 function showEntry(entry) {
   const box = $('messages');
   if (box.querySelector(`[data-message-id="${CSS.escape(entry.messageId)}"], [data-reply-id="${CSS.escape(entry.messageId)}"]`)) return;
-  box.append(messageElement(entry));
+  box.append(messageElement(entry, pressControl));
   box.scrollTop = box.scrollHeight;
+}
+
+// ---- buttons on answers -------------------------------------------------------------------
+/** Regenerate, 👍 or 👎, pressed as whoever you are now; the core's reply shows beside the buttons. */
+async function pressControl(control, bar) {
+  const buttons = bar.querySelectorAll('button');
+  for (const button of buttons) button.disabled = true;
+  try {
+    const reply = await api.pressControl(state.me, control);
+    // A regeneration answers by rewriting the answer (reply-start), not in words.
+    if (reply.text) showControlReply(bar, reply.text);
+  } catch (error) {
+    showControlReply(bar, error.message, true);
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
 }
 
 window.addEventListener('hashchange', () => {
@@ -120,8 +136,12 @@ function replyArticle(replyId) {
 }
 
 /** An answer already on screen as a stored message (it finished before the thread loaded). */
+function storedArticle(replyId) {
+  return $('messages').querySelector(`[data-message-id="${CSS.escape(replyId)}"]`);
+}
+
 function storedReply(replyId) {
-  return $('messages').querySelector(`[data-message-id="${CSS.escape(replyId)}"]`) !== null;
+  return storedArticle(replyId) !== null;
 }
 
 function connect() {
@@ -153,9 +173,15 @@ function connect() {
   on('threads', () => void refreshThreads());
   on('message', (data) => showEntry(data.entry));
   on('reply-start', (data) => {
+    const stop = (replyId) => api.stopReply(replyId).catch(() => undefined);
+    if (data.replaces) {
+      // Regenerate: the new answer is written where the old one stands, whether streamed or loaded.
+      const old = replyArticle(data.replyId) ?? storedArticle(data.replyId);
+      if (old) return old.replaceWith(replyElement(data.replyId, stop));
+    }
     if (replyArticle(data.replyId) || storedReply(data.replyId)) return;
     const box = $('messages');
-    box.append(replyElement(data.replyId, (replyId) => api.stopReply(replyId).catch(() => undefined)));
+    box.append(replyElement(data.replyId, stop));
     box.scrollTop = box.scrollHeight;
   });
   on('reply-progress', (data) => {
@@ -164,7 +190,7 @@ function connect() {
   });
   on('reply-done', (data) => {
     const article = replyArticle(data.replyId);
-    if (article) finishReply(article, data.text, data.note, false);
+    if (article) finishReply(article, data.text, data.note, false, data.controls, pressControl);
     void refreshThreads();
   });
   on('reply-failed', (data) => {

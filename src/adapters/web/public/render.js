@@ -25,8 +25,8 @@ function time(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
-/** One message (a participant's or an answer) as an article; `entry` is the API's ThreadEntry. */
-export function messageElement(entry) {
+/** One message (a participant's or an answer) as an article; `entry` is the API's ThreadEntry. `onControl` presses an answer's buttons. */
+export function messageElement(entry, onControl) {
   const isBot = entry.author.kind === 'self';
   const article = el('article', `message ${isBot ? 'bot' : 'user'}`);
   article.dataset.messageId = entry.messageId;
@@ -37,7 +37,46 @@ export function messageElement(entry) {
   else renderMarkdown(body, entry.text);
   article.append(head, body);
   if (entry.attachments.length > 0) article.append(attachmentsElement(entry.attachments));
+  if (isBot && entry.controls) article.append(controlsElement(entry.controls, onControl));
   return article;
+}
+
+const CONTROL_BUTTONS = [
+  ['regen', '🔄 Regenerate', 'Regenerate this answer'],
+  ['up', '👍', 'This answer helped'],
+  ['down', '👎', 'This answer did not help'],
+];
+
+/**
+ * The buttons under a finished answer. `controls` holds the ids the server gave (the core's
+ * control ids); `onControl(id, buttons)` sends a press and shows the reply with `showControlReply`.
+ */
+export function controlsElement(controls, onControl) {
+  const bar = el('div', 'controls');
+  for (const [action, label, title] of CONTROL_BUTTONS) {
+    if (!controls[action]) continue;
+    const button = el('button', `control ${action}`, label);
+    button.type = 'button';
+    button.title = title;
+    button.setAttribute('aria-label', title);
+    button.dataset.control = controls[action];
+    button.addEventListener('click', () => onControl(controls[action], bar));
+    bar.append(button);
+  }
+  bar.append(el('span', 'control-reply muted'));
+  bar.lastChild.setAttribute('role', 'status');
+  return bar;
+}
+
+/** What the core answered to a press, for the presser alone and only for a while (like an ephemeral message). */
+export function showControlReply(bar, text, failed = false) {
+  const status = bar.querySelector('.control-reply');
+  status.textContent = text;
+  status.classList.toggle('error', failed);
+  clearTimeout(status.hideTimer);
+  status.hideTimer = setTimeout(() => {
+    status.textContent = '';
+  }, 8000);
 }
 
 export function attachmentsElement(attachments) {
@@ -78,7 +117,8 @@ export function updateReply(article, text) {
   renderMarkdown(article.querySelector('.body'), text);
 }
 
-export function finishReply(article, text, note, failed) {
+/** A finished answer; one that did not fail gets its buttons (`controls`, pressed through `onControl`). */
+export function finishReply(article, text, note, failed, controls, onControl) {
   article.classList.remove('streaming');
   article.querySelector('.stop')?.remove();
   article.querySelector('.thinking')?.remove();
@@ -90,4 +130,5 @@ export function finishReply(article, text, note, failed) {
     renderMarkdown(article.querySelector('.body'), text);
   }
   if (note) article.append(el('p', 'note muted', note));
+  if (!failed && controls) article.append(controlsElement(controls, onControl));
 }
