@@ -1,4 +1,4 @@
--- threadline on PostgreSQL, schema v1: the tables SQLite has after its migrations 0001–0007,
+-- threadline on PostgreSQL, schema v1: the tables SQLite has after its migrations 0001–0008,
 -- column for column (test/store/schema-parity.test.ts holds the two in step). Append-only:
 -- never edit a migration that has shipped; add 0002_…, and the same change for SQLite.
 --
@@ -105,6 +105,8 @@ CREATE TABLE usage (
   output_tokens         BIGINT NOT NULL,
   cache_read_tokens     BIGINT NOT NULL DEFAULT 0,
   cache_creation_tokens BIGINT NOT NULL DEFAULT 0,
+  web_search_requests   INTEGER NOT NULL DEFAULT 0,
+  web_fetch_requests    INTEGER NOT NULL DEFAULT 0,
   stop_reason           TEXT,
   created_at            BIGINT NOT NULL
 );

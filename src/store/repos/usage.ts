@@ -8,6 +8,8 @@ export interface UsageRow {
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly cacheCreationTokens: number;
+  readonly webSearchRequests: number;
+  readonly webFetchRequests: number;
 }
 
 interface GroupedRow {
@@ -17,11 +19,14 @@ interface GroupedRow {
   output: number;
   cache_read: number;
   cache_creation: number;
+  searches: number;
+  fetches: number;
 }
 
 const grouped = (column: 'channel_id' | 'user_id') =>
   `SELECT ${column} AS key, COUNT(*) AS replies, SUM(input_tokens) AS input, SUM(output_tokens) AS output,
-          SUM(cache_read_tokens) AS cache_read, SUM(cache_creation_tokens) AS cache_creation
+          SUM(cache_read_tokens) AS cache_read, SUM(cache_creation_tokens) AS cache_creation,
+          SUM(web_search_requests) AS searches, SUM(web_fetch_requests) AS fetches
      FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?
     GROUP BY ${column} ORDER BY SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) DESC LIMIT 20`;
 const BY_CHANNEL = grouped('channel_id');
@@ -31,8 +36,9 @@ export class UsageRepo extends Repo {
   async record(usage: UsageRecord): Promise<void> {
     await this.sql.run(
       `INSERT INTO usage (conversation_id, platform, workspace_id, channel_id, user_id, model, request_id,
-                          input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, stop_reason, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                          input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
+                          web_search_requests, web_fetch_requests, stop_reason, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         usage.conversationId,
         usage.platform,
@@ -45,10 +51,21 @@ export class UsageRepo extends Repo {
         usage.outputTokens,
         usage.cacheReadTokens,
         usage.cacheCreationTokens,
+        usage.webSearchRequests ?? 0,
+        usage.webFetchRequests ?? 0,
         usage.stopReason,
         usage.createdAt,
       ],
     );
+  }
+
+  /** Web searches a workspace's replies made since `since` (the daily search budget). */
+  async searchesSince(platform: string, workspaceId: string, since: number): Promise<number> {
+    const row = await this.sql.get<{ total: number | null }>(
+      'SELECT SUM(web_search_requests) AS total FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?',
+      [platform, workspaceId, since],
+    );
+    return row?.total ?? 0;
   }
 
   /** All tokens (input, output, cache reads and writes) a workspace used since `since`. */
@@ -70,6 +87,8 @@ export class UsageRepo extends Repo {
       outputTokens: row.output,
       cacheReadTokens: row.cache_read,
       cacheCreationTokens: row.cache_creation,
+      webSearchRequests: row.searches,
+      webFetchRequests: row.fetches,
     }));
   }
 }
