@@ -14,29 +14,29 @@ export class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;
   private readonly connection: Connection;
 
-  constructor(db: Database) {
-    this.connection = new Connection(db);
+  constructor(db: Database, options: { readonly waitLimitMs?: number } = {}) {
+    this.connection = new Connection(db, options.waitLimitMs ?? 10_000);
   }
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    while (this.connection.busy !== undefined) await this.connection.busy;
+    while (this.connection.busy !== undefined) await this.connection.untilFree();
     return this.connection.statement(sql).get(...params) as T | undefined;
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    while (this.connection.busy !== undefined) await this.connection.busy;
+    while (this.connection.busy !== undefined) await this.connection.untilFree();
     return this.connection.statement(sql).all(...params) as T[];
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    while (this.connection.busy !== undefined) await this.connection.busy;
+    while (this.connection.busy !== undefined) await this.connection.untilFree();
     return this.connection.statement(sql).run(...params).changes;
   }
 
   async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const connection = this.connection;
     // Checked and taken in one synchronous step: a waiter woken with others takes it or waits again.
-    while (connection.busy !== undefined) await connection.busy;
+    while (connection.busy !== undefined) await connection.untilFree();
     let done!: () => void;
     connection.busy = new Promise<void>((resolve) => (done = resolve));
     try {
@@ -57,7 +57,7 @@ export class SqliteExecutor implements SqlExecutor {
 
   async ping(): Promise<boolean> {
     try {
-      while (this.connection.busy !== undefined) await this.connection.busy;
+      while (this.connection.busy !== undefined) await this.connection.untilFree();
       this.connection.statement('SELECT 1').get();
       return this.connection.db.open;
     } catch {
@@ -66,8 +66,13 @@ export class SqliteExecutor implements SqlExecutor {
   }
 
   async close(): Promise<void> {
-    while (this.connection.busy !== undefined) await this.connection.busy;
+    while (this.connection.busy !== undefined) await this.connection.untilFree();
     if (this.connection.db.open) this.connection.db.close();
+  }
+
+  /** Every statement text run so far. */
+  statementTexts(): string[] {
+    return this.connection.statementTexts();
   }
 
   /** The driver itself: migrations and tests that look under the store. */
@@ -85,7 +90,33 @@ class Connection {
    */
   busy: Promise<void> | undefined;
 
-  constructor(readonly db: Database) {}
+  constructor(
+    readonly db: Database,
+    private readonly waitLimitMs: number,
+  ) {}
+
+  /** Every statement text prepared so far (the query-plan test reads them). */
+  statementTexts(): string[] {
+    return [...this.statements.keys()];
+  }
+
+  /**
+   * `busy`, or a rejection after `waitLimitMs` (10 s). Transactions here last milliseconds (their
+   * bodies never wait on the network), so a wait that long is a statement issued through the
+   * store from inside a transaction's own body, which would otherwise wait for itself forever.
+   */
+  untilFree(): Promise<void> {
+    const busy = this.busy ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`waited ${this.waitLimitMs} ms for a SQLite transaction to end: inside a transaction, use the store it hands its body`)),
+        this.waitLimitMs,
+      );
+      timer.unref();
+    });
+    return Promise.race([busy, limit]).finally(() => clearTimeout(timer));
+  }
 
   statement(sql: string): Statement {
     let statement = this.statements.get(sql);
