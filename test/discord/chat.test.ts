@@ -17,7 +17,7 @@ describe('Discord adapter', () => {
 
   it('reports ready on /healthz after READY', async () => {
     w = await startDiscordWorld();
-    expect(w.h.health.snapshot()).toMatchObject({ ok: true, discord: 'ready' });
+    expect(await w.h.health.snapshot()).toMatchObject({ ok: true, discord: 'ready' });
     const commands = await w.discord.rest.waitFor((r) => r.method === 'PUT' && r.path.endsWith('/commands'), 'command registration');
     expect((commands.body as Array<{ name: string }>).map((c) => c.name)).toEqual(['instructions', 'settings', 'usage', 'forget']);
   });

@@ -56,7 +56,7 @@ describe('playground HTTP API', () => {
   const storedFiles = () => readdirSync(uploadsDir);
 
   it('starts a thread, answers it, and reads it back', async () => {
-    expect(h.health.snapshot().web).toBe('ready');
+    expect((await h.health.snapshot()).web).toBe('ready');
     const created = await json('/api/threads', { author: 'Ann', text: 'hello there' });
     expect(created.status).toBe(201);
     const { threadId } = (await created.json()) as { threadId: string };
