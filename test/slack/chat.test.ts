@@ -113,7 +113,7 @@ describe('Slack HTTP mode', () => {
     expect((await w.slack.sendHttp(w.eventsUrl, body, { signature: 'none' })).status).toBe(401);
     expect((await w.slack.sendHttp(w.eventsUrl, body, { timestamp: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
     expect(w.h.anthropic.messageRequests()).toHaveLength(0);
-    expect(w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${event.ts}` })).toBeUndefined();
+    expect(await w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${event.ts}` })).toBeUndefined();
   });
 
   it('serves /healthz on the same port', async () => {

@@ -251,7 +251,7 @@ describe('Slack delivery over HTTP', () => {
     world.slack.addUser('U0CAROL001', 'carol', 'Carol Danvers');
     const message = world.slack.seed(CHANNEL, 'U0CAROL001', `<@${world.slack.botUserId}> stored before the ack`);
     const thread = { platform: 'slack' as const, workspaceId: world.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${message.ts}` };
-    const stored = () => world.h.store.conversations.find(thread) !== undefined;
+    const stored = async () => (await world.h.store.conversations.find(thread)) !== undefined;
     // Carol's name lookup is slow; the message can only be stored once it is back.
     const lookup = world.slack.hold('users.info');
     void lookup.arrived.then(() => setTimeout(() => lookup.release(), 100));

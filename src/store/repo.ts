@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '../sql/executor.js';
+import type { SqlExecutor } from './sql/executor.js';
 
 /**
  * A repository: SQL for one part of the schema, and what it keeps in memory. `on(sql)` is the
