@@ -37,15 +37,17 @@ export interface OverheadFigure {
  * side by side: each repetition runs both, one after the other. A throwaway round first warms the
  * JIT, so the first size measured is not the one paying for it.
  */
-export async function overheadPerReply(sizes: readonly number[], repetitions: number): Promise<OverheadFigure[]> {
-  await measureOverhead(100, 10);
+export async function overheadPerReply(sizes: readonly number[], repetitions: number, databaseUrl?: () => Promise<{ url: string; drop(): Promise<void> }>): Promise<OverheadFigure[]> {
+  await measureOverhead(100, 10, databaseUrl);
   const results: OverheadFigure[] = [];
-  for (const size of sizes) results.push(await measureOverhead(size, repetitions));
+  for (const size of sizes) results.push(await measureOverhead(size, repetitions, databaseUrl));
   return results;
 }
 
-async function measureOverhead(size: number, repetitions: number): Promise<OverheadFigure> {
-  const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info' });
+/** On SQLite (a temp file), or on a fresh PostgreSQL database from `databaseUrl`. */
+async function measureOverhead(size: number, repetitions: number, databaseUrl?: () => Promise<{ url: string; drop(): Promise<void> }>): Promise<OverheadFigure> {
+  const database = await databaseUrl?.();
+  const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info', ...(database === undefined ? {} : { databaseUrl: database.url }) });
   const platform = await startPlatformStub();
   const sdk = new Anthropic({ apiKey: TEST_API_KEY, baseURL: h.anthropic.url, maxRetries: 0 });
   try {
@@ -82,6 +84,7 @@ async function measureOverhead(size: number, repetitions: number): Promise<Overh
   } finally {
     await platform.close();
     await h.close();
+    await database?.drop();
   }
 }
 

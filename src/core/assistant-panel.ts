@@ -66,6 +66,8 @@ export class AssistantPanel {
    * Only the newest turn changes, so the cached prefix of earlier turns stays.
    */
   async withViewedChannel(request: ClaudeRequest, conversation: Conversation): Promise<ClaudeRequest> {
+    // Only Slack has the panel: elsewhere no row can exist, and a query per reply would be wasted (PostgreSQL).
+    if (conversation.platform !== 'slack') return request;
     const row = await this.store.answers.assistantThread(conversation.platform, conversation.workspaceId, conversation.threadKey);
     if (row?.contextChannelId == null) return request;
     // The question is the last user turn (a mid-conversation system message may follow it).

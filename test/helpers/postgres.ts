@@ -32,16 +32,16 @@ async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>
   }
 }
 
-/** A new, empty database on the TEST_DATABASE_URL server. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  if (TEST_DATABASE_URL === undefined) throw new Error(POSTGRES_SKIP_REASON);
+/** A new, empty database on the TEST_DATABASE_URL server (or another). */
+export async function createTestDatabase(server = TEST_DATABASE_URL): Promise<TestDatabase> {
+  if (server === undefined) throw new Error(POSTGRES_SKIP_REASON);
   const name = `threadline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await withAdmin(TEST_DATABASE_URL, (client) => client.query(`CREATE DATABASE ${name}`));
-  const url = new URL(TEST_DATABASE_URL);
+  await withAdmin(server, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     reset: () => withAdmin(url.toString(), (client) => client.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public').then(() => undefined)),
-    drop: () => withAdmin(TEST_DATABASE_URL, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined)),
+    drop: () => withAdmin(server, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined)),
   };
 }
