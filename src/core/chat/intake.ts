@@ -65,7 +65,7 @@ export class Intake extends ChatPart {
   }
 
   private async intakeMessage(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
-    let conversation = await this.store.conversations.find(msg.thread);
+    const conversation = await this.store.conversations.find(msg.thread);
     if (conversation === undefined && this.changes.takeDeletedEarly(msg.thread, msg.messageId)) return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
     const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && (await this.isEngaged(conversation.id));
