@@ -36,7 +36,7 @@ export class AnswerRecords extends ChatPart {
     try {
       posted = await sink.fail(userText, failure.code);
       // Recorded with no text, so a later history read does not bring the apology back as an answer.
-      await this.storeReply(this.store, message.conversationId, message, '', posted);
+      await this.storeReply(message.conversationId, message, '', posted);
     } catch (error) {
       log.error({ err: error }, 'could not tell the user about the failure');
     }
@@ -44,25 +44,29 @@ export class AnswerRecords extends ChatPart {
     return { kind: 'failed', code: failure.code, postedIds: posted };
   }
 
-  /** Records the posted reply, in one transaction (a savepoint within `store`'s, when it is one). */
-  async storeReply(store: Store, conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): Promise<void> {
+  /** Records the posted reply in a transaction of its own. */
+  async storeReply(conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): Promise<void> {
+    if (posted.length === 0) return;
+    await this.store.transaction((tx) => this.recordReply(tx, conversationId, answering, text, posted));
+  }
+
+  /** Records the posted reply inside the caller's transaction `tx` (no savepoint: one round trip less each way on PostgreSQL). */
+  async recordReply(tx: Store, conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): Promise<void> {
     const [first, ...rest] = posted;
     if (first === undefined) return;
     const at = this.now();
-    await store.transaction(async (tx) => {
-      const base = {
-        conversationId,
-        authorId: 'self',
-        authorName: 'threadline',
-        authorKind: 'self',
-        role: 'assistant',
-        createdAt: at,
-        replyToMessageId: answering.id,
-      } as const;
-      const firstId = await tx.messages.insert({ ...base, platformMessageId: first, text });
-      for (const id of rest) await tx.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId ?? null });
-      await tx.conversations.touch(conversationId, at);
-    });
+    const base = {
+      conversationId,
+      authorId: 'self',
+      authorName: 'threadline',
+      authorKind: 'self',
+      role: 'assistant',
+      createdAt: at,
+      replyToMessageId: answering.id,
+    } as const;
+    const firstId = await tx.messages.insert({ ...base, platformMessageId: first, text });
+    for (const id of rest) await tx.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId ?? null });
+    await tx.conversations.touch(conversationId, at);
   }
 
   async recordUsage(store: Store, conversation: Conversation, message: StoredMessage, result: TurnResult, model: string): Promise<void> {

@@ -210,7 +210,7 @@ export class Answering extends ChatPart {
     }
     // One commit for the answer, its usage and its job.
     await this.store.transaction(async (tx) => {
-      if (replacing === undefined) await this.records.storeReply(tx, conversation.id, message, outcome.storedText, posted);
+      if (replacing === undefined) await this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted);
       else await replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now());
       await recordUsage(tx);
       if (jobId !== null) await tx.jobs.finish(jobId, 'done', this.now());

@@ -51,7 +51,7 @@ export class Limits extends ChatPart {
     let posted: PostedIds = [];
     try {
       posted = await makeSink().fail(text, code);
-      await this.records.storeReply(this.store, message.conversationId, message, '', posted);
+      await this.records.storeReply(message.conversationId, message, '', posted);
     } catch (error) {
       this.logger.error({ err: error }, 'could not tell the user about the limit');
     }
