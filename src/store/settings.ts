@@ -63,7 +63,8 @@ export class SettingsRepo extends Repo {
     if (changes === undefined) {
       const rows = await this.sql.all<SettingRow>(
         `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at FROM settings s
-          WHERE s.id IN (SELECT MAX(id) FROM settings WHERE platform = ? AND workspace_id = ? AND channel_id = ? GROUP BY key)`,
+          WHERE s.id IN (SELECT MAX(id) FROM settings WHERE platform = ? AND workspace_id = ? AND channel_id = ? GROUP BY key)
+          ORDER BY s.id`,
         [platform, workspaceId, channelId],
       );
       changes = new Map(rows.map((row) => [row.key, toChange(row)]));

@@ -326,6 +326,8 @@ forEachBackend((backend) => {
       await store.settings.record('slack', 'G1', '', 'model', 'claude-opus-4-8', ann, 6);
       const fresh = Store.over(store.executor);
       expect(values(await fresh.settings.current('discord', 'G1', ''))).toEqual({ model: 'claude-haiku-4-5', answers: null });
+      // In the order the keys were last changed, on both backends (PostgreSQL has no implicit row order).
+      expect([...(await fresh.settings.current('discord', 'G1', '')).keys()]).toEqual(['model', 'answers']);
       expect(values(await fresh.settings.current('discord', 'G1', 'C1'))).toEqual({ answers: 'on' });
       expect(values(await fresh.settings.current('discord', 'G2', ''))).toEqual({});
       expect((await fresh.settings.history('discord', 'G1', '', 10)).map((c) => [c.key, c.previous, c.value])).toEqual([
