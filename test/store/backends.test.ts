@@ -328,6 +328,10 @@ forEachBackend((backend) => {
       expect(values(await fresh.settings.current('discord', 'G1', ''))).toEqual({ model: 'claude-haiku-4-5', answers: null });
       // In the order the keys were last changed, on both backends (PostgreSQL has no implicit row order).
       expect([...(await fresh.settings.current('discord', 'G1', '')).keys()]).toEqual(['model', 'answers']);
+      await store.settings.record('slack', 'T1', 'C1', 'answers', 'off', ann, 7);
+      await store.settings.record('slack', 'T1', 'C1', 'answers', null, ann, 8);
+      await store.settings.record('slack', 'T1', 'C1', 'prompts', 'Summarize | Draft', ann, 9);
+      expect([...(await Store.over(store.executor).settings.current('slack', 'T1', 'C1')).keys()]).toEqual(['answers', 'prompts']);
       expect(values(await fresh.settings.current('discord', 'G1', 'C1'))).toEqual({ answers: 'on' });
       expect(values(await fresh.settings.current('discord', 'G2', ''))).toEqual({});
       expect((await fresh.settings.history('discord', 'G1', '', 10)).map((c) => [c.key, c.previous, c.value])).toEqual([
