@@ -37,15 +37,17 @@ export interface OverheadFigure {
  * side by side: each repetition runs both, one after the other. A throwaway round first warms the
  * JIT, so the first size measured is not the one paying for it.
  */
-export async function overheadPerReply(sizes: readonly number[], repetitions: number): Promise<OverheadFigure[]> {
-  await measureOverhead(100, 10);
+export async function overheadPerReply(sizes: readonly number[], repetitions: number, databaseUrl?: () => Promise<{ url: string; drop(): Promise<void> }>): Promise<OverheadFigure[]> {
+  await measureOverhead(100, 10, databaseUrl);
   const results: OverheadFigure[] = [];
-  for (const size of sizes) results.push(await measureOverhead(size, repetitions));
+  for (const size of sizes) results.push(await measureOverhead(size, repetitions, databaseUrl));
   return results;
 }
 
-async function measureOverhead(size: number, repetitions: number): Promise<OverheadFigure> {
-  const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info' });
+/** On SQLite (a temp file), or on a fresh PostgreSQL database from `databaseUrl`. */
+async function measureOverhead(size: number, repetitions: number, databaseUrl?: () => Promise<{ url: string; drop(): Promise<void> }>): Promise<OverheadFigure> {
+  const database = await databaseUrl?.();
+  const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info', ...(database === undefined ? {} : { databaseUrl: database.url }) });
   const platform = await startPlatformStub();
   const sdk = new Anthropic({ apiKey: TEST_API_KEY, baseURL: h.anthropic.url, maxRetries: 0 });
   try {
@@ -56,7 +58,7 @@ async function measureOverhead(size: number, repetitions: number): Promise<Overh
     const filler = Array.from({ length: size - 2 }, (_, i) =>
       inbound(`message ${i}: ${'some thread content '.repeat(5)}`, { thread: ref, author: { id: `u${i % 4}`, name: `User ${i % 4}` }, createdAt: startedAt + (i + 1) * 1000 }),
     );
-    h.core.ingest(filler);
+    await h.core.ingest(filler);
     const bot: number[] = [];
     const floor: number[] = [];
     for (let rep = 0; rep < repetitions + 2; rep += 1) {
@@ -82,6 +84,7 @@ async function measureOverhead(size: number, repetitions: number): Promise<Overh
   } finally {
     await platform.close();
     await h.close();
+    await database?.drop();
   }
 }
 
@@ -113,7 +116,7 @@ export async function cachedShare(turns: number, chatterBetween = 0, { pdfPages 
     const ref = thread('cache');
     for (let turn = 0; turn < turns; turn += 1) {
       if (turn > 0 && chatterBetween > 0) {
-        h.core.ingest(Array.from({ length: chatterBetween }, (_, i) => inbound(`side remark ${turn}.${i}: ${'what do you think about that? '.repeat(4)}`, { thread: ref, author: { id: `u${i % 3}`, name: `Person ${i % 3}` } })));
+        await h.core.ingest(Array.from({ length: chatterBetween }, (_, i) => inbound(`side remark ${turn}.${i}: ${'what do you think about that? '.repeat(4)}`, { thread: ref, author: { id: `u${i % 3}`, name: `Person ${i % 3}` } })));
       }
       h.anthropic.enqueue({ text: `Answer ${turn}. ${'Here is a detailed explanation with examples. '.repeat(30)}` });
       const attachments =
@@ -184,7 +187,7 @@ export async function idleThreadMemory(count: number): Promise<IdleMemoryFigure>
       for (let i = from; i < to; i += 1) {
         const ref = thread(`idle-${i}`);
         await h.core.handle(inbound(`thread ${i}: ${'a question with a few words in it '.repeat(6)}`, { thread: ref, mentionsBot: true }), { sink: () => postingSink(platform) });
-        h.core.ingest(Array.from({ length: 8 }, (_, k) => inbound(`reply ${k} in thread ${i}: ${'some chatter '.repeat(10)}`, { thread: ref })));
+        await h.core.ingest(Array.from({ length: 8 }, (_, k) => inbound(`reply ${k} in thread ${i}: ${'some chatter '.repeat(10)}`, { thread: ref })));
       }
       h.anthropic.forgetRequests();
       h.anthropic.forgetCache();

@@ -100,7 +100,7 @@ export async function latencyBurst(scenario: LatencyScenario, policy: string, ga
       { since: sinceRest, timeoutMs: 600_000 },
     );
     await w.h.core.idle();
-    while (w.h.store.jobs.open().length > 0) {
+    while ((await w.h.store.jobs.open()).length > 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await w.h.core.idle();
     }

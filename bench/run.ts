@@ -9,6 +9,7 @@ import { cachedShare, concurrentThreads, idleThreadMemory, overheadPerReply } fr
 import { AdaptiveConcurrency } from '../src/core/concurrency/adaptive-concurrency.js';
 import { fixedEight, idealFigure, latencyBurst, type LatencyFigure, type LatencyScenario } from './latency-bench.js';
 import { firstTokenToVisible, historyCallsPerReply } from './platform-bench.js';
+import { createTestDatabase } from '../test/helpers/postgres.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -22,6 +23,20 @@ async function main(): Promise<void> {
   out('1. Time per reply vs. floor (bare SDK call to the same double + one platform post)');
   out('   messages   bot ms   floor ms   ratio');
   for (const row of overhead) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×`);
+  // PostgreSQL when BENCH_DATABASE_URL names a server where a throwaway database may be created.
+  const postgresServer = process.env.BENCH_DATABASE_URL;
+  const postgres = postgresServer === undefined || postgresServer === '' ? undefined : await overheadPerReply([10, 100, 500], 60, () => createTestDatabase(postgresServer));
+  if (postgres === undefined) out('   on PostgreSQL: not measured (set BENCH_DATABASE_URL to a server where a database may be created)');
+  else {
+    out('   the same on PostgreSQL (DATABASE_URL), side by side: per-reply overhead = bot ms − floor ms');
+    out('   messages   SQLite overhead ms   PostgreSQL overhead ms   difference ms');
+    for (const [index, row] of postgres.entries()) {
+      const sqlite = overhead[index] as (typeof overhead)[number];
+      const sqliteOverhead = sqlite.botMs - sqlite.floorMs;
+      const postgresOverhead = row.botMs - row.floorMs;
+      out(`   ${String(row.messages).padStart(8)}   ${fixed(sqliteOverhead).padStart(18)}   ${fixed(postgresOverhead).padStart(22)}   ${fixed(postgresOverhead - sqliteOverhead).padStart(13)}`);
+    }
+  }
   out();
 
   const history = await historyCallsPerReply(100, 10);
@@ -58,7 +73,7 @@ async function main(): Promise<void> {
 
   const realLatency = await realLatencyFigures();
 
-  const results = { at: new Date().toISOString(), node: process.version, overhead, history, cache, busyThreadCache: busy, pdfThreadCache: pdf, webToolsCache: web, burst, firstVisible: first, idleMemory: idle, realLatency };
+  const results = { at: new Date().toISOString(), node: process.version, overhead, postgresOverhead: postgres, history, cache, busyThreadCache: busy, pdfThreadCache: pdf, webToolsCache: web, burst, firstVisible: first, idleMemory: idle, realLatency };
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   out();

@@ -70,6 +70,8 @@ const envSchema = z.object({
   FOLLOW_UP_WITHOUT_MENTION: booleanFlag(true),
   PORT: integer(3000, 0, 65_535),
   DATABASE_PATH: optionalString.transform((value) => value ?? './data/threadline.db'),
+  // The message names the form only: the value holds a password.
+  DATABASE_URL: optionalString.refine((value) => value === undefined || /^postgres(ql)?:\/\/\S+$/.test(value), 'must be a postgres:// or postgresql:// URL'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -161,6 +163,8 @@ export interface Config {
   /** The local web playground (a third adapter), served on `port` at `host`; undefined when off. */
   readonly playground: { readonly host: string; readonly uploadsDir: string } | undefined;
   readonly databasePath: string;
+  /** Set: PostgreSQL at this URL (holds a password: never log it); unset: SQLite at `databasePath`. */
+  readonly databaseUrl: string | undefined;
   readonly logLevel: Env['LOG_LEVEL'];
 }
 
@@ -248,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     playground: playgroundOn ? { host: e.PLAYGROUND_HOST, uploadsDir: join(dirname(e.DATABASE_PATH), 'playground-uploads') } : undefined,
     databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

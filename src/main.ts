@@ -44,12 +44,12 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.anthropic.apiKey, config.discord?.token, config.slack?.botToken, config.slack?.appToken, config.slack?.signingSecret],
+    secrets: [config.anthropic.apiKey, config.discord?.token, config.slack?.botToken, config.slack?.appToken, config.slack?.signingSecret, config.databaseUrl, passwordOf(config.databaseUrl)],
   });
 
   let store: Store;
   try {
-    store = Store.open(config.databasePath);
+    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath });
   } catch (error) {
     fail(logger, error, 'cannot open the database');
   }
@@ -122,17 +122,13 @@ async function main(): Promise<void> {
   } catch (error) {
     fail(logger, error, 'startup failed');
   }
-  logger.info({ model: config.anthropic.model, discord: config.discord !== undefined, slack: config.slack !== undefined, playground: config.playground !== undefined }, 'threadline is running');
+  logger.info({ model: config.anthropic.model, database: store.backend, discord: config.discord !== undefined, slack: config.slack !== undefined, playground: config.playground !== undefined }, 'threadline is running');
   if (config.playground !== undefined && server !== undefined) {
     const url = playgroundUrl(config.playground.host, server.port);
     logger.info({ url }, `playground: open ${url} in your browser`);
   }
   const prune = () => {
-    try {
-      core.prune(config.retentionDays);
-    } catch (error) {
-      logger.error({ err: error }, 'pruning old data failed');
-    }
+    core.prune(config.retentionDays).catch((error: unknown) => logger.error({ err: error }, 'pruning old data failed'));
   };
   prune();
   const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
@@ -151,7 +147,7 @@ async function main(): Promise<void> {
     }
     await Promise.allSettled(adapters.map((adapter) => adapter.close()));
     await server?.close();
-    store.close();
+    await store.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the database failed'));
     logger.flush();
     process.exit(0);
   };
@@ -174,3 +170,13 @@ function fail(logger: Logger, error: unknown, what: string): never {
 }
 
 void main();
+
+/** A PostgreSQL URL's password, so the log scrubber knows it on its own too. */
+function passwordOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}

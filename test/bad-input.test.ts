@@ -177,26 +177,26 @@ describe('bad input on Slack', () => {
     return w.slack.botMessages(CHANNEL, message.ts).map((m) => m.text).join('\n');
   }
 
-  const nothingStored = () => expect(w.h.store.conversations.recent('slack', 0).filter((r) => r.conversation.channelId === 'C0HOSTILE1')).toEqual([]);
+  const nothingStored = async () => expect((await w.h.store.conversations.recent('slack', 0)).filter((r) => r.conversation.channelId === 'C0HOSTILE1')).toEqual([]);
   const hostileEvent = () => JSON.stringify(w.slack.envelopeFor({ type: 'app_mention', user: 'U0ALICE001', text: `<@${w.slack.botUserId}> hi`, ts: w.slack.nextTs(), channel: 'C0HOSTILE1' }));
 
   it.each<[string, () => Promise<void>]>([
     ['18. a request with a bad signature is refused with 401 and stores nothing', async () => {
       expect((await post(hostileEvent(), 'application/json', 'bad')).status).toBe(401);
-      nothingStored();
+      await nothingStored();
     }],
     ['19. an unsigned request is refused with 401', async () => {
       expect((await post(hostileEvent(), 'application/json', 'none')).status).toBe(401);
-      nothingStored();
+      await nothingStored();
     }],
     ['20. a stale (replayed) request is refused with 401', async () => {
       expect((await post(hostileEvent(), 'application/json', 'valid', Math.floor(Date.now() / 1000) - 3600)).status).toBe(401);
-      nothingStored();
+      await nothingStored();
     }],
     ['21. a malformed JSON body is refused, nothing stored', async () => {
       const response = await post('{"type": "event_callback", "event": {');
       expect(response.status).toBeGreaterThanOrEqual(400);
-      nothingStored();
+      await nothingStored();
     }],
     ['22. the url_verification handshake is answered with the challenge', async () => {
       const response = await post(JSON.stringify({ type: 'url_verification', challenge: 'c-123', token: 't' }));
@@ -264,7 +264,7 @@ describe('bad input on Slack', () => {
 });
 
 describe('bad input at startup', () => {
-  it('33. a database locked by another process gives a clear error', { timeout: 20_000 }, () => {
+  it('33. a database locked by another process gives a clear error', { timeout: 20_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'threadline-locked-'));
     const path = join(dir, 'db.sqlite');
     const holder = new BetterSqlite3(path);
@@ -273,7 +273,7 @@ describe('bad input at startup', () => {
     try {
       let caught: unknown;
       try {
-        Store.open(path);
+        await Store.open({ databasePath: path });
       } catch (error) {
         caught = error;
       }
@@ -285,11 +285,11 @@ describe('bad input at startup', () => {
     }
   });
 
-  it('34. a database path under a file (not a directory) gives a clear error', () => {
+  it('34. a database path under a file (not a directory) gives a clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'threadline-badpath-'));
     try {
       writeFileSync(join(dir, 'not-a-dir'), 'x');
-      expect(() => Store.open(join(dir, 'not-a-dir', 'db.sqlite'))).toThrow(/cannot open database .*not-a-dir/);
+      await expect(Store.open({ databasePath: join(dir, 'not-a-dir', 'db.sqlite') })).rejects.toThrow(/cannot open database .*not-a-dir/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -112,3 +112,18 @@ describe('config: web tools', () => {
     for (const name of ['WEB_FETCH', 'WEB_SEARCH_MAX_USES', 'DAILY_SEARCH_BUDGET']) expect(found.some((line) => line.startsWith(`${name}:`)), name).toBe(true);
   });
 });
+
+describe('DATABASE_URL', () => {
+  it('selects PostgreSQL when set; unset keeps SQLite at DATABASE_PATH', () => {
+    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' }).databaseUrl).toBeUndefined();
+    expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', DATABASE_URL: ' ' }).databaseUrl).toBeUndefined();
+    for (const url of ['postgres://bot:pw@db:5432/threadline', 'postgresql://db/threadline?sslmode=require']) {
+      expect(loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
+  });
+
+  it('refuses another scheme, naming the variable but not the value (it holds a password)', () => {
+    const found = problems({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', DATABASE_URL: 'mysql://bot:hunter2@db/threadline' });
+    expect(found).toEqual(['DATABASE_URL: must be a postgres:// or postgresql:// URL']);
+  });
+});

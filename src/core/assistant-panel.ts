@@ -9,7 +9,7 @@ import type { Conversation } from '../store/types.js';
 import type { ThreadRef } from './types.js';
 
 /** Prompts a new assistant thread suggests; the lead wires this to `/settings` (`prompts`). */
-export type SuggestedPromptsSource = (thread: ThreadRef) => readonly string[];
+export type SuggestedPromptsSource = (thread: ThreadRef) => readonly string[] | Promise<readonly string[]>;
 
 export interface SuggestedPrompt {
   readonly title: string;
@@ -43,30 +43,32 @@ export class AssistantPanel {
     private readonly prompts: SuggestedPromptsSource = () => DEFAULT_SUGGESTED_PROMPTS,
   ) {}
 
-  started(thread: ThreadRef, viewing: ViewedChannel | null): { greeting: string; prompts: SuggestedPrompt[] } {
-    this.contextChanged(thread, viewing);
-    const configured = this.prompts(thread).map((text) => text.trim()).filter((text) => text !== '');
+  async started(thread: ThreadRef, viewing: ViewedChannel | null): Promise<{ greeting: string; prompts: SuggestedPrompt[] }> {
+    await this.contextChanged(thread, viewing);
+    const configured = (await this.prompts(thread)).map((text) => text.trim()).filter((text) => text !== '');
     const texts = (configured.length > 0 ? configured : DEFAULT_SUGGESTED_PROMPTS).slice(0, MAX_PROMPTS);
     return { greeting: ASSISTANT_GREETING, prompts: texts.map((message) => ({ title: shorten(message, TITLE_CHARS), message })) };
   }
 
-  contextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void {
-    this.store.answers.setAssistantContext(thread.platform, thread.workspaceId, thread.threadKey, viewing?.id ?? null, viewing?.label ?? null, this.now());
+  async contextChanged(thread: ThreadRef, viewing: ViewedChannel | null): Promise<void> {
+    await this.store.answers.setAssistantContext(thread.platform, thread.workspaceId, thread.threadKey, viewing?.id ?? null, viewing?.label ?? null, this.now());
   }
 
   /** The title for an assistant thread's first question; undefined for every later one and outside the panel. */
-  titleFor(thread: ThreadRef, question: string): string | undefined {
+  async titleFor(thread: ThreadRef, question: string): Promise<string | undefined> {
     const title = shorten(question.replace(/\s+/g, ' ').trim(), THREAD_TITLE_CHARS);
     if (title === '') return undefined;
-    return this.store.answers.markTitled(thread.platform, thread.workspaceId, thread.threadKey, this.now()) ? title : undefined;
+    return (await this.store.answers.markTitled(thread.platform, thread.workspaceId, thread.threadKey, this.now())) ? title : undefined;
   }
 
   /**
    * The request with the viewed channel told to the model, after the question being answered.
    * Only the newest turn changes, so the cached prefix of earlier turns stays.
    */
-  withViewedChannel(request: ClaudeRequest, conversation: Conversation): ClaudeRequest {
-    const row = this.store.answers.assistantThread(conversation.platform, conversation.workspaceId, conversation.threadKey);
+  async withViewedChannel(request: ClaudeRequest, conversation: Conversation): Promise<ClaudeRequest> {
+    // Only Slack has the panel: elsewhere no row can exist, and a query per reply would be wasted (PostgreSQL).
+    if (conversation.platform !== 'slack') return request;
+    const row = await this.store.answers.assistantThread(conversation.platform, conversation.workspaceId, conversation.threadKey);
     if (row?.contextChannelId == null) return request;
     // The question is the last user turn (a mid-conversation system message may follow it).
     const index = request.messages.findLastIndex((message) => message.role === 'user');

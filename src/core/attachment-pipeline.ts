@@ -94,12 +94,12 @@ export class AttachmentPipeline {
     if (attachment.kind === 'document') return this.documents.replaceUnreachable(services, attachment, log);
     const image = await this.downloadImage(services, attachment, log);
     if ('reason' in image) {
-      this.options.store.messages.setAttachmentUnavailable(attachment.id, image.reason);
+      await this.options.store.messages.setAttachmentUnavailable(attachment.id, image.reason);
       return;
     }
     const fileId = await this.upload(image.bytes, attachment.name, image.mediaType, log);
-    if (fileId === undefined) this.options.store.messages.setAttachmentUnavailable(attachment.id, 'the image could not be downloaded');
-    else this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
+    if (fileId === undefined) await this.options.store.messages.setAttachmentUnavailable(attachment.id, 'the image could not be downloaded');
+    else await this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
   }
 
   private async refreshExpiring(services: PlatformServices | undefined, attachments: readonly StoredAttachment[]): Promise<Map<number, StoredAttachment>> {
@@ -121,7 +121,7 @@ export class AttachmentPipeline {
     for (const attachment of expiring) {
       const next = fresh.get(attachment.url);
       if (next === undefined) continue;
-      this.options.store.messages.refreshAttachmentUrl(attachment.id, next.url, next.expiresAt);
+      await this.options.store.messages.refreshAttachmentUrl(attachment.id, next.url, next.expiresAt);
       result.set(attachment.id, { ...attachment, url: next.url, urlExpiresAt: next.expiresAt });
     }
     return result;
@@ -156,7 +156,7 @@ export class AttachmentPipeline {
     if ('reason' in image) return image.permanent ? this.remember(attachment, image.reason) : unavailable(attachment, image.reason);
     const fileId = await this.upload(image.bytes, attachment.name, image.mediaType, log);
     if (fileId !== undefined) {
-      this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
+      await this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
       return { image: { ...dims, source: { type: 'file', file_id: fileId } } };
     }
     const source: ImageSource = { type: 'base64', media_type: image.mediaType, data: Buffer.from(image.bytes).toString('base64') };
@@ -208,7 +208,7 @@ export class AttachmentPipeline {
       const { bytes } = await services.download(attachment.url, this.textMaxBytes);
       const text = Buffer.from(bytes).toString('utf8');
       if (text.includes('\u0000')) return this.remember(attachment, 'it is not a text file');
-      this.options.store.messages.setAttachmentText(attachment.id, text);
+      await this.options.store.messages.setAttachmentText(attachment.id, text);
       return { note: inlineText(attachment, text) };
     } catch (error) {
       log.warn({ err: error }, 'text attachment download failed');
@@ -239,13 +239,13 @@ export class AttachmentPipeline {
     }
     const cut = cutToBytes(text, this.textMaxBytes);
     const stored = cut === text ? text : `${cut}\n[… cut here: the document's text is ${formatSize(Buffer.byteLength(text))}, over the ${formatSize(this.textMaxBytes)} read from a file]`;
-    this.options.store.messages.setAttachmentText(attachment.id, stored);
+    await this.options.store.messages.setAttachmentText(attachment.id, stored);
     return { note: inlineText(attachment, stored) };
   }
 
   /** A reason that will not change (size, type): stored, so the file is not fetched again. */
-  private remember(attachment: StoredAttachment, reason: string): Resolution {
-    this.options.store.messages.setAttachmentUnavailable(attachment.id, reason);
+  private async remember(attachment: StoredAttachment, reason: string): Promise<Resolution> {
+    await this.options.store.messages.setAttachmentUnavailable(attachment.id, reason);
     return unavailable(attachment, reason);
   }
 }

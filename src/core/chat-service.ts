@@ -149,8 +149,8 @@ export class ChatService implements ChatCore, ThreadReader {
     this.intake = new Intake(context, this.limits);
     const webTools = new WebTools({
       // The `web_search` / `web_fetch` settings of the conversation's channel, asked per reply.
-      switches: (thread) => {
-        const effective = this.settings.effective(thread.platform, thread.workspaceId, thread.channelId);
+      switches: async (thread) => {
+        const effective = await this.settings.effective(thread.platform, thread.workspaceId, thread.channelId);
         return { webSearch: effective.webSearch.value, webFetch: effective.webFetch.value };
       },
       ...(options.webToolLimits === undefined ? {} : { limits: options.webToolLimits }),
@@ -162,15 +162,15 @@ export class ChatService implements ChatCore, ThreadReader {
     this.panel = new AssistantPanel(
       this.store,
       this.now,
-      options.suggestedPrompts ?? ((thread) => this.settings.effective(thread.platform, thread.workspaceId, thread.channelId).prompts.value),
+      options.suggestedPrompts ?? (async (thread) => (await this.settings.effective(thread.platform, thread.workspaceId, thread.channelId)).prompts.value),
     );
     this.controls = new AnswerControls({
       store: this.store,
       logger: this.logger,
       now: this.now,
       regenerate: (conversation, question, answer) => this.answering.regenerate(conversation, question, answer),
-      answersRefused: (conversation) =>
-        this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).answers.value ? undefined : ANSWERS_OFF_TEXT,
+      answersRefused: async (conversation) =>
+        (await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId)).answers.value ? undefined : ANSWERS_OFF_TEXT,
     });
     this.answering = new Answering(context, { records, pipeline, requests: this.requests, webTools, panel: this.panel, controls: this.controls });
     this.answering.rulesFor(options.modelId);
@@ -178,7 +178,7 @@ export class ChatService implements ChatCore, ThreadReader {
     this.admin = new AdminCommands(context, this.requests);
   }
 
-  pressControl(press: ControlPress): ControlReply {
+  pressControl(press: ControlPress): Promise<ControlReply> {
     return this.controls.press(press);
   }
 
@@ -186,11 +186,11 @@ export class ChatService implements ChatCore, ThreadReader {
     return this.panel.started(thread, viewing);
   }
 
-  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void {
-    this.panel.contextChanged(thread, viewing);
+  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): Promise<void> {
+    return this.panel.contextChanged(thread, viewing);
   }
 
-  assistantTitle(thread: ThreadRef, question: string): string | undefined {
+  assistantTitle(thread: ThreadRef, question: string): Promise<string | undefined> {
     return this.panel.titleFor(thread, question);
   }
 
@@ -221,25 +221,25 @@ export class ChatService implements ChatCore, ThreadReader {
     return this.intake.recordDelete(thread, messageId);
   }
 
-  recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }> {
-    return this.store.conversations.recent(platform, sinceMs).flatMap(({ conversation, lastMessageId }) =>
+  async recentThreads(platform: Platform, sinceMs: number): Promise<Array<{ thread: ThreadRef; lastMessageId: string }>> {
+    return (await this.store.conversations.recent(platform, sinceMs)).flatMap(({ conversation, lastMessageId }) =>
       lastMessageId === null ? [] : [{ thread: refOf(conversation), lastMessageId }],
     );
   }
 
-  ingest(msgs: readonly InboundMessage[]): void {
-    this.intake.ingest(msgs);
+  ingest(msgs: readonly InboundMessage[]): Promise<void> {
+    return this.intake.ingest(msgs);
   }
 
   resumePending(platform: Platform): Promise<void> {
     return this.recovery.resumePending(platform);
   }
 
-  runUsageCommand(command: UsageCommand): CommandReply {
+  runUsageCommand(command: UsageCommand): Promise<CommandReply> {
     return this.admin.runUsageCommand(command);
   }
 
-  forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): CommandReply {
+  forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): Promise<CommandReply> {
     return this.admin.forgetThread(thread, actor);
   }
 
@@ -248,11 +248,11 @@ export class ChatService implements ChatCore, ThreadReader {
     return this.admin.prune(retentionDays);
   }
 
-  listThreads(platform: Platform, workspaceId: string): ThreadSummary[] {
+  listThreads(platform: Platform, workspaceId: string): Promise<ThreadSummary[]> {
     return this.reader.listThreads(platform, workspaceId);
   }
 
-  readThread(thread: ThreadRef): ThreadEntry[] | undefined {
+  readThread(thread: ThreadRef): Promise<ThreadEntry[] | undefined> {
     return this.reader.readThread(thread);
   }
 
@@ -260,7 +260,7 @@ export class ChatService implements ChatCore, ThreadReader {
     this.platforms.set(platform, services);
   }
 
-  runInstructionsCommand(command: InstructionsCommand): CommandReply {
+  runInstructionsCommand(command: InstructionsCommand): Promise<CommandReply> {
     return this.instructions.run(command);
   }
 
@@ -268,7 +268,7 @@ export class ChatService implements ChatCore, ThreadReader {
     return this.settings.run(command);
   }
 
-  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings {
+  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): Promise<EffectiveSettings> {
     return this.settings.effective(platform, workspaceId, channelId);
   }
 
@@ -276,8 +276,8 @@ export class ChatService implements ChatCore, ThreadReader {
     return this.settings.valueChoices(platform, key, typed);
   }
 
-  answersAllowed(msg: InboundMessage): boolean {
-    return this.intake.refusalFor(msg) === undefined;
+  async answersAllowed(msg: InboundMessage): Promise<boolean> {
+    return (await this.intake.refusalFor(msg)) === undefined;
   }
 
   /** Waits for every queued intake and answer: for shutdown and tests. */

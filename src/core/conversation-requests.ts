@@ -86,14 +86,13 @@ export class ConversationRequests {
   }
 
   /** The stored attachment behind a 400 "Unable to download the file" for an image URL, if that is the error. */
-  unreachableImage(failure: ThreadlineError, request: ClaudeRequest, conversationId: number): StoredAttachment | undefined {
+  async unreachableImage(failure: ThreadlineError, request: ClaudeRequest, conversationId: number): Promise<StoredAttachment | undefined> {
     if (failure.code !== 'model_bad_request' || !/Unable to download/i.test(failure.message)) return undefined;
     const where = /messages\.(\d+)\.content\.(\d+)/.exec(failure.message);
     const block = where === null ? undefined : request.messages[Number(where[1])]?.content[Number(where[2])];
     if ((block?.type !== 'image' && block?.type !== 'document') || block.source.type !== 'url') return undefined;
     const url = block.source.url;
-    return this.options.store.messages
-      .thread(conversationId)
+    return (await this.options.store.messages.thread(conversationId))
       .flatMap((message) => message.attachments)
       .find((attachment) => attachment.url === url);
   }
@@ -110,7 +109,7 @@ export class ConversationRequests {
 
   private async historyTurns(conversation: Conversation, answeringId: number): Promise<{ turns: HistoryTurn[]; userNotes: readonly string[] }> {
     const memo = this.memoOf(conversation.id);
-    const messages = threadUpTo(memo.order.order(this.options.store.messages.thread(conversation.id)), answeringId);
+    const messages = threadUpTo(memo.order.order(await this.options.store.messages.thread(conversation.id)), answeringId);
     const resolved = await this.options.pipeline.resolveThread(conversation.platform, this.options.platformServices(conversation.platform), messages, answeringId);
     const turns = messages.map((message, index): HistoryTurn => {
       const withAttachments = message.role === 'user' && message.attachments.length > 0;

@@ -50,7 +50,7 @@ export class InstructionsService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  run(command: InstructionsCommand): CommandReply {
+  async run(command: InstructionsCommand): Promise<CommandReply> {
     const log = this.logger.child({ platform: command.platform, workspace: command.workspaceId, channel: command.channelId, user: command.actor.id, action: command.action });
     if (!command.actor.isAdmin) {
       log.warn('refused /instructions from a non-admin');
@@ -65,35 +65,35 @@ export class InstructionsService {
         if (text.length > MAX_INSTRUCTIONS_CHARS) {
           return { ok: false, text: `Instructions can be at most ${MAX_INSTRUCTIONS_CHARS} characters; these are ${text.length}. Shorten them and try again.` };
         }
-        this.store.instructions.record(command.platform, command.workspaceId, channelKey, text, command.actor, this.now());
+        await this.store.instructions.record(command.platform, command.workspaceId, channelKey, text, command.actor, this.now());
         log.info({ scope: command.scope, chars: text.length }, 'instructions set');
         return { ok: true, text: `${label} instructions set (${text.length} characters). They apply from the next reply in every thread.` };
       }
       case 'clear': {
-        const current = this.store.instructions.current(command.platform, command.workspaceId, channelKey);
+        const current = await this.store.instructions.current(command.platform, command.workspaceId, channelKey);
         if (current?.text === null || current === undefined) return { ok: true, text: `There are no ${label.toLowerCase()} instructions to clear.` };
-        this.store.instructions.record(command.platform, command.workspaceId, channelKey, null, command.actor, this.now());
+        await this.store.instructions.record(command.platform, command.workspaceId, channelKey, null, command.actor, this.now());
         log.info({ scope: command.scope }, 'instructions cleared');
         return { ok: true, text: `${label} instructions cleared. The next reply in every thread follows the change.` };
       }
       case 'show':
-        return { ok: true, text: this.show(command) };
+        return { ok: true, text: await this.show(command) };
       case 'history':
-        return { ok: true, text: this.history(command, channelKey, label) };
+        return { ok: true, text: await this.history(command, channelKey, label) };
       default:
         return { ok: false, text: usage(command.platform) };
     }
   }
 
-  private show(command: InstructionsCommand): string {
+  private async show(command: InstructionsCommand): Promise<string> {
     const noun = WORKSPACE_NOUN[command.platform];
-    const workspace = this.store.instructions.current(command.platform, command.workspaceId, '');
-    const channel = this.store.instructions.current(command.platform, command.workspaceId, command.channelId);
+    const workspace = await this.store.instructions.current(command.platform, command.workspaceId, '');
+    const channel = await this.store.instructions.current(command.platform, command.workspaceId, command.channelId);
     return [describeCurrent(`${capitalize(noun)} instructions`, workspace), describeCurrent('Channel instructions', channel)].join('\n\n');
   }
 
-  private history(command: InstructionsCommand, channelKey: string, label: string): string {
-    const changes = this.store.instructions.history(command.platform, command.workspaceId, channelKey, HISTORY_LENGTH + 1);
+  private async history(command: InstructionsCommand, channelKey: string, label: string): Promise<string> {
+    const changes = await this.store.instructions.history(command.platform, command.workspaceId, channelKey, HISTORY_LENGTH + 1);
     if (changes.length === 0) return `No changes to the ${label.toLowerCase()} instructions yet.`;
     const lines = changes.slice(0, HISTORY_LENGTH).map((change, index) => {
       const previous = changes[index + 1];

@@ -12,25 +12,24 @@ const TITLE_CHARS = 60;
 export class StoredThreadReader implements ThreadReader {
   constructor(private readonly store: Store) {}
 
-  listThreads(platform: Platform, workspaceId: string): ThreadSummary[] {
-    return this.store.conversations
-      .recent(platform, 0)
-      .filter(({ conversation }) => conversation.workspaceId === workspaceId)
-      .map(({ conversation }) => {
-        const first = this.store.messages.thread(conversation.id).find((message) => message.role === 'user' && message.deletedAt === null);
-        return {
+  async listThreads(platform: Platform, workspaceId: string): Promise<ThreadSummary[]> {
+    const recent = (await this.store.conversations.recent(platform, 0)).filter(({ conversation }) => conversation.workspaceId === workspaceId);
+    const summaries: ThreadSummary[] = [];
+    for (const { conversation } of recent) {
+      const first = (await this.store.messages.thread(conversation.id)).find((message) => message.role === 'user' && message.deletedAt === null);
+      summaries.push({
           thread: { platform, workspaceId, channelId: conversation.channelId, threadKey: conversation.threadKey },
           title: titleOf(first),
-          lastActivityAt: conversation.lastActivityAt,
-        };
-      })
-      .sort((a, b) => b.lastActivityAt - a.lastActivityAt);
+        lastActivityAt: conversation.lastActivityAt,
+      });
+    }
+    return summaries.sort((a, b) => b.lastActivityAt - a.lastActivityAt);
   }
 
-  readThread(thread: ThreadRef): ThreadEntry[] | undefined {
-    const conversation = this.store.conversations.find(thread);
+  async readThread(thread: ThreadRef): Promise<ThreadEntry[] | undefined> {
+    const conversation = await this.store.conversations.find(thread);
     if (conversation === undefined) return undefined;
-    const rows = orderThread(this.store.messages.thread(conversation.id));
+    const rows = orderThread(await this.store.messages.thread(conversation.id));
     const byId = new Map(rows.map((row) => [row.id, row.platformMessageId]));
     return rows.flatMap((row) => {
       if (row.deletedAt !== null || row.authorKind === 'system' || row.replyPartOf !== null) return [];

@@ -195,41 +195,41 @@ export interface ChatCore {
    */
   recordDelete(thread: ThreadRef, messageId: string): Promise<void>;
   /** Threads with stored activity since `sinceMs`, with their newest stored platform message id (catch-up). */
-  recentThreads(platform: Platform, sinceMs: number): Array<{ thread: ThreadRef; lastMessageId: string }>;
+  recentThreads(platform: Platform, sinceMs: number): Promise<Array<{ thread: ThreadRef; lastMessageId: string }>>;
   /** Record messages read from the platform (catch-up after missed events) without answering. */
-  ingest(msgs: readonly InboundMessage[]): void;
+  ingest(msgs: readonly InboundMessage[]): Promise<void>;
   /** `/instructions` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
-  runInstructionsCommand(command: InstructionsCommand): CommandReply;
+  runInstructionsCommand(command: InstructionsCommand): Promise<CommandReply>;
   /** `/settings` on either platform; the adapter decides `actor.isAdmin` from platform facts. */
   runSettingsCommand(command: SettingsCommand): Promise<CommandReply>;
   /**
    * The settings that apply in a channel (Discord threads: their parent channel), each value
-   * with its source (`default`, `workspace`, `channel`). From memory; cheap on every event.
+   * with its source (`default`, `workspace`, `channel`). From memory after a scope's first read; cheap on every event.
    */
-  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings;
+  effectiveSettings(platform: Platform, workspaceId: string, channelId: string): Promise<EffectiveSettings>;
   /** Autocomplete for `/settings set value:` (model ids the API lists, on/off). */
   settingValueChoices(platform: Platform, key: string | undefined, typed: string): Promise<string[]>;
   /**
    * Whether `/settings` lets this message be answered here (answers on, author allowed). Adapters
    * ask before doing visible work for a message (Discord: opening a thread); `handle` decides anyway.
    */
-  answersAllowed(msg: InboundMessage): boolean;
+  answersAllowed(msg: InboundMessage): Promise<boolean>;
   /** An adapter lends the core its attachment access (URL refresh, authenticated download) and reply sinks. */
   registerPlatform(platform: Platform, services: PlatformServices): void;
   /** Answers (or apologizes for) the mentions a previous run left unanswered; call once the platform is connected. */
   resumePending(platform: Platform): Promise<void>;
   /** `/usage`: token use by channel and user over the last `days` days (admins only). */
-  runUsageCommand(command: UsageCommand): CommandReply;
+  runUsageCommand(command: UsageCommand): Promise<CommandReply>;
   /** `/forget` in a thread: removes its stored history (admins only). */
-  forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): CommandReply;
+  forgetThread(thread: ThreadRef, actor: { readonly id: string; readonly isAdmin: boolean }): Promise<CommandReply>;
   /** A button on an answer was pressed; answers at once (a regeneration goes on afterwards). */
-  pressControl(press: ControlPress): ControlReply;
+  pressControl(press: ControlPress): Promise<ControlReply>;
   /** Slack assistant panel: a thread opened; what to greet and suggest. `viewing`: the channel the user looks at. */
-  assistantThreadStarted(thread: ThreadRef, viewing: ViewedChannel | null): { readonly greeting: string; readonly prompts: readonly SuggestedPrompt[] };
+  assistantThreadStarted(thread: ThreadRef, viewing: ViewedChannel | null): Promise<{ readonly greeting: string; readonly prompts: readonly SuggestedPrompt[] }>;
   /** Slack assistant panel: the user now looks at another channel (told to the model with the next answers). */
-  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): void;
+  assistantContextChanged(thread: ThreadRef, viewing: ViewedChannel | null): Promise<void>;
   /** Slack assistant panel: the title for a thread's first question, or undefined (later questions, other threads). */
-  assistantTitle(thread: ThreadRef, question: string): string | undefined;
+  assistantTitle(thread: ThreadRef, question: string): Promise<string | undefined>;
 }
 
 export interface UsageCommand {
@@ -264,7 +264,7 @@ export interface ThreadSummary {
 
 /** Reading stored threads back, for an adapter whose platform keeps no history of its own (the playground). */
 export interface ThreadReader {
-  listThreads(platform: Platform, workspaceId: string): ThreadSummary[];
+  listThreads(platform: Platform, workspaceId: string): Promise<ThreadSummary[]>;
   /** Undefined when the store has no such thread. */
-  readThread(thread: ThreadRef): ThreadEntry[] | undefined;
+  readThread(thread: ThreadRef): Promise<ThreadEntry[] | undefined>;
 }

@@ -11,7 +11,8 @@ export class Health {
   private readonly states: Record<AdapterName, AdapterState> = { discord: 'off', slack: 'off', web: 'off' };
   private readonly configured = new Set<AdapterName>();
 
-  constructor(private readonly dbCheck: () => boolean) {}
+  /** `dbCheck` may ask the database (PostgreSQL answers asynchronously). */
+  constructor(private readonly dbCheck: () => boolean | Promise<boolean>) {}
 
   /** An adapter that runs starts as `connecting`; one that never runs stays `off` and does not count. */
   enable(name: AdapterName): void {
@@ -28,8 +29,8 @@ export class Health {
   }
 
   /** `web` appears only when the playground runs (interface.md). */
-  snapshot(): { ok: boolean; discord: AdapterState; slack: AdapterState; db: 'ok' | 'error'; web?: AdapterState } {
-    const db = this.dbCheck() ? 'ok' : 'error';
+  async snapshot(): Promise<{ ok: boolean; discord: AdapterState; slack: AdapterState; db: 'ok' | 'error'; web?: AdapterState }> {
+    const db = (await Promise.resolve().then(this.dbCheck).catch(() => false)) ? 'ok' : 'error';
     const adaptersUp = [...this.configured].every((name) => this.states[name] === 'ready');
     return {
       ok: adaptersUp && db === 'ok',
@@ -41,8 +42,8 @@ export class Health {
   }
 
   /** A plain node:http handler, usable on our own server and as a Bolt custom route. */
-  readonly handle = (_req: IncomingMessage, res: ServerResponse): void => {
-    const body = this.snapshot();
+  readonly handle = async (_req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await this.snapshot();
     res.writeHead(body.ok ? 200 : 503, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };

@@ -3,7 +3,7 @@
  * answers, each person's latest vote on it, the vote counts for /usage, and the Slack
  * assistant-panel threads (viewed channel, title set).
  */
-import type { Database } from 'better-sqlite3';
+import { Repo } from './repo.js';
 
 export type Vote = 'up' | 'down';
 
@@ -39,56 +39,20 @@ export interface AssistantThreadRow {
   readonly titled: boolean;
 }
 
-export class AnswerRepo {
-  private readonly answerStmt;
-  private readonly partsStmt;
-  private readonly voteStmt;
-  private readonly voteOfStmt;
-  private readonly countsStmt;
-  private readonly assistantGetStmt;
-  private readonly assistantContextStmt;
-  private readonly assistantTitledStmt;
-
-  constructor(db: Database) {
-    this.answerStmt = db.prepare<[number], { id: number; conversation_id: number; platform_message_id: string; text: string }>(
+export class AnswerRepo extends Repo {
+  /** The stored answer to a question (its newest, when there were several), or undefined. */
+  async answerTo(questionId: number): Promise<StoredAnswer | undefined> {
+    const first = await this.sql.get<{ id: number; conversation_id: number; platform_message_id: string; text: string }>(
       `SELECT id, conversation_id, platform_message_id, text FROM messages
         WHERE reply_to_message_id = ? AND role = 'assistant' AND reply_part_of IS NULL AND deleted_at IS NULL
         ORDER BY id DESC LIMIT 1`,
+      [questionId],
     );
-    this.partsStmt = db.prepare<[number], { id: number; platform_message_id: string }>(
-      'SELECT id, platform_message_id FROM messages WHERE reply_part_of = ? AND deleted_at IS NULL ORDER BY id',
-    );
-    this.voteStmt = db.prepare(
-      `INSERT INTO answer_feedback (answer_message_id, user_id, vote, platform, workspace_id, channel_id, created_at, updated_at)
-       VALUES (@answerId, @userId, @vote, @platform, @workspaceId, @channelId, @at, @at)
-       ON CONFLICT (answer_message_id, user_id) DO UPDATE SET vote = excluded.vote, updated_at = excluded.updated_at`,
-    );
-    this.voteOfStmt = db.prepare<[number, string], { vote: Vote }>('SELECT vote FROM answer_feedback WHERE answer_message_id = ? AND user_id = ?');
-    this.countsStmt = db.prepare<[string, string, number], { vote: Vote; n: number }>(
-      'SELECT vote, COUNT(*) AS n FROM answer_feedback WHERE platform = ? AND workspace_id = ? AND updated_at >= ? GROUP BY vote',
-    );
-    this.assistantGetStmt = db.prepare<[string, string, string], { context_channel_id: string | null; context_label: string | null; titled: number }>(
-      'SELECT context_channel_id, context_label, titled FROM assistant_threads WHERE platform = ? AND workspace_id = ? AND thread_key = ?',
-    );
-    this.assistantContextStmt = db.prepare(
-      `INSERT INTO assistant_threads (platform, workspace_id, thread_key, context_channel_id, context_label, updated_at)
-       VALUES (@platform, @workspaceId, @threadKey, @channelId, @label, @at)
-       ON CONFLICT (platform, workspace_id, thread_key) DO UPDATE
-         SET context_channel_id = excluded.context_channel_id, context_label = excluded.context_label, updated_at = excluded.updated_at`,
-    );
-    this.assistantTitledStmt = db.prepare(
-      `INSERT INTO assistant_threads (platform, workspace_id, thread_key, titled, updated_at)
-       VALUES (@platform, @workspaceId, @threadKey, 1, @at)
-       ON CONFLICT (platform, workspace_id, thread_key) DO UPDATE SET titled = 1, updated_at = excluded.updated_at
-       WHERE assistant_threads.titled = 0`,
-    );
-  }
-
-  /** The stored answer to a question (its newest, when there were several), or undefined. */
-  answerTo(questionId: number): StoredAnswer | undefined {
-    const first = this.answerStmt.get(questionId);
     if (first === undefined) return undefined;
-    const parts = this.partsStmt.all(first.id);
+    const parts = await this.sql.all<{ id: number; platform_message_id: string }>(
+      'SELECT id, platform_message_id FROM messages WHERE reply_part_of = ? AND deleted_at IS NULL ORDER BY id',
+      [first.id],
+    );
     return {
       id: first.id,
       conversationId: first.conversation_id,
@@ -99,32 +63,52 @@ export class AnswerRepo {
   }
 
   /** Records a person's vote; a later vote replaces an earlier one. */
-  vote(vote: NewVote): void {
-    this.voteStmt.run(vote);
+  async vote(vote: NewVote): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO answer_feedback (answer_message_id, user_id, vote, platform, workspace_id, channel_id, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (answer_message_id, user_id) DO UPDATE SET vote = excluded.vote, updated_at = excluded.updated_at`,
+      [vote.answerId, vote.userId, vote.vote, vote.platform, vote.workspaceId, vote.channelId, vote.at, vote.at],
+    );
   }
 
-  voteOf(answerId: number, userId: string): Vote | undefined {
-    return this.voteOfStmt.get(answerId, userId)?.vote;
+  async voteOf(answerId: number, userId: string): Promise<Vote | undefined> {
+    return (await this.sql.get<{ vote: Vote }>('SELECT vote FROM answer_feedback WHERE answer_message_id = ? AND user_id = ?', [answerId, userId]))?.vote;
   }
 
-  counts(platform: string, workspaceId: string, since: number): VoteCounts {
-    const rows = this.countsStmt.all(platform, workspaceId, since);
+  async counts(platform: string, workspaceId: string, since: number): Promise<VoteCounts> {
+    const rows = await this.sql.all<{ vote: Vote; n: number }>(
+      'SELECT vote, COUNT(*) AS n FROM answer_feedback WHERE platform = ? AND workspace_id = ? AND updated_at >= ? GROUP BY vote',
+      [platform, workspaceId, since],
+    );
     return { up: rows.find((row) => row.vote === 'up')?.n ?? 0, down: rows.find((row) => row.vote === 'down')?.n ?? 0 };
   }
 
-  assistantThread(platform: string, workspaceId: string, threadKey: string): AssistantThreadRow | undefined {
-    const row = this.assistantGetStmt.get(platform, workspaceId, threadKey);
+  async assistantThread(platform: string, workspaceId: string, threadKey: string): Promise<AssistantThreadRow | undefined> {
+    const row = await this.sql.get<{ context_channel_id: string | null; context_label: string | null; titled: number }>(
+      'SELECT context_channel_id, context_label, titled FROM assistant_threads WHERE platform = ? AND workspace_id = ? AND thread_key = ?',
+      [platform, workspaceId, threadKey],
+    );
     return row === undefined ? undefined : { contextChannelId: row.context_channel_id, contextLabel: row.context_label, titled: row.titled === 1 };
   }
 
   /** Records an assistant thread and the channel its user is looking at (null: none). */
-  setAssistantContext(platform: string, workspaceId: string, threadKey: string, channelId: string | null, label: string | null, at: number): void {
-    this.assistantContextStmt.run({ platform, workspaceId, threadKey, channelId, label, at });
+  async setAssistantContext(platform: string, workspaceId: string, threadKey: string, channelId: string | null, label: string | null, at: number): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO assistant_threads (platform, workspace_id, thread_key, context_channel_id, context_label, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (platform, workspace_id, thread_key) DO UPDATE
+         SET context_channel_id = excluded.context_channel_id, context_label = excluded.context_label, updated_at = excluded.updated_at`,
+      [platform, workspaceId, threadKey, channelId, label, at],
+    );
   }
 
   /** Marks a known assistant thread titled; true only for the call that did it (the first question). */
-  markTitled(platform: string, workspaceId: string, threadKey: string, at: number): boolean {
-    if (this.assistantGetStmt.get(platform, workspaceId, threadKey) === undefined) return false;
-    return this.assistantTitledStmt.run({ platform, workspaceId, threadKey, at }).changes > 0;
+  async markTitled(platform: string, workspaceId: string, threadKey: string, at: number): Promise<boolean> {
+    const changed = await this.sql.run(
+      'UPDATE assistant_threads SET titled = 1, updated_at = ? WHERE platform = ? AND workspace_id = ? AND thread_key = ? AND titled = 0',
+      [at, platform, workspaceId, threadKey],
+    );
+    return changed > 0;
   }
 }

@@ -1,7 +1,7 @@
-import type { Database } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Platform, ThreadRef } from '../core/types.js';
 import type { Conversation } from './types.js';
+import { Repo } from './repo.js';
 
 interface ConversationRow {
   id: number;
@@ -41,11 +41,12 @@ const ACTIVITY_RESOLUTION_MS = 60_000;
 const keyOf = (thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>) => `${thread.platform}\u0000${thread.workspaceId}\u0000${thread.threadKey}`;
 
 /**
- * Every write goes through this repo, so the cache is written through and never stale; a thread
- * the bot takes no part in is remembered as absent (`false`), so chatter there costs no query.
+ * Every write goes through this repo, so the cache is written through and never stale (in one
+ * process: replicas sharing PostgreSQL do not see each other's writes here yet); a thread the
+ * bot takes no part in is remembered as absent (`false`), so chatter there costs no query.
  * Bulk deletes and rolled-back transactions drop the whole cache (`invalidate`).
  */
-export class ConversationRepo {
+export class ConversationRepo extends Repo {
   private readonly keyById = new Map<number, string>();
   private readonly cache = new LRUCache<string, Conversation | false>({
     max: CACHED_CONVERSATIONS,
@@ -53,86 +54,74 @@ export class ConversationRepo {
       if (reason === 'evict' && conversation !== false) this.keyById.delete(conversation.id);
     },
   });
-  private readonly byKey;
-  private readonly byId;
-  private readonly insert;
-  private readonly touchStmt;
-  private readonly markBackfilledStmt;
-  private readonly setPromptStmt;
-  private readonly recentStmt;
 
-  constructor(db: Database) {
-    this.byKey = db.prepare<[string, string, string], ConversationRow>(
-      'SELECT * FROM conversations WHERE platform = ? AND workspace_id = ? AND thread_key = ?',
-    );
-    this.byId = db.prepare<[number], ConversationRow>('SELECT * FROM conversations WHERE id = ?');
-    this.insert = db.prepare<[string, string, string, string, number, number], ConversationRow>(
-      `INSERT INTO conversations (platform, workspace_id, channel_id, thread_key, created_at, last_activity_at)
-       VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
-    );
-    this.touchStmt = db.prepare<[number, number]>(
-      'UPDATE conversations SET last_activity_at = max(last_activity_at, ?) WHERE id = ?',
-    );
-    this.markBackfilledStmt = db.prepare<[number]>('UPDATE conversations SET backfilled = 1 WHERE id = ?');
-    this.setPromptStmt = db.prepare<[string | null, number, number]>(
-      'UPDATE conversations SET system_prompt = ?, instructions_rev = ? WHERE id = ?',
-    );
-    this.recentStmt = db.prepare<[string, number], ConversationRow & { last_message_id: string }>(
+  async find(thread: ThreadRef): Promise<Conversation | undefined> {
+    const key = keyOf(thread);
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached === false ? undefined : cached;
+    const row = await this.sql.get<ConversationRow>('SELECT * FROM conversations WHERE platform = ? AND workspace_id = ? AND thread_key = ?', [
+      thread.platform,
+      thread.workspaceId,
+      thread.threadKey,
+    ]);
+    return this.remember(key, row === undefined ? false : toConversation(row)) || undefined;
+  }
+
+  async get(id: number): Promise<Conversation | undefined> {
+    const key = this.keyById.get(id);
+    const cached = key === undefined ? undefined : this.cache.get(key);
+    if (cached) return cached;
+    const row = await this.sql.get<ConversationRow>('SELECT * FROM conversations WHERE id = ?', [id]);
+    return row === undefined ? undefined : (this.remember(keyOf(toThread(row)), toConversation(row)) as Conversation);
+  }
+
+  /** The thread's conversation, created when missing; a concurrent creator (another process) wins quietly. */
+  async findOrCreate(thread: ThreadRef, now: number): Promise<Conversation> {
+    const found = await this.find(thread);
+    if (found !== undefined) return found;
+    const row =
+      (await this.sql.get<ConversationRow>(
+        `INSERT INTO conversations (platform, workspace_id, channel_id, thread_key, created_at, last_activity_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, thread_key) DO NOTHING RETURNING *`,
+        [thread.platform, thread.workspaceId, thread.channelId, thread.threadKey, now, now],
+      )) ??
+      (await this.sql.get<ConversationRow>('SELECT * FROM conversations WHERE platform = ? AND workspace_id = ? AND thread_key = ?', [
+        thread.platform,
+        thread.workspaceId,
+        thread.threadKey,
+      ]));
+    return this.remember(keyOf(thread), toConversation(row as ConversationRow)) as Conversation;
+  }
+
+  /** Marks activity, to the minute: see ACTIVITY_RESOLUTION_MS. Never moves it backwards. */
+  async touch(id: number, at: number): Promise<void> {
+    const key = this.keyById.get(id);
+    const cached = key === undefined ? undefined : this.cache.peek(key);
+    if (cached && at < cached.lastActivityAt + ACTIVITY_RESOLUTION_MS) return;
+    await this.sql.run('UPDATE conversations SET last_activity_at = ? WHERE id = ? AND last_activity_at < ?', [at, id, at]);
+    this.update(id, (conversation) => (at > conversation.lastActivityAt ? { ...conversation, lastActivityAt: at } : conversation));
+  }
+
+  async markBackfilled(id: number): Promise<void> {
+    await this.sql.run('UPDATE conversations SET backfilled = 1 WHERE id = ?', [id]);
+    this.update(id, (conversation) => ({ ...conversation, backfilled: true }));
+  }
+
+  async setSystemPrompt(id: number, prompt: string | null, instructionsRev: number): Promise<void> {
+    await this.sql.run('UPDATE conversations SET system_prompt = ?, instructions_rev = ? WHERE id = ?', [prompt, instructionsRev, id]);
+    this.update(id, (conversation) => ({ ...conversation, systemPrompt: prompt, instructionsRev }));
+  }
+
+  async recent(platform: Platform, since: number): Promise<Array<{ conversation: Conversation; lastMessageId: string | null }>> {
+    const rows = await this.sql.all<ConversationRow & { last_message_id: string | null }>(
       `SELECT c.*, (SELECT m.platform_message_id FROM messages m
                      WHERE m.conversation_id = c.id
                      ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_id
          FROM conversations c
         WHERE c.platform = ? AND c.last_activity_at >= ?`,
+      [platform, since],
     );
-  }
-
-  find(thread: ThreadRef): Conversation | undefined {
-    const key = keyOf(thread);
-    const cached = this.cache.get(key);
-    if (cached !== undefined) return cached === false ? undefined : cached;
-    const row = this.byKey.get(thread.platform, thread.workspaceId, thread.threadKey);
-    return this.remember(key, row === undefined ? false : toConversation(row)) || undefined;
-  }
-
-  get(id: number): Conversation | undefined {
-    const key = this.keyById.get(id);
-    const cached = key === undefined ? undefined : this.cache.get(key);
-    if (cached) return cached;
-    const row = this.byId.get(id);
-    return row === undefined ? undefined : (this.remember(keyOf(toThread(row)), toConversation(row)) as Conversation);
-  }
-
-  findOrCreate(thread: ThreadRef, now: number): Conversation {
-    return (
-      this.find(thread) ??
-      (this.remember(
-        keyOf(thread),
-        toConversation(this.insert.get(thread.platform, thread.workspaceId, thread.channelId, thread.threadKey, now, now) as ConversationRow),
-      ) as Conversation)
-    );
-  }
-
-  /** Marks activity, to the minute: see ACTIVITY_RESOLUTION_MS. */
-  touch(id: number, at: number): void {
-    const key = this.keyById.get(id);
-    const cached = key === undefined ? undefined : this.cache.peek(key);
-    if (cached && at < cached.lastActivityAt + ACTIVITY_RESOLUTION_MS) return;
-    this.touchStmt.run(at, id);
-    this.update(id, (conversation) => (at > conversation.lastActivityAt ? { ...conversation, lastActivityAt: at } : conversation));
-  }
-
-  markBackfilled(id: number): void {
-    this.markBackfilledStmt.run(id);
-    this.update(id, (conversation) => ({ ...conversation, backfilled: true }));
-  }
-
-  setSystemPrompt(id: number, prompt: string | null, instructionsRev: number): void {
-    this.setPromptStmt.run(prompt, instructionsRev, id);
-    this.update(id, (conversation) => ({ ...conversation, systemPrompt: prompt, instructionsRev }));
-  }
-
-  recent(platform: Platform, since: number): Array<{ conversation: Conversation; lastMessageId: string | null }> {
-    return this.recentStmt.all(platform, since).map((row) => ({ conversation: toConversation(row), lastMessageId: row.last_message_id }));
+    return rows.map((row) => ({ conversation: toConversation(row), lastMessageId: row.last_message_id }));
   }
 
   /** Forgets every cached row: after bulk deletes, or a rolled-back transaction. */

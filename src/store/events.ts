@@ -1,21 +1,13 @@
-import type { Database } from 'better-sqlite3';
+import { Repo } from './repo.js';
 
 /** Delivery keys already handled (e.g. Slack `event_id`), kept durably so retries after a restart are still caught. */
-export class ProcessedEventRepo {
-  private readonly claimStmt;
-  private readonly pruneStmt;
-
-  constructor(db: Database) {
-    this.claimStmt = db.prepare<[string, number]>('INSERT OR IGNORE INTO processed_events (key, created_at) VALUES (?, ?)');
-    this.pruneStmt = db.prepare<[number]>('DELETE FROM processed_events WHERE created_at < ?');
+export class ProcessedEventRepo extends Repo {
+  /** True the first time a key is seen: the primary key decides, so this holds across processes. */
+  async claim(key: string, at: number): Promise<boolean> {
+    return (await this.sql.run('INSERT INTO processed_events (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, at])) === 1;
   }
 
-  /** True the first time a key is seen. */
-  claim(key: string, at: number): boolean {
-    return this.claimStmt.run(key, at).changes === 1;
-  }
-
-  pruneOlderThan(at: number): number {
-    return this.pruneStmt.run(at).changes;
+  async pruneOlderThan(at: number): Promise<number> {
+    return this.sql.run('DELETE FROM processed_events WHERE created_at < ?', [at]);
   }
 }

@@ -1,6 +1,7 @@
-import type { Database } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
+import type { SqlExecutor } from './sql/executor.js';
 import type { AttachmentKind, NewAttachment, NewMessage, Role, StoredAttachment, StoredAuthorKind, StoredMessage } from './types.js';
+import { Repo } from './repo.js';
 
 interface MessageRow {
   id: number;
@@ -76,95 +77,35 @@ const toMessage = (row: MessageRow, attachments: readonly StoredAttachment[]): S
 /** Conversations whose rows stay in memory; a reply then reads its thread without a query. */
 const CACHED_CONVERSATIONS = 64;
 
-export class MessageRepo {
+export class MessageRepo extends Repo {
   /**
    * Live messages of recently used conversations, kept in thread order. Inserts append, every
    * other change drops the entry: the next read reloads it.
    */
   private readonly cache = new LRUCache<number, StoredMessage[]>({ max: CACHED_CONVERSATIONS });
-  private readonly conversationOf;
-  private readonly insertStmt;
-  private readonly insertAttachmentStmt;
-  private readonly byPlatformId;
-  private readonly byId;
-  private readonly threadStmt;
-  private readonly threadAttachmentsStmt;
-  private readonly messageAttachmentsStmt;
-  private readonly editStmt;
-  private readonly deleteAttachmentsStmt;
-  private readonly softDeleteStmt;
-  private readonly hasAssistantStmt;
-  private readonly refreshUrlStmt;
-  private readonly setFileIdStmt;
-  private readonly setTextStmt;
-  private readonly deleteAllStmt;
-  private readonly setUnavailableStmt;
-  private readonly setPagesStmt;
 
-  constructor(private readonly db: Database) {
-    this.insertStmt = db.prepare<
-      [number, string, string, string, string, Role, string, number, number | null, number | null],
-      { id: number }
-    >(
+  /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
+  async insert(message: NewMessage): Promise<number | undefined> {
+    const row = await this.sql.get<{ id: number }>(
       `INSERT INTO messages (conversation_id, platform_message_id, author_id, author_name, author_kind, role, text, created_at, reply_to_message_id, reply_part_of)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (conversation_id, platform_message_id) DO NOTHING
        RETURNING id`,
-    );
-    this.insertAttachmentStmt = db.prepare(
-      `INSERT OR IGNORE INTO attachments (message_id, position, platform_file_id, name, kind, media_type, size, width, height, url, url_expires_at)
-       VALUES (@messageId, @position, @platformFileId, @name, @kind, @mediaType, @size, @width, @height, @url, @urlExpiresAt)`,
-    );
-    this.byPlatformId = db.prepare<[number, string], MessageRow>(
-      'SELECT * FROM messages WHERE conversation_id = ? AND platform_message_id = ?',
-    );
-    this.byId = db.prepare<[number], MessageRow>('SELECT * FROM messages WHERE id = ?');
-    this.conversationOf = db.prepare<[number], { conversation_id: number }>('SELECT conversation_id FROM messages WHERE id = ?');
-    this.threadStmt = db.prepare<[number], MessageRow>(
-      'SELECT * FROM messages WHERE conversation_id = ? AND deleted_at IS NULL ORDER BY created_at, id',
-    );
-    this.threadAttachmentsStmt = db.prepare<[number], AttachmentRow>(
-      `SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id
-        WHERE m.conversation_id = ? AND m.deleted_at IS NULL ORDER BY a.message_id, a.position`,
-    );
-    this.messageAttachmentsStmt = db.prepare<[number], AttachmentRow>(
-      'SELECT * FROM attachments WHERE message_id = ? ORDER BY position',
-    );
-    this.editStmt = db.prepare<[string, number, number]>('UPDATE messages SET text = ?, edited_at = ? WHERE id = ?');
-    this.deleteAttachmentsStmt = db.prepare<[number]>('DELETE FROM attachments WHERE message_id = ?');
-    // Deleted content is erased, not just hidden; deleting a reply's first part takes its other parts.
-    this.softDeleteStmt = db.prepare<[{ at: number; id: number }]>(
-      "UPDATE messages SET deleted_at = @at, text = '' WHERE id = @id OR reply_part_of = @id",
-    );
-    this.hasAssistantStmt = db.prepare<[number], { found: number }>(
-      "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'assistant') AS found",
-    );
-    this.refreshUrlStmt = db.prepare<[string, number | null, number]>(
-      'UPDATE attachments SET url = ?, url_expires_at = ? WHERE id = ?',
-    );
-    this.setFileIdStmt = db.prepare<[string, number]>('UPDATE attachments SET anthropic_file_id = ? WHERE id = ?');
-    this.setTextStmt = db.prepare<[string, number]>('UPDATE attachments SET text_content = ? WHERE id = ?');
-    this.deleteAllStmt = db.prepare<[number]>('DELETE FROM messages WHERE conversation_id = ?');
-    this.setUnavailableStmt = db.prepare<[string, number]>('UPDATE attachments SET unavailable_reason = ? WHERE id = ?');
-    this.setPagesStmt = db.prepare<[number, number]>('UPDATE attachments SET page_count = ? WHERE id = ?');
-  }
-
-  /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
-  insert(message: NewMessage): number | undefined {
-    const row = this.insertStmt.get(
-      message.conversationId,
-      message.platformMessageId,
-      message.authorId,
-      message.authorName,
-      message.authorKind,
-      message.role,
-      message.text,
-      message.createdAt,
-      message.replyToMessageId ?? null,
-      message.replyPartOf ?? null,
+      [
+        message.conversationId,
+        message.platformMessageId,
+        message.authorId,
+        message.authorName,
+        message.authorKind,
+        message.role,
+        message.text,
+        message.createdAt,
+        message.replyToMessageId ?? null,
+        message.replyPartOf ?? null,
+      ],
     );
     if (row === undefined) return undefined;
-    const attachments = this.insertAttachments(row.id, message.attachments ?? []);
+    const attachments = await insertAttachments(this.sql, row.id, message.attachments ?? []);
     this.appendToCache({
       id: row.id,
       conversationId: message.conversationId,
@@ -184,47 +125,53 @@ export class MessageRepo {
     return row.id;
   }
 
-  find(conversationId: number, platformMessageId: string): StoredMessage | undefined {
-    const row = this.byPlatformId.get(conversationId, platformMessageId);
-    return row === undefined ? undefined : toMessage(row, this.messageAttachmentsStmt.all(row.id).map(toAttachment));
+  async find(conversationId: number, platformMessageId: string): Promise<StoredMessage | undefined> {
+    const row = await this.sql.get<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? AND platform_message_id = ?', [conversationId, platformMessageId]);
+    return row === undefined ? undefined : toMessage(row, await this.attachmentsOf(row.id));
   }
 
-  get(id: number): StoredMessage | undefined {
-    const row = this.byId.get(id);
-    return row === undefined ? undefined : toMessage(row, this.messageAttachmentsStmt.all(row.id).map(toAttachment));
+  async get(id: number): Promise<StoredMessage | undefined> {
+    const row = await this.sql.get<MessageRow>('SELECT * FROM messages WHERE id = ?', [id]);
+    return row === undefined ? undefined : toMessage(row, await this.attachmentsOf(row.id));
   }
 
   /** The live (not deleted) messages of a conversation in order, with attachments: from memory, or two queries. */
-  thread(conversationId: number): readonly StoredMessage[] {
+  async thread(conversationId: number): Promise<readonly StoredMessage[]> {
     const cached = this.cache.get(conversationId);
     if (cached !== undefined) return cached.slice();
     const byMessage = new Map<number, StoredAttachment[]>();
-    for (const row of this.threadAttachmentsStmt.all(conversationId)) {
+    const attachmentRows = await this.sql.all<AttachmentRow>(
+      `SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id
+        WHERE m.conversation_id = ? AND m.deleted_at IS NULL ORDER BY a.message_id, a.position`,
+      [conversationId],
+    );
+    for (const row of attachmentRows) {
       const list = byMessage.get(row.message_id) ?? [];
       list.push(toAttachment(row));
       byMessage.set(row.message_id, list);
     }
-    const messages = this.threadStmt.all(conversationId).map((row) => toMessage(row, byMessage.get(row.id) ?? []));
+    const rows = await this.sql.all<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? AND deleted_at IS NULL ORDER BY created_at, id', [conversationId]);
+    const messages = rows.map((row) => toMessage(row, byMessage.get(row.id) ?? []));
     this.cache.set(conversationId, messages);
     return messages.slice();
   }
 
   /** A message of the conversation unless it was deleted; from the cached thread when there is one. */
-  live(conversationId: number, id: number): StoredMessage | undefined {
+  async live(conversationId: number, id: number): Promise<StoredMessage | undefined> {
     const cached = this.cache.get(conversationId);
     if (cached !== undefined) {
       // The message being answered is usually among the newest.
       for (let i = cached.length - 1; i >= 0; i -= 1) if ((cached[i] as StoredMessage).id === id) return cached[i];
       return undefined;
     }
-    const message = this.get(id);
+    const message = await this.get(id);
     return message?.conversationId === conversationId && message.deletedAt === null ? message : undefined;
   }
 
   /** Deletes every message of a conversation (attachments and jobs go with them). */
-  deleteAll(conversationId: number): number {
+  async deleteAll(conversationId: number): Promise<number> {
     this.cache.delete(conversationId);
-    return this.deleteAllStmt.run(conversationId).changes;
+    return this.sql.run('DELETE FROM messages WHERE conversation_id = ?', [conversationId]);
   }
 
   /** Drops cached rows: of one conversation, or all (after bulk deletes or a rolled-back transaction). */
@@ -233,68 +180,61 @@ export class MessageRepo {
     else this.cache.delete(conversationId);
   }
 
-  edit(id: number, text: string, editedAt: number, attachments?: readonly NewAttachment[]): void {
-    this.invalidateMessage(id);
-    this.db.transaction(() => {
-      this.editStmt.run(text, editedAt, id);
+  async edit(id: number, text: string, editedAt: number, attachments?: readonly NewAttachment[]): Promise<void> {
+    await this.changeMessage(id, async (sql) => {
+      await sql.run('UPDATE messages SET text = ?, edited_at = ? WHERE id = ?', [text, editedAt, id]);
       if (attachments !== undefined) {
-        this.deleteAttachmentsStmt.run(id);
-        this.insertAttachments(id, attachments);
+        await sql.run('DELETE FROM attachments WHERE message_id = ?', [id]);
+        await insertAttachments(sql, id, attachments);
       }
-    })();
+    });
   }
 
-  softDelete(id: number, deletedAt: number): void {
-    this.invalidateMessage(id);
-    this.db.transaction(() => {
-      this.softDeleteStmt.run({ at: deletedAt, id });
-      this.deleteAttachmentsStmt.run(id);
-    })();
+  async softDelete(id: number, deletedAt: number): Promise<void> {
+    await this.changeMessage(id, async (sql) => {
+      // Deleted content is erased, not just hidden; deleting a reply's first part takes its other parts.
+      await sql.run("UPDATE messages SET deleted_at = ?, text = '' WHERE id = ? OR reply_part_of = ?", [deletedAt, id, id]);
+      await sql.run('DELETE FROM attachments WHERE message_id = ?', [id]);
+    });
   }
 
-  hasAssistantTurn(conversationId: number): boolean {
+  async hasAssistantTurn(conversationId: number): Promise<boolean> {
     const cached = this.cache.peek(conversationId);
     if (cached !== undefined && cached.some((message) => message.role === 'assistant')) return true;
-    return this.hasAssistantStmt.get(conversationId)?.found === 1;
+    return (await this.sql.get("SELECT 1 AS found FROM messages WHERE conversation_id = ? AND role = 'assistant' LIMIT 1", [conversationId])) !== undefined;
   }
 
-  refreshAttachmentUrl(attachmentId: number, url: string, expiresAt: number | null): void {
-    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+  // What the bot learns of an attachment is written rarely (once per attachment): simpler to
+  // drop every cached thread than to find the one.
+
+  async refreshAttachmentUrl(attachmentId: number, url: string, expiresAt: number | null): Promise<void> {
     this.cache.clear();
-    this.refreshUrlStmt.run(url, expiresAt, attachmentId);
+    await this.sql.run('UPDATE attachments SET url = ?, url_expires_at = ? WHERE id = ?', [url, expiresAt, attachmentId]);
   }
 
-  setAnthropicFileId(attachmentId: number, fileId: string): void {
-    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+  async setAnthropicFileId(attachmentId: number, fileId: string): Promise<void> {
     this.cache.clear();
-    this.setFileIdStmt.run(fileId, attachmentId);
+    await this.sql.run('UPDATE attachments SET anthropic_file_id = ? WHERE id = ?', [fileId, attachmentId]);
   }
 
-  setAttachmentText(attachmentId: number, text: string): void {
-    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+  async setAttachmentText(attachmentId: number, text: string): Promise<void> {
     this.cache.clear();
-    this.setTextStmt.run(text, attachmentId);
+    await this.sql.run('UPDATE attachments SET text_content = ? WHERE id = ?', [text, attachmentId]);
   }
 
-  setAttachmentUnavailable(attachmentId: number, reason: string): void {
-    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+  async setAttachmentUnavailable(attachmentId: number, reason: string): Promise<void> {
     this.cache.clear();
-    this.setUnavailableStmt.run(reason, attachmentId);
+    await this.sql.run('UPDATE attachments SET unavailable_reason = ? WHERE id = ?', [reason, attachmentId]);
   }
 
   /** A PDF's pages, once its bytes were checked. */
-  setDocumentPages(attachmentId: number, pages: number): void {
-    // Rare (once per attachment): simpler to drop every cached thread than to find the one.
+  async setDocumentPages(attachmentId: number, pages: number): Promise<void> {
     this.cache.clear();
-    this.setPagesStmt.run(pages, attachmentId);
+    await this.sql.run('UPDATE attachments SET page_count = ? WHERE id = ?', [pages, attachmentId]);
   }
 
-  private insertAttachments(messageId: number, attachments: readonly NewAttachment[]): StoredAttachment[] {
-    return attachments.flatMap((attachment, position) => {
-      const result = this.insertAttachmentStmt.run({ messageId, position, ...attachment });
-      if (result.changes === 0) return [];
-      return [{ ...attachment, id: Number(result.lastInsertRowid), messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null, pageCount: null }];
-    });
+  private async attachmentsOf(messageId: number): Promise<StoredAttachment[]> {
+    return (await this.sql.all<AttachmentRow>('SELECT * FROM attachments WHERE message_id = ? ORDER BY position', [messageId])).map(toAttachment);
   }
 
   private appendToCache(message: StoredMessage): void {
@@ -307,8 +247,30 @@ export class MessageRepo {
     cached.splice(index, 0, message);
   }
 
-  private invalidateMessage(id: number): void {
-    const row = this.conversationOf.get(id);
+  /**
+   * Changes one message atomically and drops its conversation's cached thread, before and after:
+   * a read between the two (another reply, on PostgreSQL) must not keep the old rows.
+   */
+  private async changeMessage(id: number, change: (sql: SqlExecutor) => Promise<void>): Promise<void> {
+    const row = await this.sql.get<{ conversation_id: number }>('SELECT conversation_id FROM messages WHERE id = ?', [id]);
     if (row !== undefined) this.cache.delete(row.conversation_id);
+    try {
+      await this.sql.transaction(change);
+    } finally {
+      if (row !== undefined) this.cache.delete(row.conversation_id);
+    }
   }
+}
+
+async function insertAttachments(sql: SqlExecutor, messageId: number, attachments: readonly NewAttachment[]): Promise<StoredAttachment[]> {
+  const stored: StoredAttachment[] = [];
+  for (const [position, attachment] of attachments.entries()) {
+    const row = await sql.get<{ id: number }>(
+      `INSERT INTO attachments (message_id, position, platform_file_id, name, kind, media_type, size, width, height, url, url_expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, platform_file_id) DO NOTHING RETURNING id`,
+      [messageId, position, attachment.platformFileId, attachment.name, attachment.kind, attachment.mediaType, attachment.size, attachment.width, attachment.height, attachment.url, attachment.urlExpiresAt],
+    );
+    if (row !== undefined) stored.push({ ...attachment, id: row.id, messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null, pageCount: null });
+  }
+  return stored;
 }

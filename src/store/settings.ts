@@ -1,7 +1,7 @@
-import type { Database } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Platform } from '../core/types.js';
 import type { SettingChange } from './types.js';
+import { Repo } from './repo.js';
 
 interface SettingRow {
   id: number;
@@ -30,33 +30,24 @@ const toChange = (row: SettingRow): SettingChange => ({
  * applies. Every reply reads two scopes (server/workspace and channel), so each scope's newest
  * row per key is kept in memory and written through by `record`: a reply costs no query.
  */
-export class SettingsRepo {
+export class SettingsRepo extends Repo {
   private readonly byScope = new LRUCache<string, ReadonlyMap<string, SettingChange>>({ max: 4096 });
-  private readonly insertStmt;
-  private readonly currentStmt;
-  private readonly historyStmt;
-
-  constructor(db: Database) {
-    this.insertStmt = db.prepare<[string, string, string, string, string | null, string, string, number], { id: number }>(
-      `INSERT INTO settings (platform, workspace_id, channel_id, key, value, author_id, author_name, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-    );
-    this.currentStmt = db.prepare<[string, string, string], SettingRow>(
-      `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at FROM settings s
-        WHERE s.id IN (SELECT MAX(id) FROM settings WHERE platform = ? AND workspace_id = ? AND channel_id = ? GROUP BY key)`,
-    );
-    this.historyStmt = db.prepare<[string, string, string, number], SettingRow>(
-      `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at,
-              (SELECT p.value FROM settings p
-                WHERE p.platform = s.platform AND p.workspace_id = s.workspace_id AND p.channel_id = s.channel_id
-                  AND p.key = s.key AND p.id < s.id ORDER BY p.id DESC LIMIT 1) AS previous
-         FROM settings s WHERE s.platform = ? AND s.workspace_id = ? AND s.channel_id = ? ORDER BY s.id DESC LIMIT ?`,
-    );
-  }
 
   /** `channelId` '' is the workspace/server scope; `value` null clears the key there. */
-  record(platform: Platform, workspaceId: string, channelId: string, key: string, value: string | null, author: { id: string; name: string }, at: number): SettingChange {
-    const { id } = this.insertStmt.get(platform, workspaceId, channelId, key, value, author.id, author.name, at) as { id: number };
+  async record(
+    platform: Platform,
+    workspaceId: string,
+    channelId: string,
+    key: string,
+    value: string | null,
+    author: { id: string; name: string },
+    at: number,
+  ): Promise<SettingChange> {
+    const { id } = (await this.sql.get<{ id: number }>(
+      `INSERT INTO settings (platform, workspace_id, channel_id, key, value, author_id, author_name, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [platform, workspaceId, channelId, key, value, author.id, author.name, at],
+    )) as { id: number };
     const change: SettingChange = { id, channelId, key, value, authorId: author.id, authorName: author.name, createdAt: at };
     const scope = scopeKey(platform, workspaceId, channelId);
     const cached = this.byScope.get(scope);
@@ -66,19 +57,33 @@ export class SettingsRepo {
   }
 
   /** The newest change of every key ever set in the scope (cleared keys have `value` null). */
-  current(platform: Platform, workspaceId: string, channelId: string): ReadonlyMap<string, SettingChange> {
+  async current(platform: Platform, workspaceId: string, channelId: string): Promise<ReadonlyMap<string, SettingChange>> {
     const scope = scopeKey(platform, workspaceId, channelId);
     let changes = this.byScope.get(scope);
     if (changes === undefined) {
-      changes = new Map(this.currentStmt.all(platform, workspaceId, channelId).map((row) => [row.key, toChange(row)]));
+      const rows = await this.sql.all<SettingRow>(
+        `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at FROM settings s
+          WHERE s.id IN (SELECT MAX(id) FROM settings WHERE platform = ? AND workspace_id = ? AND channel_id = ? GROUP BY key)
+          ORDER BY s.id`,
+        [platform, workspaceId, channelId],
+      );
+      changes = new Map(rows.map((row) => [row.key, toChange(row)]));
       this.byScope.set(scope, changes);
     }
     return changes;
   }
 
   /** Newest first, each with the value it replaced (`previous`). */
-  history(platform: Platform, workspaceId: string, channelId: string, limit: number): SettingChange[] {
-    return this.historyStmt.all(platform, workspaceId, channelId, limit).map(toChange);
+  async history(platform: Platform, workspaceId: string, channelId: string, limit: number): Promise<SettingChange[]> {
+    const rows = await this.sql.all<SettingRow>(
+      `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at,
+              (SELECT p.value FROM settings p
+                WHERE p.platform = s.platform AND p.workspace_id = s.workspace_id AND p.channel_id = s.channel_id
+                  AND p.key = s.key AND p.id < s.id ORDER BY p.id DESC LIMIT 1) AS previous
+         FROM settings s WHERE s.platform = ? AND s.workspace_id = ? AND s.channel_id = ? ORDER BY s.id DESC LIMIT ?`,
+      [platform, workspaceId, channelId, limit],
+    );
+    return rows.map(toChange);
   }
 
   /** Forgets what is cached: after a rolled-back transaction. */

@@ -1,5 +1,5 @@
-import type { Database } from 'better-sqlite3';
 import type { UsageRecord } from './types.js';
+import { Repo } from './repo.js';
 
 export interface UsageRow {
   readonly key: string;
@@ -12,61 +12,75 @@ export interface UsageRow {
   readonly webFetchRequests: number;
 }
 
-export class UsageRepo {
-  private readonly insertStmt;
-  private readonly totalStmt;
-  private readonly searchesStmt;
-  private readonly byChannelStmt;
-  private readonly byUserStmt;
+interface GroupedRow {
+  key: string;
+  replies: number;
+  input: number;
+  output: number;
+  cache_read: number;
+  cache_creation: number;
+  searches: number;
+  fetches: number;
+}
 
-  constructor(db: Database) {
-    this.insertStmt = db.prepare(
+const grouped = (column: 'channel_id' | 'user_id') =>
+  `SELECT ${column} AS key, COUNT(*) AS replies, SUM(input_tokens) AS input, SUM(output_tokens) AS output,
+          SUM(cache_read_tokens) AS cache_read, SUM(cache_creation_tokens) AS cache_creation,
+          SUM(web_search_requests) AS searches, SUM(web_fetch_requests) AS fetches
+     FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?
+    GROUP BY ${column} ORDER BY SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) DESC LIMIT 20`;
+const BY_CHANNEL = grouped('channel_id');
+const BY_USER = grouped('user_id');
+
+export class UsageRepo extends Repo {
+  async record(usage: UsageRecord): Promise<void> {
+    await this.sql.run(
       `INSERT INTO usage (conversation_id, platform, workspace_id, channel_id, user_id, model, request_id,
                           input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
                           web_search_requests, web_fetch_requests, stop_reason, created_at)
-       VALUES (@conversationId, @platform, @workspaceId, @channelId, @userId, @model, @requestId,
-               @inputTokens, @outputTokens, @cacheReadTokens, @cacheCreationTokens,
-               @webSearchRequests, @webFetchRequests, @stopReason, @createdAt)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        usage.conversationId,
+        usage.platform,
+        usage.workspaceId,
+        usage.channelId,
+        usage.userId,
+        usage.model,
+        usage.requestId,
+        usage.inputTokens,
+        usage.outputTokens,
+        usage.cacheReadTokens,
+        usage.cacheCreationTokens,
+        usage.webSearchRequests ?? 0,
+        usage.webFetchRequests ?? 0,
+        usage.stopReason,
+        usage.createdAt,
+      ],
     );
-    this.totalStmt = db.prepare<[string, string, number], { total: number | null }>(
-      `SELECT SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) AS total
-         FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?`,
-    );
-    this.searchesStmt = db.prepare<[string, string, number], { total: number | null }>(
-      'SELECT SUM(web_search_requests) AS total FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?',
-    );
-    const grouped = (column: string) =>
-      db.prepare<
-        [string, string, number],
-        { key: string; replies: number; input: number; output: number; cache_read: number; cache_creation: number; searches: number; fetches: number }
-      >(
-        `SELECT ${column} AS key, COUNT(*) AS replies, SUM(input_tokens) AS input, SUM(output_tokens) AS output,
-                SUM(cache_read_tokens) AS cache_read, SUM(cache_creation_tokens) AS cache_creation,
-                SUM(web_search_requests) AS searches, SUM(web_fetch_requests) AS fetches
-           FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?
-          GROUP BY ${column} ORDER BY SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) DESC LIMIT 20`,
-      );
-    this.byChannelStmt = grouped('channel_id');
-    this.byUserStmt = grouped('user_id');
-  }
-
-  record(usage: UsageRecord): void {
-    this.insertStmt.run({ webSearchRequests: 0, webFetchRequests: 0, ...usage });
   }
 
   /** Web searches a workspace's replies made since `since` (the daily search budget). */
-  searchesSince(platform: string, workspaceId: string, since: number): number {
-    return this.searchesStmt.get(platform, workspaceId, since)?.total ?? 0;
+  async searchesSince(platform: string, workspaceId: string, since: number): Promise<number> {
+    const row = await this.sql.get<{ total: number | null }>(
+      'SELECT SUM(web_search_requests) AS total FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?',
+      [platform, workspaceId, since],
+    );
+    return row?.total ?? 0;
   }
 
   /** All tokens (input, output, cache reads and writes) a workspace used since `since`. */
-  totalSince(platform: string, workspaceId: string, since: number): number {
-    return this.totalStmt.get(platform, workspaceId, since)?.total ?? 0;
+  async totalSince(platform: string, workspaceId: string, since: number): Promise<number> {
+    const row = await this.sql.get<{ total: number | null }>(
+      `SELECT SUM(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) AS total
+         FROM usage WHERE platform = ? AND workspace_id = ? AND created_at >= ?`,
+      [platform, workspaceId, since],
+    );
+    return row?.total ?? 0;
   }
 
-  report(platform: string, workspaceId: string, since: number, by: 'channel' | 'user'): UsageRow[] {
-    const statement = by === 'channel' ? this.byChannelStmt : this.byUserStmt;
-    return statement.all(platform, workspaceId, since).map((row) => ({
+  async report(platform: string, workspaceId: string, since: number, by: 'channel' | 'user'): Promise<UsageRow[]> {
+    const rows = await this.sql.all<GroupedRow>(by === 'channel' ? BY_CHANNEL : BY_USER, [platform, workspaceId, since]);
+    return rows.map((row) => ({
       key: row.key,
       replies: row.replies,
       inputTokens: row.input,

@@ -46,14 +46,14 @@ describe('AnswerControls', () => {
   let controls: AnswerControls;
   let release: () => void;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'threadline-controls-'));
-    store = Store.open(join(dir, 'db.sqlite'));
-    const conversation = store.conversations.findOrCreate(THREAD, 1000);
+    store = await Store.open({ databasePath: join(dir, 'db.sqlite') });
+    const conversation = await store.conversations.findOrCreate(THREAD, 1000);
     const base = { conversationId: conversation.id, createdAt: 1000 } as const;
-    questionId = store.messages.insert({ ...base, platformMessageId: 'q1', authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: 'question' }) as number;
-    answerId = store.messages.insert({ ...base, platformMessageId: 'a1', authorId: 'self', authorName: 'threadline', authorKind: 'self', role: 'assistant', text: 'answer', replyToMessageId: questionId }) as number;
-    store.messages.insert({ ...base, platformMessageId: 'a2', authorId: 'self', authorName: 'threadline', authorKind: 'self', role: 'assistant', text: '', replyToMessageId: questionId, replyPartOf: answerId });
+    questionId = await store.messages.insert({ ...base, platformMessageId: 'q1', authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: 'question' }) as number;
+    answerId = await store.messages.insert({ ...base, platformMessageId: 'a1', authorId: 'self', authorName: 'threadline', authorKind: 'self', role: 'assistant', text: 'answer', replyToMessageId: questionId }) as number;
+    await store.messages.insert({ ...base, platformMessageId: 'a2', authorId: 'self', authorName: 'threadline', authorKind: 'self', role: 'assistant', text: '', replyToMessageId: questionId, replyPartOf: answerId });
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     release = done;
@@ -61,17 +61,17 @@ describe('AnswerControls', () => {
     controls = new AnswerControls({ store, logger: captureLogger().logger, now: () => 5000, regenerate });
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     release();
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   const press = (action: 'stop' | 'regen' | 'up' | 'down', actor: string, overrides: Partial<ControlPress> = {}): ReturnType<AnswerControls['press']> =>
     controls.press({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId(action, questionId), actor: { id: actor, name: actor, isAdmin: actor === 'u-admin' }, ...overrides });
 
-  it('finds the answer and all its parts from the question', () => {
-    expect(store.answers.answerTo(questionId)).toMatchObject({ id: answerId, platformMessageIds: ['a1', 'a2'], text: 'answer' });
+  it('finds the answer and all its parts from the question', async () => {
+    expect(await store.answers.answerTo(questionId)).toMatchObject({ id: answerId, platformMessageIds: ['a1', 'a2'], text: 'answer' });
   });
 
   it.each([
@@ -79,20 +79,20 @@ describe('AnswerControls', () => {
     ['a question that is not stored', { controlId: 'tl:regen:424242' }, /no longer have this answer/],
     ['an answer of another workspace', { workspaceId: 'guild-2' }, /no longer have this answer/],
     ['an answer of another platform', { platform: 'slack' as const }, /no longer have this answer/],
-  ])('explains a press on %s', (_name, overrides, text) => {
-    expect(press('regen', 'u-alice', overrides).text).toMatch(text);
+  ])('explains a press on %s', async (_name, overrides, text) => {
+    expect((await press('regen', 'u-alice', overrides)).text).toMatch(text);
     expect(regenerate).not.toHaveBeenCalled();
   });
 
-  it('Stop: only the asker or an admin, only while streaming', () => {
-    expect(press('stop', 'u-alice').text).toMatch(/already finished/);
+  it('Stop: only the asker or an admin, only while streaming', async () => {
+    expect((await press('stop', 'u-alice')).text).toMatch(/already finished/);
     const tracked = controls.track(questionId, 'u-alice');
-    expect(press('stop', 'u-bob').text).toMatch(/only the person who asked or an admin can stop/i);
+    expect((await press('stop', 'u-bob')).text).toMatch(/only the person who asked or an admin can stop/i);
     expect(tracked.signal.aborted).toBe(false);
-    expect(press('stop', 'u-admin')).toEqual({});
+    expect(await press('stop', 'u-admin')).toEqual({});
     expect(tracked.signal.aborted).toBe(true);
     tracked.release();
-    expect(press('stop', 'u-alice').text).toMatch(/already finished/);
+    expect((await press('stop', 'u-alice')).text).toMatch(/already finished/);
   });
 
   it('Stop follows the platform’s own stop too', () => {
@@ -103,64 +103,65 @@ describe('AnswerControls', () => {
   });
 
   it('Regenerate: only the asker or an admin, one at a time, not while the answer streams', async () => {
-    expect(press('regen', 'u-bob').text).toMatch(/only the person who asked or an admin can regenerate/i);
+    expect((await press('regen', 'u-bob')).text).toMatch(/only the person who asked or an admin can regenerate/i);
     const tracked = controls.track(questionId, 'u-alice');
-    expect(press('regen', 'u-alice').text).toMatch(/already being written/);
+    expect((await press('regen', 'u-alice')).text).toMatch(/already being written/);
     tracked.release();
-    expect(press('regen', 'u-alice')).toEqual({});
-    expect(press('regen', 'u-admin').text).toMatch(/already being written/);
+    expect(await press('regen', 'u-alice')).toEqual({});
+    expect((await press('regen', 'u-admin')).text).toMatch(/already being written/);
     expect(regenerate).toHaveBeenCalledTimes(1);
     release();
-    await vi.waitFor(() => expect(press('regen', 'u-admin')).toEqual({}));
+    await vi.waitFor(async () => expect(await press('regen', 'u-admin')).toEqual({}));
     expect(regenerate).toHaveBeenCalledTimes(2);
   });
 
-  it('Regenerate is refused where answers are turned off', () => {
-    const off = new AnswerControls({ store, logger: captureLogger().logger, now: () => 5000, regenerate, answersRefused: () => 'I am turned off here.' });
-    expect(off.press({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId('regen', questionId), actor: { id: 'u-alice', name: 'Alice', isAdmin: false } }).text).toBe('I am turned off here.');
+  it('Regenerate is refused where answers are turned off', async () => {
+    const off = new AnswerControls({ store, logger: captureLogger().logger, now: () => 5000, regenerate, answersRefused: async () => 'I am turned off here.' });
+    expect((await off.press({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId('regen', questionId), actor: { id: 'u-alice', name: 'Alice', isAdmin: false } })).text).toBe('I am turned off here.');
     expect(regenerate).not.toHaveBeenCalled();
   });
 
-  it('votes: anyone, the latest per person counts', () => {
-    expect(press('down', 'u-bob').text).toContain('👎');
-    expect(press('up', 'u-alice').text).toContain('👍');
-    expect(press('up', 'u-bob').text).toContain('👍');
-    expect(store.answers.voteOf(answerId, 'u-bob')).toBe('up');
-    expect(store.answers.counts('discord', THREAD.workspaceId, 0)).toEqual({ up: 2, down: 0 });
-    expect(store.answers.counts('discord', THREAD.workspaceId, 6000)).toEqual({ up: 0, down: 0 });
+  it('votes: anyone, the latest per person counts', async () => {
+    expect((await press('down', 'u-bob')).text).toContain('👎');
+    expect((await press('up', 'u-alice')).text).toContain('👍');
+    expect((await press('up', 'u-bob')).text).toContain('👍');
+    expect(await store.answers.voteOf(answerId, 'u-bob')).toBe('up');
+    expect(await store.answers.counts('discord', THREAD.workspaceId, 0)).toEqual({ up: 2, down: 0 });
+    expect(await store.answers.counts('discord', THREAD.workspaceId, 6000)).toEqual({ up: 0, down: 0 });
   });
 
-  it('a forgotten thread takes its votes and answers with it', () => {
-    press('up', 'u-alice');
-    store.forgetConversation(store.conversations.find(THREAD)!.id);
-    expect(press('up', 'u-alice').text).toBe(FORGOTTEN_TEXT);
-    expect(store.answers.counts('discord', THREAD.workspaceId, 0)).toEqual({ up: 0, down: 0 });
+  it('a forgotten thread takes its votes and answers with it', async () => {
+    await press('up', 'u-alice');
+    await store.forgetConversation((await store.conversations.find(THREAD))!.id);
+    expect((await press('up', 'u-alice')).text).toBe(FORGOTTEN_TEXT);
+    expect(await store.answers.counts('discord', THREAD.workspaceId, 0)).toEqual({ up: 0, down: 0 });
   });
 
-  it('stores the viewed channel per assistant thread, titles it once, and prunes it with retention', () => {
-    store.answers.setAssistantContext('slack', 'T1', 'D1:1.0', 'C1', '#one', 1000);
-    store.answers.setAssistantContext('slack', 'T1', 'D1:2.0', 'C2', '#two', 1000);
-    store.answers.setAssistantContext('slack', 'T1', 'D1:1.0', 'C3', '#three', 2000);
-    expect(store.answers.assistantThread('slack', 'T1', 'D1:1.0')).toEqual({ contextChannelId: 'C3', contextLabel: '#three', titled: false });
-    expect(store.answers.markTitled('slack', 'T1', 'D1:1.0', 2000)).toBe(true);
-    expect(store.answers.markTitled('slack', 'T1', 'D1:1.0', 2000)).toBe(false);
-    expect(store.answers.markTitled('slack', 'T1', 'D9:9.0', 2000)).toBe(false);
-    expect(store.prune(1500, 0).assistantThreads).toBe(1);
-    expect(store.answers.assistantThread('slack', 'T1', 'D1:2.0')).toBeUndefined();
-    expect(store.answers.assistantThread('slack', 'T1', 'D1:1.0')?.titled).toBe(true);
+  it('stores the viewed channel per assistant thread, titles it once, and prunes it with retention', async () => {
+    await store.answers.setAssistantContext('slack', 'T1', 'D1:1.0', 'C1', '#one', 1000);
+    await store.answers.setAssistantContext('slack', 'T1', 'D1:2.0', 'C2', '#two', 1000);
+    await store.answers.setAssistantContext('slack', 'T1', 'D1:1.0', 'C3', '#three', 2000);
+    expect(await store.answers.assistantThread('slack', 'T1', 'D1:1.0')).toEqual({ contextChannelId: 'C3', contextLabel: '#three', titled: false });
+    expect(await store.answers.markTitled('slack', 'T1', 'D1:1.0', 2000)).toBe(true);
+    expect(await store.answers.markTitled('slack', 'T1', 'D1:1.0', 2000)).toBe(false);
+    expect(await store.answers.markTitled('slack', 'T1', 'D9:9.0', 2000)).toBe(false);
+    expect((await store.prune(1500, 0)).assistantThreads).toBe(1);
+    expect(await store.answers.assistantThread('slack', 'T1', 'D1:2.0')).toBeUndefined();
+    expect((await store.answers.assistantThread('slack', 'T1', 'D1:1.0'))?.titled).toBe(true);
   });
 
   it.each([
     ['fewer parts', ['a1'], ['a1']],
     ['more parts', ['a1', 'a2', 'a3', 'a4'], ['a1', 'a2', 'a3', 'a4']],
     ['a first message posted anew', ['b1', 'b2'], ['b1', 'b2']],
-  ])('replaces the stored answer with %s', (_name, posted, expected) => {
-    const old = store.answers.answerTo(questionId)!;
-    store.transaction(() => replaceStoredAnswer(store, old, store.messages.get(questionId)!, 'new text', posted, 6000));
-    const now = store.answers.answerTo(questionId)!;
+  ])('replaces the stored answer with %s', async (_name, posted, expected) => {
+    const old = (await store.answers.answerTo(questionId))!;
+    const question = (await store.messages.get(questionId))!;
+    await store.transaction((tx) => replaceStoredAnswer(tx, old, question, 'new text', posted, 6000));
+    const now = (await store.answers.answerTo(questionId))!;
     expect(now.platformMessageIds).toEqual(expected);
     expect(now.text).toBe('new text');
-    const assistant = store.messages.thread(old.conversationId).filter((m) => m.role === 'assistant');
+    const assistant = (await store.messages.thread(old.conversationId)).filter((m) => m.role === 'assistant');
     expect(assistant.map((m) => m.platformMessageId)).toEqual(expected);
     expect(assistant.map((m) => m.text).join('')).toBe('new text');
   });

@@ -84,7 +84,7 @@ describe('prompt cache through the core, the SDK and the fake Messages API', () 
     await h.core.handle(inbound(`what happened so far? ${'context about the incident '.repeat(200)}`, { mentionsBot: true }), { sink: recordingSink });
     // A second person: from here on every turn carries its author's name (the prefix changes once).
     await h.core.handle(inbound('anything to add?', { mentionsBot: true, author: people[1] }), { sink: recordingSink });
-    h.core.ingest(Array.from({ length: 30 }, (_, i) => inbound(`later message ${i}: ${'more discussion of the fix '.repeat(12)}`, { author: people[i % 2] })));
+    await h.core.ingest(Array.from({ length: 30 }, (_, i) => inbound(`later message ${i}: ${'more discussion of the fix '.repeat(12)}`, { author: people[i % 2] })));
     await h.core.handle(inbound('and now?', { mentionsBot: true }), { sink: recordingSink });
 
     const requests = h.anthropic.messageRequests();
@@ -102,7 +102,7 @@ describe('prompt cache through the core, the SDK and the fake Messages API', () 
     }
     const sent = h.anthropic.messageRequests().map((request) => request.usage);
     const sum = (pick: (usage: NonNullable<(typeof sent)[number]>) => number) => sent.reduce((total, usage) => total + (usage === undefined ? 0 : pick(usage)), 0);
-    const [row] = h.store.usage.report(THREAD.platform, THREAD.workspaceId, 0, 'channel');
+    const [row] = await h.store.usage.report(THREAD.platform, THREAD.workspaceId, 0, 'channel');
     expect(row).toMatchObject({
       replies: 3,
       inputTokens: sum((usage) => usage.input_tokens),

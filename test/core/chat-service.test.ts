@@ -53,7 +53,7 @@ describe('ChatService through the real SDK and the fake Messages API', () => {
     const steps: Array<() => void | Promise<unknown>> = [
       () => h.core.handle(inbound('first question', { mentionsBot: true }), { sink: recordingSink }),
       () => h.core.handle(inbound('second question'), { sink: recordingSink }),
-      () => h.core.ingest([inbound('bob joins', { author: { id: 'u-bob', name: 'Bob' } })]), // names from now on: the prefix changes once
+      async () => await h.core.ingest([inbound('bob joins', { author: { id: 'u-bob', name: 'Bob' } })]), // names from now on: the prefix changes once
       () => h.core.handle(inbound('third question'), { sink: recordingSink }),
       () => h.core.handle(inbound('fourth question'), { sink: recordingSink }),
       // An empty mention is sent as an implied request; afterwards it is an empty turn, left out: the prefix changes once.
@@ -73,7 +73,7 @@ describe('ChatService through the real SDK and the fake Messages API', () => {
 
   it('prefixes names when several people speak and merges consecutive turns', async () => {
     await h.core.handle(inbound('first', { mentionsBot: true }), { sink: recordingSink });
-    h.core.ingest([inbound('bob here', { author: { id: 'u-bob', name: 'Bob' } })]);
+    await h.core.ingest([inbound('bob here', { author: { id: 'u-bob', name: 'Bob' } })]);
     await h.core.handle(inbound('what did bob say?', { mentionsBot: true }), { sink: recordingSink });
     const body = bodyOf(h, 1);
     expect(body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
@@ -131,7 +131,7 @@ describe('ChatService through the real SDK and the fake Messages API', () => {
     const pending = h.core.handle(doomed, { sink: recordingSink });
     // The second job waits behind the first in the per-thread queue; delete it once it is stored.
     const conversation = () => h.store.conversations.find(doomed.thread);
-    await vi.waitFor(() => expect(h.store.messages.find(conversation()?.id ?? -1, doomed.messageId)).toBeDefined());
+    await vi.waitFor(async () => expect(await h.store.messages.find((await conversation())?.id ?? -1, doomed.messageId)).toBeDefined());
     h.core.recordDelete(doomed.thread, doomed.messageId);
     release();
     await slow;

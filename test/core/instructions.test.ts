@@ -27,23 +27,23 @@ describe('instructions', () => {
       ['refuses text over the limit, naming it', { action: 'set', text: 'x'.repeat(8001) }, /at most 8000 characters; these are 8001/, false],
       ['sets server instructions', { action: 'set', text: 'Be brief.' }, /Server instructions set \(9 characters\)/, true],
       ['clears nothing gracefully', { action: 'clear', scope: 'channel' }, /no channel instructions to clear/, true],
-    ])('%s', (_name, over, expected, ok) => {
-      const reply = h.core.runInstructionsCommand(cmd(over));
+    ])('%s', async (_name, over, expected, ok) => {
+      const reply = await h.core.runInstructionsCommand(cmd(over));
       expect(reply.text).toMatch(expected);
       expect(reply.ok).toBe(ok);
     });
 
-    it('shows both scopes, keeps history old → new, and does not store refused changes', () => {
-      h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Be brief.' }));
-      h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Be very brief.' }));
-      h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Speak French.', scope: 'channel' }));
-      h.core.runInstructionsCommand(cmd({ action: 'set', text: 'hacked', actor: { id: 'u-x', name: 'Mallory', isAdmin: false } }));
-      const shown = h.core.runInstructionsCommand(cmd({ action: 'show' })).text;
+    it('shows both scopes, keeps history old → new, and does not store refused changes', async () => {
+      await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Be brief.' }));
+      await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Be very brief.' }));
+      await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Speak French.', scope: 'channel' }));
+      await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'hacked', actor: { id: 'u-x', name: 'Mallory', isAdmin: false } }));
+      const shown = (await h.core.runInstructionsCommand(cmd({ action: 'show' }))).text;
       expect(shown).toMatch(/Server instructions \(set by Ada, .* UTC\):\n> Be very brief\./);
       expect(shown).toMatch(/Channel instructions \(set by Ada.*\n> Speak French\./);
       expect(shown).not.toContain('hacked');
-      h.core.runInstructionsCommand(cmd({ action: 'clear' }));
-      const history = h.core.runInstructionsCommand(cmd({ action: 'history' })).text;
+      await h.core.runInstructionsCommand(cmd({ action: 'clear' }));
+      const history = (await h.core.runInstructionsCommand(cmd({ action: 'history' }))).text;
       expect(history.split('\n').slice(1)).toEqual([
         expect.stringMatching(/Ada cleared: “Be very brief\.” → \(none\)$/),
         expect.stringMatching(/Ada changed: “Be brief\.” → “Be very brief\.”$/),
@@ -52,8 +52,8 @@ describe('instructions', () => {
     });
 
     it('puts server instructions before channel instructions in the system prompt', async () => {
-      h.core.runInstructionsCommand(cmd({ action: 'set', text: 'CHANNEL RULE', scope: 'channel' }));
-      h.core.runInstructionsCommand(cmd({ action: 'set', text: 'SERVER RULE' }));
+      await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'CHANNEL RULE', scope: 'channel' }));
+      await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'SERVER RULE' }));
       await h.core.handle(inbound('hi', { mentionsBot: true }), { sink: recordingSink });
       const system = (h.anthropic.messageRequests()[0]?.body as unknown as Body).system[0]?.text ?? '';
       expect(system.indexOf('SERVER RULE')).toBeGreaterThan(0);
@@ -68,7 +68,7 @@ describe('instructions', () => {
     h = await createCoreHarness({ model });
     await h.core.handle(inbound('q1', { mentionsBot: true }), { sink: recordingSink });
     await h.core.handle(inbound('q2', { mentionsBot: true }), { sink: recordingSink });
-    h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Answer in French.' }));
+    await h.core.runInstructionsCommand(cmd({ action: 'set', text: 'Answer in French.' }));
     await h.core.handle(inbound('q3', { mentionsBot: true }), { sink: recordingSink });
     await h.core.handle(inbound('q4', { mentionsBot: true }), { sink: recordingSink });
     const bodies = h.anthropic.messageRequests().map((r) => r.body as unknown as Body);

@@ -33,12 +33,11 @@ describe('limits, restart recovery, usage, forget, retention', () => {
   }
 
   /** What a run that died before answering leaves behind: the mention stored, its job pending. */
-  function leftPending(harness: Harness, msg: InboundMessage, jobCreatedAt = Date.now()): { messageId: number; jobId: number } {
-    const store = harness.store;
-    return store.transaction(() => {
-      const conversation = store.conversations.findOrCreate(msg.thread, msg.createdAt);
-      const messageId = store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt }) as number;
-      return { messageId, jobId: store.jobs.create(messageId, conversation.id, jobCreatedAt) as number };
+  async function leftPending(harness: Harness, msg: InboundMessage, jobCreatedAt = Date.now()): Promise<{ messageId: number; jobId: number }> {
+    return harness.store.transaction(async (store) => {
+      const conversation = await store.conversations.findOrCreate(msg.thread, msg.createdAt);
+      const messageId = (await store.messages.insert({ conversationId: conversation.id, platformMessageId: msg.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: msg.text, createdAt: msg.createdAt })) as number;
+      return { messageId, jobId: (await store.jobs.create(messageId, conversation.id, jobCreatedAt)) as number };
     });
   }
 
@@ -91,8 +90,8 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     h = await createCoreHarness({ databasePath });
     const fresh = inbound('still wanted', { mentionsBot: true });
     const old = inbound('ancient', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-old' } });
-    leftPending(h, fresh);
-    leftPending(h, old, Date.now() - 3 * 3600_000);
+    await leftPending(h, fresh);
+    await leftPending(h, old, Date.now() - 3 * 3600_000);
     await h.close();
 
     h = await createCoreHarness({ databasePath });
@@ -102,7 +101,7 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect(sinks.get(fresh.messageId)?.finished).toEqual([{ text: 'echo: still wanted' }]);
     expect(sinks.get(old.messageId)?.failed[0]?.message).toMatch(/restarted before I could answer/);
     expect(h.anthropic.messageRequests()).toHaveLength(1);
-    expect(h.store.jobs.open()).toEqual([]);
+    expect(await h.store.jobs.open()).toEqual([]);
   });
 
   it('after a crash, answers both a pending mention and a follow-up to it that the catch-up brings in first', async () => {
@@ -110,7 +109,7 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     const databasePath = join(dir, 'db.sqlite');
     h = await createCoreHarness({ databasePath });
     const mention = inbound('what about the outage?', { mentionsBot: true });
-    leftPending(h, mention);
+    await leftPending(h, mention);
     await h.close();
 
     // Restart: the follow-up, written while the bot was down, is read back before the pending job is taken up.
@@ -123,7 +122,7 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect((await answeringFollowUp).kind).toBe('answered');
     expect(sinks.get(mention.messageId)?.finished).toEqual([{ text: 'echo: what about the outage?' }]);
     expect(followUpSink.finished).toEqual([{ text: 'echo: and is it fixed now?' }]);
-    expect(h.store.jobs.open()).toEqual([]);
+    expect(await h.store.jobs.open()).toEqual([]);
   });
 
   it('counts the restarts that take a mention up, and apologizes instead once three restarts in a row did', async () => {
@@ -134,10 +133,10 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     const normal = inbound('an ordinary question', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-normal' } });
     const stored = new Map<string, number>();
     for (const msg of [poison, normal]) {
-      const { messageId, jobId } = leftPending(h, msg);
+      const { messageId, jobId } = await leftPending(h, msg);
       stored.set(msg.messageId, messageId);
       // Three earlier starts took the poisonous one up and died while answering it; the other one, twice.
-      for (let i = 0; i < (msg === poison ? 3 : 2); i += 1) h.store.jobs.resumed(jobId, Date.now());
+      for (let i = 0; i < (msg === poison ? 3 : 2); i += 1) await h.store.jobs.resumed(jobId, Date.now());
     }
     await h.close();
 
@@ -147,8 +146,8 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     expect(sinks.get(poison.messageId)?.failed[0]?.message).toMatch(/restarted while answering it several times/);
     expect(sinks.get(normal.messageId)?.finished).toEqual([{ text: 'echo: an ordinary question' }]);
     expect(h.anthropic.messageRequests()).toHaveLength(1);
-    expect(h.store.jobs.forMessage(stored.get(normal.messageId) as number)?.attempts).toBe(3);
-    expect(h.store.jobs.open()).toEqual([]);
+    expect((await h.store.jobs.forMessage(stored.get(normal.messageId) as number))?.attempts).toBe(3);
+    expect(await h.store.jobs.open()).toEqual([]);
   });
 
   it('does not resume a job this process is already answering (an event that beat the resume)', async () => {
@@ -173,20 +172,20 @@ describe('limits, restart recovery, usage, forget, retention', () => {
     await h.core.handle(inbound('one', { mentionsBot: true }), { sink: recordingSink });
     await h.core.handle(inbound('two', { mentionsBot: true, author: { id: 'u-bob', name: 'Bob' } }), { sink: recordingSink });
     const command = { platform: 'discord', workspaceId: THREAD.workspaceId, days: 7, actor: { id: 'a', name: 'Ada', isAdmin: true } } as const;
-    const report = h.core.runUsageCommand(command).text;
+    const report = (await h.core.runUsageCommand(command)).text;
     expect(report).toMatch(/last 7 days/);
     expect(report).toMatch(/#chan-1: 2 replies/);
     expect(report).toMatch(/u-alice: 1 reply/);
     expect(report).toMatch(/u-bob: 1 reply/);
-    expect(h.core.runUsageCommand({ ...command, actor: { ...command.actor, isAdmin: false } })).toEqual({ ok: false, text: 'Only admins can see usage.' });
-    expect(h.core.runUsageCommand({ ...command, workspaceId: 'other-guild' }).text).toMatch(/No replies/);
+    expect(await h.core.runUsageCommand({ ...command, actor: { ...command.actor, isAdmin: false } })).toEqual({ ok: false, text: 'Only admins can see usage.' });
+    expect((await h.core.runUsageCommand({ ...command, workspaceId: 'other-guild' })).text).toMatch(/No replies/);
   });
 
   it('forgets a thread on an admin request; the next mention starts afresh', async () => {
     h = await createCoreHarness();
     await h.core.handle(inbound('secret plan', { mentionsBot: true }), { sink: recordingSink });
-    expect(h.core.forgetThread(THREAD, { id: 'x', isAdmin: false }).ok).toBe(false);
-    expect(h.core.forgetThread(THREAD, { id: 'a', isAdmin: true }).text).toMatch(/no longer remember/);
+    expect((await h.core.forgetThread(THREAD, { id: 'x', isAdmin: false })).ok).toBe(false);
+    expect((await h.core.forgetThread(THREAD, { id: 'a', isAdmin: true })).text).toMatch(/no longer remember/);
     await h.core.handle(inbound('what was the plan?', { mentionsBot: true }), { sink: recordingSink });
     expect(JSON.stringify(h.anthropic.messageRequests()[1]?.body)).not.toContain('secret plan');
   });
@@ -194,10 +193,10 @@ describe('limits, restart recovery, usage, forget, retention', () => {
   it('prunes messages past the retention period', async () => {
     h = await createCoreHarness();
     await h.core.handle(inbound('old news', { mentionsBot: true, createdAt: Date.now() - 100 * 86_400_000 }), { sink: recordingSink });
-    const result = h.core.prune(90);
+    const result = await h.core.prune(90);
     expect(result.messages).toBe(1);
-    const conversation = h.store.conversations.find(THREAD);
-    expect(h.store.messages.thread(conversation?.id ?? -1).map((m) => m.text)).toEqual(['echo: old news']);
+    const conversation = await h.store.conversations.find(THREAD);
+    expect((await h.store.messages.thread(conversation?.id ?? -1)).map((m) => m.text)).toEqual(['echo: old news']);
   });
 
   it('never writes a secret to the log, even when an error quotes it', async () => {
@@ -218,14 +217,14 @@ describe('isolation between workspaces', () => {
     try {
       const a = { platform: 'slack', workspaceId: 'T-A', channelId: 'C1', threadKey: 'C1:1.0' } as const;
       const b = { ...a, workspaceId: 'T-B' };
-      h.core.runInstructionsCommand({ platform: 'slack', workspaceId: 'T-A', channelId: 'C1', actor: { id: 'x', name: 'X', isAdmin: true }, action: 'set', scope: 'workspace', text: 'SECRET RULE OF A' });
+      await h.core.runInstructionsCommand({ platform: 'slack', workspaceId: 'T-A', channelId: 'C1', actor: { id: 'x', name: 'X', isAdmin: true }, action: 'set', scope: 'workspace', text: 'SECRET RULE OF A' });
       await h.core.handle(inbound('alpha secret plan', { thread: a, mentionsBot: true }), { sink: recordingSink });
       await h.core.handle(inbound('hello from b', { thread: b, mentionsBot: true }), { sink: recordingSink });
       const bodyB = JSON.stringify(h.anthropic.messageRequests()[1]?.body);
       expect(bodyB).not.toContain('alpha secret plan');
       expect(bodyB).not.toContain('SECRET RULE OF A');
-      expect(h.core.runInstructionsCommand({ platform: 'slack', workspaceId: 'T-B', channelId: 'C1', actor: { id: 'y', name: 'Y', isAdmin: true }, action: 'show', scope: 'workspace' }).text).toMatch(/Workspace instructions: none/);
-      expect(h.core.runUsageCommand({ platform: 'slack', workspaceId: 'T-B', days: 7, actor: { id: 'y', name: 'Y', isAdmin: true } }).text).toMatch(/1 reply/);
+      expect((await h.core.runInstructionsCommand({ platform: 'slack', workspaceId: 'T-B', channelId: 'C1', actor: { id: 'y', name: 'Y', isAdmin: true }, action: 'show', scope: 'workspace' })).text).toMatch(/Workspace instructions: none/);
+      expect((await h.core.runUsageCommand({ platform: 'slack', workspaceId: 'T-B', days: 7, actor: { id: 'y', name: 'Y', isAdmin: true } })).text).toMatch(/1 reply/);
     } finally {
       await h.close();
     }

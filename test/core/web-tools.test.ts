@@ -23,9 +23,9 @@ async function harness(options: HarnessOptions): Promise<Harness> {
 }
 
 const bodies = (harness: Harness) => harness.anthropic.messageRequests().map((request) => request.body as unknown as Body);
-const storedAnswers = (harness: Harness) => {
-  const conversation = harness.store.conversations.find(inbound('x').thread);
-  return harness.store.messages.thread(conversation?.id ?? -1).filter((m) => m.role === 'assistant').map((m) => m.text);
+const storedAnswers = async (harness: Harness) => {
+  const conversation = await harness.store.conversations.find(inbound('x').thread);
+  return (await harness.store.messages.thread(conversation?.id ?? -1)).filter((m) => m.role === 'assistant').map((m) => m.text);
 };
 
 describe('web tools through the real SDK and the fake Messages API', () => {
@@ -43,7 +43,7 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     expect(sink.finished[0]?.text).toContain('The page says: Install with npm.');
     expect(sink.finished[0]?.sources).toEqual([{ url: 'https://docs.example.com/guide', title: 'The Guide' }]);
     // What is stored is what people saw: the answer and its source list, no tool blocks.
-    expect(storedAnswers(t)[0]).toMatch(/Install with npm\.[\s\S]*\n\nSources:\n1\. The Guide \(https:\/\/docs\.example\.com\/guide\)$/);
+    expect((await storedAnswers(t))[0]).toMatch(/Install with npm\.[\s\S]*\n\nSources:\n1\. The Guide \(https:\/\/docs\.example\.com\/guide\)$/);
 
     // The next request is valid: plain text where the tool blocks and citations were.
     await t.core.handle(inbound('thanks, and in short?'), { sink: recordingSink });
@@ -84,7 +84,7 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     const many = recordingSink();
     await t.core.handle(inbound('tell me more'), { sink: () => many });
     expect(many.finished[0]?.sources?.map((s) => s.title)).toEqual(['Story 1', 'Story 2', 'Story 4', 'Story 5', 'Story 6']);
-    const usage = t.store.usage.report('discord', 'guild-1', 0, 'channel');
+    const usage = await t.store.usage.report('discord', 'guild-1', 0, 'channel');
     expect(usage[0]).toMatchObject({ webSearchRequests: 5, webFetchRequests: 0 });
   });
 
@@ -146,7 +146,7 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     expect(sink.finished[0]?.note).toContain('Web search reached its limit of searches for one answer.');
     expect(sink.finished[0]?.note).toContain('Could not read secret.example.com: I can only open links posted in the conversation');
     // Failed searches are free: one billed.
-    expect(t.store.usage.searchesSince('discord', 'guild-1', 0)).toBe(1);
+    expect(await t.store.usage.searchesSince('discord', 'guild-1', 0)).toBe(1);
   });
 
   it('sends no tools with both switches off, and the same tool bytes on every request while they stay on', async () => {
@@ -194,7 +194,7 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     expect(sink.finished[0]?.note).toMatch(/Web search is off until midnight UTC: this server has used its 3 searches for today/);
     expect(sink.activities).toEqual([]);
 
-    const usage = t.core.runUsageCommand({ platform: 'discord', workspaceId: 'guild-1', actor: { id: 'admin', name: 'Admin', isAdmin: true }, days: 1 });
+    const usage = await t.core.runUsageCommand({ platform: 'discord', workspaceId: 'guild-1', actor: { id: 'admin', name: 'Admin', isAdmin: true }, days: 1 });
     expect(usage.text).toContain('Web tools: 3 searches (about $0.03 at $10 per 1,000, plus their tokens), 0 pages read');
     expect(usage.text).toContain('3 web searches');
   });
@@ -238,6 +238,6 @@ describe('web tools through the real SDK and the fake Messages API', () => {
     expect(outcome).toMatchObject({ kind: 'failed', code: 'model_overloaded' });
     expect(t.anthropic.messageRequests().map((r) => r.status)).toEqual([200, 529]);
     expect(sink.failed[0]?.message).toMatch(/overloaded/);
-    expect(t.store.usage.searchesSince('discord', 'guild-1', 0)).toBe(1);
+    expect(await t.store.usage.searchesSince('discord', 'guild-1', 0)).toBe(1);
   });
 });

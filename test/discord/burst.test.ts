@@ -40,7 +40,7 @@ describe('100 mentions at once under the account and platform limits', () => {
       { since, timeoutMs: 100_000 },
     );
     await w.h.core.idle();
-    await expect.poll(() => w!.h.store.jobs.open().length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(async () => (await w!.h.store.jobs.open()).length, { timeout: 30_000 }).toBe(0);
 
     threads.forEach((id, i) => expect(w!.discord.botMessages(id).map((m) => m.content)).toEqual([`echo: question ${i}`]));
     const statuses = w.h.anthropic.messageRequests().map((r) => r.status);

@@ -92,10 +92,10 @@ describe('Discord answer buttons', () => {
     for (const [user, prefix] of [[w.alice, 'tl:down:'], [w.bob, 'tl:up:'], [w.alice, 'tl:up:']] as const) {
       await w.discord.callbackOf(w.discord.pressButton(last, idOf(w, last, prefix), user));
     }
-    const answerId = w.h.store.answers.answerTo(Number(idOf(w, last, 'tl:up:').split(':')[2]))!.id;
-    expect(w.h.store.answers.voteOf(answerId, w.alice.id)).toBe('up');
-    expect(w.h.store.answers.voteOf(answerId, w.bob.id)).toBe('up');
-    const usage = w.h.core.runUsageCommand({ platform: 'discord', workspaceId: w.discord.guildId, actor: { id: w.alice.id, name: 'Alice', isAdmin: true }, days: 7 });
+    const answerId = (await w.h.store.answers.answerTo(Number(idOf(w, last, 'tl:up:').split(':')[2])))!.id;
+    expect(await w.h.store.answers.voteOf(answerId, w.alice.id)).toBe('up');
+    expect(await w.h.store.answers.voteOf(answerId, w.bob.id)).toBe('up');
+    const usage = await w.h.core.runUsageCommand({ platform: 'discord', workspaceId: w.discord.guildId, actor: { id: w.alice.id, name: 'Alice', isAdmin: true }, days: 7 });
     expect(usage.text).toContain('2 👍, 0 👎 (100% 👍)');
   });
 
@@ -145,7 +145,7 @@ describe('Discord answer buttons', () => {
     expect(after.length).toBeGreaterThan(1);
     expect(after.map((m) => m.content).join(' ').replace(/\s+/g, ' ')).toBe(longer);
     expect(after.slice(0, -1).every((m) => w!.discord.buttonIds(m).length === 0)).toBe(true);
-    const next = w.h.store.answers.answerTo(Number(idOf(w, after.at(-1)!, 'tl:regen:').split(':')[2]))!;
+    const next = (await w.h.store.answers.answerTo(Number(idOf(w, after.at(-1)!, 'tl:regen:').split(':')[2])))!;
     expect(next.platformMessageIds).toEqual(after.map((m) => m.id));
   });
 
@@ -180,7 +180,7 @@ describe('Discord answer buttons', () => {
     await previous.h.core.idle();
     await previous.adapter.close();
     await previous.h.anthropic.close();
-    previous.h.store.close();
+    await previous.h.store.close();
 
     w = await startDiscordWorld({ spacingMs: 20, discord, databasePath });
     w.h.anthropic.enqueue({ text: 'Second answer after a restart.' });
@@ -189,7 +189,7 @@ describe('Discord answer buttons', () => {
     await w.h.core.idle();
     expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['Second answer after a restart.']);
 
-    const forget = w.h.core.forgetThread({ platform: 'discord', workspaceId: w.discord.guildId, channelId: w.general.id, threadKey: mention.id }, { id: w.alice.id, isAdmin: true });
+    const forget = await w.h.core.forgetThread({ platform: 'discord', workspaceId: w.discord.guildId, channelId: w.general.id, threadKey: mention.id }, { id: w.alice.id, isAdmin: true });
     expect(forget.ok).toBe(true);
     const reply = await w.discord.callbackOf(w.discord.pressButton(last, idOf(w, last, 'tl:up:'), w.alice));
     expect(reply).toMatchObject({ type: 4, data: { content: expect.stringMatching(/no longer have this answer/), flags: EPHEMERAL } });

@@ -17,7 +17,7 @@ describe('Discord adapter', () => {
 
   it('reports ready on /healthz after READY', async () => {
     w = await startDiscordWorld();
-    expect(w.h.health.snapshot()).toMatchObject({ ok: true, discord: 'ready' });
+    expect(await w.h.health.snapshot()).toMatchObject({ ok: true, discord: 'ready' });
     const commands = await w.discord.rest.waitFor((r) => r.method === 'PUT' && r.path.endsWith('/commands'), 'command registration');
     expect((commands.body as Array<{ name: string }>).map((c) => c.name)).toEqual(['instructions', 'settings', 'usage', 'forget']);
   });
@@ -115,8 +115,8 @@ describe('Discord adapter', () => {
     w.discord.remove(mention.id, secret.id);
     // Wait until the store has seen both, then ask again.
     const conversation = () => w!.h.store.conversations.find({ platform: 'discord', workspaceId: w!.discord.guildId, channelId: w!.general.id, threadKey: mention.id });
-    await expect.poll(() => w!.h.store.messages.find(conversation()!.id, secret.id)?.deletedAt ?? null).not.toBeNull();
-    await expect.poll(() => w!.h.store.messages.find(conversation()!.id, typo.id)?.text).toBe('the typo, fixed');
+    await expect.poll(async () => (await w!.h.store.messages.find((await conversation())!.id, secret.id))?.deletedAt ?? null).not.toBeNull();
+    await expect.poll(async () => (await w!.h.store.messages.find((await conversation())!.id, typo.id))?.text).toBe('the typo, fixed');
     w.discord.post(mention.id, w.alice, w.discord.mention('recap'));
     await w.h.anthropic.waitForRequests(4);
     const text = allText(w.h.anthropic.messageRequests()[3]?.body);
@@ -218,8 +218,8 @@ describe('Discord adapter', () => {
     w.discord.invalidateSession();
     w.discord.seed(mention.id, w.bob, 'said long ago');
     await w.discord.gateway.waitFor((e) => e.kind === 'identify', 'second IDENTIFY', { since: w.discord.gateway.length, timeoutMs: 15_000 });
-    const conversation = w.h.store.conversations.find({ platform: 'discord', workspaceId: w.discord.guildId, channelId: w.general.id, threadKey: mention.id });
-    await expect.poll(() => w!.h.store.messages.thread(conversation!.id).map((m) => m.text)).toContain('said long ago');
+    const conversation = await w.h.store.conversations.find({ platform: 'discord', workspaceId: w.discord.guildId, channelId: w.general.id, threadKey: mention.id });
+    await expect.poll(async () => (await w!.h.store.messages.thread(conversation!.id)).map((m) => m.text)).toContain('said long ago');
     w.discord.post(mention.id, w.alice, w.discord.mention('what did Bob say?'));
     await w.h.anthropic.waitForRequests(2);
     await w.h.core.idle();
@@ -245,10 +245,10 @@ describe('Discord adapter', () => {
     // it) but never recorded, and in the same channel another conversation's answer.
     const mention = world.discord.seed(world.general.id, world.alice, world.discord.mention('are you still there?'));
     const thread = { platform: 'discord' as const, workspaceId: world.discord.guildId, channelId: world.general.id, threadKey: mention.id };
-    world.h.store.transaction(() => {
-      const conversation = world.h.store.conversations.findOrCreate(thread, Date.now());
-      const id = world.h.store.messages.insert({ conversationId: conversation.id, platformMessageId: mention.id, authorId: world.alice.id, authorName: 'Alice', authorKind: 'user', role: 'user', text: 'are you still there?', createdAt: Date.now() }) as number;
-      world.h.store.jobs.create(id, conversation.id, Date.now());
+    await world.h.store.transaction(async (tx) => {
+      const conversation = await tx.conversations.findOrCreate(thread, Date.now());
+      const id = (await tx.messages.insert({ conversationId: conversation.id, platformMessageId: mention.id, authorId: world.alice.id, authorName: 'Alice', authorKind: 'user', role: 'user', text: 'are you still there?', createdAt: Date.now() })) as number;
+      await tx.jobs.create(id, conversation.id, Date.now());
     });
     const half = world.discord.seed(world.general.id, world.discord.bot, 'I am st ▌', { message_reference: { message_id: mention.id, channel_id: world.general.id } });
     const other = world.discord.seed(world.general.id, world.discord.bot, 'an answer to someone else', { message_reference: { message_id: snowflake(), channel_id: world.general.id } });

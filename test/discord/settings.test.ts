@@ -70,7 +70,7 @@ describe('Discord /settings', () => {
     const byText = new Map(bodies(w).map((body) => [JSON.stringify(body.messages), body.model]));
     expect([...byText.entries()].find(([text]) => text.includes('in general'))?.[1]).toBe('claude-sonnet-4-6');
     expect([...byText.entries()].find(([text]) => text.includes('in random'))?.[1]).toBe('claude-opus-4-8');
-    expect(w.h.store.usage.report('discord', w.discord.guildId, 0, 'channel').length).toBeGreaterThan(0);
+    expect((await w.h.store.usage.report('discord', w.discord.guildId, 0, 'channel')).length).toBeGreaterThan(0);
     const shown = await settings(w, w.general.id, 'show');
     expect(shown).toMatch(/`model`: `claude-sonnet-4-6` \(channel, set by Alice/);
     expect(shown).toMatch(/`web_search`: on \(channel, set by Alice/);

@@ -101,8 +101,8 @@ describe('npm start', () => {
     it('exits with a clear message when the database is from a newer version', async () => {
       const { Store } = await import('../../src/store/index.js');
       const path = join(dir, 'data', 'threadline.db');
-      const store = Store.open(path);
-      store.close();
+      const store = await Store.open({ databasePath: path });
+      await store.close();
       const BetterSqlite3 = (await import('better-sqlite3')).default;
       const db = new BetterSqlite3(path);
       db.pragma('user_version = 99');

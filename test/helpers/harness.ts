@@ -25,6 +25,8 @@ export interface HarnessOptions {
   readonly maxTokens?: number;
   /** Reuse a database (a restart); by default a fresh temp file. */
   readonly databasePath?: string;
+  /** PostgreSQL instead of SQLite (a test database's URL). */
+  readonly databaseUrl?: string;
   readonly contextBudgetTokens?: number;
   readonly idleTimeoutMs?: number;
   readonly maxRetries?: number;
@@ -74,7 +76,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
   const ownDirectory = options.databasePath === undefined ? mkdtempSync(join(tmpdir(), 'threadline-test-')) : undefined;
   const databasePath = options.databasePath ?? join(ownDirectory as string, 'threadline.db');
   const anthropic = await startFakeAnthropic({ apiKey: TEST_API_KEY, ...options.anthropic });
-  const store = Store.open(databasePath);
+  const store = await Store.open({ databasePath, databaseUrl: options.databaseUrl });
   const { logger, lines } = captureLogger([TEST_API_KEY, ...(options.secrets ?? [])], options.logLevel);
   const model = createModelClient({
     apiKey: TEST_API_KEY,
@@ -113,7 +115,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     async close() {
       await core.idle().catch(() => undefined);
       await anthropic.close();
-      store.close();
+      await store.close();
       if (ownDirectory !== undefined) rmSync(ownDirectory, { recursive: true, force: true });
     },
   };

@@ -47,7 +47,7 @@ describe('Slack assistant panel', () => {
 
     await w.deliver({ type: 'assistant_thread_context_changed', assistant_thread: { user_id: ALICE, channel_id: DM, thread_ts: threadTs, context: { channel_id: 'C0RANDOM01', team_id: w.slack.team } }, event_ts: w.slack.nextTs() });
     const world = w;
-    await vi.waitFor(() => expect(world.h.store.answers.assistantThread('slack', world.slack.team, `${DM}:${threadTs}`)?.contextChannelId).toBe('C0RANDOM01'));
+    await vi.waitFor(async () => expect((await world.h.store.answers.assistantThread('slack', world.slack.team, `${DM}:${threadTs}`))?.contextChannelId).toBe('C0RANDOM01'));
     await askInPanel(w, threadTs, 'And here?');
     expect(lastUserText(w)).toContain('#channel-c0random01');
     expect(lastUserText(w)).not.toContain('c0general1');

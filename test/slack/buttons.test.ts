@@ -43,10 +43,10 @@ describe('Slack answer buttons', () => {
     }
     expect(w.slack.ephemerals.entries.map((e) => e.text)).toEqual([expect.stringContaining('👎'), expect.stringContaining('👍'), expect.stringContaining('👍')]);
     expect(w.slack.ephemerals.entries[0]).toMatchObject({ channel: CHANNEL, user: ALICE, thread_ts: parent.ts });
-    const answerId = w.h.store.answers.answerTo(Number(buttons.tl_regenerate![0]!.split(':')[2]))!.id;
-    expect(w.h.store.answers.voteOf(answerId, ALICE)).toBe('up');
-    expect(w.h.store.answers.voteOf(answerId, BOB)).toBe('up');
-    const usage = w.h.core.runUsageCommand({ platform: 'slack', workspaceId: w.slack.team, actor: { id: ALICE, name: 'Alice', isAdmin: true }, days: 1 });
+    const answerId = (await w.h.store.answers.answerTo(Number(buttons.tl_regenerate![0]!.split(':')[2])))!.id;
+    expect(await w.h.store.answers.voteOf(answerId, ALICE)).toBe('up');
+    expect(await w.h.store.answers.voteOf(answerId, BOB)).toBe('up');
+    const usage = await w.h.core.runUsageCommand({ platform: 'slack', workspaceId: w.slack.team, actor: { id: ALICE, name: 'Alice', isAdmin: true }, days: 1 });
     expect(usage.text).toContain('2 👍, 0 👎 (100% 👍)');
   });
 

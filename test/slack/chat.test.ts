@@ -21,7 +21,7 @@ describe.each(['http', 'socket'] as const)('Slack adapter (%s mode)', (mode) => 
 
   it('answers a mention in the thread of that message, once, even with retries and the message echo', async () => {
     w = await startSlackWorld(mode);
-    expect(w.h.health.snapshot()).toMatchObject({ slack: 'ready' });
+    expect(await w.h.health.snapshot()).toMatchObject({ slack: 'ready' });
     const { message, event } = mention(w, 'what is &lt;b&gt; in <https://x.test|the docs>?');
     await w.deliver(event, { eventId: 'EvFIRST' });
     await w.deliver(event, { eventId: 'EvFIRST', retry: 1 });
@@ -113,7 +113,7 @@ describe('Slack HTTP mode', () => {
     expect((await w.slack.sendHttp(w.eventsUrl, body, { signature: 'none' })).status).toBe(401);
     expect((await w.slack.sendHttp(w.eventsUrl, body, { timestamp: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
     expect(w.h.anthropic.messageRequests()).toHaveLength(0);
-    expect(w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${event.ts}` })).toBeUndefined();
+    expect(await w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${event.ts}` })).toBeUndefined();
   });
 
   it('serves /healthz on the same port', async () => {
@@ -137,7 +137,7 @@ describe('Slack Socket Mode', () => {
     w.slack.sendDisconnect();
     await w.slack.socketFrames.waitFor((f) => f.kind === 'connect', 'reconnection', { since: w.slack.socketFrames.length });
     expect(w.slack.socketFrames.entries.filter((f) => f.kind === 'connect').length).toBe(connects + 1);
-    await expect.poll(() => w!.h.health.snapshot().slack).toBe('ready');
+    await expect.poll(async () => (await w!.h.health.snapshot()).slack).toBe('ready');
     const message = w.slack.seed(CHANNEL, ALICE, `<@${w.slack.botUserId}> still there?`);
     await w.deliver({ type: 'app_mention', user: ALICE, text: message.text, ts: message.ts, channel: CHANNEL });
     await w.h.anthropic.waitForRequests(1);

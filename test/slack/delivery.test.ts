@@ -223,13 +223,13 @@ describe('Slack Socket Mode connection', () => {
 
   it('reports connecting as soon as the socket drops, ready again once reconnected, and answers events sent meanwhile', async () => {
     w = await startSlackWorld('socket');
-    expect(w.h.health.snapshot()).toMatchObject({ ok: true, slack: 'ready' });
+    expect(await w.h.health.snapshot()).toMatchObject({ ok: true, slack: 'ready' });
     const since = w.slack.socketFrames.length;
     w.slack.dropSocket();
     await w.slack.socketFrames.waitFor((f) => f.kind === 'close', 'socket close', { since });
     await expect.poll(() => w!.h.health.snapshot()).toMatchObject({ ok: false, slack: 'connecting' });
     await w.slack.socketFrames.waitFor((f) => f.kind === 'connect', 'reconnection', { since });
-    await expect.poll(() => w!.h.health.snapshot().slack).toBe('ready');
+    await expect.poll(async () => (await w!.h.health.snapshot()).slack).toBe('ready');
     const message = w.slack.seed(CHANNEL, ALICE, `<@${w.slack.botUserId}> back?`);
     await w.deliver({ type: 'app_mention', user: ALICE, text: message.text, ts: message.ts, channel: CHANNEL, team: w.slack.team });
     await w.h.anthropic.waitForRequests(1);
@@ -251,7 +251,7 @@ describe('Slack delivery over HTTP', () => {
     world.slack.addUser('U0CAROL001', 'carol', 'Carol Danvers');
     const message = world.slack.seed(CHANNEL, 'U0CAROL001', `<@${world.slack.botUserId}> stored before the ack`);
     const thread = { platform: 'slack' as const, workspaceId: world.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${message.ts}` };
-    const stored = () => world.h.store.conversations.find(thread) !== undefined;
+    const stored = async () => (await world.h.store.conversations.find(thread)) !== undefined;
     // Carol's name lookup is slow; the message can only be stored once it is back.
     const lookup = world.slack.hold('users.info');
     void lookup.arrived.then(() => setTimeout(() => lookup.release(), 100));

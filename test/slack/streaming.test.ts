@@ -101,8 +101,8 @@ describe('Slack streaming', () => {
     const shown = w.slack.botMessages(CHANNEL, message.ts)[0]?.text ?? '';
     expect(shown).not.toMatch(/warning/);
     expect(shown).toMatch(/^Going on and on\..*_Stopped\._$/s);
-    const conversation = w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${message.ts}` });
-    const stored = w.h.store.messages.thread(conversation!.id).filter((m) => m.role === 'assistant');
+    const conversation = await w.h.store.conversations.find({ platform: 'slack', workspaceId: w.slack.team, channelId: CHANNEL, threadKey: `${CHANNEL}:${message.ts}` });
+    const stored = (await w.h.store.messages.thread(conversation!.id)).filter((m) => m.role === 'assistant');
     expect(stored).toHaveLength(1);
     expect(stored[0]!.text).toMatch(/^Going on and on\./);
     expect(stored[0]!.text).not.toContain('Stopped');

@@ -21,7 +21,7 @@ describe("Slack's write budget", () => {
     await Promise.all(
       questions.map((message) => w!.deliver({ type: 'app_mention', user: ALICE, text: message.text, ts: message.ts, channel: CHANNEL, team: w!.slack.team })),
     );
-    await expect.poll(() => w!.h.store.jobs.open().length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(async () => (await w!.h.store.jobs.open()).length, { timeout: 30_000 }).toBe(0);
     await w.h.core.idle();
     questions.forEach((message, i) => expect(w!.slack.botMessages(CHANNEL, message.ts).map((m) => m.text)).toEqual([`echo: question ${i}`]));
     expect(w.slack.calls.entries.filter((call) => call.response?.error === 'ratelimited').length).toBeLessThanOrEqual(6);

@@ -14,7 +14,7 @@ describe('the documents migration', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keeps attachments stored before it, turns stored PDFs into documents, and stores page counts after it', () => {
+  it('keeps attachments stored before it, turns stored PDFs into documents, and stores page counts after it', async () => {
     // A database written by the release before: the migrations before this one only.
     const before = join(dir, 'before');
     mkdirSync(before);
@@ -30,19 +30,19 @@ describe('the documents migration', () => {
     attach.run(2, 'c', 'sheet.xlsx', 'other', null, 'https://cdn/sheet.xlsx', null);
     old.close();
 
-    const store = Store.open(path);
+    const store = await Store.open({ databasePath: path });
     try {
-      const conversation = store.conversations.find(THREAD);
-      const [message] = store.messages.thread(conversation?.id ?? -1);
+      const conversation = await store.conversations.find(THREAD);
+      const [message] = await store.messages.thread(conversation?.id ?? -1);
       expect(message?.attachments.map((a) => [a.name, a.kind, a.anthropicFileId, a.pageCount])).toEqual([
         ['cat.png', 'image', 'file_cat', null],
         ['spec.pdf', 'document', null, null],
         ['sheet.xlsx', 'other', null, null],
       ]);
-      store.messages.setDocumentPages(message?.attachments[1]?.id ?? -1, 12);
-      expect(store.messages.thread(conversation?.id ?? -1)[0]?.attachments[1]?.pageCount).toBe(12);
+      await store.messages.setDocumentPages(message?.attachments[1]?.id ?? -1, 12);
+      expect((await store.messages.thread(conversation?.id ?? -1))[0]?.attachments[1]?.pageCount).toBe(12);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

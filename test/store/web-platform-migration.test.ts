@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/index.js';
+import { SqliteExecutor } from '../../src/store/sql/sqlite.js';
 
 const WEB_MIGRATION = /^\d{4}_web_platform\.sql$/;
 
@@ -18,7 +19,7 @@ describe('migration to the web platform', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keeps every row that points at a conversation, and accepts web threads afterwards', () => {
+  it('keeps every row that points at a conversation, and accepts web threads afterwards', async () => {
     const before = join(dir, 'before');
     mkdirSync(before);
     const files = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
@@ -27,25 +28,25 @@ describe('migration to the web platform', () => {
     for (const file of files.slice(0, webIndex)) copyFileSync(join(MIGRATIONS_DIR, file), join(before, file));
     const path = join(dir, 'threadline.db');
 
-    const old = new Store(openDatabase(path, before));
-    const slack = old.conversations.findOrCreate({ platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' }, 1000);
-    const messageId = old.messages.insert({ conversationId: slack.id, platformMessageId: '1.0', authorId: 'U1', authorName: 'Ann', authorKind: 'user', role: 'user', text: 'hello', createdAt: 1000 });
+    const old = Store.over(new SqliteExecutor(openDatabase(path, before)));
+    const slack = await old.conversations.findOrCreate({ platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' }, 1000);
+    const messageId = await old.messages.insert({ conversationId: slack.id, platformMessageId: '1.0', authorId: 'U1', authorName: 'Ann', authorKind: 'user', role: 'user', text: 'hello', createdAt: 1000 });
     expect(messageId).toBeDefined();
-    old.jobs.create(messageId as number, slack.id, 1000);
-    expect(() => old.conversations.findOrCreate({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }, 1000)).toThrow(/CHECK/);
-    old.close();
+    await old.jobs.create(messageId as number, slack.id, 1000);
+    await expect(old.conversations.findOrCreate({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }, 1000)).rejects.toThrow(/CHECK/);
+    await old.close();
 
     const db = openDatabase(path);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    const store = new Store(db);
-    const kept = store.conversations.find({ platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' });
+    const store = Store.over(new SqliteExecutor(db));
+    const kept = await store.conversations.find({ platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' });
     expect(kept?.id).toBe(slack.id);
-    expect(store.messages.thread(slack.id).map((message) => message.text)).toEqual(['hello']);
-    expect(store.jobs.open().map((job) => job.messageId)).toEqual([messageId]);
-    const web = store.conversations.findOrCreate({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }, 2000);
-    expect(store.conversations.find({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' })?.id).toBe(web.id);
+    expect((await store.messages.thread(slack.id)).map((message) => message.text)).toEqual(['hello']);
+    expect((await store.jobs.open()).map((job) => job.messageId)).toEqual([messageId]);
+    const web = await store.conversations.findOrCreate({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }, 2000);
+    expect((await store.conversations.find({ platform: 'web', workspaceId: 'playground', channelId: 'general', threadKey: 't1' }))?.id).toBe(web.id);
     // Foreign keys are enforced again: a message of a missing conversation is refused.
     expect(() => db.prepare("INSERT INTO messages (conversation_id, platform_message_id, author_id, author_name, role, text, created_at) VALUES (999, 'x', 'u', 'n', 'user', 't', 1)").run()).toThrow(/FOREIGN KEY/);
-    store.close();
+    await store.close();
   });
 });

@@ -56,7 +56,7 @@ describe('playground HTTP API', () => {
   const storedFiles = () => readdirSync(uploadsDir);
 
   it('starts a thread, answers it, and reads it back', async () => {
-    expect(h.health.snapshot().web).toBe('ready');
+    expect((await h.health.snapshot()).web).toBe('ready');
     const created = await json('/api/threads', { author: 'Ann', text: 'hello there' });
     expect(created.status).toBe(201);
     const { threadId } = (await created.json()) as { threadId: string };
@@ -85,7 +85,7 @@ describe('playground HTTP API', () => {
     expect(response.status).toBe(status);
     expect(((await response.json()) as { error: string }).error).toMatch(message);
     await h.core.idle();
-    expect(storedThreads()).toEqual([]);
+    expect(await storedThreads()).toEqual([]);
     expect(h.anthropic.messageRequests()).toEqual([]);
   });
 
@@ -99,7 +99,7 @@ describe('playground HTTP API', () => {
       expect(post.status).toBe(404);
     }
     await h.core.idle();
-    expect(storedThreads()).toEqual([]);
+    expect(await storedThreads()).toEqual([]);
   });
 
   it('refuses an upload over the limit with 413 and keeps no file', async () => {

@@ -52,8 +52,9 @@ describe('playground answer controls over HTTP', () => {
     const answer = (await entries(threadId)).find((entry) => entry.author.kind === 'self') as Entry;
     return { threadId, answer };
   };
-  const storedVote = (answerMessageId: string, userId: string) => {
-    const row = h.store.messages.thread(h.store.conversations.recent('web', 0)[0]!.conversation.id).find((message) => message.platformMessageId === answerMessageId);
+  const storedVote = async (answerMessageId: string, userId: string) => {
+    const [recent] = await h.store.conversations.recent('web', 0);
+    const row = (await h.store.messages.thread(recent!.conversation.id)).find((message) => message.platformMessageId === answerMessageId);
     return row === undefined ? undefined : h.store.answers.voteOf(row.id, userId);
   };
 
@@ -66,14 +67,14 @@ describe('playground answer controls over HTTP', () => {
     const up = await json('/api/controls', { actor: 'Ann', control: controls.up });
     expect(up.status).toBe(200);
     expect(await up.json()).toEqual({ text: expect.stringContaining('👍') });
-    expect(storedVote(answer.messageId, 'web:ann')).toBe('up');
+    expect(await storedVote(answer.messageId, 'web:ann')).toBe('up');
 
     const down = await json('/api/controls', { actor: 'Bob', control: controls.down });
     expect(((await down.json()) as { text: string }).text).toContain('👎');
     // Ann changes her mind: only her latest vote counts.
     await json('/api/controls', { actor: 'ann', control: controls.down });
-    expect(storedVote(answer.messageId, 'web:ann')).toBe('down');
-    expect(storedVote(answer.messageId, 'web:bob')).toBe('down');
+    expect(await storedVote(answer.messageId, 'web:ann')).toBe('down');
+    expect(await storedVote(answer.messageId, 'web:bob')).toBe('down');
 
     const usage = (await (await json('/api/admin/usage', { actor: 'Ann', fields: { days: 7 } })).json()) as { text: string };
     expect(usage.text).toContain('0 👍, 2 👎');
@@ -123,6 +124,6 @@ describe('playground answer controls over HTTP', () => {
     const response = await send(answer.controls!.up);
     expect(response.status).toBe(status);
     expect(((await response.json()) as { error: string }).error).toMatch(message);
-    expect(storedVote(answer.messageId, 'web:ann')).toBeUndefined();
+    expect(await storedVote(answer.messageId, 'web:ann')).toBeUndefined();
   });
 });

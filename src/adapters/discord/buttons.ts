@@ -39,7 +39,7 @@ export function answerComponents(row: ButtonRow, answerId: string | undefined): 
 export async function handleButton(interaction: ButtonInteraction, core: ChatCore, logger: Logger): Promise<void> {
   // In a server, Manage Server makes an admin (as for the slash commands); in a DM only the asker is there.
   const isAdmin = interaction.inGuild() && interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild);
-  const reply = core.pressControl({
+  const reply = await core.pressControl({
     platform: 'discord',
     workspaceId: interaction.guildId ?? 'dm',
     controlId: interaction.customId,

@@ -155,7 +155,7 @@ export async function handleCommand(interaction: ChatInputCommandInteraction, co
       return;
     case 'usage': {
       const days = interaction.options.getInteger('days') ?? 7;
-      const result = context.core.runUsageCommand({
+      const result = await context.core.runUsageCommand({
         platform: 'discord',
         workspaceId: interaction.guildId,
         actor,
@@ -171,7 +171,7 @@ export async function handleCommand(interaction: ChatInputCommandInteraction, co
         return;
       }
       const thread: ThreadRef = { platform: 'discord', workspaceId: interaction.guildId, channelId, threadKey: interaction.channelId };
-      await reply(interaction, context.core.forgetThread(thread, actor).text);
+      await reply(interaction, (await context.core.forgetThread(thread, actor)).text);
       return;
     }
     default:
@@ -204,7 +204,7 @@ async function handleInstructions(
     }
     text = text === undefined ? read.text : `${text}\n\n${read.text}`;
   }
-  const result = context.core.runInstructionsCommand({
+  const result = await context.core.runInstructionsCommand({
     platform: 'discord',
     workspaceId: where.guildId,
     channelId: where.channelId,

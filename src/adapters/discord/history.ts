@@ -56,7 +56,7 @@ export interface CatchUpOptions {
 /** Reads back what was said in recently active threads while there was no session. */
 export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
   let recorded = 0;
-  for (const { thread, lastMessageId } of core.recentThreads('discord', options.activeSince)) {
+  for (const { thread, lastMessageId } of await core.recentThreads('discord', options.activeSince)) {
     try {
       const channel = await options.fetchChannel(thread.threadKey);
       if (channel === null) continue;
@@ -66,7 +66,7 @@ export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, 
         if (page.size === 0) break;
         const messages = [...page.values()].sort(bySnowflake);
         const old = messages.filter((message) => message.createdTimestamp < options.answerSince);
-        core.ingest(old.map((message) => toInbound(message, thread, bot)));
+        await core.ingest(old.map((message) => toInbound(message, thread, bot)));
         // In order: the core keeps each thread's messages in the order they are handed over.
         for (const message of messages.slice(old.length)) options.replay(message);
         recorded += messages.length;

@@ -96,7 +96,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       thread = threadFromChannelMessage(message);
       // Where /settings turns the bot off (or the author lacks the roles), the short refusal goes in the channel: no thread.
       const inbound = toInbound(message, thread, bot);
-      if (!core.answersAllowed(inbound)) {
+      if (!(await core.answersAllowed(inbound))) {
         if (target !== undefined) await core.handle(inbound, { sink: sinkFor(target, message.id) });
         return;
       }

@@ -46,7 +46,7 @@ export function registerAssistantPanel(app: App, deps: AssistantPanelDeps): void
     if (where === undefined) return;
     later('greeting', async () => {
       const viewing = await viewedChannel(client, (event as AssistantThreadEvent).assistant_thread?.context?.channel_id);
-      const { greeting, prompts } = core.assistantThreadStarted(where.thread, viewing);
+      const { greeting, prompts } = await core.assistantThreadStarted(where.thread, viewing);
       await client.assistant.threads.setSuggestedPrompts({ channel_id: where.channel, thread_ts: where.threadTs, title: 'Try one of these:', prompts: [...prompts] as never });
       await client.chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, text: greeting });
     });
@@ -56,17 +56,18 @@ export function registerAssistantPanel(app: App, deps: AssistantPanelDeps): void
     const where = threadOf(event as AssistantThreadEvent, body);
     if (where === undefined) return;
     later('context change', async () => {
-      core.assistantContextChanged(where.thread, await viewedChannel(client, (event as AssistantThreadEvent).assistant_thread?.context?.channel_id));
+      await core.assistantContextChanged(where.thread, await viewedChannel(client, (event as AssistantThreadEvent).assistant_thread?.context?.channel_id));
     });
   });
 }
 
 /** A question in a DM thread: the first one of an assistant thread names it. */
 export function titleAssistantThread(client: webApi.WebClient, core: ChatCore, thread: ThreadRef, question: string, logger: Logger): void {
-  const title = core.assistantTitle(thread, question);
-  if (title === undefined) return;
   const [channel, threadTs] = thread.threadKey.split(':') as [string, string];
-  client.assistant.threads.setTitle({ channel_id: channel, thread_ts: threadTs, title }).catch((error: unknown) => logger.warn({ err: error }, 'could not set the assistant thread title'));
+  core
+    .assistantTitle(thread, question)
+    .then((title) => (title === undefined ? undefined : client.assistant.threads.setTitle({ channel_id: channel, thread_ts: threadTs, title })))
+    .catch((error: unknown) => logger.warn({ err: error }, 'could not set the assistant thread title'));
 }
 
 async function viewedChannel(client: webApi.WebClient, channelId: string | undefined): Promise<ViewedChannel | null> {

@@ -58,7 +58,7 @@ export function registerAnswerButtons(app: App, deps: { core: ChatCore; logger: 
       // After the ack: users.info (for admins) may take a moment, and Slack wants the ack in 3 s.
       void (async () => {
         const actor = await admins.check(user, payload.user?.name ?? payload.user?.username ?? user);
-        const reply = core.pressControl({
+        const reply = await core.pressControl({
           platform: 'slack',
           workspaceId: payload.team?.id ?? payload.user?.team_id ?? deps.team(),
           controlId: value,

@@ -111,20 +111,21 @@ export function registerSlackCommands(app: App, options: SlackCommandOptions): v
   command('/usage', async (invocation) => {
     const actor = await actorOf(invocation, options.admins);
     const days = [1, 7, 30].includes(Number(invocation.text.trim())) ? Number(invocation.text.trim()) : 7;
-    return options.core.runUsageCommand({
+    const reply = await options.core.runUsageCommand({
       platform: 'slack',
       workspaceId: invocation.team_id,
       actor,
       days,
       label: (kind, id) => (kind === 'channel' ? `<#${id}>` : `<@${id}>`),
-    }).text;
+    });
+    return reply.text;
   });
   command('/forget', async (invocation) => {
     const link = parseThreadLink(invocation.text);
     if (link === undefined) return 'Usage: `/forget <link to the thread>` (use "Copy link" on the thread\'s first message).';
     const actor = await actorOf(invocation, options.admins);
     const thread: ThreadRef = { platform: 'slack', workspaceId: invocation.team_id, channelId: link.channel, threadKey: `${link.channel}:${link.threadTs}` };
-    return options.core.forgetThread(thread, actor).text;
+    return (await options.core.forgetThread(thread, actor)).text;
   });
 }
 
@@ -132,7 +133,7 @@ async function instructions(command: SlashCommand, options: SlackCommandOptions)
   const parsed = parseInstructionsText(command.text);
   if (parsed.kind === 'usage') return usage('slack');
   const actor = await actorOf(command, options.admins);
-  return options.core.runInstructionsCommand({
+  const reply = await options.core.runInstructionsCommand({
     platform: 'slack',
     workspaceId: command.team_id,
     channelId: command.channel_id,
@@ -140,7 +141,8 @@ async function instructions(command: SlashCommand, options: SlackCommandOptions)
     action: parsed.action,
     scope: parsed.scope,
     text: parsed.text,
-  }).text;
+  });
+  return reply.text;
 }
 
 async function actorOf(command: SlashCommand, admins: SlackAdmins) {

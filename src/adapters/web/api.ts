@@ -68,8 +68,8 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
   const commands = adminCommands(core);
 
   const threadRef = (threadId: string): ThreadRef => ({ platform: 'web', workspaceId: WORKSPACE_ID, channelId: CHANNEL_ID, threadKey: threadId });
-  const existingThread = (threadId: string): ThreadEntry[] => {
-    const entries = THREAD_ID.test(threadId) ? core.readThread(threadRef(threadId)) : undefined;
+  const existingThread = async (threadId: string): Promise<ThreadEntry[]> => {
+    const entries = THREAD_ID.test(threadId) ? await core.readThread(threadRef(threadId)) : undefined;
     if (entries === undefined) throw new HttpError(404, `There is no thread ${JSON.stringify(threadId)}.`);
     return entries;
   };
@@ -131,7 +131,7 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
     if (method === 'GET' && isStaticPath(path)) return serveStatic(path, res);
     if (method === 'GET' && path === '/api/events') return hub.subscribe(req, res);
     if (method === 'GET' && path === '/api/threads') {
-      const threads = core.listThreads('web', WORKSPACE_ID).map((summary) => ({ id: summary.thread.threadKey, title: summary.title, lastActivityAt: summary.lastActivityAt }));
+      const threads = (await core.listThreads('web', WORKSPACE_ID)).map((summary) => ({ id: summary.thread.threadKey, title: summary.title, lastActivityAt: summary.lastActivityAt }));
       return sendJson(res, 200, { threads });
     }
     if (method === 'POST' && path === '/api/threads') {
@@ -146,9 +146,9 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
     const segments = path.split('/').filter((segment) => segment !== '');
     if (segments[0] !== 'api' || segments.length < 3) throw new HttpError(404, `Nothing at ${method} ${path}.`);
     const [, collection, id = '', action] = segments.map(decodeSegment);
-    if (collection === 'threads' && method === 'GET' && action === undefined) return sendJson(res, 200, { threadId: id, entries: existingThread(id).map(withControls) });
+    if (collection === 'threads' && method === 'GET' && action === undefined) return sendJson(res, 200, { threadId: id, entries: (await existingThread(id)).map(withControls) });
     if (collection === 'threads' && method === 'POST' && action === 'messages') {
-      existingThread(id);
+      await existingThread(id);
       const input = await parseMessage(req);
       return sendJson(res, 202, { message: await post(id, input, false) });
     }
@@ -201,7 +201,7 @@ export function createWebApi(options: WebApiOptions): (req: IncomingMessage, res
     const parsed = controlBody.safeParse(await readJson(req, MAX_JSON_BYTES));
     if (!parsed.success) throw new HttpError(400, describe(parsed.error));
     const { actor, control } = parsed.data;
-    const reply = core.pressControl({ platform: 'web', workspaceId: WORKSPACE_ID, controlId: control, actor: { id: participantId(actor), name: actor, isAdmin: true } });
+    const reply = await core.pressControl({ platform: 'web', workspaceId: WORKSPACE_ID, controlId: control, actor: { id: participantId(actor), name: actor, isAdmin: true } });
     sendJson(res, 200, reply.text === undefined ? {} : { text: reply.text });
   }
 

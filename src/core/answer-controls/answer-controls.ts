@@ -21,7 +21,7 @@ export interface AnswerControlsOptions {
   /** Answers `question` again in place of `answer`; resolves when it is done (shown and stored, or explained). */
   readonly regenerate: (conversation: Conversation, question: StoredMessage, answer: StoredAnswer) => Promise<void>;
   /** Why no new answer may be written in this conversation now (`/settings`: answers off), if so. */
-  readonly answersRefused?: (conversation: Conversation) => string | undefined;
+  readonly answersRefused?: (conversation: Conversation) => Promise<string | undefined>;
 }
 
 interface LiveAnswer {
@@ -59,7 +59,7 @@ export class AnswerControls {
   }
 
   /** Decides a press; quick (a regeneration runs on after the reply). `text` is for the presser alone. */
-  press(press: ControlPress): ControlReply {
+  async press(press: ControlPress): Promise<ControlReply> {
     const parsed = parseControlId(press.controlId);
     const log = this.options.logger.child({ platform: press.platform, user: press.actor.id, control: press.controlId });
     if (parsed === undefined) {
@@ -67,8 +67,8 @@ export class AnswerControls {
       return { text: "I don't recognise this button." };
     }
     const { store } = this.options;
-    const question = store.messages.get(parsed.questionId);
-    const conversation = question === undefined ? undefined : store.conversations.get(question.conversationId);
+    const question = await store.messages.get(parsed.questionId);
+    const conversation = question === undefined ? undefined : await store.conversations.get(question.conversationId);
     if (
       question === undefined ||
       question.deletedAt !== null ||
@@ -89,12 +89,13 @@ export class AnswerControls {
         return {};
       }
       case 'regen': {
-        const answer = store.answers.answerTo(question.id);
+        const answer = await store.answers.answerTo(question.id);
         if (answer === undefined || answer.text === '') return { text: FORGOTTEN_TEXT };
         if (!mayControl) return { text: 'Only the person who asked or an admin can regenerate this answer.' };
-        if (this.live.has(question.id) || this.regenerating.has(question.id)) return { text: 'This answer is already being written; wait for it to finish.' };
-        const refused = this.options.answersRefused?.(conversation);
+        const refused = await this.options.answersRefused?.(conversation);
         if (refused !== undefined) return { text: refused };
+        // Checked and marked with no await between: two quick presses start one regeneration.
+        if (this.live.has(question.id) || this.regenerating.has(question.id)) return { text: 'This answer is already being written; wait for it to finish.' };
         this.regenerating.add(question.id);
         log.info('regenerating an answer');
         void this.options
@@ -105,9 +106,9 @@ export class AnswerControls {
       }
       case 'up':
       case 'down': {
-        const answer = store.answers.answerTo(question.id);
+        const answer = await store.answers.answerTo(question.id);
         if (answer === undefined || answer.text === '') return { text: FORGOTTEN_TEXT };
-        store.answers.vote({
+        await store.answers.vote({
           answerId: answer.id,
           userId: press.actor.id,
           vote: parsed.action,

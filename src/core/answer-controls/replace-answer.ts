@@ -8,7 +8,7 @@ import type { Store } from '../../store/index.js';
 import type { StoredMessage } from '../../store/types.js';
 import type { PostedIds } from '../types.js';
 
-export function replaceStoredAnswer(store: Store, old: StoredAnswer, question: StoredMessage, text: string, posted: PostedIds, at: number): void {
+export async function replaceStoredAnswer(store: Store, old: StoredAnswer, question: StoredMessage, text: string, posted: PostedIds, at: number): Promise<void> {
   const [first, ...rest] = posted;
   if (first === undefined) return;
   const base = {
@@ -22,16 +22,16 @@ export function replaceStoredAnswer(store: Store, old: StoredAnswer, question: S
   } as const;
   let firstId = old.id;
   if (first === old.platformMessageIds[0]) {
-    store.messages.edit(old.id, text, at);
+    await store.messages.edit(old.id, text, at);
   } else {
     // The first message could not be edited (deleted meanwhile): the answer lives in new messages.
-    store.messages.softDelete(old.id, at);
-    firstId = store.messages.insert({ ...base, platformMessageId: first, text }) ?? old.id;
+    await store.messages.softDelete(old.id, at);
+    firstId = (await store.messages.insert({ ...base, platformMessageId: first, text })) ?? old.id;
   }
   const oldParts = new Map(old.platformMessageIds.slice(1).map((id, index) => [id, old.partIds[index] as number]));
   for (const id of rest) {
     if (oldParts.has(id) && firstId === old.id) oldParts.delete(id);
-    else store.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId });
+    else await store.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId });
   }
-  for (const rowId of oldParts.values()) store.messages.softDelete(rowId, at);
+  for (const rowId of oldParts.values()) await store.messages.softDelete(rowId, at);
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { ThreadlineError } from '../../errors.js';
 import type { StoredAnswer } from '../../store/answers.js';
+import type { Store } from '../../store/index.js';
 import type { Conversation, StoredMessage } from '../../store/types.js';
 import { replaceStoredAnswer } from '../answer-controls/replace-answer.js';
 import type { HandleOutcome, PostedIds, ReplySink } from '../types.js';
@@ -26,7 +27,7 @@ export class AnswerRecords extends ChatPart {
       // A failed regeneration leaves the old answer standing, shown and stored.
       try {
         posted = await sink.finish({ text: replacing.text, note: `Could not regenerate: ${userText}` });
-        this.store.transaction(() => replaceStoredAnswer(this.store, replacing, message, replacing.text, posted, this.now()));
+        await this.store.transaction((tx) => replaceStoredAnswer(tx, replacing, message, replacing.text, posted, this.now()));
       } catch (error) {
         log.error({ err: error }, 'could not restore the answer after a failed regeneration');
       }
@@ -35,36 +36,41 @@ export class AnswerRecords extends ChatPart {
     try {
       posted = await sink.fail(userText, failure.code);
       // Recorded with no text, so a later history read does not bring the apology back as an answer.
-      this.storeReply(message.conversationId, message, '', posted);
+      await this.storeReply(message.conversationId, message, '', posted);
     } catch (error) {
       log.error({ err: error }, 'could not tell the user about the failure');
     }
-    if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
+    if (jobId !== null) await this.store.jobs.finish(jobId, 'failed', this.now());
     return { kind: 'failed', code: failure.code, postedIds: posted };
   }
 
-  storeReply(conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): void {
+  /** Records the posted reply in a transaction of its own. */
+  async storeReply(conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): Promise<void> {
+    if (posted.length === 0) return;
+    await this.store.transaction((tx) => this.recordReply(tx, conversationId, answering, text, posted));
+  }
+
+  /** Records the posted reply inside the caller's transaction `tx` (no savepoint: one round trip less each way on PostgreSQL). */
+  async recordReply(tx: Store, conversationId: number, answering: StoredMessage, text: string, posted: PostedIds): Promise<void> {
     const [first, ...rest] = posted;
     if (first === undefined) return;
     const at = this.now();
-    this.store.transaction(() => {
-      const base = {
-        conversationId,
-        authorId: 'self',
-        authorName: 'threadline',
-        authorKind: 'self',
-        role: 'assistant',
-        createdAt: at,
-        replyToMessageId: answering.id,
-      } as const;
-      const firstId = this.store.messages.insert({ ...base, platformMessageId: first, text });
-      for (const id of rest) this.store.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId ?? null });
-      this.store.conversations.touch(conversationId, at);
-    });
+    const base = {
+      conversationId,
+      authorId: 'self',
+      authorName: 'threadline',
+      authorKind: 'self',
+      role: 'assistant',
+      createdAt: at,
+      replyToMessageId: answering.id,
+    } as const;
+    const firstId = await tx.messages.insert({ ...base, platformMessageId: first, text });
+    for (const id of rest) await tx.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId ?? null });
+    await tx.conversations.touch(conversationId, at);
   }
 
-  recordUsage(conversation: Conversation, message: StoredMessage, result: TurnResult, model: string): void {
-    this.store.usage.record({
+  async recordUsage(store: Store, conversation: Conversation, message: StoredMessage, result: TurnResult, model: string): Promise<void> {
+    await store.usage.record({
       conversationId: conversation.id,
       platform: conversation.platform,
       workspaceId: conversation.workspaceId,

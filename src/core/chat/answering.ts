@@ -5,6 +5,7 @@
  */
 import { ThreadlineError, isThreadlineError } from '../../errors.js';
 import type { StoredAnswer } from '../../store/answers.js';
+import type { Store } from '../../store/index.js';
 import type { Conversation, StoredMessage } from '../../store/types.js';
 import type { AnswerControls } from '../answer-controls/answer-controls.js';
 import { replaceStoredAnswer } from '../answer-controls/replace-answer.js';
@@ -94,7 +95,7 @@ export class Answering extends ChatPart {
               : // A regeneration that broke leaves the old answer, as stored.
                 await sink.finish({ text: replacing.text, note: 'Could not regenerate: something went wrong on my side.' });
         }
-        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
+        if (jobId !== null) await this.store.jobs.finish(jobId, 'failed', this.now());
       } catch {
         // The database or the platform itself may be what failed; the job is retried at the next start.
       }
@@ -106,14 +107,14 @@ export class Answering extends ChatPart {
 
   /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
   private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
-    const message = this.store.messages.live(conversationId, messageId);
+    const message = await this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
-      if (jobId !== null) this.store.jobs.finish(jobId, 'dropped', this.now());
+      if (jobId !== null) await this.store.jobs.finish(jobId, 'dropped', this.now());
       return { kind: 'ignored', reason: 'deleted' };
     }
-    const conversation = this.store.conversations.get(conversationId) as Conversation;
+    const conversation = (await this.store.conversations.get(conversationId)) as Conversation;
     const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
-    const rules = this.rulesFor(this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId).model.value);
+    const rules = this.rulesFor((await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId)).model.value);
     const sink = makeSink();
     try {
       await sink.start({ answerId: String(message.id) });
@@ -124,9 +125,9 @@ export class Answering extends ChatPart {
 
     let result: TurnResult;
     let userNotes: readonly string[] = [];
-    let web = this.webTools.plan(refOf(conversation), rules.id);
+    let web = await this.webTools.plan(refOf(conversation), rules.id);
     try {
-      const system = this.systemPrompt.prepareSystem(conversation, message, rules);
+      const system = await this.systemPrompt.prepareSystem(conversation, message, rules);
       let shrunk = false;
       for (let attempt = 1; ; attempt += 1) {
         const next = await this.requests.next(conversation, message.id, system, log, rules);
@@ -134,12 +135,12 @@ export class Answering extends ChatPart {
         const { assembled } = next;
         try {
           const withTools = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
-          const request = withThinking(this.panel.withViewedChannel(withTools, conversation), rules, this.options.thinking ?? 'off');
+          const request = withThinking(await this.panel.withViewedChannel(withTools, conversation), rules, this.options.thinking ?? 'off');
           result = await completeTurn(this.options.model, request, {
             onText: (text) => sink.progress?.(text),
             onThinking: () => sink.thinking?.(),
             onActivity: (activity) => sink.activity?.(activity),
-            onUnfinished: (partial) => this.records.recordUsage(conversation, message, partial, rules.id),
+            onUnfinished: (partial) => this.records.recordUsage(this.store, conversation, message, partial, rules.id),
             signal: tracked.signal,
             lane: threadKey(refOf(conversation)),
           });
@@ -157,7 +158,7 @@ export class Answering extends ChatPart {
             shrunk = true;
             continue;
           }
-          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? this.requests.unreachableImage(failure, assembled.request, conversation.id) : undefined;
+          const unreachable = attempt < IMAGE_FALLBACK_ATTEMPTS ? await this.requests.unreachableImage(failure, assembled.request, conversation.id) : undefined;
           if (unreachable === undefined) throw error;
           log.warn({ attachment: unreachable.name }, 'the API could not download an attachment URL; replacing it');
           await this.pipeline.replaceUnreachable(this.platforms.get(conversation.platform), unreachable);
@@ -178,15 +179,15 @@ export class Answering extends ChatPart {
     if (stopped) log.info('answer stopped by the user');
 
     // Tokens were spent whatever happens next; on success this joins the answer's one commit.
-    const recordUsage = () => this.records.recordUsage(conversation, message, result, rules.id);
+    const recordUsage = (store: Store) => this.records.recordUsage(store, conversation, message, result, rules.id);
     if (result.stopReason === 'refusal') {
-      recordUsage();
+      await recordUsage(this.store);
       log.info({ requestId: result.requestId, category: result.refusal?.category }, 'model refused');
       return this.records.failWith(jobId, message, sink, refusalMessage(result.refusal), new ThreadlineError('model_refused', 'refused'), log, replacing);
     }
     const outcome = turnOutcome(result.text, result.content, result.stopReason);
     if (result.text.trim() === '') {
-      recordUsage();
+      await recordUsage(this.store);
       log.warn({ requestId: result.requestId, stopReason: result.stopReason }, 'model returned no text');
       if (stopped) return this.records.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
       return this.records.failWith(jobId, message, sink, outcome.emptyMessage ?? 'Claude returned an empty answer. Please rephrase and try again.', new ThreadlineError('model_unavailable', 'empty answer'), log, replacing);
@@ -201,18 +202,18 @@ export class Answering extends ChatPart {
       const code = isThreadlineError(error) ? error.code : 'platform_post_failed';
       log.error({ err: error, code }, 'could not post the answer');
       this.metrics.error('platform', code);
-      this.store.transaction(() => {
-        recordUsage();
-        if (jobId !== null) this.store.jobs.finish(jobId, 'failed', this.now());
+      await this.store.transaction(async (tx) => {
+        await recordUsage(tx);
+        if (jobId !== null) await tx.jobs.finish(jobId, 'failed', this.now());
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
     // One commit for the answer, its usage and its job.
-    this.store.transaction(() => {
-      if (replacing === undefined) this.records.storeReply(conversation.id, message, outcome.storedText, posted);
-      else replaceStoredAnswer(this.store, replacing, message, outcome.storedText, posted, this.now());
-      recordUsage();
-      if (jobId !== null) this.store.jobs.finish(jobId, 'done', this.now());
+    await this.store.transaction(async (tx) => {
+      if (replacing === undefined) await this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted);
+      else await replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now());
+      await recordUsage(tx);
+      if (jobId !== null) await tx.jobs.finish(jobId, 'done', this.now());
     });
     return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
   }

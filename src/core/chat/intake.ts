@@ -53,24 +53,24 @@ export class Intake extends ChatPart {
     return this.queue.run(threadKey(thread), async () => this.changes.delete(thread, messageId));
   }
 
-  ingest(msgs: readonly InboundMessage[]): void {
-    this.store.transaction(() => {
+  async ingest(msgs: readonly InboundMessage[]): Promise<void> {
+    await this.store.transaction(async (tx) => {
       for (const msg of msgs) {
-        const conversation = this.store.conversations.find(msg.thread);
+        const conversation = await tx.conversations.find(msg.thread);
         if (conversation === undefined) continue;
-        this.store.messages.insert(this.toNewMessage(conversation.id, msg));
-        this.store.conversations.touch(conversation.id, msg.createdAt);
+        await tx.messages.insert(this.toNewMessage(conversation.id, msg));
+        await tx.conversations.touch(conversation.id, msg.createdAt);
       }
     });
   }
 
   private async intakeMessage(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
-    let conversation = this.store.conversations.find(msg.thread);
+    const conversation = await this.store.conversations.find(msg.thread);
     if (conversation === undefined && this.changes.takeDeletedEarly(msg.thread, msg.messageId)) return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
-    const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && this.isEngaged(conversation.id);
+    const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && (await this.isEngaged(conversation.id));
     const wantsAnswer = addressed || followUp;
-    const refusal = wantsAnswer ? this.refusalFor(msg) : undefined;
+    const refusal = wantsAnswer ? await this.refusalFor(msg) : undefined;
     if (refusal !== undefined) return this.intakeRefused(msg, conversation, addressed, refusal);
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
@@ -85,43 +85,43 @@ export class Intake extends ChatPart {
       }
     }
 
-    return this.store.transaction(() => {
+    const known = conversation;
+    return this.store.transaction(async (tx): Promise<IntakeResult> => {
       for (const key of msg.dedupeKeys ?? []) {
-        if (!this.store.events.claim(key, this.now())) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+        if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
       }
-      const isNew = conversation === undefined;
-      conversation ??= this.store.conversations.findOrCreate(msg.thread, this.now());
-      if (isNew) {
+      const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
+      if (known === undefined) {
         for (const earlier of history) {
-          if (this.store.messages.insert(this.toNewMessage(conversation.id, earlier)) !== undefined) this.backfilled.add(conversation.id, earlier.messageId);
+          if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) this.backfilled.add(conversation.id, earlier.messageId);
         }
-        this.store.conversations.markBackfilled(conversation.id);
+        await tx.conversations.markBackfilled(conversation.id);
       }
-      let rowId = this.store.messages.insert(this.toNewMessage(conversation.id, msg));
+      let rowId = await tx.messages.insert(this.toNewMessage(conversation.id, msg));
       if (rowId === undefined) {
-        const existing = this.store.messages.find(conversation.id, msg.messageId);
+        const existing = await tx.messages.find(conversation.id, msg.messageId);
         // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
         const firstDelivery = this.backfilled.take(conversation.id, msg.messageId);
-        if (!firstDelivery || existing === undefined || this.store.jobs.forMessage(existing.id) !== undefined) {
-          return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
+        if (!firstDelivery || existing === undefined || (await tx.jobs.forMessage(existing.id)) !== undefined) {
+          return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
         }
         rowId = existing.id;
       }
-      this.store.conversations.touch(conversation.id, msg.createdAt);
+      await tx.conversations.touch(conversation.id, msg.createdAt);
       // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
-      if (this.changes.applyEarly(msg.thread, msg.messageId, rowId)?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } } as const;
-      if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } } as const;
-      const limit = this.limits.checkLimits(msg);
-      if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit } as const;
-      const jobId = this.store.jobs.create(rowId, conversation.id, this.now());
-      if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
-      return { kind: 'job', jobId, conversationId: conversation.id, messageId: rowId } as const;
+      if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
+      if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
+      const limit = await this.limits.checkLimits(tx, msg);
+      if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
+      const jobId = await tx.jobs.create(rowId, conversation.id, this.now());
+      if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+      return { kind: 'job', jobId, conversationId: conversation.id, messageId: rowId };
     });
   }
 
   /** `/settings` forbids answering `msg`: what to say instead, or undefined. */
-  refusalFor(msg: InboundMessage): AnswerRefusal | undefined {
-    return answerRefusal(this.settings.effective(msg.thread.platform, msg.thread.workspaceId, msg.thread.channelId), msg);
+  async refusalFor(msg: InboundMessage): Promise<AnswerRefusal | undefined> {
+    return answerRefusal(await this.settings.effective(msg.thread.platform, msg.thread.workspaceId, msg.thread.channelId), msg);
   }
 
   /**
@@ -129,18 +129,18 @@ export class Intake extends ChatPart {
    * already (the history stays whole for when answers are back), otherwise left alone, and a
    * mention or DM is told why, once (redeliveries are claimed like any event).
    */
-  private intakeRefused(msg: InboundMessage, conversation: Conversation | undefined, addressed: boolean, refusal: AnswerRefusal) {
-    return this.store.transaction(() => {
+  private intakeRefused(msg: InboundMessage, conversation: Conversation | undefined, addressed: boolean, refusal: AnswerRefusal): Promise<IntakeResult> {
+    return this.store.transaction(async (tx): Promise<IntakeResult> => {
       const duplicate = { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
-      for (const key of msg.dedupeKeys ?? []) if (!this.store.events.claim(key, this.now())) return duplicate;
+      for (const key of msg.dedupeKeys ?? []) if (!(await tx.events.claim(key, this.now()))) return duplicate;
       if (conversation !== undefined) {
-        if (this.store.messages.insert(this.toNewMessage(conversation.id, msg)) === undefined) return duplicate;
-        this.store.conversations.touch(conversation.id, msg.createdAt);
-      } else if (!this.store.events.claim(`refused:${threadKey(msg.thread)}:${msg.messageId}`, this.now())) {
+        if ((await tx.messages.insert(this.toNewMessage(conversation.id, msg))) === undefined) return duplicate;
+        await tx.conversations.touch(conversation.id, msg.createdAt);
+      } else if (!(await tx.events.claim(`refused:${threadKey(msg.thread)}:${msg.messageId}`, this.now()))) {
         return duplicate;
       }
       this.logger.info({ platform: msg.thread.platform, channel: msg.thread.channelId, user: msg.author.id, code: refusal.code }, 'not answering: /settings');
-      return addressed ? ({ kind: 'refused', refusal } as const) : ({ kind: 'done', outcome: { kind: 'recorded' } } as const);
+      return addressed ? { kind: 'refused', refusal } : { kind: 'done', outcome: { kind: 'recorded' } };
     });
   }
 
@@ -159,13 +159,13 @@ export class Intake extends ChatPart {
    * been asked and its answer is still to come (streaming now, or owed from before a restart).
    * A follow-up written while the first answer streams is part of the conversation too.
    */
-  private isEngaged(conversationId: number): boolean {
-    if (this.store.messages.hasAssistantTurn(conversationId)) return true;
+  private async isEngaged(conversationId: number): Promise<boolean> {
+    if (await this.store.messages.hasAssistantTurn(conversationId)) return true;
     // Only until the first answer is stored; the question is usually among the newest messages.
-    const rows = this.store.messages.thread(conversationId);
+    const rows = await this.store.messages.thread(conversationId);
     for (let i = rows.length - 1; i >= 0; i -= 1) {
       const row = rows[i] as StoredMessage;
-      if (row.role === 'user' && this.store.jobs.forMessage(row.id) !== undefined) return true;
+      if (row.role === 'user' && (await this.store.jobs.forMessage(row.id)) !== undefined) return true;
     }
     return false;
   }

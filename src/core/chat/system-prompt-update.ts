@@ -13,18 +13,19 @@ export class SystemPromptUpdate {
    * changed instructions as a system message after the turn being answered; elsewhere the
    * prompt is rebuilt.
    */
-  prepareSystem(conversation: Conversation, answering: StoredMessage, rules: ModelRules): string {
-    const instructions = this.effectiveInstructions(conversation);
+  async prepareSystem(conversation: Conversation, answering: StoredMessage, rules: ModelRules): Promise<string> {
+    const instructions = await this.effectiveInstructions(conversation);
     const current = buildSystemPrompt(conversation.platform, instructions);
-    if (conversation.systemPrompt === null || !rules.midConversationSystem || !this.store.messages.hasAssistantTurn(conversation.id)) {
+    if (conversation.systemPrompt === null || !rules.midConversationSystem || !(await this.store.messages.hasAssistantTurn(conversation.id))) {
       if (conversation.systemPrompt !== current || conversation.instructionsRev !== instructions.rev) {
-        this.store.conversations.setSystemPrompt(conversation.id, current, instructions.rev);
+        await this.store.conversations.setSystemPrompt(conversation.id, current, instructions.rev);
       }
       return current;
     }
     if (conversation.instructionsRev !== instructions.rev) {
-      this.store.transaction(() => {
-        this.store.messages.insert({
+      const kept = conversation.systemPrompt;
+      await this.store.transaction(async (tx) => {
+        await tx.messages.insert({
           conversationId: conversation.id,
           platformMessageId: `system:${instructions.rev}:${answering.id}`,
           authorId: 'system',
@@ -35,15 +36,15 @@ export class SystemPromptUpdate {
           createdAt: answering.createdAt,
           replyToMessageId: answering.id,
         });
-        this.store.conversations.setSystemPrompt(conversation.id, conversation.systemPrompt, instructions.rev);
+        await tx.conversations.setSystemPrompt(conversation.id, kept, instructions.rev);
       });
     }
     return conversation.systemPrompt;
   }
 
-  private effectiveInstructions(conversation: Conversation): EffectiveInstructions {
-    const workspace = this.store.instructions.current(conversation.platform, conversation.workspaceId, '');
-    const channel = this.store.instructions.current(conversation.platform, conversation.workspaceId, conversation.channelId);
+  private async effectiveInstructions(conversation: Conversation): Promise<EffectiveInstructions> {
+    const workspace = await this.store.instructions.current(conversation.platform, conversation.workspaceId, '');
+    const channel = await this.store.instructions.current(conversation.platform, conversation.workspaceId, conversation.channelId);
     return {
       workspace: workspace?.text ?? null,
       channel: channel?.text ?? null,

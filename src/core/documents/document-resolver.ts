@@ -42,7 +42,7 @@ export class DocumentResolver {
       if ('reason' in downloaded) return downloaded;
       bytes = downloaded.bytes;
       pages = countPdfPages(bytes) ?? 0;
-      this.options.store.messages.setDocumentPages(attachment.id, pages);
+      await this.options.store.messages.setDocumentPages(attachment.id, pages);
     }
     const known = pages === 0 ? null : pages;
     if (services?.urlsArePublic === true) {
@@ -58,7 +58,7 @@ export class DocumentResolver {
     }
     const fileId = await this.upload(bytes, attachment.name, log);
     if (fileId !== undefined) {
-      this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
+      await this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
       return part({ type: 'file', file_id: fileId }, known);
     }
     return part({ type: 'base64', media_type: 'application/pdf', data: Buffer.from(bytes).toString('base64') }, known);
@@ -71,12 +71,12 @@ export class DocumentResolver {
   async replaceUnreachable(services: PlatformServices | undefined, attachment: StoredAttachment, log: Logger): Promise<void> {
     const downloaded = await this.download(services, attachment, log);
     if ('reason' in downloaded) {
-      this.options.store.messages.setAttachmentUnavailable(attachment.id, downloaded.reason);
+      await this.options.store.messages.setAttachmentUnavailable(attachment.id, downloaded.reason);
       return;
     }
     const fileId = await this.upload(downloaded.bytes, attachment.name, log);
-    if (fileId === undefined) this.options.store.messages.setAttachmentUnavailable(attachment.id, 'the document could not be downloaded');
-    else this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
+    if (fileId === undefined) await this.options.store.messages.setAttachmentUnavailable(attachment.id, 'the document could not be downloaded');
+    else await this.options.store.messages.setAnthropicFileId(attachment.id, fileId);
   }
 
   private async download(services: PlatformServices | undefined, attachment: StoredAttachment, log: Logger): Promise<Downloaded> {

@@ -16,24 +16,24 @@ export class MessageChanges {
     private readonly now: () => number,
   ) {}
 
-  edit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): void {
-    const message = this.find(thread, messageId);
+  async edit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
+    const message = await this.find(thread, messageId);
     if (message === undefined) {
       this.tombstones.remember(thread, messageId, { kind: 'edited', at: this.now(), text, ...(attachments === undefined ? {} : { attachments }) });
       return;
     }
     if (message.deletedAt !== null || message.authorKind === 'self') return;
-    this.store.messages.edit(message.id, text, this.now(), attachments?.map(toNewAttachment));
+    await this.store.messages.edit(message.id, text, this.now(), attachments?.map(toNewAttachment));
   }
 
-  delete(thread: ThreadRef, messageId: string): void {
-    const message = this.find(thread, messageId);
+  async delete(thread: ThreadRef, messageId: string): Promise<void> {
+    const message = await this.find(thread, messageId);
     if (message === undefined) {
       this.tombstones.remember(thread, messageId, { kind: 'deleted', at: this.now() });
       return;
     }
     if (message.deletedAt !== null) return;
-    this.store.messages.softDelete(message.id, this.now());
+    await this.store.messages.softDelete(message.id, this.now());
   }
 
   /**
@@ -48,18 +48,18 @@ export class MessageChanges {
 
   /**
    * Applies a change that arrived before its message, now that the message is stored (`rowId`),
-   * inside the create's transaction. Returns the change applied, if any.
+   * inside the create's transaction (`tx`). Returns the change applied, if any.
    */
-  applyEarly(thread: ThreadRef, messageId: string, rowId: number): EarlyChange | undefined {
+  async applyEarly(tx: Store, thread: ThreadRef, messageId: string, rowId: number): Promise<EarlyChange | undefined> {
     const change = this.tombstones.take(thread, messageId);
     if (change === undefined) return undefined;
-    if (change.kind === 'deleted') this.store.messages.softDelete(rowId, change.at);
-    else this.store.messages.edit(rowId, change.text, change.at, change.attachments?.map(toNewAttachment));
+    if (change.kind === 'deleted') await tx.messages.softDelete(rowId, change.at);
+    else await tx.messages.edit(rowId, change.text, change.at, change.attachments?.map(toNewAttachment));
     return change;
   }
 
-  private find(thread: ThreadRef, messageId: string) {
-    const conversation = this.store.conversations.find(thread);
+  private async find(thread: ThreadRef, messageId: string) {
+    const conversation = await this.store.conversations.find(thread);
     return conversation === undefined ? undefined : this.store.messages.find(conversation.id, messageId);
   }
 }

@@ -69,13 +69,13 @@ export class SettingsService {
 
   /**
    * What applies in a channel (Discord threads: pass the parent channel), each value with where
-   * it comes from. Served from memory: every reply may call it.
+   * it comes from. Served from memory (after a scope's first read): every reply may call it.
    */
-  effective(platform: Platform, workspaceId: string, channelId: string): EffectiveSettings {
+  async effective(platform: Platform, workspaceId: string, channelId: string): Promise<EffectiveSettings> {
     return resolveSettings(
       this.options.defaults,
-      this.store.settings.current(platform, workspaceId, ''),
-      this.store.settings.current(platform, workspaceId, channelId),
+      await this.store.settings.current(platform, workspaceId, ''),
+      await this.store.settings.current(platform, workspaceId, channelId),
     );
   }
 
@@ -87,9 +87,9 @@ export class SettingsService {
     }
     switch (command.action) {
       case 'show':
-        return { ok: true, text: this.show(command) };
+        return { ok: true, text: await this.show(command) };
       case 'history':
-        return { ok: true, text: this.history(command) };
+        return { ok: true, text: await this.history(command) };
       case 'set':
         return this.set(command, log);
       case 'clear':
@@ -129,26 +129,26 @@ export class SettingsService {
       if (!modelRules(value.value).known) note = ' I do not know its limits yet, so requests to it follow the most conservative rules.';
     }
     const channelKey = command.scope === 'channel' ? command.channelId : '';
-    this.store.settings.record(command.platform, command.workspaceId, channelKey, key.key, value.value, command.actor, this.now());
+    await this.store.settings.record(command.platform, command.workspaceId, channelKey, key.key, value.value, command.actor, this.now());
     log.info({ scope: command.scope, key: key.key, value: value.value }, 'setting changed');
-    return { ok: true, text: `${this.scopeLabel(command)} \`${key.key}\` set to ${describeStored(key.key, value.value)}. It applies from the next reply in every thread.${note}${this.overriddenNote(command, key.key)}` };
+    return { ok: true, text: `${this.scopeLabel(command)} \`${key.key}\` set to ${describeStored(key.key, value.value)}. It applies from the next reply in every thread.${note}${await this.overriddenNote(command, key.key)}` };
   }
 
-  private clear(command: SettingsCommand, log: Logger): CommandReply {
+  private async clear(command: SettingsCommand, log: Logger): Promise<CommandReply> {
     const key = checkKey(command.key, command.platform);
     if (!key.ok) return { ok: false, text: key.error };
     const channelKey = command.scope === 'channel' ? command.channelId : '';
     const label = this.scopeLabel(command);
-    const current = this.store.settings.current(command.platform, command.workspaceId, channelKey).get(key.key);
+    const current = (await this.store.settings.current(command.platform, command.workspaceId, channelKey)).get(key.key);
     if (current === undefined || current.value === null) return { ok: true, text: `${label} \`${key.key}\` is not set; nothing to clear.` };
-    this.store.settings.record(command.platform, command.workspaceId, channelKey, key.key, null, command.actor, this.now());
+    await this.store.settings.record(command.platform, command.workspaceId, channelKey, key.key, null, command.actor, this.now());
     log.info({ scope: command.scope, key: key.key }, 'setting cleared');
-    const now = this.entry(key.key, this.effective(command.platform, command.workspaceId, command.channelId));
-    return { ok: true, text: `${label} \`${key.key}\` cleared. Here it is now ${now.shown} (${this.origin(key.key, now.sourced, command.platform)}).${this.overriddenNote(command, key.key)}` };
+    const now = this.entry(key.key, await this.effective(command.platform, command.workspaceId, command.channelId));
+    return { ok: true, text: `${label} \`${key.key}\` cleared. Here it is now ${now.shown} (${this.origin(key.key, now.sourced, command.platform)}).${await this.overriddenNote(command, key.key)}` };
   }
 
-  private show(command: SettingsCommand): string {
-    const effective = this.effective(command.platform, command.workspaceId, command.channelId);
+  private async show(command: SettingsCommand): Promise<string> {
+    const effective = await this.effective(command.platform, command.workspaceId, command.channelId);
     const lines = keysFor(command.platform).map((key) => {
       const { shown, sourced } = this.entry(key, effective);
       return `• \`${key}\`: ${shown} (${this.origin(key, sourced, command.platform)})`;
@@ -157,10 +157,10 @@ export class SettingsService {
     return `Settings in this channel (a channel value overrides the ${noun} value):\n${lines.join('\n')}`;
   }
 
-  private history(command: SettingsCommand): string {
+  private async history(command: SettingsCommand): Promise<string> {
     const channelKey = command.scope === 'channel' ? command.channelId : '';
     const what = `${this.scopeLabel(command).toLowerCase()} settings`;
-    const changes = this.store.settings.history(command.platform, command.workspaceId, channelKey, HISTORY_LENGTH);
+    const changes = await this.store.settings.history(command.platform, command.workspaceId, channelKey, HISTORY_LENGTH);
     if (changes.length === 0) return `No changes to the ${what} yet.`;
     const lines = changes.map((change) => {
       const key = change.key as SettingKey;
@@ -198,9 +198,9 @@ export class SettingsService {
   }
 
   /** A server-wide change that this channel does not see, because the channel sets the key itself. */
-  private overriddenNote(command: SettingsCommand, key: SettingKey): string {
+  private async overriddenNote(command: SettingsCommand, key: SettingKey): Promise<string> {
     if (command.scope === 'channel') return '';
-    const own = this.store.settings.current(command.platform, command.workspaceId, command.channelId).get(key);
+    const own = (await this.store.settings.current(command.platform, command.workspaceId, command.channelId)).get(key);
     return own === undefined || own.value === null ? '' : ` This channel keeps its own value (${describeStored(key, own.value)}).`;
   }
 }

@@ -17,12 +17,12 @@ export const DEFAULT_WEB_TOOL_LIMITS: WebToolLimits = { searchMaxUses: 5, fetchM
 
 export interface WebToolsOptions {
   /** Which tools are on for a thread (the `web_search` / `web_fetch` settings); absent: none. */
-  readonly switches?: (thread: ThreadRef) => WebToolSwitches;
+  readonly switches?: (thread: ThreadRef) => Promise<WebToolSwitches>;
   readonly limits?: WebToolLimits;
   /** Web searches per server/workspace per UTC day; 0 or absent: no budget. */
   readonly dailySearchBudget?: number;
   /** Searches a workspace made since a time (the usage store). */
-  readonly searchesSince: (platform: Platform, workspaceId: string, since: number) => number;
+  readonly searchesSince: (platform: Platform, workspaceId: string, since: number) => Promise<number>;
   readonly now: () => number;
 }
 
@@ -41,13 +41,13 @@ export class WebTools {
   constructor(private readonly options: WebToolsOptions) {}
 
   /** The tools one reply may use. Decided once per reply: a paused turn continues with the same list. */
-  plan(thread: ThreadRef, modelId: string): WebToolPlan {
+  async plan(thread: ThreadRef, modelId: string): Promise<WebToolPlan> {
     if (this.unsupported.has(modelId)) return { tools: undefined, notes: [] };
-    const switches = this.options.switches?.(thread) ?? { webSearch: false, webFetch: false };
+    const switches = (await this.options.switches?.(thread)) ?? { webSearch: false, webFetch: false };
     const perDay = this.options.dailySearchBudget ?? 0;
     const decision = applySearchBudget(switches, this.options.limits ?? DEFAULT_WEB_TOOL_LIMITS, {
       perDay,
-      usedToday: switches.webSearch && perDay > 0 ? this.options.searchesSince(thread.platform, thread.workspaceId, utcDayStart(this.options.now())) : 0,
+      usedToday: switches.webSearch && perDay > 0 ? await this.options.searchesSince(thread.platform, thread.workspaceId, utcDayStart(this.options.now())) : 0,
       scope: thread.platform === 'discord' ? 'server' : 'workspace',
     });
     return { tools: webToolDefinitions(decision.switches, decision.limits), notes: decision.note === undefined ? [] : [decision.note] };

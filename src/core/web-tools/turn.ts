@@ -21,7 +21,7 @@ export interface TurnResult extends ModelResult {
 /** What each request of the turn streams to, and what happens when a continuation fails. */
 export interface TurnHandlers extends StreamHandlers {
   /** A continuation failed: what the turn had spent until then (searches are billed), before the error is thrown. */
-  readonly onUnfinished?: (partial: TurnResult) => void;
+  readonly onUnfinished?: (partial: TurnResult) => void | Promise<void>;
 }
 
 export async function completeTurn(model: ModelClient, request: ClaudeRequest, handlers: TurnHandlers, maxContinuations = MAX_CONTINUATIONS): Promise<TurnResult> {
@@ -34,7 +34,7 @@ export async function completeTurn(model: ModelClient, request: ClaudeRequest, h
     try {
       result = await model.complete(continuation(request, content), handlers);
     } catch (error) {
-      if (last !== undefined && usage !== undefined && firstUsage !== undefined) handlers.onUnfinished?.({ ...last, content, usage, firstUsage, continuations });
+      if (last !== undefined && usage !== undefined && firstUsage !== undefined) await handlers.onUnfinished?.({ ...last, content, usage, firstUsage, continuations });
       throw error;
     }
     last = result;

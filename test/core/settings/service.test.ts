@@ -24,16 +24,16 @@ describe('SettingsService', () => {
     const shown = await run({ action: 'show' });
     expect(shown).toMatch(/`model`: `claude-sonnet-4-6` \(workspace, set by Alice \d{4}-\d\d-\d\d \d\d:\d\d UTC\)/);
     expect(shown).toMatch(/`answers`: off \(channel, set by Alice/);
-    expect(h.core.settings.effective('slack', 'T1', 'C2').answers).toEqual({ value: true, source: 'default' });
+    expect((await h.core.settings.effective('slack', 'T1', 'C2')).answers).toEqual({ value: true, source: 'default' });
     expect(await run({ action: 'clear', key: 'answers', scope: 'channel' })).toMatch(/Channel `answers` cleared. Here it is now on \(default\)/);
     expect(await run({ action: 'clear', key: 'answers', scope: 'channel' })).toMatch(/not set; nothing to clear/);
     expect(await run({ action: 'history', scope: 'channel' })).toMatch(/Alice cleared `answers`: off → \(inherited\)[\s\S]*Alice set `answers`: \(inherited\) → off/);
     expect(await run({ action: 'history' })).toMatch(/Last 1 change to the workspace settings[\s\S]*set `model`: \(inherited\) → claude-sonnet-4-6/);
     expect(await run({ action: 'set', key: 'prompts', value: 'Summarize | Draft', scope: 'channel' })).toMatch(/set to “Summarize” \| “Draft”/);
-    expect(h.core.settings.effective('slack', 'T1', 'C1').prompts.value).toEqual(['Summarize', 'Draft']);
+    expect((await h.core.settings.effective('slack', 'T1', 'C1')).prompts.value).toEqual(['Summarize', 'Draft']);
     // Written through the cache and to disk: a fresh store reads the same.
-    const fresh = new Store((h.store as unknown as { db: ConstructorParameters<typeof Store>[0] }).db);
-    expect([...fresh.settings.current('slack', 'T1', 'C1').values()].map((c) => [c.key, c.value])).toEqual([
+    const fresh = Store.over(h.store.executor);
+    expect([...(await fresh.settings.current('slack', 'T1', 'C1')).values()].map((c) => [c.key, c.value])).toEqual([
       ['answers', null],
       ['prompts', 'Summarize | Draft'],
     ]);

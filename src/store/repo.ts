@@ -1,0 +1,14 @@
+import type { SqlExecutor } from './sql/executor.js';
+
+/**
+ * A repository: SQL for one part of the schema, and what it keeps in memory. `on(sql)` is the
+ * same repository, the same caches, running its statements on a transaction's connection.
+ */
+export abstract class Repo {
+  constructor(protected readonly sql: SqlExecutor) {}
+
+  on(sql: SqlExecutor): this {
+    // The copy's prototype is this repo: it reads the very same cache fields, and only `sql` differs.
+    return Object.assign(Object.create(this) as this, { sql });
+  }
+}

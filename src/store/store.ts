@@ -1,0 +1,211 @@
+/**
+ * The one door to the database, the same for both backends: SQLite (better-sqlite3, one file,
+ * the default) and PostgreSQL (`DATABASE_URL`). Every method is asynchronous because
+ * PostgreSQL's are; on SQLite each still runs synchronously underneath, so a reply costs one
+ * microtask per call more than the driver, not a round trip.
+ *
+ * Why one set of repositories over a small executor rather than a query builder such as Kysely:
+ * the statements are few and fixed, written once in the SQL both databases share, and SQLite
+ * keeps running them as cached prepared statements at the driver's speed (`npm run bench`'s
+ * per-reply overhead); what differs per backend is only the schema (`migrations/` for SQLite,
+ * `migrations/postgres/`) and the driver (`sql/`).
+ *
+ * Transactions: `store.transaction(async (tx) => …)` runs its body on one connection; every
+ * statement of the body must go through `tx` (SQLite queues everyone else behind an open
+ * transaction, so a call to the outer store inside it would wait for itself). The caches are
+ * shared by the store and its transactions, written through, and dropped on rollback; they
+ * belong to this process (replicas sharing PostgreSQL do not yet see each other's writes).
+ */
+import { fileURLToPath } from 'node:url';
+import { ThreadlineError } from '../errors.js';
+import { MIGRATIONS_DIR, openDatabase } from './database.js';
+import { readMigrations } from './migrate.js';
+import { migratePostgres } from './migrate-postgres.js';
+import { AnswerRepo } from './answers.js';
+import { ConversationRepo } from './conversations.js';
+import { ProcessedEventRepo } from './events.js';
+import { InstructionRepo } from './instructions.js';
+import { ReplyJobRepo } from './jobs.js';
+import { MessageRepo } from './messages.js';
+import { RetentionRepo, type PruneResult } from './retention.js';
+import { SettingsRepo } from './settings.js';
+import { UsageRepo } from './usage.js';
+import type { SqlExecutor } from './sql/executor.js';
+import { createPool, PostgresExecutor } from './sql/postgres.js';
+import { SqliteExecutor } from './sql/sqlite.js';
+
+export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/postgres/', import.meta.url));
+
+export interface StoreLocation {
+  /** `postgres://…` or `postgresql://…`: PostgreSQL. Unset: SQLite at `databasePath`. */
+  readonly databaseUrl?: string | undefined;
+  readonly databasePath: string;
+}
+
+interface Repos {
+  readonly conversations: ConversationRepo;
+  readonly messages: MessageRepo;
+  readonly instructions: InstructionRepo;
+  readonly events: ProcessedEventRepo;
+  readonly jobs: ReplyJobRepo;
+  readonly usage: UsageRepo;
+  readonly retention: RetentionRepo;
+  readonly settings: SettingsRepo;
+  readonly answers: AnswerRepo;
+}
+
+export class Store implements Repos {
+  readonly conversations: ConversationRepo;
+  readonly messages: MessageRepo;
+  readonly instructions: InstructionRepo;
+  readonly events: ProcessedEventRepo;
+  readonly jobs: ReplyJobRepo;
+  readonly usage: UsageRepo;
+  readonly retention: RetentionRepo;
+  readonly settings: SettingsRepo;
+  readonly answers: AnswerRepo;
+
+  private constructor(
+    private readonly sql: SqlExecutor,
+    repos: Repos,
+  ) {
+    this.conversations = repos.conversations;
+    this.messages = repos.messages;
+    this.instructions = repos.instructions;
+    this.events = repos.events;
+    this.jobs = repos.jobs;
+    this.usage = repos.usage;
+    this.retention = repos.retention;
+    this.settings = repos.settings;
+    this.answers = repos.answers;
+  }
+
+  /** Opens and migrates the database `location` names. */
+  static async open(location: StoreLocation): Promise<Store> {
+    return Store.over(location.databaseUrl === undefined ? new SqliteExecutor(openDatabase(location.databasePath)) : await openPostgres(location.databaseUrl));
+  }
+
+  /** A store with empty caches over an executor (an already migrated database). */
+  static over(sql: SqlExecutor): Store {
+    return new Store(sql, {
+      conversations: new ConversationRepo(sql),
+      messages: new MessageRepo(sql),
+      instructions: new InstructionRepo(sql),
+      events: new ProcessedEventRepo(sql),
+      jobs: new ReplyJobRepo(sql),
+      usage: new UsageRepo(sql),
+      retention: new RetentionRepo(sql),
+      settings: new SettingsRepo(sql),
+      answers: new AnswerRepo(sql),
+    });
+  }
+
+  get backend(): 'sqlite' | 'postgres' {
+    return this.sql.dialect;
+  }
+
+  /** The executor underneath: for tests and tools that look past the repositories. */
+  get executor(): SqlExecutor {
+    return this.sql;
+  }
+
+  /**
+   * Runs `work` atomically: commit when it resolves, roll back when it throws. `work` gets the
+   * transaction's store and must use it for everything it stores or reads. Nested calls
+   * (`tx.transaction`) are savepoints.
+   */
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    try {
+      return await this.sql.transaction((sql) => work(this.on(sql)));
+    } catch (error) {
+      // Rows cached inside the rolled-back transaction never existed.
+      this.invalidateCaches();
+      throw error;
+    }
+  }
+
+  /**
+   * Erases a conversation's messages but keeps the conversation, marked as already read, so the
+   * next mention does not read the forgotten history back from the platform.
+   */
+  async forgetConversation(id: number): Promise<void> {
+    await this.transaction(async (tx) => {
+      await tx.messages.deleteAll(id);
+      await tx.conversations.setSystemPrompt(id, null, 0);
+      await tx.conversations.markBackfilled(id);
+    });
+  }
+
+  /** Deletes data older than the cutoffs (retention), in one transaction. */
+  async prune(cutoff: number, eventCutoff: number): Promise<PruneResult> {
+    try {
+      return await this.transaction((tx) => tx.retention.prune(cutoff, eventCutoff));
+    } finally {
+      this.invalidateCaches();
+    }
+  }
+
+  isHealthy(): Promise<boolean> {
+    return this.sql.ping();
+  }
+
+  close(): Promise<void> {
+    return this.sql.close();
+  }
+
+  /** This store's repositories and caches, on a transaction's connection. */
+  private on(sql: SqlExecutor): Store {
+    return new Store(sql, {
+      conversations: this.conversations.on(sql),
+      messages: this.messages.on(sql),
+      instructions: this.instructions.on(sql),
+      events: this.events.on(sql),
+      jobs: this.jobs.on(sql),
+      usage: this.usage.on(sql),
+      retention: this.retention.on(sql),
+      settings: this.settings.on(sql),
+      answers: this.answers.on(sql),
+    });
+  }
+
+  private invalidateCaches(): void {
+    this.messages.invalidate();
+    this.conversations.invalidate();
+    this.instructions.invalidate();
+    this.settings.invalidate();
+  }
+}
+
+async function openPostgres(url: string): Promise<SqlExecutor> {
+  const where = redactedUrl(url);
+  const pool = createPool(url);
+  try {
+    await pool.query('SELECT 1');
+  } catch (cause) {
+    await pool.end().catch(() => undefined);
+    throw new ThreadlineError('db_open_failed', `cannot open database ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  try {
+    await migratePostgres(pool, readMigrations(POSTGRES_MIGRATIONS_DIR), where);
+  } catch (cause) {
+    await pool.end().catch(() => undefined);
+    if (cause instanceof ThreadlineError) throw cause;
+    throw new ThreadlineError('db_open_failed', `cannot use database ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  return new PostgresExecutor(pool);
+}
+
+/** The URL as it may appear in a log line: without its password. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'DATABASE_URL (unparseable)';
+  }
+}
+
+export { MIGRATIONS_DIR };
+export type { PruneResult };
+export type { Conversation, StoredMessage, StoredAttachment, InstructionChange, SettingChange, ReplyJob, UsageRecord } from './types.js';
