@@ -2,42 +2,27 @@
  * The playground's HTTP API on the real core and a temp-file database: what it accepts, and
  * that bad input gets a clear 4xx and leaves nothing behind (no conversation, no file).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWebAdapter, type WebAdapter } from '../../src/adapters/web/index.js';
-import { startHealthServer, type RunningServer } from '../../src/http/server.js';
-import { createCoreHarness, type Harness } from '../helpers/harness.js';
+import type { Harness } from '../helpers/harness.js';
+import { startWebWorld, type WebWorld } from './setup.js';
 
 const UPLOAD_LIMIT = 1024;
 
 describe('playground HTTP API', () => {
+  let world: WebWorld;
   let h: Harness;
-  let web: WebAdapter;
-  let server: RunningServer;
   let uploadsDir: string;
   let base: string;
 
   beforeEach(async () => {
-    h = await createCoreHarness();
-    uploadsDir = mkdtempSync(join(tmpdir(), 'threadline-uploads-'));
-    h.health.enable('web');
-    web = createWebAdapter({ core: h.core, logger: h.logger, health: h.health, uploadsDir, maxUploadBytes: UPLOAD_LIMIT, listenHost: '127.0.0.1' });
-    await web.start();
-    server = await startHealthServer(0, h.health, h.logger, { host: '127.0.0.1', app: web.handle });
-    base = `http://127.0.0.1:${server.port}`;
+    world = await startWebWorld({ maxUploadBytes: UPLOAD_LIMIT });
+    ({ h, uploadsDir, base } = world);
   });
-  afterEach(async () => {
-    await web.close();
-    await server.close();
-    await h.close();
-    rmSync(uploadsDir, { recursive: true, force: true });
-  });
+  afterEach(() => world.close());
 
-  const json = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const json = (path: string, body: unknown, headers: Record<string, string> = {}) => world.json(path, body, headers);
   const upload = (bytes: Uint8Array, name: string, type: string) =>
     fetch(`${base}/api/uploads`, { method: 'POST', headers: { 'content-type': type, 'x-file-name': encodeURIComponent(name) }, body: bytes });
   /** fetch cannot set Host; a rebinding attacker's browser sends its own name there. */

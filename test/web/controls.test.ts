@@ -3,14 +3,10 @@
  * temp-file database: a vote is stored and acknowledged, Regenerate rewrites the answer in place
  * (same reply id, stored history with only the new answer), and bad presses get a clear 4xx.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWebAdapter, type WebAdapter } from '../../src/adapters/web/index.js';
 import { FORGOTTEN_TEXT } from '../../src/core/answer-controls/answer-controls.js';
-import { startHealthServer, type RunningServer } from '../../src/http/server.js';
-import { createCoreHarness, type Harness } from '../helpers/harness.js';
+import type { Harness } from '../helpers/harness.js';
+import { startWebWorld, type WebWorld } from './setup.js';
 
 interface Entry {
   messageId: string;
@@ -20,30 +16,17 @@ interface Entry {
 }
 
 describe('playground answer controls over HTTP', () => {
+  let world: WebWorld;
   let h: Harness;
-  let web: WebAdapter;
-  let server: RunningServer;
-  let uploadsDir: string;
   let base: string;
 
   beforeEach(async () => {
-    h = await createCoreHarness();
-    uploadsDir = mkdtempSync(join(tmpdir(), 'threadline-uploads-'));
-    h.health.enable('web');
-    web = createWebAdapter({ core: h.core, logger: h.logger, health: h.health, uploadsDir, listenHost: '127.0.0.1' });
-    await web.start();
-    server = await startHealthServer(0, h.health, h.logger, { host: '127.0.0.1', app: web.handle });
-    base = `http://127.0.0.1:${server.port}`;
+    world = await startWebWorld();
+    ({ h, base } = world);
   });
-  afterEach(async () => {
-    await web.close();
-    await server.close();
-    await h.close();
-    rmSync(uploadsDir, { recursive: true, force: true });
-  });
+  afterEach(() => world.close());
 
-  const json = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const json = (path: string, body: unknown, headers: Record<string, string> = {}) => world.json(path, body, headers);
   const entries = async (threadId: string) => ((await (await fetch(`${base}/api/threads/${threadId}`)).json()) as { entries: Entry[] }).entries;
   /** A thread with one answered question; returns it and the answer as the page reads it. */
   const answered = async (text: string) => {
