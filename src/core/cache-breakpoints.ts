@@ -8,7 +8,7 @@
  * at fixed positions (every `CACHE_STRIDE_BLOCKS`-th block of its messages, the two nearest the
  * end): their lookback windows tile the blocks before the last one, so the previous request's
  * end is found up to ~36 blocks back. Fixed positions keep this stateless: a request built from
- * scratch and one extended from the last (request-builder.ts) get the same marks.
+ * scratch and one extended from the last (request/request-builder.ts) get the same marks.
  *
  * Markers are not part of the cached prefix, so moving them from turn to turn costs nothing.
  */

@@ -17,7 +17,7 @@ import { Intake } from './chat/intake.js';
 import { Limits } from './chat/limits.js';
 import { Recovery } from './chat/recovery.js';
 import { refOf, threadKey } from './chat/thread-refs.js';
-import { ConversationRequests } from './conversation-requests.js';
+import { ConversationRequests } from './request/conversation-requests.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Metrics } from './metrics.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/core/request/assemble.js';
 import type { AssembleInput, HistoryTurn } from '../../src/core/request/types.js';
 import { modelRules } from '../../src/core/models.js';
-import { RequestBuilder } from '../../src/core/request-builder.js';
+import { RequestBuilder } from '../../src/core/request/request-builder.js';
 
 /** Deterministic pseudo-random numbers, so a failure can be replayed from its seed. */
 function randomFrom(seed: number): () => number {

@@ -1,6 +1,6 @@
 /** `/usage` and `/forget`, and pruning past the retention period: the admin side of the stored conversations. */
 import type { CommandReply } from '../instructions.js';
-import type { ConversationRequests } from '../conversation-requests.js';
+import type { ConversationRequests } from '../request/conversation-requests.js';
 import type { ThreadRef, UsageCommand } from '../types.js';
 import { formatUsage } from '../usage-report.js';
 import { ChatPart, type ChatContext } from './context.js';

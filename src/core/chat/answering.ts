@@ -12,7 +12,7 @@ import { replaceStoredAnswer } from '../answer-controls/replace-answer.js';
 import { answerNotes, withThinking } from '../answer-controls/thinking.js';
 import type { AssistantPanel } from '../assistant-panel.js';
 import type { AttachmentPipeline } from '../attachment-pipeline.js';
-import type { ConversationRequests } from '../conversation-requests.js';
+import type { ConversationRequests } from '../request/conversation-requests.js';
 import { STOPPED_BY_USER } from '../model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from '../model-errors.js';
 import { modelRules, type ModelRules } from '../models.js';

@@ -7,17 +7,17 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { ThreadlineError } from '../errors.js';
-import type { Store } from '../store/index.js';
-import type { Conversation, StoredAttachment, StoredMessage } from '../store/types.js';
-import type { AssembleResult, ClaudeRequest, HistoryTurn } from './request/types.js';
-import type { AttachmentPipeline } from './attachment-pipeline.js';
-import { BudgetCalibration } from './budget-calibration.js';
-import { ThreadOrder, threadUpTo } from './history.js';
-import type { ModelUsage } from './model-client.js';
-import { modelRules, type ModelRules } from './models.js';
+import type { ThreadlineError } from '../../errors.js';
+import type { Store } from '../../store/index.js';
+import type { Conversation, StoredAttachment, StoredMessage } from '../../store/types.js';
+import type { AssembleResult, ClaudeRequest, HistoryTurn } from './types.js';
+import type { AttachmentPipeline } from '../attachment-pipeline.js';
+import { BudgetCalibration } from '../budget-calibration.js';
+import { ThreadOrder, threadUpTo } from '../history.js';
+import type { ModelUsage } from '../model-client.js';
+import { modelRules, type ModelRules } from '../models.js';
 import { RequestBuilder } from './request-builder.js';
-import type { Platform, PlatformServices } from './types.js';
+import type { Platform, PlatformServices } from '../types.js';
 
 /** Room left between the budget plus the answer and the model's context window. */
 const WINDOW_MARGIN_TOKENS = 1000;

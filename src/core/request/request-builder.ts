@@ -6,13 +6,13 @@
  * system message, a new author, many images, the context budget), it builds from scratch with `assemble`,
  * and both ways give equal requests (test/core/request-builder.test.ts checks that on random threads).
  */
-import { assembleInDetail, requestOf } from './request/assemble.js';
-import { appendTurn } from './request/placement.js';
-import { countTrailingSystem, indexOfLastUser, isEmpty, turnTokens, withImpliedRequest, withoutImagesUnlessUser } from './request/turns.js';
-import type { AssembleDetails, AssembleInput, AssembleResult, HistoryTurn, RequestMessage } from './request/types.js';
-import { inlineSize } from './attachment-limits.js';
-import { IMAGE_LIMITS } from './models.js';
-import { estimateTextTokens } from './tokens.js';
+import { assembleInDetail, requestOf } from './assemble.js';
+import { appendTurn } from './placement.js';
+import { countTrailingSystem, indexOfLastUser, isEmpty, turnTokens, withImpliedRequest, withoutImagesUnlessUser } from './turns.js';
+import type { AssembleDetails, AssembleInput, AssembleResult, HistoryTurn, RequestMessage } from './types.js';
+import { inlineSize } from '../attachment-limits.js';
+import { IMAGE_LIMITS } from '../models.js';
+import { estimateTextTokens } from '../tokens.js';
 
 interface Snapshot {
   readonly input: AssembleInput;
