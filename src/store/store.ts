@@ -54,30 +54,15 @@ interface Repos {
   readonly answers: AnswerRepo;
 }
 
-export class Store implements Repos {
-  readonly conversations: ConversationRepo;
-  readonly messages: MessageRepo;
-  readonly instructions: InstructionRepo;
-  readonly events: ProcessedEventRepo;
-  readonly jobs: ReplyJobRepo;
-  readonly usage: UsageRepo;
-  readonly retention: RetentionRepo;
-  readonly settings: SettingsRepo;
-  readonly answers: AnswerRepo;
+// The repositories are the store's public fields, declared once (in Repos) and set from one object.
+export interface Store extends Repos {}
 
+export class Store {
   private constructor(
     private readonly sql: SqlExecutor,
     repos: Repos,
   ) {
-    this.conversations = repos.conversations;
-    this.messages = repos.messages;
-    this.instructions = repos.instructions;
-    this.events = repos.events;
-    this.jobs = repos.jobs;
-    this.usage = repos.usage;
-    this.retention = repos.retention;
-    this.settings = repos.settings;
-    this.answers = repos.answers;
+    Object.assign(this, repos);
   }
 
   /** Opens and migrates the database `location` names. */
