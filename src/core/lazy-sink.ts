@@ -23,6 +23,9 @@ export function lazySink(make: () => Promise<ReplySink>): ReplySink {
     thinking() {
       ready?.thinking?.();
     },
+    activity(activity) {
+      ready?.activity?.(activity);
+    },
     async finish(reply: FinalReply): Promise<PostedIds> {
       return (await get()).finish(reply);
     },

@@ -45,7 +45,6 @@ export interface DiscordSinkOptions {
 
 export class DiscordReplySink implements ReplySink {
   private readonly posted: Message[] = [];
-  private readonly shown: string[] = [];
   /** The buttons each posted message carries. */
   private readonly rows: ButtonRow[] = [];
   private answerId: string | undefined;
@@ -78,7 +77,6 @@ export class DiscordReplySink implements ReplySink {
     this.firstShowMs = options.firstShowMs ?? 1000;
     for (const message of options.existing ?? []) {
       this.posted.push(message);
-      this.shown.push(message.content);
       this.contents.push(message.content);
       // Whatever buttons it had: the final pass sets them again.
       this.rows.push('final');
@@ -129,7 +127,7 @@ export class DiscordReplySink implements ReplySink {
     this.flushing = this.flushing
       .then(async () => {
         if (this.done || this.posted.length > 0) return;
-        await this.post(THINKING, THINKING, 'stop');
+        await this.post(THINKING, 'stop');
         clearInterval(this.typingTimer);
         this.typingStop.abort();
       })
@@ -218,13 +216,13 @@ export class DiscordReplySink implements ReplySink {
       const row = this.rowFor(writing ? 'stop' : 'none');
       if (index >= this.posted.length) {
         return async () => {
-          await this.sendPost(display, part, row);
+          await this.sendPost(display, row);
           this.nowShowing(part);
         };
       }
       if (this.contents[index] !== display || this.rows[index] !== row) {
         return async () => {
-          await this.sendEdit(index, display, part, row);
+          await this.sendEdit(index, display, row);
           this.nowShowing(part);
         };
       }
@@ -253,14 +251,13 @@ export class DiscordReplySink implements ReplySink {
       const part = parts[index] as string;
       const row = this.rowFor(index === parts.length - 1 ? lastRow : 'none');
       if (index < this.posted.length) {
-        if (this.contents[index] !== part || this.rows[index] !== row) await this.edit(index, part, part, row);
+        if (this.contents[index] !== part || this.rows[index] !== row) await this.edit(index, part, row);
       } else {
-        await this.post(part, part, row);
+        await this.post(part, row);
       }
     }
     while (this.posted.length > parts.length) {
       const extra = this.posted.pop() as Message;
-      this.shown.pop();
       this.rows.pop();
       this.contents.pop();
       await this.paced('final', () => extra.delete());
@@ -272,15 +269,15 @@ export class DiscordReplySink implements ReplySink {
     return this.textShown ? 'final' : 'first';
   }
 
-  private async post(content: string, logical: string, row: ButtonRow): Promise<void> {
-    await this.paced(this.finalKind(), () => this.sendPost(content, logical, row));
+  private async post(content: string, row: ButtonRow): Promise<void> {
+    await this.paced(this.finalKind(), () => this.sendPost(content, row));
   }
 
-  private async edit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
-    await this.paced(this.finalKind(), () => this.sendEdit(index, content, logical, row));
+  private async edit(index: number, content: string, row: ButtonRow): Promise<void> {
+    await this.paced(this.finalKind(), () => this.sendEdit(index, content, row));
   }
 
-  private async sendPost(content: string, logical: string, row: ButtonRow): Promise<void> {
+  private async sendPost(content: string, row: ButtonRow): Promise<void> {
     const first = this.posted.length === 0;
     const message = await this.options.target.send({
       content,
@@ -289,15 +286,13 @@ export class DiscordReplySink implements ReplySink {
       ...(first && this.options.replyTo !== undefined ? { reply: { messageReference: this.options.replyTo, failIfNotExists: false } } : {}),
     });
     this.posted.push(message);
-    this.shown.push(logical);
     this.rows.push(this.rowFor(row));
     this.contents.push(content);
   }
 
-  private async sendEdit(index: number, content: string, logical: string, row: ButtonRow): Promise<void> {
+  private async sendEdit(index: number, content: string, row: ButtonRow): Promise<void> {
     const message = this.posted[index] as Message;
     await message.edit({ content, components: answerComponents(row, this.answerId), allowedMentions: { parse: [], repliedUser: false } });
-    this.shown[index] = logical;
     this.rows[index] = this.rowFor(row);
     this.contents[index] = content;
   }

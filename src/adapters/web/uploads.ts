@@ -62,7 +62,6 @@ export class UploadStore {
     const meta = await this.meta(id);
     if (meta === undefined) throw new ThreadlineError('input_invalid', 'the uploaded file is gone');
     if (meta.size > maxBytes) throw new ThreadlineError('input_invalid', `file is ${meta.size} bytes, over the ${maxBytes}-byte limit`);
-    const file = await this.read(id);
-    return { bytes: (file as { bytes: Buffer }).bytes, contentType: meta.mediaType };
+    return { bytes: await readFile(join(this.directory, id)), contentType: meta.mediaType };
   }
 }
