@@ -23,7 +23,6 @@ import { KeyedQueue } from './keyed-queue.js';
 import { Metrics } from './metrics.js';
 import { StoredThreadReader } from './thread-reader.js';
 import type { ModelClient } from './model-client.js';
-import { modelRules } from './models.js';
 import { ANSWERS_OFF_TEXT } from './settings/access.js';
 import { ModelCatalog } from './settings/model-catalog.js';
 import type { EffectiveSettings } from './settings/resolve.js';
@@ -117,7 +116,6 @@ export class ChatService implements ChatCore, ThreadReader {
     this.requests = new ConversationRequests({
       store: this.store,
       pipeline,
-      rules: modelRules(options.modelId),
       maxTokens: options.maxTokens,
       contextBudgetTokens: options.contextBudgetTokens,
       platformServices: (platform) => this.platforms.get(platform),
@@ -148,11 +146,6 @@ export class ChatService implements ChatCore, ThreadReader {
     this.limits = new Limits(context, records);
     this.intake = new Intake(context, this.limits);
     const webTools = new WebTools({
-      // The `web_search` / `web_fetch` settings of the conversation's channel, asked per reply.
-      switches: async (thread) => {
-        const effective = await this.settings.effective(thread.platform, thread.workspaceId, thread.channelId);
-        return { webSearch: effective.webSearch.value, webFetch: effective.webFetch.value };
-      },
       ...(options.webToolLimits === undefined ? {} : { limits: options.webToolLimits }),
       ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
       searchesSince: (platform, workspaceId, since) => this.store.usage.searchesSince(platform, workspaceId, since),

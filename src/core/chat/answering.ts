@@ -114,7 +114,9 @@ export class Answering extends ChatPart {
     }
     const conversation = (await this.store.conversations.get(conversationId)) as Conversation;
     const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
-    const rules = this.rulesFor((await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId)).model.value);
+    // The channel's settings, read once for the whole reply: its model and its web tools.
+    const settings = await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId);
+    const rules = this.rulesFor(settings.model.value);
     const sink = makeSink();
     try {
       await sink.start({ answerId: String(message.id) });
@@ -125,7 +127,7 @@ export class Answering extends ChatPart {
 
     let result: TurnResult;
     let userNotes: readonly string[] = [];
-    let web = await this.webTools.plan(refOf(conversation), rules.id);
+    let web = await this.webTools.plan(refOf(conversation), rules.id, { webSearch: settings.webSearch.value, webFetch: settings.webFetch.value });
     try {
       const system = await this.systemPrompt.prepareSystem(conversation, message, rules);
       let shrunk = false;
@@ -154,7 +156,7 @@ export class Answering extends ChatPart {
             web = withoutTools;
             continue;
           }
-          if (!shrunk && this.requests.shrinkAfterTooLong(failure, conversation.id, assembled, log)) {
+          if (!shrunk && this.requests.shrinkAfterTooLong(failure, conversation.id, assembled, rules, log)) {
             shrunk = true;
             continue;
           }

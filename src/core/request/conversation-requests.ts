@@ -15,7 +15,7 @@ import type { AttachmentPipeline } from '../attachment-pipeline.js';
 import { BudgetCalibration } from '../budget-calibration.js';
 import { ThreadOrder, threadUpTo } from '../history.js';
 import type { ModelUsage } from '../model-client.js';
-import { modelRules, type ModelRules } from '../models.js';
+import type { ModelRules } from '../models.js';
 import { RequestBuilder } from './request-builder.js';
 import type { Platform, PlatformServices } from '../types.js';
 
@@ -36,8 +36,6 @@ interface ConversationMemo {
 export interface ConversationRequestsOptions {
   readonly store: Store;
   readonly pipeline: AttachmentPipeline;
-  /** The default model's rules; a reply may pass its own (the `model` setting). */
-  readonly rules: ModelRules;
   readonly maxTokens: number;
   readonly contextBudgetTokens: number;
   readonly platformServices: (platform: Platform) => PlatformServices | undefined;
@@ -61,7 +59,7 @@ export class ConversationRequests {
   constructor(private readonly options: ConversationRequestsOptions) {}
 
   /** The request that answers `answeringId`, from the thread as stored now. */
-  async next(conversation: Conversation, answeringId: number, system: string, log: Logger, rules: ModelRules = this.options.rules): Promise<NextRequest> {
+  async next(conversation: Conversation, answeringId: number, system: string, log: Logger, rules: ModelRules): Promise<NextRequest> {
     const history = await this.historyTurns(conversation, answeringId);
     const { maxTokens } = this.options;
     const budgetTokens = this.calibration.budget(conversation.id, this.contextBudget(rules));
@@ -77,9 +75,9 @@ export class ConversationRequests {
   }
 
   /** True when the API said the prompt was too long and this conversation's budget shrank for a retry. */
-  shrinkAfterTooLong(failure: ThreadlineError, conversationId: number, assembled: AssembleResult, log: Logger): boolean {
+  shrinkAfterTooLong(failure: ThreadlineError, conversationId: number, assembled: AssembleResult, rules: ModelRules, log: Logger): boolean {
     const estimated = assembled.estimatedInputTokens;
-    const budget = this.contextBudget(modelRules(assembled.request.model));
+    const budget = this.contextBudget(rules);
     if (failure.code !== 'model_bad_request' || !this.calibration.tooLong(conversationId, estimated, budget, failure.message)) return false;
     log.warn({ requestId: failure.requestId, estimated, budgetFactor: this.calibration.factor(conversationId) }, 'prompt too long for the model; trying again with a smaller context budget');
     return true;

@@ -16,8 +16,6 @@ export type { ServerToolDefinition, WebToolLimits, WebToolSwitches } from './def
 export const DEFAULT_WEB_TOOL_LIMITS: WebToolLimits = { searchMaxUses: 5, fetchMaxUses: 5 };
 
 export interface WebToolsOptions {
-  /** Which tools are on for a thread (the `web_search` / `web_fetch` settings); absent: none. */
-  readonly switches?: (thread: ThreadRef) => Promise<WebToolSwitches>;
   readonly limits?: WebToolLimits;
   /** Web searches per server/workspace per UTC day; 0 or absent: no budget. */
   readonly dailySearchBudget?: number;
@@ -40,10 +38,12 @@ export class WebTools {
 
   constructor(private readonly options: WebToolsOptions) {}
 
-  /** The tools one reply may use. Decided once per reply: a paused turn continues with the same list. */
-  async plan(thread: ThreadRef, modelId: string): Promise<WebToolPlan> {
+  /**
+   * The tools one reply may use, given which are on for its channel (the `web_search` /
+   * `web_fetch` settings). Decided once per reply: a paused turn continues with the same list.
+   */
+  async plan(thread: ThreadRef, modelId: string, switches: WebToolSwitches): Promise<WebToolPlan> {
     if (this.unsupported.has(modelId)) return { tools: undefined, notes: [] };
-    const switches = (await this.options.switches?.(thread)) ?? { webSearch: false, webFetch: false };
     const perDay = this.options.dailySearchBudget ?? 0;
     const decision = applySearchBudget(switches, this.options.limits ?? DEFAULT_WEB_TOOL_LIMITS, {
       perDay,
