@@ -10,9 +10,9 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import type { StoredAttachment, StoredMessage } from '../store/types.js';
 import type { ImagePart, ImageSource } from './request/types.js';
-import { attachmentNote, formatSize } from './attachments.js';
+import { attachmentNote, formatSize, isWordFile } from './attachments.js';
 import { DocumentResolver } from './documents/document-resolver.js';
-import { DOCX_MEDIA_TYPE, docxToText, isZip } from './documents/docx.js';
+import { docxToText, isZip } from './documents/docx.js';
 import { unreadableTypeNote } from './documents/kinds.js';
 import type { DocumentPart } from './documents/parts.js';
 import type { ModelClient } from './model-client.js';
@@ -252,10 +252,6 @@ export class AttachmentPipeline {
 
 function unavailable(attachment: StoredAttachment, reason: string): Resolution {
   return { note: attachmentNote(attachment, reason), userNote: `I couldn't look at ${attachment.name}: ${reason}.` };
-}
-
-function isWordFile(attachment: StoredAttachment): boolean {
-  return attachment.mediaType === DOCX_MEDIA_TYPE || attachment.name.toLowerCase().endsWith('.docx');
 }
 
 /** The longest prefix of `text` within `maxBytes` of UTF-8, never splitting a character. */

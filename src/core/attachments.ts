@@ -11,7 +11,7 @@ import type { AttachmentInput } from './types.js';
 const IMAGE_EXTENSIONS: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
 const TEXT_EXTENSIONS = new Set(['txt', 'md', 'markdown', 'csv', 'tsv', 'json', 'yaml', 'yml', 'xml', 'log', 'ts', 'tsx', 'js', 'jsx', 'mjs', 'py', 'rb', 'go', 'rs', 'java', 'kt', 'c', 'h', 'cpp', 'cs', 'php', 'sh', 'sql', 'toml', 'ini', 'html', 'css']);
 
-function extension(name: string): string {
+export function extension(name: string): string {
   const dot = name.lastIndexOf('.');
   return dot < 0 ? '' : name.slice(dot + 1).toLowerCase();
 }
@@ -23,14 +23,19 @@ export function effectiveMediaType(attachment: Pick<AttachmentInput, 'mediaType'
   return IMAGE_EXTENSIONS[extension(attachment.name)] ?? null;
 }
 
+/** A Word (.docx) file, by its media type or its name: read as text (converted with mammoth). */
+export function isWordFile(attachment: Pick<AttachmentInput, 'mediaType' | 'name'>): boolean {
+  return effectiveMediaType(attachment) === DOCX_MEDIA_TYPE || extension(attachment.name) === 'docx';
+}
+
 export function classify(attachment: Pick<AttachmentInput, 'mediaType' | 'name'>): NewAttachment['kind'] {
   const type = effectiveMediaType(attachment);
   if (type !== null && IMAGE_LIMITS.supportedMediaTypes.includes(type)) return 'image';
   const ext = extension(attachment.name);
   if (type === 'application/pdf' || ext === 'pdf') return 'document';
   // Word files are read as text (converted with mammoth): the API takes no Word documents.
-  if (type === DOCX_MEDIA_TYPE || ext === 'docx') return 'text';
-  if ((type !== null && (type.startsWith('text/') || type === 'application/json')) || TEXT_EXTENSIONS.has(extension(attachment.name))) return 'text';
+  if (isWordFile(attachment)) return 'text';
+  if ((type !== null && (type.startsWith('text/') || type === 'application/json')) || TEXT_EXTENSIONS.has(ext)) return 'text';
   return 'other';
 }
 

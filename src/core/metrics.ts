@@ -9,6 +9,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelUsage } from './model-client.js';
 import type { FinalReply, HandleOutcome, Platform, ReplySink } from './types.js';
+import { retryAfterMs } from './concurrency/rate-limit-headers.js';
+import { LOAD_STATUSES } from './model-stream.js';
 
 /** Latency buckets in seconds: first tokens usually come within 0.5–5 s, queues can add tens. */
 const LATENCY_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60];
@@ -151,15 +153,15 @@ function watchSink(sink: ReplySink, markVisible: () => void): ReplySink {
 }
 
 /**
- * A fetch for the Anthropic SDK that notes the waits the API asks for: the SDK honours
- * `retry-after` itself, so this is where those waits are visible.
+ * A fetch for the Anthropic SDK that notes the waits the API asks for on 429/529 (the model
+ * client's gate then honours them), read the way the gate reads them.
  */
 export function observeRateLimits(inner: typeof fetch, metrics: Pick<ModelMetrics, 'rateLimitWait'>): typeof fetch {
   return async (input, init) => {
     const response = await inner(input, init);
-    if (response.status === 429 || response.status === 529) {
-      const seconds = Number(response.headers.get('retry-after') ?? Number.NaN);
-      if (Number.isFinite(seconds) && seconds >= 0) metrics.rateLimitWait(seconds);
+    if (LOAD_STATUSES.has(response.status)) {
+      const ms = retryAfterMs(response.headers);
+      if (ms !== undefined) metrics.rateLimitWait(ms / 1000);
     }
     return response;
   };

@@ -1,6 +1,7 @@
 /** Table tests for the web tools' pure parts: definitions, budget, text, sources, failures. */
 import { describe, expect, it } from 'vitest';
-import { applySearchBudget, utcDayStart } from '../../src/core/web-tools/budget.js';
+import { applySearchBudget } from '../../src/core/web-tools/budget.js';
+import { utcDayStart } from '../../src/core/durations.js';
 import { activityOf, textOfBlocks, toolFailures, type ResponseBlock } from '../../src/core/web-tools/content.js';
 import { webToolDefinitions } from '../../src/core/web-tools/definitions.js';
 import { describeFailure, turnOutcome } from '../../src/core/web-tools/outcome.js';

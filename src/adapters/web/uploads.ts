@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ThreadlineError } from '../../errors.js';
 
@@ -44,12 +44,6 @@ export class UploadStore {
     const meta = await this.meta(id);
     if (meta === undefined) return undefined;
     return { meta, bytes: await readFile(join(this.directory, id)) };
-  }
-
-  async remove(id: string): Promise<void> {
-    if (!ID.test(id)) return;
-    await rm(join(this.directory, id), { force: true });
-    await rm(join(this.directory, `${id}.json`), { force: true });
   }
 
   urlOf(id: string): string {

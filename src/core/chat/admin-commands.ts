@@ -4,7 +4,7 @@ import type { ConversationRequests } from '../request/conversation-requests.js';
 import type { ThreadRef, UsageCommand } from '../types.js';
 import { formatUsage } from '../usage-report.js';
 import { ChatPart, type ChatContext } from './context.js';
-import { DAY_MS } from './durations.js';
+import { DAY_MS } from '../durations.js';
 
 export class AdminCommands extends ChatPart {
   constructor(

@@ -5,7 +5,7 @@ import { RateLimiter } from '../rate-limiter.js';
 import type { HandleOutcome, InboundMessage, PostedIds, ReplySink } from '../types.js';
 import type { AnswerRecords } from './answer-records.js';
 import { ChatPart, type ChatContext } from './context.js';
-import { DAY_MS, humanDuration } from './durations.js';
+import { DAY_MS, humanDuration, utcDayStart } from '../durations.js';
 
 export class Limits extends ChatPart {
   private readonly userLimiter: RateLimiter;
@@ -24,7 +24,7 @@ export class Limits extends ChatPart {
   async checkLimits(tx: Store, msg: InboundMessage): Promise<{ code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number } | undefined> {
     const budget = this.options.limits?.dailyTokenBudget ?? 0;
     if (budget > 0) {
-      const dayStart = Math.floor(this.now() / DAY_MS) * DAY_MS;
+      const dayStart = utcDayStart(this.now());
       if ((await tx.usage.totalSince(msg.thread.platform, msg.thread.workspaceId, dayStart)) >= budget) {
         return { code: 'budget_exhausted', retryAfterMs: dayStart + DAY_MS - this.now() };
       }

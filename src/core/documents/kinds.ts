@@ -2,6 +2,7 @@
  * Office and other file types the model cannot read: a note that names the type, so the user
  * (through the model) learns what to send instead.
  */
+import { extension } from '../attachments.js';
 const NAMED_TYPES: ReadonlyArray<{ readonly extensions: readonly string[]; readonly mediaTypes: readonly string[]; readonly note: string }> = [
   {
     extensions: ['xlsx', 'xls', 'ods', 'numbers'],
@@ -21,8 +22,7 @@ const NAMED_TYPES: ReadonlyArray<{ readonly extensions: readonly string[]; reado
 ];
 
 export function unreadableTypeNote(name: string, mediaType: string | null): string {
-  const dot = name.lastIndexOf('.');
-  const extension = dot < 0 ? '' : name.slice(dot + 1).toLowerCase();
-  const known = NAMED_TYPES.find((entry) => entry.extensions.includes(extension) || (mediaType !== null && entry.mediaTypes.includes(mediaType)));
+  const ext = extension(name);
+  const known = NAMED_TYPES.find((entry) => entry.extensions.includes(ext) || (mediaType !== null && entry.mediaTypes.includes(mediaType)));
   return known?.note ?? 'this file type cannot be shown to the model';
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../../store/index.js';
-import { ADMIN_RULE, WORKSPACE_NOUN, formatTime, type CommandReply } from '../instructions.js';
+import { ADMIN_RULE, WORKSPACE_NOUN, capitalize, formatTime, type CommandReply } from '../instructions.js';
 import { modelRules } from '../models.js';
 import type { Platform } from '../types.js';
 import { KEY_HELP, checkKey, checkValue, keysFor, type SettingKey } from './keys.js';
@@ -207,8 +207,4 @@ export class SettingsService {
 
 function onOff(flag: boolean): string {
   return flag ? 'on' : 'off';
-}
-
-function capitalize(word: string): string {
-  return word.charAt(0).toUpperCase() + word.slice(1);
 }

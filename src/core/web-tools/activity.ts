@@ -1,3 +1,4 @@
+import { hostOf } from './content.js';
 import type { ToolActivity } from './types.js';
 
 /**
@@ -5,14 +6,7 @@ import type { ToolActivity } from './types.js';
  * example.com"): each platform frames it its own way (a status line, "<app> is …").
  */
 export function activityPhrase(activity: ToolActivity): string {
-  if (activity.kind === 'search') return 'searching the web';
-  let host = activity.url;
-  try {
-    host = new URL(activity.url).host.replace(/^www\./, '');
-  } catch {
-    // Shown as given.
-  }
-  return `reading ${host}`;
+  return activity.kind === 'search' ? 'searching the web' : `reading ${hostOf(activity.url)}`;
 }
 
 /** The phrase as the start of a line: "Searching the web…". */

@@ -29,8 +29,3 @@ export function applySearchBudget(
   return { switches, limits: left < limits.searchMaxUses ? { ...limits, searchMaxUses: left } : limits };
 }
 
-/** Start of the UTC day `now` falls in. */
-export function utcDayStart(now: number): number {
-  const DAY_MS = 24 * 60 * 60 * 1000;
-  return Math.floor(now / DAY_MS) * DAY_MS;
-}

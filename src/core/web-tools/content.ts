@@ -64,18 +64,6 @@ export function toolFailures(blocks: readonly ResponseBlock[]): ToolFailure[] {
   return failures;
 }
 
-/** Searches and fetches the reply's content shows were made (a continuation's earlier part included). */
-export function countToolCalls(blocks: readonly ResponseBlock[]): { searches: number; fetches: number } {
-  let searches = 0;
-  let fetches = 0;
-  for (const block of blocks) {
-    if (block.type !== 'server_tool_use') continue;
-    if (block.name === 'web_search') searches += 1;
-    else if (block.name === 'web_fetch') fetches += 1;
-  }
-  return { searches, fetches };
-}
-
 /** The host of a URL for "reading example.com…", or the URL itself when it does not parse. */
 export function hostOf(url: string): string {
   try {

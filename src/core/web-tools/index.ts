@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import type { ThreadlineError } from '../../errors.js';
 import type { Platform, ThreadRef } from '../types.js';
-import { applySearchBudget, utcDayStart } from './budget.js';
+import { applySearchBudget } from './budget.js';
+import { utcDayStart } from '../durations.js';
 import { webToolDefinitions, type ServerToolDefinition, type WebToolLimits, type WebToolSwitches } from './definitions.js';
 
 export { completeTurn, type TurnResult } from './turn.js';

@@ -8,3 +8,8 @@ export function humanDuration(ms: number): string {
   if (minutes < 90) return `${minutes} minutes`;
   return `${Math.round(minutes / 60)} hours`;
 }
+
+/** Midnight UTC of the day `now` falls in: daily budgets reset then. */
+export function utcDayStart(now: number): number {
+  return Math.floor(now / DAY_MS) * DAY_MS;
+}
