@@ -6,21 +6,21 @@
  * the bot's WriteScheduler, which shares Discord's 50 requests per second among all answers:
  * first texts before final texts before typing before progress edits (which stretch under load).
  */
-import { DiscordAPIError, type Message, type MessageCreateOptions } from 'discord.js';
+import type { Message, MessageCreateOptions } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
-import { ThreadlineError } from '../../errors.js';
 import { WriteScheduler, type WriteKind } from '../../core/concurrency/write-scheduler.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } from '../../core/types.js';
 import { answerComponents, type ButtonRow } from './buttons.js';
 import { activityLine, toDiscordMarkdown, withDiscordSources } from './markdown.js';
+import { asPlatformError } from './platform-errors.js';
+import { TypingIndicator } from './typing.js';
 
 export const DISCORD_LIMIT = 2000;
 const CURSOR = ' ▌';
 const THINKING = '-# 💭 thinking…';
-const FORBIDDEN_CODES = new Set([50001, 50013, 50083, 10003]);
 
 export interface SendTarget {
   send(options: MessageCreateOptions): Promise<Message>;
@@ -56,13 +56,11 @@ export class DiscordReplySink implements ReplySink {
   private readonly contents: string[] = [];
   private firstTextAt: number | undefined;
   private readonly pacer: Pacer;
-  private typingTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private done = false;
   private readonly scheduler: WriteScheduler;
-  /** Aborted once text shows: a typing sign still waiting for budget is pointless then. */
-  private readonly typingStop = new AbortController();
+  private readonly typing: TypingIndicator;
   /** Aborted when the answer is complete: a progress edit still waiting is pointless then. */
   private readonly streamStop = new AbortController();
   private streamingCounted = false;
@@ -71,6 +69,8 @@ export class DiscordReplySink implements ReplySink {
 
   constructor(private readonly options: DiscordSinkOptions) {
     this.scheduler = options.scheduler ?? new WriteScheduler();
+    // Discord shows typing for ~10 s: renewed until the first text is visible.
+    this.typing = new TypingIndicator(() => options.target.sendTyping(), this.scheduler, options.logger, options.typingEveryMs ?? 8000);
     const spacingMs = options.spacingMs ?? 1000;
     // Progress edits stretch while many answers stream at once; the final pass keeps the base pace.
     this.pacer = new Pacer(() => (this.done ? spacingMs : this.scheduler.editSpacing(spacingMs)));
@@ -85,21 +85,7 @@ export class DiscordReplySink implements ReplySink {
 
   async start(info?: ReplyStartInfo): Promise<void> {
     this.answerId = info?.answerId;
-    let waiting = false;
-    const typing = () => {
-      // A renewal still waiting for budget is renewal enough.
-      if (waiting) return;
-      waiting = true;
-      void this.scheduler
-        .run('typing', () => {
-          waiting = false;
-          return this.options.target.sendTyping();
-        }, [], this.typingStop.signal)
-        .catch((error: unknown) => this.options.logger.debug({ err: error }, 'typing indicator failed'));
-    };
-    typing();
-    // Discord shows typing for ~10 s; renew until the first text is visible.
-    this.typingTimer = setInterval(typing, this.options.typingEveryMs ?? 8000);
+    this.typing.start();
   }
 
   progress(textSoFar: string): void {
@@ -128,8 +114,7 @@ export class DiscordReplySink implements ReplySink {
       .then(async () => {
         if (this.done || this.posted.length > 0) return;
         await this.post(THINKING, 'stop');
-        clearInterval(this.typingTimer);
-        this.typingStop.abort();
+        this.typing.stop();
       })
       .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not show thinking'));
   }
@@ -157,10 +142,9 @@ export class DiscordReplySink implements ReplySink {
 
   private stopTimers(): void {
     this.done = true;
-    clearInterval(this.typingTimer);
+    this.typing.stop();
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    this.typingStop.abort();
     this.streamStop.abort();
     if (this.streamingCounted) this.scheduler.streaming(false);
     this.streamingCounted = false;
@@ -232,8 +216,7 @@ export class DiscordReplySink implements ReplySink {
 
   /** Something is visible: typing ends; once it is answer text, this answer streams edits. */
   private nowShowing(part: string): void {
-    clearInterval(this.typingTimer);
-    this.typingStop.abort();
+    this.typing.stop();
     if (part === '' || this.textShown) return;
     this.textShown = true;
     if (!this.done && !this.streamingCounted) {
@@ -311,12 +294,4 @@ export class DiscordReplySink implements ReplySink {
     }
   }
 
-}
-
-export function asPlatformError(error: unknown): ThreadlineError {
-  if (error instanceof ThreadlineError) return error;
-  if (error instanceof DiscordAPIError && FORBIDDEN_CODES.has(Number(error.code))) {
-    return new ThreadlineError('platform_forbidden', `Discord refused: ${error.message} (missing permissions in this channel?)`, { cause: error });
-  }
-  return new ThreadlineError('platform_post_failed', `Discord call failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }

@@ -4,7 +4,7 @@
  * included, goes to SLACK_API_URL. Events are acked once stored (HTTP) or on receipt (Socket
  * Mode); dedupe, ordering and the decision to answer are the core's.
  */
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -12,6 +12,7 @@ import type { ChatCore, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { registerAssistantPanel, titleAssistantThread } from './assistant.js';
+import { toBoltLogger } from './bolt-logger.js';
 import { registerAnswerButtons } from './buttons.js';
 import { registerSlackCommands, SlackAdmins } from './commands.js';
 import { slackFileServices } from './files.js';
@@ -280,22 +281,4 @@ async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> 
   const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
   await Promise.race([work.then(() => undefined, () => undefined), late]);
   clearTimeout(timer);
-}
-
-/** Bolt's logger interface on top of pino (Bolt's debug chatter stays at debug). */
-function toBoltLogger(logger: Logger): BoltLogger {
-  const child = logger.child({ component: 'bolt' });
-  let level = LogLevel.INFO;
-  const text = (parts: unknown[]) => parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join(' ');
-  return {
-    debug: (...parts: unknown[]) => child.debug(text(parts)),
-    info: (...parts: unknown[]) => child.info(text(parts)),
-    warn: (...parts: unknown[]) => child.warn(text(parts)),
-    error: (...parts: unknown[]) => child.error(text(parts)),
-    setLevel: (next: LogLevel) => {
-      level = next;
-    },
-    getLevel: () => level,
-    setName: () => undefined,
-  };
 }

@@ -9,13 +9,13 @@
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
-import { ThreadlineError } from '../../errors.js';
 import { WriteScheduler, type WriteKind } from '../../core/concurrency/write-scheduler.js';
 import { Pacer } from '../../core/pacer.js';
 import { splitMessage } from '../../core/text/split.js';
 import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } from '../../core/types.js';
 import { controlBlocks, type SlackButtonRow } from './buttons.js';
 import { activityStatus, neutralizeSlackPings, toSlackMrkdwn, withSlackSources } from './markdown.js';
+import { asSlackPlatformError, slackError } from './errors.js';
 import { slackBudgets } from './write-budgets.js';
 
 /** The markdown block takes 12,000 characters; leave room for the note. */
@@ -288,14 +288,8 @@ export class SlackReplySink implements ReplySink {
     } catch (error) {
       const code = slackError(error);
       if (code === 'message_not_in_streaming_state' || code === 'stopped_by_user') throw error;
-      throw new ThreadlineError(code === 'not_in_channel' || code === 'channel_not_found' ? 'platform_forbidden' : 'platform_post_failed', `Slack call failed: ${code ?? String(error)}`, { cause: error });
+      throw asSlackPlatformError(error);
     }
   }
 
-}
-
-function slackError(error: unknown): string | undefined {
-  if (error instanceof ThreadlineError) return slackError(error.cause);
-  const data = (error as { data?: { error?: string } } | undefined)?.data;
-  return data?.error;
 }
