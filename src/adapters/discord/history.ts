@@ -12,7 +12,7 @@ import { toInbound, type BotIdentity } from './inbound.js';
 const PAGE = 100;
 
 /** Snowflakes order messages exactly; millisecond timestamps can tie. */
-function bySnowflake(a: Message, b: Message): number {
+export function bySnowflake(a: Message, b: Message): number {
   const x = BigInt(a.id);
   const y = BigInt(b.id);
   return x < y ? -1 : x > y ? 1 : 0;

@@ -8,6 +8,7 @@
 import { SnowflakeUtil, type Message, type ThreadChannel } from 'discord.js';
 import type { InboundMessage, ThreadRef } from '../../core/types.js';
 import { toInbound, type BotIdentity } from './inbound.js';
+import { bySnowflake } from './history.js';
 
 /** discord.js keeps this many messages per channel by default (Options.DefaultMakeCacheSettings). */
 const MESSAGE_CACHE_SIZE = 200;
@@ -58,7 +59,7 @@ export class SeenThreads {
     this.seen.delete(channel.id);
     return messages
       .filter((message) => message.content !== '' || message.attachments.size > 0)
-      .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0))
+      .sort(bySnowflake)
       .map((message) => toInbound(message, thread, bot));
   }
 }
