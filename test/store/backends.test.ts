@@ -114,6 +114,10 @@ forEachBackend((backend) => {
     expect(thread.map((m) => m.text)).toEqual(['hi']);
     expect(thread[0]?.attachments.map((a) => [a.name, a.size, a.position, typeof a.id])).toEqual([['a.png', 10, 0, 'number']]);
     expect(await reopened.events.claim('slack-event:Ev1', 3)).toBe(false);
+    // A released key is gone once: the first release wins, and the key may be claimed again.
+    expect(await reopened.events.release('slack-event:Ev1')).toBe(true);
+    expect(await reopened.events.release('slack-event:Ev1')).toBe(false);
+    expect(await reopened.events.claim('slack-event:Ev1', 4)).toBe(true);
     expect((await reopened.instructions.current('slack', 'T1', ''))?.text).toBe('Be brief');
   });
 
