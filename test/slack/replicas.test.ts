@@ -114,6 +114,25 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Slack HTTP mode, two replicas 
     expect(modelCalls()).toBe(2);
   });
 
+  it('Socket Mode: each replica holds its own connection, events are spread among them and answered once', async () => {
+    const a = await startSlackWorld('socket', { slack, databaseUrl: database.url });
+    replicas.push(a);
+    const b = await startSlackWorld('socket', { slack, databaseUrl: database.url });
+    replicas.push(b);
+    await slack.socketFrames.waitFor((f) => f.kind === 'connect' && f.connection === 2, 'the second connection');
+    const mentions = Array.from({ length: 4 }, (_, i) => mentionEvent(ALICE, `over the socket ${i}`));
+    for (const { event } of mentions) {
+      const body = slack.envelopeFor(event);
+      const ids = [slack.sendSocket('events_api', body), slack.sendSocket('events_api', body, 1)];
+      for (const id of ids) await slack.socketFrames.waitFor((f) => f.kind === 'ack' && f.envelopeId === id, `ack of ${id}`);
+    }
+    await settle();
+    for (const { message } of mentions) expect(slack.botMessages(CHANNEL, message.ts)).toHaveLength(1);
+    expect(modelCalls()).toBe(mentions.length);
+    const sentOn = new Set(slack.socketFrames.entries.filter((f) => f.kind === 'send').map((f) => f.connection));
+    expect(sentOn).toEqual(new Set([1, 2]));
+  });
+
   it('answers a mention that one replica stored while reading the history another replica was taking it in with', async () => {
     const [a, b] = await twoReplicas();
     // A thread the bot is not part of yet: the first mention in it reads its history.
