@@ -24,6 +24,8 @@ const INSTRUCTIONS = 'Answer like a lighthouse keeper.';
 interface Asked {
   readonly thread: string;
   readonly text: string;
+  /** The platform's message id (Slack ts). */
+  readonly id: string;
 }
 
 type RequestBody = { system?: Array<{ text: string }> | string; messages: Array<{ role: string; content: Array<{ type: string; text?: string }> | string }> };
@@ -70,7 +72,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
       const message = slack.seed(CHANNEL, user, `<@${slack.botUserId}> ${text}`, parentTs === undefined ? {} : { thread_ts: parentTs });
       parentTs ??= message.ts;
       const event = { type: 'app_mention', user, text: message.text, ts: message.ts, channel: CHANNEL, team: slack.team, ...(k === 0 ? {} : { thread_ts: parentTs }) };
-      asked.push({ thread: `slack:${parentTs}`, text });
+      asked.push({ thread: `slack:${parentTs}`, text, id: message.ts });
       // Some are delivered twice (the ack reached Slack late), some also as message.channels.
       const result = await world.delivery.deliver(event, { duplicate: k % 3 === 1 });
       if (result.acked === undefined) throw new Error(`Slack gave up on ${text}: ${JSON.stringify(result.attempts)}`);
@@ -92,8 +94,22 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     try {
       await expect.poll(() => unfinished().length, { timeout, interval: 200 }).toBe(0);
     } finally {
-      for (const thread of unfinished()) expect(answersIn(thread), `${thread}\n${world.logs().slice(-8000)}`).toEqual(expected(thread));
+      for (const thread of unfinished()) expect(answersIn(thread), `${thread}\n${await whatHappened(thread)}`).toEqual(expected(thread));
     }
+  }
+
+  /** For a failure message: the thread's rows and jobs, how its events were delivered, the logs. */
+  async function whatHappened(thread: string): Promise<string> {
+    const [, threadKey] = thread.split(':') as [string, string];
+    const rows = await world.rows(
+      `SELECT m.id, m.platform_message_id, m.role, left(m.text, 40) AS text, m.reply_to_message_id, j.state, j.attempts, j.lease_owner
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN reply_jobs j ON j.message_id = m.id
+        WHERE c.thread_key LIKE $1 ORDER BY m.id`,
+      [`%${threadKey}`],
+    ).catch((error: unknown) => [String(error)]);
+    const ids = new Set(asked.filter((a) => a.thread === thread).map((a) => a.id));
+    const attempts = world.delivery.attempts.entries.filter((x) => ids.has(x.ts ?? ''));
+    return [JSON.stringify(rows, null, 1), JSON.stringify(attempts), world.logs().slice(-8000)].join('\n');
   }
 
   const modelRequestsTo = (name: string) => world.get(name).anthropic.messageRequests();
@@ -121,7 +137,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     const question = slack.seed(CHANNEL, BOB, `<@${slack.botUserId}> after the instructions changed`);
     const direct = await slack.sendHttp(world.get('B').eventsUrl, JSON.stringify(slack.envelopeFor({ type: 'app_mention', user: BOB, text: question.text, ts: question.ts, channel: CHANNEL, team: slack.team })));
     expect(direct.status).toBe(200);
-    asked.push({ thread: `slack:${question.ts}`, text: 'after the instructions changed' });
+    asked.push({ thread: `slack:${question.ts}`, text: 'after the instructions changed', id: question.ts });
     await expect.poll(() => modelRequestsTo('B').find((r) => lastUserText(r.body as RequestBody).includes('after the instructions changed')), { timeout: 15_000 }).toBeDefined();
     const bRequest = modelRequestsTo('B').find((r) => lastUserText(r.body as RequestBody).includes('after the instructions changed'));
     expect(systemText(bRequest?.body as RequestBody)).toContain(INSTRUCTIONS);

@@ -15,6 +15,8 @@ export type RetryReason = 'http_timeout' | 'connection_failed' | 'http_error';
 
 export interface DeliveryAttempt {
   readonly eventId: string;
+  /** The event's message ts, when it has one. */
+  readonly ts?: string;
   readonly url: string;
   /** 0 for the first attempt, then Slack's `X-Slack-Retry-Num`. */
   readonly retryNum: number;
@@ -75,7 +77,7 @@ export class SlackEventDelivery {
     this.next += 1;
     for (let retryNum = 0; retryNum <= MAX_RETRIES; retryNum += 1) {
       if (retryNum > 0) await wait(this.retryDelaysMs[retryNum - 1] ?? 0);
-      const attempt = await this.attempt(first + retryNum, raw, eventId, retryNum, reason);
+      const attempt = await this.attempt(first + retryNum, raw, eventId, retryNum, reason, event.ts);
       attempts.push(attempt);
       if (attempt.outcome === 'acked') {
         acked = attempt;
@@ -84,13 +86,13 @@ export class SlackEventDelivery {
       reason = attempt.outcome;
     }
     if (acked !== undefined && acked.retryNum === 0 && options.duplicate === true) {
-      attempts.push(await this.attempt(first + 1, raw, eventId, 1, 'http_timeout'));
+      attempts.push(await this.attempt(first + 1, raw, eventId, 1, 'http_timeout', event.ts));
     }
     return { eventId, ...(acked === undefined ? {} : { acked }), attempts };
   }
 
   /** One signed POST to the next URL; resolves when it is acked or Slack would stop waiting. */
-  private async attempt(index: number, raw: string, eventId: string, retryNum: number, reason: RetryReason | undefined): Promise<DeliveryAttempt> {
+  private async attempt(index: number, raw: string, eventId: string, retryNum: number, reason: RetryReason | undefined, ts: unknown): Promise<DeliveryAttempt> {
     const url = this.urls[index % this.urls.length] as string;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.ackTimeoutMs);
@@ -106,7 +108,7 @@ export class SlackEventDelivery {
     } finally {
       clearTimeout(timer);
     }
-    const attempt: DeliveryAttempt = { eventId, url, retryNum, ...(reason === undefined ? {} : { reason }), outcome, ...(status === undefined ? {} : { status }), at: Date.now() };
+    const attempt: DeliveryAttempt = { eventId, ...(typeof ts === 'string' ? { ts } : {}), url, retryNum, ...(reason === undefined ? {} : { reason }), outcome, ...(status === undefined ? {} : { status }), at: Date.now() };
     this.attempts.push(attempt);
     return attempt;
   }
