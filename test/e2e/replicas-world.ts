@@ -127,6 +127,23 @@ export class ReplicaWorld {
     }
   }
 
+  /** The Discord shards the replica's current process holds, from its log ("took" / "gave up a Discord shard"). */
+  shardsOf(name: string): number[] {
+    const held = new Set<number>();
+    for (const line of this.current(name).output.join('').split('\n')) {
+      if (!line.includes('Discord shard')) continue;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; shard?: number };
+        if (entry.shard === undefined) continue;
+        if (entry.msg === 'took a Discord shard') held.add(entry.shard);
+        if (entry.msg === 'gave up a Discord shard') held.delete(entry.shard);
+      } catch {
+        // Not a log line of ours.
+      }
+    }
+    return [...held].sort();
+  }
+
   /** Every process's log, for a failure message. */
   logs(): string {
     return [...this.replicas.values()].flatMap((r) => r.runs.map((run, i) => `--- ${r.name} run ${i + 1}\n${run.output.join('').slice(-4000)}`)).join('\n');
