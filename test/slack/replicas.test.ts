@@ -114,6 +114,26 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Slack HTTP mode, two replicas 
     expect(modelCalls()).toBe(2);
   });
 
+  it('answers the mentions of one thread in order when they land on both replicas, with retries on the other one', async () => {
+    const latency = { anthropic: { latency: { ttftMs: 150, tokensPerSecond: 50 } } };
+    const a = await startSlackWorld('http', { slack, databaseUrl: database.url, ...latency });
+    replicas.push(a);
+    const b = await startSlackWorld('http', { slack, databaseUrl: database.url, ...latency });
+    replicas.push(b);
+    const delivery = new SlackEventDelivery(slack, [a.eventsUrl, b.eventsUrl]);
+    const first = mentionEvent(ALICE, 'in order 0');
+    await delivery.deliver(first.event);
+    const texts = ['in order 0'];
+    for (let k = 1; k < 8; k += 1) {
+      const next = mentionEvent(ALICE, `in order ${k}`, { thread_ts: first.message.ts });
+      texts.push(`in order ${k}`);
+      await delivery.deliver(next.event, { duplicate: k % 3 === 1 });
+      if (k % 3 === 2) await delivery.deliver({ ...next.event, type: 'message', channel_type: 'channel' });
+    }
+    await settle();
+    expect(slack.botMessages(CHANNEL, first.message.ts).map((m) => m.text)).toEqual(texts.map((t) => `echo: ${t}`));
+  });
+
   it('Socket Mode: each replica holds its own connection, events are spread among them and answered once', async () => {
     const a = await startSlackWorld('socket', { slack, databaseUrl: database.url });
     replicas.push(a);
