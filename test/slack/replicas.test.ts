@@ -82,9 +82,13 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Slack HTTP mode, two replicas 
   });
 
   it('retries on the other replica when one is too slow to ack or down, and still answers once', async () => {
-    const [a, b] = await twoReplicas();
+    const a = await startSlackWorld('http', { slack, databaseUrl: database.url });
+    replicas.push(a);
+    // B acks only once an event is stored, however long that takes (Slack does not wait that long).
+    const b = await startSlackWorld('http', { slack, databaseUrl: database.url, ackWaitMs: 60_000 });
+    replicas.push(b);
     const down = `http://127.0.0.1:${await freePort()}/slack/events`;
-    const delivery = new SlackEventDelivery(slack, [down, a.eventsUrl, b.eventsUrl], { ackTimeoutMs: 100 });
+    const delivery = new SlackEventDelivery(slack, [down, a.eventsUrl, b.eventsUrl]);
     // The first attempt of this mention reaches a replica that is gone: Slack retries on the next.
     const refused = mentionEvent(ALICE, 'the first replica is down');
     const result = await delivery.deliver(refused.event);
@@ -94,9 +98,9 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Slack HTTP mode, two replicas 
     ]);
     expect(result.acked?.reason).toBe('connection_failed');
 
-    // The next one: replica B is slow to take it in (its user lookup hangs) and acks after 250 ms,
-    // later than Slack waits here; the retry goes to the dead URL and then to A, while B is still at it.
-    const behindB = new SlackEventDelivery(slack, [b.eventsUrl, down, a.eventsUrl], { ackTimeoutMs: 100 });
+    // The next one: replica B is slow to take it in (its user lookup hangs until Slack gave up
+    // waiting); the retry goes to the dead URL and then to A, while B is still at it.
+    const behindB = new SlackEventDelivery(slack, [b.eventsUrl, down, a.eventsUrl], { ackTimeoutMs: 1_000 });
     const hold = slack.hold('users.info', true);
     const slow = mentionEvent(BOB, 'replica B is slow');
     const slowDelivery = behindB.deliver(slow.event);

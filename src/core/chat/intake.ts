@@ -94,7 +94,7 @@ export class Intake extends ChatPart {
       const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
       if (known === undefined) {
         for (const earlier of history) {
-          if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier.messageId, earlier.createdAt);
+          if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier, msg.createdAt);
         }
         await tx.conversations.markBackfilled(conversation.id);
       }

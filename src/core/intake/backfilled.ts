@@ -7,11 +7,12 @@
  * different processes, and whichever create deletes the mark first is the first delivery, which
  * the database decides across processes. Only recent messages are marked (an old message's
  * create is not coming any more), so a long history costs no extra rows; marks nobody took are
- * pruned with the other delivery keys.
+ * pruned with the other delivery keys. "Recent" is measured from the message whose create
+ * asked for the history (platform time on both sides, so this process's clock does not matter).
  */
 import type { Store } from '../../store/index.js';
 
-/** A create trails its message by seconds (Slack retries for minutes); older messages get no mark. */
+/** A create trails its message by seconds (Slack retries for minutes); messages older than this before the asking one get no mark. */
 export const BACKFILL_MARK_WINDOW_MS = 10 * 60 * 1000;
 
 const markOf = (conversationId: number, platformMessageId: string) => `backfilled:${conversationId}:${platformMessageId}`;
@@ -19,10 +20,13 @@ const markOf = (conversationId: number, platformMessageId: string) => `backfille
 export class BackfilledMessages {
   constructor(private readonly now: () => number) {}
 
-  /** Marks a message a history read just stored (inside its transaction `tx`). */
-  async add(tx: Store, conversationId: number, platformMessageId: string, createdAt: number): Promise<void> {
-    if (createdAt < this.now() - BACKFILL_MARK_WINDOW_MS) return;
-    await tx.events.claim(markOf(conversationId, platformMessageId), this.now());
+  /**
+   * Marks a message a history read just stored (inside its transaction `tx`), unless it is older
+   * than the window before `askedAt`, the time of the message whose create read the history.
+   */
+  async add(tx: Store, conversationId: number, message: { readonly messageId: string; readonly createdAt: number }, askedAt: number): Promise<void> {
+    if (message.createdAt < askedAt - BACKFILL_MARK_WINDOW_MS) return;
+    await tx.events.claim(markOf(conversationId, message.messageId), this.now());
   }
 
   /** True (once, across processes) when a history read stored this message and its create had not come yet. */
