@@ -5,7 +5,7 @@
  * (`shards`, from main.ts: split among replicas through the database), one client each
  * (shard-clients.ts), and posts through REST wherever the conversation is.
  */
-import { ChannelType, Client, DiscordAPIError, Events, RESTJSONErrorCodes, Routes, type Message, type PartialMessage } from 'discord.js';
+import { ChannelType, Client, ClientUser, DiscordAPIError, Events, RESTJSONErrorCodes, Routes, type APIUser, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
@@ -252,8 +252,12 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   async function fetchChannel(thread: ThreadRef, id: string) {
     const client = clientFor(thread);
     try {
-      // Without a gateway session the guild is unknown; its channels still post and read.
-      return await client.channels.fetch(id, client === restClient ? { allowUnknownGuild: true } : {});
+      if (client !== restClient) return await client.channels.fetch(id);
+      // Without a gateway session the guild is unknown; its channels still post and read. Kept
+      // in the cache, where the messages posted in them look their channel up to edit.
+      const channel = await client.channels.fetch(id, { allowUnknownGuild: true });
+      if (channel !== null) client.channels.cache.set(channel.id, channel);
+      return channel;
     } catch (error) {
       if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel) return null;
       throw error;
@@ -281,7 +285,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       health.set('discord', 'connecting');
       let count: number;
       try {
-        botUserId = ((await restClient.rest.get(Routes.user())) as { id: string }).id;
+        const me = (await restClient.rest.get(Routes.user())) as APIUser;
+        botUserId = me.id;
+        // What READY would set: discord.js looks its own user up when it builds and edits messages.
+        restClient.user = new (ClientUser as unknown as new (client: Client, data: APIUser) => ClientUser)(restClient, me);
         count = config.shardCount === 'auto' ? ((await restClient.rest.get(Routes.gatewayBot())) as { shards: number }).shards : config.shardCount;
       } catch (error) {
         throw new ThreadlineError('config_invalid', `Discord login failed (check DISCORD_TOKEN): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
