@@ -7,6 +7,7 @@
  */
 import type { SqlExecutor } from './sql/executor.js';
 import { PostgresLocks } from './locks-postgres.js';
+import { PostgresExecutor } from './sql/postgres.js';
 
 /** Who is live and what each holds, as one survey saw it. */
 export interface LockHolders {
@@ -38,8 +39,8 @@ export interface ResourceLocks {
 
 /** Locks in namespace `name` for the database behind `sql` (PostgreSQL: advisory locks; SQLite: this process's). */
 export function openResourceLocks(sql: SqlExecutor, name: string): ResourceLocks {
-  const pool = (sql as { pool?: { options?: object } }).pool;
-  if (sql.dialect === 'postgres' && pool?.options !== undefined) return new PostgresLocks(pool.options, name);
+  // The lock connection is a connection of its own, made like the pool's (same server, types).
+  if (sql instanceof PostgresExecutor) return new PostgresLocks(sql.pool.options, name);
   return new LocalLocks();
 }
 
