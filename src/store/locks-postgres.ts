@@ -8,7 +8,7 @@
  * DATABASE_URL at the server or at a session-mode pool.)
  */
 import pg from 'pg';
-import { namespaceKey, type LockHolders, type ResourceLocks } from './locks.js';
+import type { LockHolders, ResourceLocks } from './locks.js';
 
 const SURVEY = `
   SELECT classid::int8 AS ns, objid::int8 AS key, pid
@@ -131,4 +131,14 @@ export class PostgresLocks implements ResourceLocks {
     this.client = client;
     return client;
   }
+}
+
+/** A stable 31-bit key for a namespace name (advisory lock keys are int4 pairs). */
+export function namespaceKey(name: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of name) {
+    hash ^= char.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash & 0x7fffffff;
 }

@@ -7,6 +7,8 @@
  */
 import type { SqlExecutor } from './sql/executor.js';
 import { PostgresLocks } from './locks-postgres.js';
+
+export { namespaceKey } from './locks-postgres.js';
 import { PostgresExecutor } from './sql/postgres.js';
 
 /** Who is live and what each holds, as one survey saw it. */
@@ -72,14 +74,4 @@ export class LocalLocks implements ResourceLocks {
   async close(): Promise<void> {
     this.mine.clear();
   }
-}
-
-/** A stable 31-bit key for a namespace name (advisory lock keys are int4 pairs). */
-export function namespaceKey(name: string): number {
-  let hash = 0x811c9dc5;
-  for (const char of name) {
-    hash ^= char.codePointAt(0) ?? 0;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash & 0x7fffffff;
 }
