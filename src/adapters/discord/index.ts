@@ -5,7 +5,7 @@
  * (`shards`, from main.ts: split among replicas through the database), one client each
  * (shard-clients.ts), and posts through REST wherever the conversation is.
  */
-import { ChannelType, Client, ClientUser, DiscordAPIError, Events, RESTJSONErrorCodes, Routes, type APIUser, type Message, type PartialMessage } from 'discord.js';
+import { Client, ClientUser, Events, Routes, type APIGatewayBotInfo, type APIUser, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
@@ -14,14 +14,15 @@ import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
 import { handleButton } from './buttons.js';
 import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
-import { backfillThread, catchUp, removeStrayReplies } from './history.js';
+import { backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
-import { lazySink } from '../../core/lazy-sink.js';
 import { SeenThreads } from './seen-threads.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignment.js';
 import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
+import { IdentifyGate } from './identify-gate.js';
+import { replyServices } from './reply-services.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -205,76 +206,12 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(restClient.rest as never, logger),
-    replaceSink(thread, messageId, postedIds) {
-      return lazySink(async () => {
-        const channel = await answerChannel(thread);
-        if (channel === null || !channel.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
-        const existing: Message[] = [];
-        for (const id of postedIds) {
-          // A part deleted meanwhile is simply posted again.
-          const message = await channel.messages.fetch(id).catch(() => undefined);
-          if (message !== undefined) existing.push(message);
-        }
-        return sinkFor(channel, channel.isThread() ? undefined : messageId, existing)();
-      });
-    },
-    replySink(thread, messageId) {
-      const channel = clientFor(thread).channels.cache.get(thread.threadKey);
-      // Looked up once per answer: a missing thread is a 404 that every part would pay again.
-      let lookup: ReturnType<typeof answerChannel> | undefined;
-      const target: SendTarget = {
-        send: async (payload) => {
-          const resolved = channel ?? (await (lookup ??= answerChannel(thread)));
-          if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
-          return resolved.send(payload);
-        },
-        sendTyping: async () => {
-          if (channel?.isSendable()) await channel.sendTyping();
-        },
-      };
-      return sinkFor(target, channel?.type === ChannelType.PublicThread || channel?.type === ChannelType.PrivateThread ? undefined : messageId)();
-    },
-    async removeStrayReplies(thread, messageId, keep) {
-      const threadChannel = await fetchChannel(thread, thread.threadKey);
-      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep) : 0;
-      // No thread: the answer went to the channel, where other conversations' answers stand too.
-      const parent = await parentChannel(thread);
-      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }) : 0;
-    },
+    ...replyServices({ clientFor, restClient, sinkFor, botUserId: () => bot.userId }),
   });
 
   /** The client that serves a conversation: its shard's, when held here, else REST only. */
   function clientFor(thread: ThreadRef): Client {
     return shards.forGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId) ?? restClient;
-  }
-
-  /** The channel, or null when Discord says there is no such channel (other failures are thrown). */
-  async function fetchChannel(thread: ThreadRef, id: string) {
-    const client = clientFor(thread);
-    try {
-      if (client !== restClient) return await client.channels.fetch(id);
-      // Without a gateway session the guild is unknown; its channels still post and read. Kept
-      // in the cache, where the messages posted in them look their channel up to edit.
-      const channel = await client.channels.fetch(id, { allowUnknownGuild: true });
-      if (channel !== null) client.channels.cache.set(channel.id, channel);
-      return channel;
-    } catch (error) {
-      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel) return null;
-      throw error;
-    }
-  }
-
-  /**
-   * Where a conversation's answers go: its thread, or the channel it started in when that thread
-   * was never opened (no permission to create threads: the first answer went to the channel).
-   */
-  async function answerChannel(thread: ThreadRef) {
-    return (await fetchChannel(thread, thread.threadKey)) ?? parentChannel(thread);
-  }
-
-  /** The channel a conversation started in, when that is not the conversation itself (a DM is). */
-  async function parentChannel(thread: ThreadRef) {
-    return thread.channelId === thread.threadKey ? null : fetchChannel(thread, thread.channelId);
   }
 
   return {
@@ -289,7 +226,9 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         botUserId = me.id;
         // What READY would set: discord.js looks its own user up when it builds and edits messages.
         restClient.user = new (ClientUser as unknown as new (client: Client, data: APIUser) => ClientUser)(restClient, me);
-        count = config.shardCount === 'auto' ? ((await restClient.rest.get(Routes.gatewayBot())) as { shards: number }).shards : config.shardCount;
+        const gateway = (await restClient.rest.get(Routes.gatewayBot())) as APIGatewayBotInfo;
+        count = config.shardCount === 'auto' ? gateway.shards : config.shardCount;
+        shards.identifyGate = new IdentifyGate(gateway.session_start_limit.max_concurrency);
       } catch (error) {
         throw new ThreadlineError('config_invalid', `Discord login failed (check DISCORD_TOKEN): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }

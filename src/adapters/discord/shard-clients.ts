@@ -9,6 +9,7 @@ import { Client, Events, GatewayIntentBits, Partials, type ClientOptions } from 
 import type { Logger } from 'pino';
 import type { ShardRunner } from '../../core/shards/shard-assignment.js';
 import { ThreadlineError } from '../../errors.js';
+import { IdentifyGate } from './identify-gate.js';
 
 export type DiscordState = 'ready' | 'connecting' | 'standby';
 
@@ -47,11 +48,14 @@ export class ShardClients implements ShardRunner {
   /** Clients of shards given up: their REST still serves answers in flight until close. */
   private readonly retired: Client[] = [];
   count = 1;
+  /** Shared by every shard's client; `max_concurrency` from `GET /gateway/bot`. */
+  identifyGate = new IdentifyGate(1);
 
   constructor(private readonly options: ShardClientsOptions) {}
 
   async run(shard: number): Promise<void> {
-    const client = createClient(this.options.apiUrl, { shards: [shard], shardCount: this.count });
+    const gate = this.identifyGate;
+    const client = createClient(this.options.apiUrl, { shards: [shard], shardCount: this.count, ws: { buildIdentifyThrottler: () => gate } });
     this.options.wire(client, shard);
     client.on(Events.ShardReady, () => this.markReady(shard, true));
     client.on(Events.ShardResume, () => this.markReady(shard, true));

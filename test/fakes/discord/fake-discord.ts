@@ -102,6 +102,8 @@ export interface FakeDiscordOptions {
   readonly guildId?: string;
   /** `shards` in `GET /gateway/bot` (Discord's recommendation); default 1. */
   readonly shardCount?: number;
+  /** `session_start_limit.max_concurrency` in `GET /gateway/bot`: IDENTIFYs per 5 s a bot may start; default 1. */
+  readonly maxConcurrency?: number;
 }
 
 export interface FakeRole {
@@ -137,6 +139,7 @@ export class FakeDiscord {
   readonly guilds: string[] = [];
   /** Recommended shards, answered by `GET /gateway/bot` (a test may change it). */
   shardCount: number;
+  readonly maxConcurrency: number;
   /** The default guild's roles (`@everyone` first); `addRole` adds more. */
   readonly roles: FakeRole[] = [];
   /** Role ids per user id, sent as `member.roles` with their messages and interactions. */
@@ -161,6 +164,7 @@ export class FakeDiscord {
     this.guildId = options.guildId ?? '800000000000000001';
     this.guilds.push(this.guildId);
     this.shardCount = options.shardCount ?? 1;
+    this.maxConcurrency = options.maxConcurrency ?? 1;
     this.enforceRateLimits = options.enforceRateLimits ?? false;
     this.roles.push({ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 });
     this.globalRequestsPerSecond = options.globalRequestsPerSecond;
@@ -638,7 +642,7 @@ export class FakeDiscord {
       return send(200, {
         url: `ws://127.0.0.1:${this.port}/gateway`,
         shards: this.shardCount,
-        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: this.maxConcurrency },
       });
     }
     if (method === 'GET' && path === '/users/@me') return send(200, this.bot);
