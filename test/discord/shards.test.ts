@@ -3,7 +3,8 @@
  * discord.js adapter over one database) and two shards. Two end up with one shard each and the
  * third stands by (healthy); a mention in a guild of each shard is answered once, by the replica
  * holding it. When a holder dies (its lock connection gone), the standby takes its shard over and
- * a follow-up posted while nobody held the shard is answered through catch-up.
+ * a follow-up posted while nobody held the shard is answered through catch-up; a replica that
+ * stops gracefully hands its shard on at once.
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,14 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Discord shards across replicas
     expect(fake.rest.entries.some((r) => r.method === 'GET' && r.path === `/channels/${mentions[1]!.id}/messages` && r.query.has('after'))).toBe(true);
     expect(fake.botMessages(mentions[1]!.id).map((m) => m.content)).toEqual(['echo: hello shard 1', `echo: ${followUp.content}`]);
     expect([a, b, c].map((replica) => replica.h.anthropic.messageRequests().length)).toEqual([1, 1, 1]);
+    expect(fake.sessions.connectionsPerShard(2)).toEqual(new Map([[0, 1], [1, 1]]));
+
+    // A stops gracefully (a deploy): it gives shard 0 back at once, and C, alone now, takes it.
+    const beforeStop = fake.gateway.length;
+    await a.adapter.stop();
+    await fake.gateway.waitFor((e) => e.kind === 'identify' && e.shard[0] === 0, 'C identifying shard 0', { since: beforeStop, timeoutMs: 30_000 });
+    await expect.poll(() => holds(c)).toEqual([0, 1]);
+    await expect.poll(() => c.h.health.get('discord')).toBe('ready');
     expect(fake.sessions.connectionsPerShard(2)).toEqual(new Map([[0, 1], [1, 1]]));
     expect(fake.gateway.entries.filter((e) => e.kind === 'overlap')).toEqual([]);
   });
