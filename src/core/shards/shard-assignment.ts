@@ -100,7 +100,15 @@ export class LockedShardAssignment implements ShardAssignment {
     let wanted = step.take;
     for (const shard of step.free) {
       if (wanted === 0) break;
-      if (!(await this.locks.tryAcquire(shard))) continue;
+      let taken: boolean;
+      try {
+        taken = await this.locks.tryAcquire(shard);
+      } catch (error) {
+        // The lock connection failed (its listeners stop what it held): try again next round.
+        this.logger.warn({ err: error, shard }, 'could not take a shard lock; trying again shortly');
+        break;
+      }
+      if (!taken) continue;
       wanted -= 1;
       this.running.add(shard);
       this.logger.info({ shard, count: this.count }, 'took a Discord shard');
