@@ -113,7 +113,7 @@ describe('LockedShardAssignment', () => {
     expect([...a.running, ...b.running].sort()).toEqual([0, 1]);
   });
 
-  it('gives back a shard it cannot run, so another replica may', async () => {
+  it('gives back a shard it cannot run (the lock is free for another replica)', async () => {
     const table = new LockTable();
     const b = recordingRunner();
     await assignment(table, 'b').start(1, b);
