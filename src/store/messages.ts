@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { SqlExecutor } from './sql/executor.js';
 import type { AttachmentKind, NewAttachment, NewMessage, Role, StoredAttachment, StoredAuthorKind, StoredMessage } from './types.js';
+import { epochKeys } from './cache-epochs.js';
 import { Repo } from './repo.js';
 
 interface MessageRow {
@@ -139,6 +140,7 @@ export class MessageRepo extends Repo {
   async thread(conversationId: number): Promise<readonly StoredMessage[]> {
     const cached = this.cache.get(conversationId);
     if (cached !== undefined) return cached.slice();
+    const since = this.epochs.start();
     const byMessage = new Map<number, StoredAttachment[]>();
     const attachmentRows = await this.sql.all<AttachmentRow>(
       `SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id
@@ -152,7 +154,8 @@ export class MessageRepo extends Repo {
     }
     const rows = await this.sql.all<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? AND deleted_at IS NULL ORDER BY created_at, id', [conversationId]);
     const messages = rows.map((row) => toMessage(row, byMessage.get(row.id) ?? []));
-    this.cache.set(conversationId, messages);
+    // Changed by another replica while loading: the rows are good for this read, not for the cache.
+    if (this.epochs.unchanged(epochKeys.messages(conversationId), since)) this.cache.set(conversationId, messages);
     return messages.slice();
   }
 

@@ -1,0 +1,140 @@
+/**
+ * Keeps a PostgreSQL store's caches true to what other replicas commit. The triggers of
+ * migrations/postgres/0002_replicas.sql name every change (payload format there); the listener
+ * (sql/postgres-listener.ts) hears them; this drops exactly the cache entries they name, and
+ * everything when the listener lost its connection. Changes this replica made itself are
+ * skipped: its repositories wrote them through already.
+ *
+ * `sync()` is the barrier a reply (or intake, or a command) passes before it reads: afterwards
+ * every write any replica committed before the call is either in the caches or no longer cached.
+ * While the listener is down the barrier drops every cache instead, so reads go to the database.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Platform } from '../core/types.js';
+import { epochKeys, ReplicaEpochs } from './cache-epochs.js';
+import { keyOf, type ConversationRepo } from './conversations.js';
+import { scopeKey, type InstructionRepo } from './instructions.js';
+import type { MessageRepo } from './messages.js';
+import type { SettingsRepo } from './settings.js';
+import { PostgresListener } from './sql/postgres-listener.js';
+
+export interface CachingRepos {
+  readonly conversations: ConversationRepo;
+  readonly messages: MessageRepo;
+  readonly instructions: InstructionRepo;
+  readonly settings: SettingsRepo;
+}
+
+/** This process's id among the replicas: its connections carry it (`threadline.replica`), the triggers echo it. */
+export function newReplicaId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export class ReplicaCaches {
+  readonly epochs = new ReplicaEpochs();
+  private readonly listener: PostgresListener;
+  private repos: CachingRepos | undefined;
+
+  constructor(
+    connectionString: string,
+    readonly replicaId: string,
+  ) {
+    this.listener = new PostgresListener(connectionString, replicaId, {
+      onChange: (payload) => this.changed(payload),
+      onLost: () => this.dropAll(),
+    });
+  }
+
+  /** Starts listening for `repos`' changes; false when the listener cannot connect yet (retried at each sync). */
+  start(repos: CachingRepos): Promise<boolean> {
+    this.repos = repos;
+    for (const repo of [repos.conversations, repos.messages, repos.instructions, repos.settings]) repo.useEpochs(this.epochs);
+    return this.listener.start();
+  }
+
+  async sync(): Promise<void> {
+    if (!(await this.listener.sync())) this.dropAll();
+  }
+
+  /** Listens again now if the connection was lost (sync retries it too, once a second); true when listening. */
+  listen(): Promise<boolean> {
+    return this.listener.start();
+  }
+
+  /** The listening connection's server process id (for tests that cut it). */
+  get listenerProcessId(): number | undefined {
+    return this.listener.processId;
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
+  }
+
+  private changed(payload: string): void {
+    const change = parse(payload);
+    if (change === undefined) {
+      this.dropAll();
+      return;
+    }
+    if (change.replica === this.replicaId || this.repos === undefined) return;
+    const { conversations, messages, instructions, settings } = this.repos;
+    switch (change.kind) {
+      case 'm': {
+        const id = Number(change.parts[0]);
+        this.epochs.changed(epochKeys.messages(id));
+        messages.invalidate(id);
+        return;
+      }
+      case 'c': {
+        const [id, platform, workspaceId, threadKey] = change.parts as [string, Platform, string, string];
+        const thread = { platform, workspaceId, threadKey };
+        this.epochs.changed(epochKeys.conversationId(Number(id)));
+        this.epochs.changed(epochKeys.conversationThread(keyOf(thread)));
+        conversations.changedElsewhere(Number(id), thread);
+        return;
+      }
+      case 'i':
+      case 's': {
+        const [platform, workspaceId, channelId] = change.parts as [Platform, string, string];
+        const scope = scopeKey(platform, workspaceId, channelId);
+        if (change.kind === 'i') {
+          this.epochs.changed(epochKeys.instructions(scope));
+          instructions.changedElsewhere(platform, workspaceId, channelId);
+        } else {
+          this.epochs.changed(epochKeys.settings(scope));
+          settings.changedElsewhere(platform, workspaceId, channelId);
+        }
+        return;
+      }
+      default:
+        this.dropAll();
+    }
+  }
+
+  private dropAll(): void {
+    this.epochs.changedAll();
+    if (this.repos === undefined) return;
+    this.repos.messages.invalidate();
+    this.repos.conversations.invalidate();
+    this.repos.instructions.invalidate();
+    this.repos.settings.invalidate();
+  }
+}
+
+interface Change {
+  readonly replica: string;
+  readonly kind: string;
+  readonly parts: readonly string[];
+}
+
+/** A trigger's payload, or undefined when it is not one (then everything is dropped, to be safe). */
+function parse(payload: string): Change | undefined {
+  try {
+    const value: unknown = JSON.parse(payload);
+    if (!Array.isArray(value) || value.length < 3 || !value.every((part) => typeof part === 'string')) return undefined;
+    const [replica, kind, ...parts] = value as string[];
+    return { replica: replica as string, kind: kind as string, parts };
+  } catch {
+    return undefined;
+  }
+}
