@@ -152,4 +152,12 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replica caches on PostgreSQL${
     const results = await Promise.all(Array.from({ length: 12 }, (_, index) => (index % 2 === 0 ? a : b).transaction((tx) => tx.rateLimits.take(keys, 1000 + index, 60_000))));
     expect(results.filter((wait) => wait === 0)).toHaveLength(5);
   });
+
+  it('pruning clears rate-limit hits older than the event cutoff', async () => {
+    await replicas();
+    await a.transaction((tx) => tx.rateLimits.take([{ key: 'user:old', perWindow: 1 }], 1000, 60_000));
+    await a.transaction((tx) => tx.rateLimits.take([{ key: 'user:new', perWindow: 1 }], 9000, 60_000));
+    await b.prune(0, 5000);
+    expect(await a.executor.all('SELECT key FROM rate_limit_hits')).toEqual([{ key: 'user:new' }]);
+  });
 });
