@@ -6,7 +6,8 @@
 --    rollback. The payload is a JSON array: the writer's replica id (the `threadline.replica`
 --    setting each replica's connections carry, '' for anyone else, e.g. psql), a kind and
 --    what changed:
---      ["<replica>", "m", "<conversation id>"]                          its messages or attachments
+--      ["<replica>", "m+", "<conversation id>", "<message id>"]         a message inserted (or its attachments)
+--      ["<replica>", "m", "<conversation id>"]                          its messages or attachments changed
 --      ["<replica>", "c", "<id>", platform, workspace_id, thread_key]  the conversation row
 --      ["<replica>", "i", platform, workspace_id, channel_id]          a scope's instructions
 --      ["<replica>", "s", platform, workspace_id, channel_id]          a scope's settings
@@ -18,20 +19,29 @@ CREATE FUNCTION threadline_notify_cache(parts TEXT[]) RETURNS void LANGUAGE sql 
   SELECT pg_notify('threadline_cache', array_to_json(ARRAY[coalesce(current_setting('threadline.replica', true), '')] || parts)::text)
 $$;
 
+-- An insert names the new row, so a replica that has the thread cached fetches just that row.
 CREATE FUNCTION threadline_messages_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'INSERT' THEN PERFORM threadline_notify_cache(ARRAY['m', OLD.conversation_id::text]); END IF;
-  IF TG_OP <> 'DELETE' THEN PERFORM threadline_notify_cache(ARRAY['m', NEW.conversation_id::text]); END IF;
+  IF TG_OP = 'INSERT' THEN
+    PERFORM threadline_notify_cache(ARRAY['m+', NEW.conversation_id::text, NEW.id::text]);
+  ELSE
+    PERFORM threadline_notify_cache(ARRAY['m', OLD.conversation_id::text]);
+    IF TG_OP = 'UPDATE' AND NEW.conversation_id <> OLD.conversation_id THEN PERFORM threadline_notify_cache(ARRAY['m', NEW.conversation_id::text]); END IF;
+  END IF;
   RETURN NULL;
 END $$;
 CREATE TRIGGER messages_cache AFTER INSERT OR UPDATE OR DELETE ON messages FOR EACH ROW EXECUTE FUNCTION threadline_messages_changed();
 
 -- An attachment deleted with its message (ON DELETE CASCADE) finds no message here; the
--- message's own notification covers it.
+-- message's own notification covers it. An inserted attachment refetches its message (the same
+-- payload as the message's insert in the same transaction, so PostgreSQL sends one).
 CREATE FUNCTION threadline_attachments_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM threadline_notify_cache(ARRAY['m', m.conversation_id::text])
-     FROM messages m WHERE m.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.message_id ELSE NEW.message_id END;
+  IF TG_OP = 'INSERT' THEN
+    PERFORM threadline_notify_cache(ARRAY['m+', m.conversation_id::text, m.id::text]) FROM messages m WHERE m.id = NEW.message_id;
+  ELSE
+    PERFORM threadline_notify_cache(ARRAY['m', m.conversation_id::text]) FROM messages m WHERE m.id = OLD.message_id;
+  END IF;
   RETURN NULL;
 END $$;
 CREATE TRIGGER attachments_cache AFTER INSERT OR UPDATE OR DELETE ON attachments FOR EACH ROW EXECUTE FUNCTION threadline_attachments_changed();

@@ -79,6 +79,12 @@ export class ReplicaCaches {
     if (change.replica === this.replicaId || this.repos === undefined) return;
     const { conversations, messages, instructions, settings } = this.repos;
     switch (change.kind) {
+      case 'm+': {
+        const id = Number(change.parts[0]);
+        this.epochs.changed(epochKeys.messages(id));
+        messages.addedElsewhere(id, Number(change.parts[1]));
+        return;
+      }
       case 'm': {
         const id = Number(change.parts[0]);
         this.epochs.changed(epochKeys.messages(id));

@@ -57,6 +57,30 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replica caches on PostgreSQL${
     expect(await texts(b, conversation.id)).toEqual(['text of m1', 'text of m3']);
   });
 
+  it('a message A adds to a thread B has cached is fetched alone: B’s other rows stay the same objects', async () => {
+    await replicas();
+    const conversation = await a.conversations.findOrCreate(THREAD, 1);
+    for (let i = 1; i <= 5; i += 1) await a.messages.insert(message(conversation.id, `m${i}`, i * 10));
+    await b.syncCaches();
+    const before = await b.messages.thread(conversation.id);
+    const image = { platformFileId: 'F1', name: 'cat.png', kind: 'image', mediaType: 'image/png', size: 10, width: 1, height: 1, url: 'https://files.example/cat.png', urlExpiresAt: null } as const;
+    // One after the others, and one whose created_at puts it between m2 and m3 (a catch-up).
+    await a.messages.insert({ ...message(conversation.id, 'm6', 60), attachments: [image] });
+    await a.messages.insert(message(conversation.id, 'late', 25));
+    await b.syncCaches();
+    const after = await b.messages.thread(conversation.id);
+    expect(after.map((row) => row.platformMessageId)).toEqual(['m1', 'm2', 'late', 'm3', 'm4', 'm5', 'm6']);
+    expect(after.filter((row) => before.includes(row))).toHaveLength(5);
+    expect(after.at(-1)?.attachments.map((attachment) => attachment.name)).toEqual(['cat.png']);
+    // The thread as B caches it equals a fresh read.
+    const fresh = await open();
+    try {
+      expect(after).toEqual(await fresh.messages.thread(conversation.id));
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('a thread A starts is known to B, and a conversation A forgets is empty on B', async () => {
     await replicas();
     expect(await b.conversations.find(THREAD)).toBeUndefined();
