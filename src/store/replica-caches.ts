@@ -10,6 +10,7 @@
  * While the listener is down the barrier drops every cache instead, so reads go to the database.
  */
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Platform } from '../core/types.js';
 import { epochKeys, ReplicaEpochs } from './cache-epochs.js';
 import { keyOf, type ConversationRepo } from './conversations.js';
@@ -38,11 +39,17 @@ export class ReplicaCaches {
   constructor(
     connectionString: string,
     readonly replicaId: string,
+    logger?: Logger,
   ) {
-    this.listener = new PostgresListener(connectionString, replicaId, {
-      onChange: (payload) => this.changed(payload),
-      onLost: () => this.dropAll(),
-    });
+    this.listener = new PostgresListener(
+      connectionString,
+      replicaId,
+      {
+        onChange: (payload) => this.changed(payload),
+        onLost: () => this.dropAll(),
+      },
+      logger,
+    );
   }
 
   /** Starts listening for `repos`' changes; false when the listener cannot connect yet (retried at each sync). */

@@ -18,6 +18,7 @@
  * write committed before it passes `syncCaches()` first (a no-op on SQLite).
  */
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
 import { MIGRATIONS_DIR, openDatabase } from './database.js';
 import { readMigrations } from './migrate.js';
@@ -72,10 +73,10 @@ export class Store {
     Object.assign(this, repos);
   }
 
-  /** Opens and migrates the database `location` names. */
-  static async open(location: StoreLocation): Promise<Store> {
+  /** Opens and migrates the database `location` names; `logger` hears about the replica listener (PostgreSQL). */
+  static async open(location: StoreLocation, logger?: Logger): Promise<Store> {
     if (location.databaseUrl === undefined) return Store.over(new SqliteExecutor(openDatabase(location.databasePath)));
-    const replicas = new ReplicaCaches(location.databaseUrl, newReplicaId());
+    const replicas = new ReplicaCaches(location.databaseUrl, newReplicaId(), logger);
     const store = Store.over(await openPostgres(location.databaseUrl, replicas.replicaId), replicas);
     await replicas.start(store);
     return store;

@@ -19,6 +19,7 @@
  * per read instead of trusting them), and a reconnect is tried at most once per `retryMs`.
  */
 import pg from 'pg';
+import type { Logger } from 'pino';
 
 export const CACHE_CHANNEL = 'threadline_cache';
 /** A barrier that has not come back by then means the connection is stuck. */
@@ -42,6 +43,8 @@ export class PostgresListener {
   private client: pg.Client | undefined;
   private connecting: Promise<boolean> | undefined;
   private lastAttempt = 0;
+  /** Whether the connection was lost since it last listened (to log the recovery once). */
+  private lost = false;
   private closed = false;
   private sequence = 0;
   /** The barrier on the wire, and the one the next callers share (sent when the first returns). */
@@ -53,6 +56,7 @@ export class PostgresListener {
     private readonly connectionString: string,
     replicaId: string,
     private readonly handlers: ListenerHandlers,
+    private readonly logger?: Logger,
     private readonly retryMs = RETRY_MS,
   ) {
     this.syncChannel = `threadline_sync_${replicaId}`;
@@ -92,15 +96,17 @@ export class PostgresListener {
 
   private async connect(): Promise<boolean> {
     this.lastAttempt = Date.now();
-    const client = new pg.Client({ connectionString: this.connectionString });
+    // Keep-alive: a connection dropped without a word is noticed by the OS, not only by a barrier's timeout.
+    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
     client.on('error', () => this.lose(client));
     client.on('end', () => this.lose(client));
     client.on('notification', (message) => this.notified(message));
     try {
       await client.connect();
       await client.query(`SET synchronous_commit = off; LISTEN ${CACHE_CHANNEL}; LISTEN ${this.syncChannel}`);
-    } catch {
+    } catch (error) {
       await client.end().catch(() => undefined);
+      this.logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'cannot listen for other replicas’ changes: caches are bypassed until it works (retried every second)');
       return false;
     }
     if (this.closed) {
@@ -108,6 +114,8 @@ export class PostgresListener {
       return false;
     }
     this.client = client;
+    if (this.lost) this.logger?.info('listening for other replicas’ changes again');
+    this.lost = false;
     // Whatever was committed while nobody listened is unknown: nothing cached before now counts.
     this.handlers.onLost();
     return true;
@@ -151,6 +159,8 @@ export class PostgresListener {
   private lose(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.lost = true;
+    this.logger?.warn('lost the connection that listens for other replicas’ changes: caches dropped and bypassed until it is back');
     this.handlers.onLost();
     this.settle(false);
     void client.end().catch(() => undefined);
