@@ -135,8 +135,8 @@ export class ConversationRepo extends Repo {
     this.keyById.clear();
   }
 
-  /** Another replica changed (or deleted) the conversation `id` of `thread`. */
-  changedElsewhere(id: number, thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>): void {
+  /** The conversation `id` of `thread` changed in the database (a committed write, by any replica). */
+  dropCached(id: number, thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>): void {
     this.cache.delete(keyOf(thread));
     const key = this.keyById.get(id);
     if (key !== undefined) this.cache.delete(key);

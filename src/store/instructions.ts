@@ -63,8 +63,8 @@ export class InstructionRepo extends Repo {
     this.newestByScope.clear();
   }
 
-  /** Another replica changed a scope's instructions. */
-  changedElsewhere(platform: Platform, workspaceId: string, channelId: string): void {
+  /** A scope's instructions changed in the database (a committed write, by any replica). */
+  dropCached(platform: Platform, workspaceId: string, channelId: string): void {
     this.newestByScope.delete(scopeKey(platform, workspaceId, channelId));
   }
 

@@ -185,8 +185,9 @@ export class MessageRepo extends Repo {
     return this.sql.run('DELETE FROM messages WHERE conversation_id = ?', [conversationId]);
   }
 
-  /** Another replica inserted message `messageId` (or attachments of it): the next read fetches it. */
-  addedElsewhere = (conversationId: number, messageId: number): void => this.cache.addedElsewhere(conversationId, messageId);
+  /** Message `messageId` (or attachments of it) was inserted by another replica, or missed by the cached thread: the next read fetches it. */
+  fetchOnNextRead = (conversationId: number, messageId: number): void => this.cache.fetchOnNextRead(conversationId, messageId);
+  hasCached = (conversationId: number, messageId: number): boolean => this.cache.has(conversationId, messageId);
 
   /** Drops cached rows: of one conversation, or all (after bulk deletes or a rolled-back transaction). */
   invalidate(conversationId?: number): void {

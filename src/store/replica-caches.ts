@@ -2,8 +2,12 @@
  * Keeps a PostgreSQL store's caches true to what other replicas commit. The triggers of
  * migrations/postgres/0002_replicas.sql name every change (payload format there); the listener
  * (sql/postgres-listener.ts) hears them; this drops exactly the cache entries they name, and
- * everything when the listener lost its connection. Changes this replica made itself are
- * skipped: its repositories wrote them through already.
+ * everything when the listener lost its connection. Changes this replica made itself to
+ * conversations, instructions and settings are skipped: its repositories wrote them through
+ * (and a conversation's minute-resolution activity relies on its cached row). Its own message
+ * changes are applied: an edit or delete reloads the thread (as it did in one process), and an
+ * insert is fetched only when the cached thread lacks it (a load that began before the insert
+ * committed replaced the thread it was appended to).
  *
  * `sync()` is the barrier a reply (or intake, or a command) passes before it reads: afterwards
  * every write any replica committed before the call is either in the caches or no longer cached.
@@ -83,13 +87,15 @@ export class ReplicaCaches {
       this.dropAll();
       return;
     }
-    if (change.replica === this.replicaId || this.repos === undefined) return;
-    const { conversations, messages, instructions, settings } = this.repos;
+    if (this.repos === undefined) return;
+    const { messages } = this.repos;
     switch (change.kind) {
       case 'm+': {
-        const id = Number(change.parts[0]);
+        const [id, messageId] = [Number(change.parts[0]), Number(change.parts[1])];
         this.epochs.changed(epochKeys.messages(id));
-        messages.addedElsewhere(id, Number(change.parts[1]));
+        // This replica's own insert is in its cached thread already (appended on the way), unless
+        // a load that began before the insert committed replaced that thread: then fetch it too.
+        if (change.replica !== this.replicaId || !messages.hasCached(id, messageId)) messages.fetchOnNextRead(id, messageId);
         return;
       }
       case 'm': {
@@ -98,12 +104,26 @@ export class ReplicaCaches {
         messages.invalidate(id);
         return;
       }
+      case 'c':
+      case 'i':
+      case 's':
+        if (change.replica !== this.replicaId) this.dropScope(change);
+        return;
+      default:
+        this.dropAll();
+    }
+  }
+
+  /** A conversation row, or a scope's instructions or settings, that another replica changed. */
+  private dropScope(change: Change): void {
+    const { conversations, instructions, settings } = this.repos as CachingRepos;
+    switch (change.kind) {
       case 'c': {
         const [id, platform, workspaceId, threadKey] = change.parts as [string, Platform, string, string];
         const thread = { platform, workspaceId, threadKey };
         this.epochs.changed(epochKeys.conversationId(Number(id)));
         this.epochs.changed(epochKeys.conversationThread(keyOf(thread)));
-        conversations.changedElsewhere(Number(id), thread);
+        conversations.dropCached(Number(id), thread);
         return;
       }
       case 'i':
@@ -112,10 +132,10 @@ export class ReplicaCaches {
         const scope = scopeKey(platform, workspaceId, channelId);
         if (change.kind === 'i') {
           this.epochs.changed(epochKeys.instructions(scope));
-          instructions.changedElsewhere(platform, workspaceId, channelId);
+          instructions.dropCached(platform, workspaceId, channelId);
         } else {
           this.epochs.changed(epochKeys.settings(scope));
-          settings.changedElsewhere(platform, workspaceId, channelId);
+          settings.dropCached(platform, workspaceId, channelId);
         }
         return;
       }

@@ -93,8 +93,8 @@ export class SettingsRepo extends Repo {
     this.byScope.clear();
   }
 
-  /** Another replica changed a scope's settings. */
-  changedElsewhere(platform: Platform, workspaceId: string, channelId: string): void {
+  /** A scope's settings changed in the database (a committed write, by any replica). */
+  dropCached(platform: Platform, workspaceId: string, channelId: string): void {
     this.byScope.delete(scopeKey(platform, workspaceId, channelId));
   }
 }

@@ -42,8 +42,15 @@ export class ThreadCache {
     this.added.clear();
   }
 
-  /** Another replica inserted message `messageId` (or attachments of it) into the conversation. */
-  addedElsewhere(conversationId: number, messageId: number): void {
+  /** Whether the conversation's cached rows hold message `messageId` (newest first: usually the last). */
+  has(conversationId: number, messageId: number): boolean {
+    const rows = this.threads.peek(conversationId);
+    for (let index = (rows?.length ?? 0) - 1; index >= 0; index -= 1) if ((rows as StoredMessage[])[index]?.id === messageId) return true;
+    return false;
+  }
+
+  /** Message `messageId` of the conversation (or attachments of it) is to be fetched on the next read: another replica inserted it, or a load missed it. */
+  fetchOnNextRead(conversationId: number, messageId: number): void {
     if (!this.threads.has(conversationId)) return;
     const ids = this.added.get(conversationId) ?? new Set<number>();
     ids.add(messageId);
