@@ -71,6 +71,14 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`two replicas on one PostgreSQL
     expect(texts(lastRequest(b))).toEqual(['user:what numbers?']);
   });
 
+  it('a message recorded through A is in B’s next request, after B’s own earlier rows', async () => {
+    const { a, b } = await replicas();
+    await ask(b, 'first question');
+    await a.core.ingest([inbound('a side note', { author: { id: 'u-bob', name: 'Bob' } })]);
+    await ask(b, 'second question');
+    expect(texts(lastRequest(b))).toEqual(['user:Alice: first question', 'assistant:echo: first question', 'user:Bob: a side note', 'user:Alice: second question']);
+  });
+
   it('a user over the per-minute limit on A is limited on B', async () => {
     const { a, b } = await replicas();
     const limited = (h: Harness) =>
