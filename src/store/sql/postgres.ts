@@ -130,7 +130,7 @@ const NUMERIC = 1700;
 /**
  * A pool whose BIGINT and NUMERIC columns read as numbers (see PostgresExecutor). With
  * `replicaId`, its sessions carry it as `threadline.replica`, which the cache triggers put in
- * their notifications (a replica skips its own: replica-caches.ts).
+ * their notifications (so a replica tells its own writes from others': replica-caches.ts).
  */
 export function createPool(connectionString: string, max = 10, replicaId?: string): pg.Pool {
   const pool = new pg.Pool({
