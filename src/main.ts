@@ -50,7 +50,7 @@ async function main(): Promise<void> {
 
   let store: Store;
   try {
-    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath });
+    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath }, logger);
   } catch (error) {
     fail(logger, error, 'cannot open the database');
   }
