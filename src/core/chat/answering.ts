@@ -107,6 +107,8 @@ export class Answering extends ChatPart {
 
   /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
   private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+    // Replicas: what any of them committed before this reply (instructions, settings, /forget, messages) is seen by it.
+    await this.store.syncCaches();
     const message = await this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
       if (jobId !== null) await this.store.jobs.finish(jobId, 'dropped', this.now());

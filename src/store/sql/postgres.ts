@@ -127,11 +127,16 @@ class Statements {
 const INT8 = 20;
 const NUMERIC = 1700;
 
-/** A pool whose BIGINT and NUMERIC columns read as numbers (see PostgresExecutor). */
-export function createPool(connectionString: string, max = 10): pg.Pool {
+/**
+ * A pool whose BIGINT and NUMERIC columns read as numbers (see PostgresExecutor). With
+ * `replicaId`, its sessions carry it as `threadline.replica`, which the cache triggers put in
+ * their notifications (so a replica tells its own writes from others': replica-caches.ts).
+ */
+export function createPool(connectionString: string, max = 10, replicaId?: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    ...(replicaId === undefined ? {} : { options: `-c threadline.replica=${replicaId}` }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8 || oid === NUMERIC ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
