@@ -35,12 +35,13 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     database = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'threadline-replicas-'));
     slack = await startFakeSlack();
-    discord = await startFakeDiscord();
+    discord = await startFakeDiscord({ shardCount: SHARDS });
     world = await ReplicaWorld.create({
       names: ['A', 'B', 'C'],
       databaseUrl: database.url,
       dataDir: dir,
       slack,
+      discord,
       latency: { ttftMs: 250, tokensPerSecond: 25 },
       env: {
         DISCORD_SHARD_COUNT: String(SHARDS),
@@ -70,11 +71,27 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
   const systemText = (body: RequestBody) => (typeof body.system === 'string' ? body.system : (body.system ?? []).map((b) => b.text).join('\n'));
 
   it('answers every mention exactly once, in order, through a kill -9 and a restart; shards, jobs and instructions are shared', { timeout: 240_000 }, async () => {
-    // SLACK-ONLY until the Discord shards land on main: the Discord half is in the next commit.
+    // One guild per shard, a channel in each.
+    const channels = Array.from({ length: SHARDS }, (_, shard) => discord.addTextChannel(`general-${shard}`, undefined, discord.addGuild({ shard, count: SHARDS })));
+    const people = [discord.user('100000000000000001', 'Alice'), discord.user('100000000000000002', 'Bob')];
     await Promise.all(['A', 'B', 'C'].map((name) => world.start(name)));
+    // The replicas split the shards: one each.
+    await expect.poll(() => ['A', 'B', 'C'].map((name) => world.shardsOf(name).length), { timeout: 40_000, interval: 200 }).toEqual([1, 1, 1]);
 
     // Warm up: every replica answers (and caches what it read: instructions, settings, threads).
-    await Promise.all(Array.from({ length: 8 }, (_, t) => traffic.slackThread(`warm ${t}`, t % 2 === 0 ? ALICE : BOB, 4)));
+    const discordThreads: Array<{ id: string; label: string; user: (typeof people)[number] }> = [];
+    await Promise.all([
+      ...Array.from({ length: 8 }, (_, t) => traffic.slackThread(`warm ${t}`, t % 2 === 0 ? ALICE : BOB, 4)),
+      ...channels.flatMap((channel, g) =>
+        Array.from({ length: 3 }, async (_, t) => {
+          const label = `guild ${g} thread ${t}`;
+          const user = people[t % 2] as (typeof people)[number];
+          const id = await traffic.discordThread(label, channel.id, user);
+          discordThreads.push({ id, label, user });
+          await traffic.discordFollowUps(`${label} warm`, id, user, 1);
+        }),
+      ),
+    ]);
     await traffic.everyMentionAnswered(60_000);
     for (const name of ['A', 'B', 'C']) expect(modelRequestsTo(name).length, `replica ${name} answered`).toBeGreaterThan(0);
 
@@ -93,19 +110,29 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     expect(systemText(bRequest()?.body as RequestBody)).toContain(INSTRUCTIONS);
 
     // Load with faults: A is killed while it answers, B stopped and started again meanwhile.
-    const load = Promise.all(Array.from({ length: 16 }, (_, t) => traffic.slackThread(`load ${t}`, t % 2 === 0 ? ALICE : BOB, 5)));
+    const [shardOfA] = world.shardsOf('A');
+    const load = Promise.all([
+      ...Array.from({ length: 16 }, (_, t) => traffic.slackThread(`load ${t}`, t % 2 === 0 ? ALICE : BOB, 5)),
+      ...discordThreads.map(({ id, label, user }) => traffic.discordFollowUps(`${label} load`, id, user, 8, 2, 90_000)),
+    ]);
     await expect.poll(() => world.get('A').anthropic.streaming(), { timeout: 20_000, interval: 20 }).toBeGreaterThan(0);
+    const gatewayBeforeKill = discord.gateway.length;
     await world.kill('A');
     const askedOfA = modelRequestsTo('A').length;
     await expect.poll(() => world.get('B').anthropic.streaming(), { timeout: 20_000, interval: 20 }).toBeGreaterThan(0);
     expect(await world.stop('B')).toBe(0);
     await world.start('B');
+    // A's shard: connected again, by a live replica (A is gone), with a fresh session.
+    await discord.gateway.waitFor((e) => e.kind === 'identify' && e.shard[0] === shardOfA, `shard ${String(shardOfA)} taken over`, { since: gatewayBeforeKill, timeoutMs: 60_000 });
     await load;
     await traffic.everyMentionAnswered(90_000);
+    expect(traffic.asked.length).toBeGreaterThanOrEqual(200);
 
     // A never came back: what it was answering was taken over by B and C.
     expect(world.current('A').child.signalCode).toBe('SIGKILL');
     expect(modelRequestsTo('A').length).toBe(askedOfA);
+    // Each shard was connected by one replica at a time.
+    expect(discord.gateway.entries.filter((e) => e.kind === 'overlap')).toEqual([]);
 
     // The database agrees: one job per mention, all done, one answer per question, in order.
     const jobs = await world.rows<{ state: string; n: string }>('SELECT state, count(*) AS n FROM reply_jobs GROUP BY state');
