@@ -63,11 +63,18 @@ export class ReplyJobRepo extends Repo {
    * is created owned by that replica whatever else is open (SQLite: one process owns everything).
    */
   async create(messageId: number, conversationId: number, at: number, lease?: Lease): Promise<number | undefined> {
-    const row = await this.sql.get<{ id: number }>(
-      `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at)
-       VALUES (?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
-      [messageId, conversationId, at, at, lease?.owner ?? null, lease?.expiresAt ?? null],
-    );
+    const row =
+      lease === undefined
+        ? await this.sql.get<{ id: number }>(
+            `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at)
+             VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
+            [messageId, conversationId, at, at],
+          )
+        : await this.sql.get<{ id: number }>(
+            `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at)
+             VALUES (?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
+            [messageId, conversationId, at, at, lease.owner, lease.expiresAt],
+          );
     return row?.id;
   }
 
