@@ -132,9 +132,13 @@ export class ReplyJobRepo extends Repo {
     return this.sql.run(`UPDATE reply_jobs SET lease_expires_at = ? WHERE lease_owner = ? AND ${OPEN}`, [lease.expiresAt, lease.owner]);
   }
 
-  /** Gives back the open jobs `owner` holds (a graceful shutdown), so other replicas take them at once. */
+  /**
+   * Gives back the open jobs `owner` holds (a graceful shutdown cut short), so other replicas take
+   * them at once: their leases end now. The owner stays named, so the taker counts an attempt and
+   * removes what an answer under way may have posted, as for a replica that died.
+   */
   async release(owner: string): Promise<number> {
-    return this.sql.run(`UPDATE reply_jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ? AND ${OPEN}`, [owner]);
+    return this.sql.run(`UPDATE reply_jobs SET lease_expires_at = 0 WHERE lease_owner = ? AND ${OPEN}`, [owner]);
   }
 
   /** Who holds a job and until when (tests, diagnostics). */

@@ -83,12 +83,14 @@ forEachBackend((backend) => {
       expect(await store.jobs.claim(lease(A, 9999), 'slack', 9999)).toEqual([]);
     });
 
-    it('are given back on release and taken by another replica at once, without counting an attempt', async () => {
+    it('are given back on release and taken by another replica at once, as from a replica that died', async () => {
       const store = await backend.open();
       const job = await unownedJob(store, 't1', 'm1');
+      const kept = await unownedJob(store, 't2', 'm2');
       await store.jobs.claim(lease(A, 0), 'slack', 0);
+      await store.jobs.finish(kept, 'done', 1);
       expect(await store.jobs.release(A)).toBe(1);
-      expect(await store.jobs.claim(lease(B, 1), 'slack', 1)).toEqual([expect.objectContaining({ id: job, attempts: 0 })]);
+      expect(await store.jobs.claim(lease(B, 1), 'slack', 1)).toEqual([expect.objectContaining({ id: job, attempts: 1 })]);
     });
 
     it('are all taken at start on SQLite, except the taker\'s own, each counting an attempt', async () => {
