@@ -51,6 +51,9 @@ export class Takeover extends ChatPart {
     for (const job of jobs) this.ownJobs.add(job.id);
     const found: Array<{ job: ReplyJob; conversation: Conversation; message: StoredMessage }> = [];
     for (const job of jobs) {
+      // Another replica may have recorded the question (and more of the thread) since this one
+      // last read the conversation: its cached thread is read again.
+      if (job.id !== own?.jobId) this.store.messages.invalidate(job.conversationId);
       const conversation = await this.store.conversations.get(job.conversationId);
       const message = await this.store.messages.get(job.messageId);
       if (conversation === undefined || message === undefined || message.deletedAt !== null) {
