@@ -151,14 +151,8 @@ export class ChatService implements ChatCore, ThreadReader {
     };
     const records = new AnswerRecords(context);
     this.limits = new Limits(context, records);
-    this.leases = new JobLeases({
-      store: this.store,
-      logger: this.logger,
-      now: this.now,
-      replicaId: options.replicaId ?? randomUUID(),
-      leaseMs: options.replyLeaseMs ?? 30_000,
-      ownJobs: this.ownJobs,
-    });
+    const replica = { replicaId: options.replicaId ?? randomUUID(), leaseMs: options.replyLeaseMs ?? 30_000 };
+    this.leases = new JobLeases({ store: this.store, logger: this.logger, now: this.now, ownJobs: this.ownJobs, ...replica });
     this.intake = new Intake(context, this.limits, this.leases);
     const webTools = new WebTools({
       ...(options.webToolLimits === undefined ? {} : { limits: options.webToolLimits }),
@@ -307,19 +301,12 @@ export class ChatService implements ChatCore, ThreadReader {
   }
 
   /** Shutdown begins: this replica takes no more reply jobs (the others will). */
-  stopTakingJobs(): void {
-    this.leases.stopClaiming();
-  }
+  stopTakingJobs = (): void => this.leases.stopClaiming();
 
-  /**
-   * Shutdown ends: stops renewing and gives back the jobs still held, so another replica takes
-   * them at once. `release: false` leaves them held until the leases expire (a replica that died).
-   */
-  stopLeases(options: { readonly release: boolean } = { release: true }): Promise<void> {
-    return this.leases.stop(options);
-  }
+  /** Shutdown ends: gives back the jobs still held, so another replica takes them at once (`release: false`: left to expire). */
+  stopLeases = (options: { readonly release: boolean } = { release: true }): Promise<void> => this.leases.stop(options);
 
-  /** This replica's id in the lease columns of the jobs it answers. */
+  /** This replica's id in the leases of the jobs it answers. */
   get replicaId(): string {
     return this.leases.replicaId;
   }
