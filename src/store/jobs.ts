@@ -153,8 +153,9 @@ export class ReplyJobRepo extends Repo {
   }
 
   async finish(id: number, state: Exclude<JobState, 'pending' | 'running'>, at: number): Promise<void> {
-    if (state === 'done') await this.sql.run("UPDATE reply_jobs SET state = 'done', posted_at = ?, updated_at = ? WHERE id = ?", [at, at, id]);
-    else await this.sql.run('UPDATE reply_jobs SET state = ?, updated_at = ? WHERE id = ?', [state, at, id]);
+    // Only an open job: a replica that lost its lease (paused past it) must not undo the outcome its taker stored.
+    if (state === 'done') await this.sql.run(`UPDATE reply_jobs SET state = 'done', posted_at = ?, updated_at = ? WHERE id = ? AND ${OPEN}`, [at, at, id]);
+    else await this.sql.run(`UPDATE reply_jobs SET state = ?, updated_at = ? WHERE id = ? AND ${OPEN}`, [state, at, id]);
   }
 
   /**

@@ -79,6 +79,9 @@ forEachBackend((backend) => {
       expect(await store.jobs.leaseOf(job)).toEqual({ owner: B, expiresAt: 1901 + LEASE });
       // Finished jobs are never renewed nor taken.
       await store.jobs.finish(job, 'done', 1903);
+      // A replica that lost the job (paused past its lease) cannot undo what the taker stored.
+      await store.jobs.finish(job, 'failed', 1904);
+      expect((await store.executor.get<{ state: string }>('SELECT state FROM reply_jobs WHERE id = ?', [job]))?.state).toBe('done');
       expect(await store.jobs.renew(lease(B, 1904))).toBe(0);
       expect(await store.jobs.claim(lease(A, 9999), 'slack', 9999)).toEqual([]);
     });
