@@ -56,8 +56,15 @@ const claimSql = (filter: string) => `UPDATE reply_jobs
 const CLAIM = claimSql('');
 const CLAIM_IN_CONVERSATION = claimSql(' AND j.conversation_id = ?');
 
+/** Another open job of the finished one's conversation that nobody holds alive (`?`: now). */
+const WAITING = `EXISTS (SELECT 1 FROM reply_jobs w WHERE w.conversation_id = reply_jobs.conversation_id AND w.id <> reply_jobs.id AND w.${OPEN}
+  AND (w.lease_owner IS NULL OR w.lease_expires_at < ?))`;
+
 /** Answers owed: one row per message that needs a reply, so a restart knows what is still due. */
 export class ReplyJobRepo extends Repo {
+  /** Conversations whose finished job left another waiting (PostgreSQL): shared by `on(sql)` copies. */
+  private readonly waiting = new Set<number>();
+
   /**
    * Returns the job id, or undefined when the message already has a job. With `lease`, the job
    * is created owned by that replica whatever else is open (SQLite: one process owns everything).
@@ -152,10 +159,28 @@ export class ReplyJobRepo extends Repo {
     await this.sql.run('UPDATE reply_jobs SET attempts = attempts + 1, updated_at = ? WHERE id = ?', [at, id]);
   }
 
+  /**
+   * Closes an open job (only an open one: a replica that lost its lease, paused past it, must not
+   * undo the outcome its taker stored). On PostgreSQL the same statement notes whether a job of
+   * the conversation waits for its turn (nobody holds it alive): see `takeWaiting`.
+   */
   async finish(id: number, state: Exclude<JobState, 'pending' | 'running'>, at: number): Promise<void> {
-    // Only an open job: a replica that lost its lease (paused past it) must not undo the outcome its taker stored.
-    if (state === 'done') await this.sql.run(`UPDATE reply_jobs SET state = 'done', posted_at = ?, updated_at = ? WHERE id = ? AND ${OPEN}`, [at, at, id]);
-    else await this.sql.run(`UPDATE reply_jobs SET state = ?, updated_at = ? WHERE id = ? AND ${OPEN}`, [state, at, id]);
+    const shared = this.sql.dialect === 'postgres';
+    const row = await this.sql.get<{ conversation_id: number; waiting: boolean | number }>(
+      `UPDATE reply_jobs SET state = ?, posted_at = CASE WHEN ? = 'done' THEN ? ELSE posted_at END, updated_at = ? WHERE id = ? AND ${OPEN}
+       RETURNING conversation_id, ${shared ? WAITING : '0'} AS waiting`,
+      shared ? [state, state, at, at, id, at] : [state, state, at, at, id],
+    );
+    if (row !== undefined && Boolean(row.waiting)) this.waiting.add(row.conversation_id);
+  }
+
+  /**
+   * Whether a job finished here left another of `conversationId` waiting for its turn (then a
+   * handoff claim is worth its round trip; otherwise a sweep finds any that came meanwhile).
+   * Asking forgets the answer.
+   */
+  takeWaiting(conversationId: number): boolean {
+    return this.waiting.delete(conversationId);
   }
 
   /**

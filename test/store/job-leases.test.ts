@@ -63,6 +63,21 @@ forEachBackend((backend) => {
       expect((await store.jobs.claim(lease(B, 103), 'slack', 103)).map((job) => job.id)).toEqual([jobs[2]]);
     });
 
+    it('note, on PostgreSQL, when a finished job leaves another of its thread waiting for its turn', async () => {
+      const store = await backend.open();
+      const [first, second] = [await unownedJob(store, 't1', 'm1'), await unownedJob(store, 't1', 'm2')];
+      const lone = await unownedJob(store, 't2', 'm3');
+      const conversation = async (key: string) => (await store.conversations.find(thread(key)))?.id as number;
+      await store.jobs.finish(first, 'done', 5);
+      await store.jobs.finish(lone, 'failed', 5);
+      expect(store.jobs.takeWaiting(await conversation('t1'))).toBe(backend.name === 'postgres');
+      // Asked once: forgotten.
+      expect(store.jobs.takeWaiting(await conversation('t1'))).toBe(false);
+      expect(store.jobs.takeWaiting(await conversation('t2'))).toBe(false);
+      await store.jobs.finish(second, 'done', 6);
+      expect(store.jobs.takeWaiting(await conversation('t1'))).toBe(false);
+    });
+
     it('are taken over once the owner stops renewing, counting an attempt; renewal keeps them', async () => {
       const store = await backend.open();
       const job = await unownedJob(store, 't1', 'm1');

@@ -79,10 +79,12 @@ export class Recovery extends ChatPart {
 
   /**
    * An answer of this conversation is stored: the next job of the thread, taken in by another
-   * replica while this one answered, may be taken now. Only where replicas share the database.
+   * replica while this one answered, may be taken now. Only where replicas share the database
+   * (SQLite's jobs are all this process's, queued already).
    */
   handOff(platform: Platform, conversationId: number): void {
-    if (!this.leases.shared || !this.leases.mayClaim || this.platforms.get(platform)?.replySink === undefined) return;
+    // Only when the finished job's own statement saw one waiting: no round trip on the common path.
+    if (!this.store.jobs.takeWaiting(conversationId) || !this.leases.mayClaim || this.platforms.get(platform)?.replySink === undefined) return;
     this.track(
       this.claimIn(platform, conversationId).then((jobs) => (jobs.length === 0 ? undefined : this.takeover.answer(platform, jobs))),
     ).catch((error: unknown) => this.logger.warn({ err: error, conversationId }, 'could not hand the thread on to its next reply; the sweep will'));
