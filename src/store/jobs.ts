@@ -32,12 +32,13 @@ const RETURNED = 'id, message_id, conversation_id, state, attempts, created_at';
 
 /**
  * A job some replica may take now (`?` 1: now, 2: the taker): open, held by nobody alive (never
- * taken, released, or its owner stopped renewing), not the taker's own, and its turn has come:
+ * taken, released, or its owner stopped renewing; the taker's own too, which it lost track of),
+ * and its turn has come:
  * every earlier open job of its conversation is the taker's, held alive. Only the first job of a
  * thread not yet the taker's is ever taken, so a claim that races another (each saw the other's
  * job as free) takes nothing it should not: the row lock makes the loser re-check the job itself.
  */
-const TAKEABLE = `j.${OPEN} AND (j.lease_owner IS NULL OR j.lease_expires_at < ?) AND (j.lease_owner IS NULL OR j.lease_owner <> ?)
+const TAKEABLE = `j.${OPEN} AND (j.lease_owner IS NULL OR j.lease_expires_at < ?)
   AND NOT EXISTS (SELECT 1 FROM reply_jobs e WHERE e.conversation_id = j.conversation_id AND e.id < j.id AND e.${OPEN}
                   AND (e.lease_owner IS NULL OR e.lease_owner <> ? OR e.lease_expires_at < ?))
   AND j.conversation_id IN (SELECT id FROM conversations WHERE platform = ?)`;
@@ -112,7 +113,7 @@ export class ReplyJobRepo extends Repo {
 
   /** Takes up to `limit` jobs of `platform` whose turn has come for `lease.owner` (see TAKEABLE), oldest first. */
   async claim(lease: Lease, platform: string, now: number, options: { conversationId?: number; limit?: number } = {}): Promise<ReplyJob[]> {
-    const takeable = [now, lease.owner, lease.owner, now, platform];
+    const takeable = [now, lease.owner, now, platform];
     const rows =
       options.conversationId === undefined
         ? await this.sql.all<JobRow>(CLAIM, [lease.owner, lease.expiresAt, now, ...takeable, options.limit ?? 100, now])
@@ -134,9 +135,15 @@ export class ReplyJobRepo extends Repo {
     return rows.map(toJob).sort(byAge);
   }
 
-  /** Extends every open job `lease.owner` holds to `lease.expiresAt`, in one statement; returns how many. */
-  async renew(lease: Lease): Promise<number> {
-    return this.sql.run(`UPDATE reply_jobs SET lease_expires_at = ? WHERE lease_owner = ? AND ${OPEN}`, [lease.expiresAt, lease.owner]);
+  /** Extends every open job `lease.owner` holds to `lease.expiresAt`, in one statement; returns their ids. */
+  async renew(lease: Lease): Promise<number[]> {
+    const rows = await this.sql.all<{ id: number }>(`UPDATE reply_jobs SET lease_expires_at = ? WHERE lease_owner = ? AND ${OPEN} RETURNING id`, [lease.expiresAt, lease.owner]);
+    return rows.map((row) => row.id);
+  }
+
+  /** Ends `owner`'s lease on one job now, so the next claim takes it (a job its owner lost track of). */
+  async expire(id: number, owner: string): Promise<void> {
+    await this.sql.run(`UPDATE reply_jobs SET lease_expires_at = 0 WHERE id = ? AND lease_owner = ? AND ${OPEN}`, [id, owner]);
   }
 
   /**

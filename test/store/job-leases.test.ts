@@ -85,7 +85,7 @@ forEachBackend((backend) => {
       expect(taken?.attempts).toBe(0);
       expect(await store.jobs.claim(lease(B, LEASE - 1), 'slack', LEASE - 1)).toEqual([]);
       // A renews at 900: its lease now ends at 1900.
-      expect(await store.jobs.renew(lease(A, 900))).toBe(1);
+      expect(await store.jobs.renew(lease(A, 900))).toEqual([job]);
       expect(await store.jobs.claim(lease(B, LEASE + 1), 'slack', LEASE + 1)).toEqual([]);
       // A stops renewing: past 1900 B takes it, once.
       const [takenOver] = await store.jobs.claim(lease(B, 1901), 'slack', 1901);
@@ -97,7 +97,7 @@ forEachBackend((backend) => {
       // A replica that lost the job (paused past its lease) cannot undo what the taker stored.
       await store.jobs.finish(job, 'failed', 1904);
       expect((await store.executor.get<{ state: string }>('SELECT state FROM reply_jobs WHERE id = ?', [job]))?.state).toBe('done');
-      expect(await store.jobs.renew(lease(B, 1904))).toBe(0);
+      expect(await store.jobs.renew(lease(B, 1904))).toEqual([]);
       expect(await store.jobs.claim(lease(A, 9999), 'slack', 9999)).toEqual([]);
     });
 
@@ -109,6 +109,17 @@ forEachBackend((backend) => {
       await store.jobs.finish(kept, 'done', 1);
       expect(await store.jobs.release(A)).toBe(1);
       expect(await store.jobs.claim(lease(B, 1), 'slack', 1)).toEqual([expect.objectContaining({ id: job, attempts: 1 })]);
+    });
+
+    it('let go of one job its owner lost track of: any replica\'s next claim takes it, its owner\'s too', async () => {
+      const store = await backend.open();
+      const job = await unownedJob(store, 't1', 'm1');
+      await store.jobs.claim(lease(A, 0), 'slack', 0);
+      expect(await store.jobs.claim(lease(A, 1), 'slack', 1)).toEqual([]);
+      await store.jobs.expire(job, B);
+      expect(await store.jobs.claim(lease(A, 1), 'slack', 1)).toEqual([]);
+      await store.jobs.expire(job, A);
+      expect(await store.jobs.claim(lease(A, 2), 'slack', 2)).toEqual([expect.objectContaining({ id: job, attempts: 1 })]);
     });
 
     it('are all taken at start on SQLite, except the taker\'s own, each counting an attempt', async () => {

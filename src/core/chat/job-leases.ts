@@ -28,6 +28,8 @@ export class JobLeases {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private claiming = true;
+  /** Jobs held in this replica's name but not in `ownJobs` at the last renewal. */
+  private unaccounted = new Set<number>();
 
   constructor(private readonly options: JobLeasesOptions) {
     this.replicaId = options.replicaId;
@@ -75,8 +77,20 @@ export class JobLeases {
     }
   }
 
+  /**
+   * Renews every job held in this replica's name. One held but not among `ownJobs` at two
+   * renewals in a row (its answer was never queued: a failure while taking it up) is let go, so a
+   * sweep (this replica's or another's) takes it up again; once is no proof, since intake's
+   * jobs join `ownJobs` a moment after their commit.
+   */
   async renew(): Promise<void> {
-    if (this.options.ownJobs.size > 0) await this.options.store.jobs.renew(this.lease());
+    const held = await this.options.store.jobs.renew(this.lease());
+    const lost = held.filter((id) => !this.options.ownJobs.has(id));
+    for (const id of lost.filter((id) => this.unaccounted.has(id))) {
+      this.options.logger.warn({ jobId: id }, 'a reply this replica held was not being answered; letting it go to be taken up again');
+      await this.options.store.jobs.expire(id, this.replicaId);
+    }
+    this.unaccounted = new Set(lost);
   }
 
   /** Stops taking jobs (shutdown begins); renewals go on until `release`. */
