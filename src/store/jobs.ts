@@ -31,12 +31,12 @@ const OPEN = "state IN ('pending', 'running')";
 const RETURNED = 'id, message_id, conversation_id, state, attempts, created_at';
 
 /**
- * A job some replica may take now (`?` 1: now, 2: the taker): open, held by nobody alive (never
- * taken, released, or its owner stopped renewing; the taker's own too, which it lost track of),
- * and its turn has come:
- * every earlier open job of its conversation is the taker's, held alive. Only the first job of a
- * thread not yet the taker's is ever taken, so a claim that races another (each saw the other's
- * job as free) takes nothing it should not: the row lock makes the loser re-check the job itself.
+ * A job a replica may take now (`?`: now, the taker, now, the platform): open; held by nobody
+ * alive (never taken, given back, or its owner stopped renewing, the taker itself included when
+ * it lost track of the job); and its turn has come: every earlier open job of its conversation is
+ * the taker's, held alive. So only the first job of a thread not yet the taker's is taken, and
+ * two replicas that claim at once cannot split one thread between them: both aim at that same
+ * first job, and the row lock makes the loser re-check it (see claimSql).
  */
 const TAKEABLE = `j.${OPEN} AND (j.lease_owner IS NULL OR j.lease_expires_at < ?)
   AND NOT EXISTS (SELECT 1 FROM reply_jobs e WHERE e.conversation_id = j.conversation_id AND e.id < j.id AND e.${OPEN}
