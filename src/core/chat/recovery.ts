@@ -84,7 +84,7 @@ export class Recovery extends ChatPart {
    */
   handOff(platform: Platform, conversationId: number): void {
     // Only when the finished job's own statement saw one waiting: no round trip on the common path.
-    if (!this.store.jobs.takeWaiting(conversationId) || !this.leases.mayClaim || this.platforms.get(platform)?.replySink === undefined) return;
+    if (!this.store.jobs.takeWaiting(conversationId)) return;
     this.track(
       this.claimIn(platform, conversationId).then((jobs) => (jobs.length === 0 ? undefined : this.takeover.answer(platform, jobs))),
     ).catch((error: unknown) => this.logger.warn({ err: error, conversationId }, 'could not hand the thread on to its next reply; the sweep will'));
@@ -96,7 +96,8 @@ export class Recovery extends ChatPart {
   }
 
   private async claimIn(platform: Platform, conversationId: number): Promise<ReplyJob[]> {
-    if (!this.leases.mayClaim) return [];
+    // Jobs it takes may be others' questions, posted through the platform's reply sink.
+    if (!this.leases.mayClaim || this.platforms.get(platform)?.replySink === undefined) return [];
     return this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now(), { conversationId }));
   }
 
