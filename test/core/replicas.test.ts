@@ -157,6 +157,32 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     ]);
   });
 
+  it('answers a follow-up that waited behind a dead replica\'s answer after that answer, in order', async () => {
+    await start();
+    const [a, b] = [await replica('A'), await replica('B')];
+    let never!: () => void;
+    anthropic.enqueue({ text: 'A dies writing this', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (never = resolve)) } });
+    const thread = { ...THREAD, threadKey: 'thread-dead-turn' };
+    const first = inbound('first question', { mentionsBot: true, thread });
+    const second = inbound('second question', { mentionsBot: true, thread });
+    void a.handle(first, { sink: () => posts.sink('A (taken in)', first.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    expect((await b.handle(second, { sink: () => posts.sink('B (taken in)', second.messageId) })).kind).toBe('recorded');
+    await a.stopLeases({ release: false });
+    clock += LEASE_MS + 1;
+    await posts.posted(second.messageId);
+    await b.idle();
+    expect(posts.answers(first.messageId)).toEqual([{ replica: 'B', text: 'echo: first question' }]);
+    expect(posts.answers(second.messageId)).toEqual([{ replica: 'B', text: 'echo: second question' }]);
+    const last = anthropic.messageRequests()[2]?.body as { messages: Array<{ role: string; content: Array<{ text?: string }> }> };
+    expect(last.messages.map((m) => `${m.role}:${m.content.map((c) => c.text ?? '').join('')}`)).toEqual([
+      'user:first question',
+      'assistant:echo: first question',
+      'user:second question',
+    ]);
+    never();
+  });
+
   it('lets another replica take a job at once when its replica shuts down gracefully', async () => {
     await start();
     const [a, b] = [await replica('A'), await replica('B')];
