@@ -23,6 +23,7 @@ import { readMigrations } from './migrate.js';
 import { migratePostgres } from './migrate-postgres.js';
 import { AnswerRepo } from './answers.js';
 import { ConversationRepo } from './conversations.js';
+import { openResourceLocks, type ResourceLocks } from './locks.js';
 import { ProcessedEventRepo } from './events.js';
 import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
@@ -128,6 +129,14 @@ export class Store {
     } finally {
       this.invalidateCaches();
     }
+  }
+
+  /**
+   * Exclusive ownership of numbered resources (Discord shards) among the processes sharing this
+   * database, in namespace `name`: see locks.ts. The caller closes it.
+   */
+  resourceLocks(name: string): ResourceLocks {
+    return openResourceLocks(this.sql, name);
   }
 
   isHealthy(): Promise<boolean> {

@@ -142,6 +142,7 @@ export class Answering extends ChatPart {
             onText: (text) => sink.progress?.(text),
             onThinking: () => sink.thinking?.(),
             onActivity: (activity) => sink.activity?.(activity),
+            onStart: () => sink.modelStarted?.(),
             onUnfinished: (partial) => this.records.recordUsage(this.store, conversation, message, partial, rules.id),
             signal: tracked.signal,
             lane: threadKey(refOf(conversation)),
