@@ -99,6 +99,7 @@ const envSchema = z.object({
   DAILY_TOKEN_BUDGET: integer(0, 0, 1_000_000_000_000),
   MAX_CONCURRENT_REPLIES: integer(64, 1, 1000),
   PENDING_REPLY_MAX_AGE_MINUTES: integer(30, 1, 10_080),
+  REPLY_LEASE_SECONDS: integer(30, 1, 3_600),
   RETENTION_DAYS: integer(90, 1, 36_500),
   WEB_SEARCH: onOff(false),
   WEB_FETCH: onOff(true),
@@ -155,6 +156,8 @@ export interface Config {
   };
   /** Mentions still unanswered after a restart are answered if younger than this, else apologized for. */
   readonly pendingReplyMaxAgeMs: number;
+  /** A reply whose replica stopped renewing its lease is taken over by another after this (PostgreSQL). */
+  readonly replyLeaseMs: number;
   readonly retentionDays: number;
   readonly followUpWithoutMention: boolean;
   /**
@@ -250,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentReplies: e.MAX_CONCURRENT_REPLIES,
     },
     pendingReplyMaxAgeMs: e.PENDING_REPLY_MAX_AGE_MINUTES * 60_000,
+    replyLeaseMs: e.REPLY_LEASE_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     followUpWithoutMention: e.FOLLOW_UP_WITHOUT_MENTION,
     web: {

@@ -2,6 +2,7 @@
  * threadline's entry point: config → logger → store → core → adapters → HTTP, and an orderly
  * shutdown. Adapters are loaded only for the platforms that are configured.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -48,9 +49,11 @@ async function main(): Promise<void> {
     secrets: [config.anthropic.apiKey, config.discord?.token, config.slack?.botToken, config.slack?.appToken, config.slack?.signingSecret, config.databaseUrl, passwordOf(config.databaseUrl)],
   });
 
+  // Names this process among the replicas sharing a database (leases, cache notifications); random per start.
+  const replicaId = randomUUID();
   let store: Store;
   try {
-    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath }, logger);
+    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath }, logger, replicaId);
   } catch (error) {
     fail(logger, error, 'cannot open the database');
   }
@@ -84,6 +87,8 @@ async function main(): Promise<void> {
     webFetch: config.web.fetch,
     webToolLimits: { searchMaxUses: config.web.searchMaxUses, fetchMaxUses: config.web.fetchMaxUses },
     dailySearchBudget: config.web.dailySearchBudget,
+    replicaId,
+    replyLeaseMs: config.replyLeaseMs,
   });
   const health = new Health(() => store.isHealthy());
   const adapters: RunningAdapter[] = [];
@@ -125,7 +130,7 @@ async function main(): Promise<void> {
   } catch (error) {
     fail(logger, error, 'startup failed');
   }
-  logger.info({ model: config.anthropic.model, database: store.backend, discord: config.discord !== undefined, slack: config.slack !== undefined, playground: config.playground !== undefined }, 'threadline is running');
+  logger.info({ model: config.anthropic.model, database: store.backend, replica: core.replicaId, discord: config.discord !== undefined, slack: config.slack !== undefined, playground: config.playground !== undefined }, 'threadline is running');
   if (config.playground !== undefined && server !== undefined) {
     const url = playgroundUrl(config.playground.host, server.port);
     logger.info({ url }, `playground: open ${url} in your browser`);
@@ -144,10 +149,12 @@ async function main(): Promise<void> {
     clearInterval(pruneTimer);
     logger.info({ signal }, 'shutting down: finishing replies in flight');
     await Promise.allSettled(adapters.map((adapter) => adapter.stop()));
+    core.stopTakingJobs();
     const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS).unref());
     if ((await Promise.race([core.idle().then(() => 'idle' as const), deadline])) === 'deadline') {
-      logger.warn('shutdown deadline reached; unfinished replies stay pending in the database');
+      logger.warn('shutdown deadline reached; unfinished replies stay pending in the database (another replica takes them at once)');
     }
+    await core.stopLeases().catch((error: unknown) => logger.warn({ err: error }, 'could not give back the leases of unfinished replies; they are taken over once they expire'));
     await Promise.allSettled(adapters.map((adapter) => adapter.close()));
     await server?.close();
     await store.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the database failed'));

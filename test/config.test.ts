@@ -141,3 +141,14 @@ describe('DATABASE_URL', () => {
     expect(found).toEqual(['DATABASE_URL: must be a postgres:// or postgresql:// URL']);
   });
 });
+
+describe('REPLY_LEASE_SECONDS', () => {
+  const base = { ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' };
+  it('is 30 s by default and read in seconds', () => {
+    expect(loadConfig(base).replyLeaseMs).toBe(30_000);
+    expect(loadConfig({ ...base, REPLY_LEASE_SECONDS: '2' }).replyLeaseMs).toBe(2000);
+  });
+  it.each(['0', '1.5', 'soon', '3601'])('refuses %s, naming the variable', (value) => {
+    expect(problems({ ...base, REPLY_LEASE_SECONDS: value })).toEqual(['REPLY_LEASE_SECONDS: must be a whole number from 1 to 3600']);
+  });
+});

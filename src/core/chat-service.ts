@@ -3,6 +3,7 @@
  * conversation: dedupe, self-skip, recording, backfill-once, the decision to answer, per-thread
  * order, building the request, the model call, and what is stored and shown afterwards.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import { AnswerControls } from './answer-controls/answer-controls.js';
@@ -14,6 +15,7 @@ import { AnswerRecords } from './chat/answer-records.js';
 import { Answering } from './chat/answering.js';
 import type { ChatContext } from './chat/context.js';
 import { Intake } from './chat/intake.js';
+import { JobLeases } from './chat/job-leases.js';
 import { Limits } from './chat/limits.js';
 import { Recovery } from './chat/recovery.js';
 import { refOf, threadKey } from './chat/thread-refs.js';
@@ -70,6 +72,10 @@ export interface ChatServiceOptions {
   /** Web searches per server/workspace per UTC day (0: no budget). */
   readonly dailySearchBudget?: number;
   readonly now?: () => number;
+  /** This process among the replicas sharing a PostgreSQL database (default: a random UUID). */
+  readonly replicaId?: string;
+  /** REPLY_LEASE_SECONDS in ms: a reply whose replica stopped renewing is taken over after this (default 30 s). */
+  readonly replyLeaseMs?: number;
   /** Where replies, latencies and errors are counted (`GET /metrics`); a private registry when absent. */
   readonly metrics?: Metrics;
 }
@@ -98,6 +104,7 @@ export class ChatService implements ChatCore, ThreadReader {
   private readonly limits: Limits;
   private readonly answering: Answering;
   private readonly recovery: Recovery;
+  private readonly leases: JobLeases;
   private readonly admin: AdminCommands;
 
   constructor(options: ChatServiceOptions) {
@@ -144,7 +151,9 @@ export class ChatService implements ChatCore, ThreadReader {
     };
     const records = new AnswerRecords(context);
     this.limits = new Limits(context, records);
-    this.intake = new Intake(context, this.limits);
+    const replica = { replicaId: options.replicaId ?? randomUUID(), leaseMs: options.replyLeaseMs ?? 30_000 };
+    this.leases = new JobLeases({ store: this.store, logger: this.logger, now: this.now, ownJobs: this.ownJobs, ...replica });
+    this.intake = new Intake(context, this.limits, this.leases);
     const webTools = new WebTools({
       ...(options.webToolLimits === undefined ? {} : { limits: options.webToolLimits }),
       ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
@@ -167,7 +176,7 @@ export class ChatService implements ChatCore, ThreadReader {
     });
     this.answering = new Answering(context, { records, pipeline, requests: this.requests, webTools, panel: this.panel, controls: this.controls });
     this.answering.rulesFor(options.modelId);
-    this.recovery = new Recovery(context, records, this.answering);
+    this.recovery = new Recovery(context, records, this.answering, this.leases);
     this.admin = new AdminCommands(context, this.requests);
   }
 
@@ -201,9 +210,18 @@ export class ChatService implements ChatCore, ThreadReader {
       return this.metrics.replyQueued(msg.thread.platform).run(() => this.limits.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
     }
     if (intake.kind !== 'job') return intake.outcome;
+    const platform = msg.thread.platform;
+    // Another replica answers this thread now (or its turn is open): answered here only if it can be taken at once.
+    if (!intake.owned) return (await this.recovery.takeIn(platform, intake.conversationId, { jobId: intake.jobId, makeSink: ctx.sink })) ?? { kind: 'recorded' };
     this.ownJobs.add(intake.jobId);
-    const reply = this.metrics.replyQueued(msg.thread.platform);
-    return this.replies.run(threadKey(msg.thread), () => reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink()))));
+    const reply = this.metrics.replyQueued(platform);
+    return this.replies.run(threadKey(msg.thread), async () => {
+      try {
+        return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink())));
+      } finally {
+        this.recovery.handOff(platform, intake.conversationId);
+      }
+    });
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
@@ -273,9 +291,23 @@ export class ChatService implements ChatCore, ThreadReader {
     return (await this.intake.refusalFor(msg)) === undefined;
   }
 
-  /** Waits for every queued intake and answer: for shutdown and tests. */
+  /** Waits for every queued intake and answer (and the answers they hand the thread on to): for shutdown and tests. */
   async idle(): Promise<void> {
     await this.intake.idle();
-    await this.replies.idle();
+    do {
+      await this.replies.idle();
+      await this.recovery.idle();
+    } while (this.replies.activeKeys > 0);
+  }
+
+  /** Shutdown begins: this replica takes no more reply jobs (the others will). */
+  stopTakingJobs = (): void => this.leases.stopClaiming();
+
+  /** Shutdown ends: gives back the jobs still held, so another replica takes them at once (`release: false`: left to expire). */
+  stopLeases = (options: { readonly release: boolean } = { release: true }): Promise<void> => this.leases.stop(options);
+
+  /** This replica's id in the leases of the jobs it answers. */
+  get replicaId(): string {
+    return this.leases.replicaId;
   }
 }

@@ -74,10 +74,13 @@ export class Store {
     Object.assign(this, repos);
   }
 
-  /** Opens and migrates the database `location` names; `logger` hears about the replica listener (PostgreSQL). */
-  static async open(location: StoreLocation, logger?: Logger): Promise<Store> {
+  /**
+   * Opens and migrates the database `location` names; `logger` hears about the replica listener
+   * (PostgreSQL), whose notifications name this process by `replicaId`.
+   */
+  static async open(location: StoreLocation, logger?: Logger, replicaId = newReplicaId()): Promise<Store> {
     if (location.databaseUrl === undefined) return Store.over(new SqliteExecutor(openDatabase(location.databasePath)));
-    const replicas = new ReplicaCaches(location.databaseUrl, newReplicaId(), logger);
+    const replicas = new ReplicaCaches(location.databaseUrl, replicaId, logger);
     const store = Store.over(await openPostgres(location.databaseUrl, replicas.replicaId), replicas);
     await replicas.start(store);
     return store;

@@ -114,6 +114,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     databasePath,
     async close() {
       await core.idle().catch(() => undefined);
+      await core.stopLeases().catch(() => undefined);
       await anthropic.close();
       await store.close();
       if (ownDirectory !== undefined) rmSync(ownDirectory, { recursive: true, force: true });

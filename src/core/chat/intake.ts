@@ -11,12 +11,14 @@ import { KeyedQueue } from '../keyed-queue.js';
 import { answerRefusal, type AnswerRefusal } from '../settings/access.js';
 import type { AttachmentInput, HandleOutcome, InboundContext, InboundMessage, PostedIds, ReplySink, ThreadRef } from '../types.js';
 import { ChatPart, type ChatContext } from './context.js';
+import type { JobLeases } from './job-leases.js';
 import type { Limits } from './limits.js';
 import { threadKey } from './thread-refs.js';
 
 export type IntakeResult =
   | { kind: 'done'; outcome: HandleOutcome }
-  | { kind: 'job'; jobId: number; conversationId: number; messageId: number }
+  /** `owned`: this replica holds the job and answers it now; otherwise it waits for the thread's turn. */
+  | { kind: 'job'; jobId: number; conversationId: number; messageId: number; owned: boolean }
   | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
   | { kind: 'refused'; refusal: AnswerRefusal };
 
@@ -30,6 +32,7 @@ export class Intake extends ChatPart {
   constructor(
     context: ChatContext,
     private readonly limits: Limits,
+    private readonly leases: JobLeases,
   ) {
     super(context);
     this.changes = new MessageChanges(this.store, this.now);
@@ -123,9 +126,13 @@ export class Intake extends ChatPart {
       if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
       const limit = await this.limits.checkLimits(tx, msg);
       if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
-      const jobId = await tx.jobs.create(rowId, conversation.id, this.now());
-      if (jobId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
-      return { kind: 'job', jobId, conversationId: conversation.id, messageId: rowId };
+      // Owned at once when the thread's turn is free (one process on SQLite: always), so the
+      // common path needs no claim of its own.
+      const job = this.leases.shared
+        ? await tx.jobs.createInTurn(rowId, conversation.id, this.now(), this.leases.lease())
+        : await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }));
+      if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+      return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned };
     });
   }
 

@@ -1,112 +1,117 @@
 /**
- * After a restart: the mentions a previous run left unanswered are answered now, or apologized
- * for when too old or taken up too often, after removing what that run posted but never recorded.
+ * Mentions this replica did not take in itself but must answer: those a previous run left (at
+ * start), those a replica that stopped renewing its lease left (the periodic sweep), and those
+ * that waited behind an answer this replica just finished, or behind another replica's (the
+ * handoff). Which jobs may be taken, and when, is the store's claim (`jobs.claim`); answering
+ * them is `Takeover`'s.
  */
-import type { Logger } from 'pino';
-import { ThreadlineError } from '../../errors.js';
-import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js';
-import type { Platform, PlatformServices, ThreadRef } from '../types.js';
+import type { ReplyJob } from '../../store/types.js';
+import type { HandleOutcome, Platform } from '../types.js';
 import type { AnswerRecords } from './answer-records.js';
 import type { Answering } from './answering.js';
 import { ChatPart, type ChatContext } from './context.js';
-import { refOf, threadKey } from './thread-refs.js';
-
-const STALE_APOLOGY =
-  "Sorry, I was restarted before I could answer this, and by now the answer may no longer be useful. Mention me again if you still need it.";
-/**
- * Restarts that may take up one unanswered mention. A mention whose answer was under way at each
- * of them (a crash it causes, say) gets an apology instead, so it cannot keep the bot down.
- */
-const MAX_RESUMES = 3;
-const ABANDONED_APOLOGY =
-  'Sorry, I could not answer this: I was restarted while answering it several times in a row. Please ask again, perhaps in other words.';
+import type { JobLeases } from './job-leases.js';
+import { Takeover, type OwnJob } from './takeover.js';
 
 export class Recovery extends ChatPart {
+  private readonly takeover: Takeover;
+  /** Claims and the answers they started, for `idle`. */
+  private readonly pending = new Set<Promise<unknown>>();
+
   constructor(
     context: ChatContext,
-    private readonly records: AnswerRecords,
-    private readonly answering: Answering,
+    records: AnswerRecords,
+    answering: Answering,
+    private readonly leases: JobLeases,
   ) {
     super(context);
+    this.takeover = new Takeover(context, records, answering, (platform, conversationId) => this.handOff(platform, conversationId));
+    leases.start(() => this.sweep());
   }
 
+  /**
+   * At start (adapters call it once connected): the jobs a previous run left. SQLite serves one
+   * process, so every open job is this one's to take; on PostgreSQL only those nobody holds
+   * alive, the others are still being answered by their replicas.
+   */
   async resumePending(platform: Platform): Promise<void> {
     const services = this.platforms.get(platform);
-    // Events that arrived since this process started may already have jobs of their own here.
-    const found: Array<{ job: ReplyJob; conversation: Conversation; message: StoredMessage }> = [];
-    for (const job of await this.store.jobs.open()) {
-      if (this.ownJobs.has(job.id)) continue;
-      const conversation = await this.store.conversations.get(job.conversationId);
-      const message = await this.store.messages.get(job.messageId);
-      if (conversation?.platform === platform && message !== undefined) found.push({ job, conversation, message });
-    }
-    // Checked again, and taken below with no await in between: intake may have taken some meanwhile.
-    const jobs = found.filter(({ job }) => !this.ownJobs.has(job.id));
-    if (jobs.length === 0) return;
     if (services?.replySink === undefined) {
-      this.logger.warn({ platform, pending: jobs.length }, 'unanswered mentions from a previous run, but the adapter cannot answer them');
+      const open = (await this.store.jobs.open()).length;
+      if (open > 0) this.logger.warn({ platform, open }, 'unanswered mentions may be left from a previous run, but the adapter cannot answer them');
       return;
     }
-    const maxAge = this.options.pendingReplyMaxAgeMs ?? 30 * 60_000;
-    this.logger.info({ platform, pending: jobs.length }, 'answering mentions left from a previous run');
-    for (const { job } of jobs) this.ownJobs.add(job.id);
-    // What to do with each job is decided (and stored) first; then every job joins its thread's
-    // queue in one synchronous pass, oldest first, so a thread's answers keep their order.
-    const runs: Array<() => Promise<unknown>> = [];
-    for (const { job, conversation, message } of jobs) {
-      const thread = refOf(conversation);
-      const makeSink = () => (services.replySink as NonNullable<PlatformServices['replySink']>)(thread, message.platformMessageId);
-      if (message.deletedAt !== null) {
-        await this.store.jobs.finish(job.id, 'dropped', this.now());
-        this.ownJobs.delete(job.id);
-        continue;
-      }
-      const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
-      // The last run may have posted (part of) this answer before it died without recording it.
-      const clearStrays = () => this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log);
-      const apology =
-        this.now() - job.createdAt > maxAge
-          ? { text: STALE_APOLOGY, failure: new ThreadlineError('reply_expired', 'too old'), why: 'mention too old to answer after restart; apologizing' }
-          : job.attempts >= MAX_RESUMES
-            ? { text: ABANDONED_APOLOGY, failure: new ThreadlineError('reply_abandoned', 'resumed too often'), why: 'mention was taken up at each of the last restarts; apologizing instead' }
-            : undefined;
-      if (apology !== undefined) {
-        log.warn({ ageMs: this.now() - job.createdAt, attempts: job.attempts }, apology.why);
-        runs.push(() =>
-          this.replies.run(threadKey(thread), async () => {
-            try {
-              await clearStrays();
-              return await this.records.failWith(job.id, message, makeSink(), apology.text, apology.failure, log);
-            } finally {
-              this.ownJobs.delete(job.id);
-            }
-          }),
-        );
-        continue;
-      }
-      await this.store.jobs.resumed(job.id, this.now());
-      const reply = this.metrics.replyQueued(platform);
-      runs.push(() =>
-        this.replies.run(threadKey(thread), () =>
-          reply.run(async () => {
-            await clearStrays();
-            return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()));
-          }),
-        ),
-      );
-    }
-    await Promise.all(runs.map((run) => run()));
+    if (!this.leases.mayClaim) return;
+    const jobs = this.leases.shared
+      ? await this.store.jobs.claim(this.leases.lease(), platform, this.now())
+      : await this.store.jobs.takeAll(this.leases.lease(), platform, this.now());
+    const taken = this.notYetMine(jobs);
+    if (taken.length === 0) return;
+    this.logger.info({ platform, pending: taken.length }, 'answering mentions left from a previous run');
+    await this.track(this.takeover.answer(platform, taken));
   }
 
-  /** Removes what an interrupted answer left visible, so the fresh answer is the only one. */
-  async removeStrayReplies(services: PlatformServices, thread: ThreadRef, conversationId: number, messageId: string, log: Logger): Promise<void> {
-    if (services.removeStrayReplies === undefined) return;
-    const keep = new Set((await this.store.messages.thread(conversationId)).map((stored) => stored.platformMessageId));
-    try {
-      const removed = await services.removeStrayReplies(thread, messageId, keep);
-      if (removed > 0) log.info({ removed }, 'removed a reply the previous run posted but never recorded');
-    } catch (error) {
-      log.warn({ err: error }, 'could not look for a reply the previous run may have posted');
+  /**
+   * A job intake created unowned (another replica holds the thread's turn, or nobody does):
+   * taken here at once when its turn has come after all, then answered through `own`'s sink.
+   * Undefined when another replica will answer it (or this one, later, through a handoff).
+   */
+  async takeIn(platform: Platform, conversationId: number, own: OwnJob): Promise<HandleOutcome | undefined> {
+    const jobs = await this.claimIn(platform, conversationId);
+    if (jobs.length === 0) return undefined;
+    const mine = jobs.some((job) => job.id === own.jobId);
+    const answering = this.track(this.takeover.answer(platform, jobs, mine ? own : undefined));
+    if (mine) return answering;
+    answering.catch((error: unknown) => this.logger.error({ err: error, conversationId }, 'could not answer the replies taken up'));
+    return undefined;
+  }
+
+  /** Every replica, every third of a lease: the jobs whose owner died, or that nobody holds, when their turn has come. */
+  async sweep(): Promise<void> {
+    for (const [platform, services] of this.platforms) {
+      if (services.replySink === undefined || !this.leases.mayClaim) continue;
+      const taken = this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now()));
+      if (taken.length === 0) continue;
+      this.logger.info({ platform, taken: taken.length }, 'taking up replies another replica left or that waited for their turn');
+      this.track(this.takeover.answer(platform, taken)).catch((error: unknown) => this.logger.error({ err: error, platform }, 'could not answer the replies taken up'));
     }
+  }
+
+  /**
+   * An answer of this conversation is stored: the next job of the thread, taken in by another
+   * replica while this one answered, may be taken now. Only where replicas share the database
+   * (SQLite's jobs are all this process's, queued already).
+   */
+  handOff(platform: Platform, conversationId: number): void {
+    // Only when the finished job's own statement saw one waiting: no round trip on the common path.
+    if (!this.store.jobs.takeWaiting(conversationId)) return;
+    this.track(
+      this.claimIn(platform, conversationId).then((jobs) => (jobs.length === 0 ? undefined : this.takeover.answer(platform, jobs))),
+    ).catch((error: unknown) => this.logger.warn({ err: error, conversationId }, 'could not hand the thread on to its next reply; the sweep will'));
+  }
+
+  /** Resolves when every claim and the answers it started are done. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private async claimIn(platform: Platform, conversationId: number): Promise<ReplyJob[]> {
+    // Jobs it takes may be others' questions, posted through the platform's reply sink.
+    if (!this.leases.mayClaim || this.platforms.get(platform)?.replySink === undefined) return [];
+    return this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now(), { conversationId }));
+  }
+
+  /** Jobs this replica holds already (queued or answering) are never taken a second time. */
+  private notYetMine(jobs: readonly ReplyJob[]): ReplyJob[] {
+    return jobs.filter((job) => !this.ownJobs.has(job.id));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.pending.add(work);
+    void work.then(
+      () => this.pending.delete(work),
+      () => this.pending.delete(work),
+    );
+    return work;
   }
 }

@@ -1,0 +1,113 @@
+/**
+ * This replica's leases on reply jobs (issue #19). Each process has a replica id, random per
+ * start; the jobs it answers are held in its name until `leaseMs` from the last renewal. Every
+ * third of a lease it renews all of them in one UPDATE and sweeps: takes the jobs whose owner
+ * stopped renewing, or that nobody holds while their turn has come. On SQLite (one process by
+ * definition) nothing runs on a timer: every job is created owned and all open ones are taken
+ * at start.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../../store/index.js';
+import type { Lease } from '../../store/jobs.js';
+
+export interface JobLeasesOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly replicaId: string;
+  readonly leaseMs: number;
+  /** Jobs this replica holds (queued or answering): renewed while any are. */
+  readonly ownJobs: ReadonlySet<number>;
+}
+
+export class JobLeases {
+  readonly replicaId: string;
+  readonly leaseMs: number;
+  /** Whether other processes may share the database: leases are then renewed, swept and handed off. */
+  readonly shared: boolean;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private claiming = true;
+  /** Jobs held in this replica's name but not in `ownJobs` at the last renewal. */
+  private unaccounted = new Set<number>();
+
+  constructor(private readonly options: JobLeasesOptions) {
+    this.replicaId = options.replicaId;
+    this.leaseMs = options.leaseMs;
+    this.shared = options.store.backend === 'postgres';
+  }
+
+  /** A lease in this replica's name from now. */
+  lease(): Lease {
+    return { owner: this.replicaId, expiresAt: this.options.now() + this.leaseMs };
+  }
+
+  /** Every third of a lease: a renewal in time even when one tick is slow or a statement fails. */
+  get periodMs(): number {
+    return Math.max(10, Math.floor(this.leaseMs / 3));
+  }
+
+  /** False once shutting down: no job is taken any more (the others will take them). */
+  get mayClaim(): boolean {
+    return this.claiming;
+  }
+
+  /** Starts renewing and sweeping (`sweep`) every period; only when the database is shared. */
+  start(sweep: () => Promise<void>): void {
+    if (!this.shared || this.timer !== undefined || !this.claiming) return;
+    this.timer = setInterval(() => {
+      // A tick still running (a slow database) is not doubled up.
+      this.ticking ??= this.tick(sweep).finally(() => (this.ticking = undefined));
+    }, this.periodMs);
+    this.timer.unref();
+  }
+
+  /** One renewal and one sweep; failures are logged and retried at the next tick. */
+  async tick(sweep: () => Promise<void>): Promise<void> {
+    try {
+      await this.renew();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not renew the leases of the replies this replica answers');
+    }
+    if (!this.claiming) return;
+    try {
+      await sweep();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not look for replies other replicas left unanswered');
+    }
+  }
+
+  /**
+   * Renews every job held in this replica's name. One held but not among `ownJobs` at two
+   * renewals in a row (its answer was never queued: a failure while taking it up) is let go, so a
+   * sweep (this replica's or another's) takes it up again; once is no proof, since intake's
+   * jobs join `ownJobs` a moment after their commit.
+   */
+  async renew(): Promise<void> {
+    const held = await this.options.store.jobs.renew(this.lease());
+    const lost = held.filter((id) => !this.options.ownJobs.has(id));
+    for (const id of lost.filter((id) => this.unaccounted.has(id))) {
+      this.options.logger.warn({ jobId: id }, 'a reply this replica held was not being answered; letting it go to be taken up again');
+      await this.options.store.jobs.expire(id, this.replicaId);
+    }
+    this.unaccounted = new Set(lost);
+  }
+
+  /** Stops taking jobs (shutdown begins); renewals go on until `release`. */
+  stopClaiming(): void {
+    this.claiming = false;
+  }
+
+  /**
+   * Stops the timer and gives back the jobs still held (answers a shutdown cut short), so other
+   * replicas take them at once. Without `release` (a test's dead replica), they stay held until
+   * their leases expire.
+   */
+  async stop(options: { readonly release: boolean }): Promise<void> {
+    this.claiming = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+    if (options.release && this.shared) await this.options.store.jobs.release(this.replicaId);
+  }
+}

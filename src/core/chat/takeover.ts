@@ -1,0 +1,126 @@
+/**
+ * Answering jobs this replica took up rather than took in: left by a previous run (recovery at
+ * start), by a replica that stopped renewing its lease (a sweep), or waiting behind an answer
+ * this replica just finished (a handoff). What a previous owner half-posted is removed first;
+ * a job too old, or taken up too often, gets an apology instead of an answer.
+ */
+import type { Logger } from 'pino';
+import { ThreadlineError } from '../../errors.js';
+import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js';
+import type { HandleOutcome, Platform, PlatformServices, ReplySink, ThreadRef } from '../types.js';
+import type { AnswerRecords } from './answer-records.js';
+import type { Answering } from './answering.js';
+import { ChatPart, type ChatContext } from './context.js';
+import { refOf, threadKey } from './thread-refs.js';
+
+const STALE_APOLOGY =
+  "Sorry, I was restarted before I could answer this, and by now the answer may no longer be useful. Mention me again if you still need it.";
+/**
+ * Takeovers (restarts, or replicas that died) that may take up one unanswered mention. A mention
+ * whose answer was under way at each of them (a crash it causes, say) gets an apology instead,
+ * so it cannot keep the bot down.
+ */
+const MAX_RESUMES = 3;
+const ABANDONED_APOLOGY =
+  'Sorry, I could not answer this: I was restarted while answering it several times in a row. Please ask again, perhaps in other words.';
+
+/** The job of an inbound message this replica took in: answered with the adapter's own sink. */
+export interface OwnJob {
+  readonly jobId: number;
+  readonly makeSink: () => ReplySink;
+}
+
+export class Takeover extends ChatPart {
+  constructor(
+    context: ChatContext,
+    private readonly records: AnswerRecords,
+    private readonly answering: Answering,
+    /** Called once a job's answer (or apology) is stored: the next job of its thread may be taken. */
+    private readonly afterAnswer: (platform: Platform, conversationId: number) => void,
+  ) {
+    super(context);
+  }
+
+  /**
+   * Queues `jobs` (taken by this replica, oldest first) on their threads' answer queues, in one
+   * synchronous pass so a thread's answers keep their order; resolves when all are done, with
+   * the outcome of `own` when it was among them.
+   */
+  async answer(platform: Platform, jobs: readonly ReplyJob[], own?: OwnJob): Promise<HandleOutcome | undefined> {
+    const services = this.platforms.get(platform);
+    for (const job of jobs) this.ownJobs.add(job.id);
+    const found: Array<{ job: ReplyJob; conversation: Conversation; message: StoredMessage }> = [];
+    for (const job of jobs) {
+      // Another replica may have recorded the question (and more of the thread) since this one
+      // last read the conversation: its cached thread is read again.
+      if (job.id !== own?.jobId) this.store.messages.invalidate(job.conversationId);
+      const conversation = await this.store.conversations.get(job.conversationId);
+      const message = await this.store.messages.get(job.messageId);
+      if (conversation === undefined || message === undefined || message.deletedAt !== null) {
+        await this.store.jobs.finish(job.id, 'dropped', this.now());
+        this.ownJobs.delete(job.id);
+        if (conversation !== undefined) this.afterAnswer(platform, conversation.id);
+        continue;
+      }
+      found.push({ job, conversation, message });
+    }
+    const maxAge = this.options.pendingReplyMaxAgeMs ?? 30 * 60_000;
+    const runs: Array<() => Promise<HandleOutcome>> = [];
+    let ownIndex: number | undefined;
+    for (const { job, conversation, message } of found) {
+      const thread = refOf(conversation);
+      const mine = own?.jobId === job.id ? own : undefined;
+      const makeSink = mine?.makeSink ?? (() => (services?.replySink as NonNullable<PlatformServices['replySink']>)(thread, message.platformMessageId));
+      const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
+      // A previous owner may have posted (part of) this answer before it died without recording it.
+      const clearStrays = () => (job.attempts > 0 && services !== undefined ? this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log) : Promise.resolve());
+      const apology =
+        this.now() - job.createdAt > maxAge
+          ? { text: STALE_APOLOGY, failure: new ThreadlineError('reply_expired', 'too old'), why: 'mention too old to answer when taken up; apologizing' }
+          : job.attempts > MAX_RESUMES
+            ? { text: ABANDONED_APOLOGY, failure: new ThreadlineError('reply_abandoned', 'resumed too often'), why: 'mention was taken up at each of the last restarts; apologizing instead' }
+            : undefined;
+      const reply = this.metrics.replyQueued(platform);
+      const work =
+        apology === undefined
+          ? () =>
+              reply.run(async () => {
+                await clearStrays();
+                return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()));
+              })
+          : async () => {
+              log.warn({ ageMs: this.now() - job.createdAt, attempts: job.attempts }, apology.why);
+              try {
+                await clearStrays();
+                return await this.records.failWith(job.id, message, makeSink(), apology.text, apology.failure, log);
+              } finally {
+                this.ownJobs.delete(job.id);
+              }
+            };
+      if (mine !== undefined) ownIndex = runs.length;
+      runs.push(() =>
+        this.replies.run(threadKey(thread), async () => {
+          try {
+            return await work();
+          } finally {
+            this.afterAnswer(platform, conversation.id);
+          }
+        }),
+      );
+    }
+    const outcomes = await Promise.all(runs.map((run) => run()));
+    return ownIndex === undefined ? undefined : outcomes[ownIndex];
+  }
+
+  /** Removes what an interrupted answer left visible, so the fresh answer is the only one. */
+  async removeStrayReplies(services: PlatformServices, thread: ThreadRef, conversationId: number, messageId: string, log: Logger): Promise<void> {
+    if (services.removeStrayReplies === undefined) return;
+    const keep = new Set((await this.store.messages.thread(conversationId)).map((stored) => stored.platformMessageId));
+    try {
+      const removed = await services.removeStrayReplies(thread, messageId, keep);
+      if (removed > 0) log.info({ removed }, 'removed a reply the previous run posted but never recorded');
+    } catch (error) {
+      log.warn({ err: error }, 'could not look for a reply the previous run may have posted');
+    }
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Several replicas on one PostgreSQL database (issue #19): two ChatService instances, each with
+ * its own store (pool), replica id and short lease, against one fake Messages API through the
+ * real SDK. A replica that stops renewing has its job answered once by the other; a thread's
+ * mentions taken in by different replicas are answered one at a time, in order; a replica that
+ * shuts down gracefully gives its jobs back at once. The clock is shared and injected: a lease
+ * runs out only when the test moves the clock, never after a real wait.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ChatService } from '../../src/core/chat-service.js';
+import { createModelClient } from '../../src/core/model-client.js';
+import type { ReplySink, ThreadRef } from '../../src/core/types.js';
+import { Store } from '../../src/store/store.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
+import { captureLogger, createCoreHarness, TEST_API_KEY } from '../helpers/harness.js';
+import { inbound, THREAD } from '../helpers/messages.js';
+import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
+import { recordingSink, type RecordingSink } from '../helpers/recording-sink.js';
+
+const LEASE_MS = 1000;
+
+/** What every replica posted, by the message it answers; `posted(id)` resolves on the first answer to it. */
+class Posts {
+  readonly byMessage = new Map<string, Array<{ replica: string; sink: RecordingSink }>>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+
+  sink(replica: string, messageId: string): ReplySink {
+    const sink = recordingSink();
+    const done = () => {
+      for (const wake of this.waiters.get(messageId) ?? []) wake();
+      this.waiters.delete(messageId);
+    };
+    const entry = { replica, sink };
+    this.byMessage.set(messageId, [...(this.byMessage.get(messageId) ?? []), entry]);
+    return {
+      ...sink,
+      start: sink.start,
+      progress: sink.progress,
+      finish: async (reply) => {
+        const ids = await sink.finish(reply);
+        done();
+        return ids;
+      },
+      fail: async (message, code) => {
+        const ids = await sink.fail(message, code);
+        done();
+        return ids;
+      },
+    };
+  }
+
+  posted(messageId: string): Promise<void> {
+    if ((this.byMessage.get(messageId) ?? []).some(({ sink }) => sink.finished.length + sink.failed.length > 0)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(messageId, [...(this.waiters.get(messageId) ?? []), resolve]));
+  }
+
+  /** Who posted an answer to `messageId`, and what. */
+  answers(messageId: string): Array<{ replica: string; text: string }> {
+    return (this.byMessage.get(messageId) ?? []).flatMap(({ replica, sink }) => sink.finished.map((reply) => ({ replica, text: reply.text })));
+  }
+}
+
+describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
+  let database: TestDatabase;
+  let anthropic: FakeAnthropic;
+  const opened: Array<{ core: ChatService; store: Store }> = [];
+  /** The replicas' shared clock: it stands still unless a test moves it, so a lease ends only when a test says. */
+  let clock = Date.now();
+  const now = () => clock;
+  let posts: Posts;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  afterEach(async () => {
+    await anthropic?.close();
+    for (const { core, store } of opened.splice(0)) {
+      await core.stopLeases({ release: false }).catch(() => undefined);
+      await core.idle().catch(() => undefined);
+      await store.close().catch(() => undefined);
+    }
+    await database.reset();
+    clock = Date.now();
+  });
+
+  async function start(): Promise<void> {
+    anthropic = await startFakeAnthropic({ apiKey: TEST_API_KEY });
+    posts = new Posts();
+  }
+
+  async function replica(id: string, leaseMs = LEASE_MS): Promise<ChatService> {
+    const store = await Store.open({ databasePath: '', databaseUrl: database.url });
+    const { logger } = captureLogger([TEST_API_KEY], 'silent');
+    const core = new ChatService({
+      store,
+      model: createModelClient({ apiKey: TEST_API_KEY, baseUrl: anthropic.url, maxRetries: 0, idleTimeoutMs: 60_000, logger }),
+      logger,
+      modelId: 'claude-opus-4-8',
+      maxTokens: 512,
+      contextBudgetTokens: 100_000,
+      followUpWithoutMention: true,
+      now,
+      replicaId: id,
+      replyLeaseMs: leaseMs,
+    });
+    core.registerPlatform('discord', { urlsArePublic: true, replySink: (_thread: ThreadRef, messageId: string) => posts.sink(id, messageId) });
+    opened.push({ core, store });
+    return core;
+  }
+
+  it('answers, once and from a live replica, a mention whose replica stopped renewing mid-answer', async () => {
+    await start();
+    // Two live replicas sweep for it at once.
+    const [a, b, c] = [await replica('A'), await replica('B'), await replica('C')];
+    let never!: () => void;
+    anthropic.enqueue({ text: 'the answer A never finishes', chunkSize: 4, pauseAfterChars: { chars: 8, until: new Promise<void>((resolve) => (never = resolve)) } });
+    const question = inbound('what broke?', { mentionsBot: true });
+    void a.handle(question, { sink: () => posts.sink('A (taken in)', question.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    // A dies: it stops renewing and never gives the job back.
+    await a.stopLeases({ release: false });
+    clock += LEASE_MS + 1;
+    await posts.posted(question.messageId);
+    await Promise.all([b.idle(), c.idle()]);
+    expect(posts.answers(question.messageId)).toEqual([{ replica: expect.stringMatching(/^[BC]$/), text: 'echo: what broke?' }]);
+    expect(anthropic.messageRequests()).toHaveLength(2);
+    never();
+  });
+
+  it('answers two mentions of one thread taken in by different replicas in order, the second after the first is stored', async () => {
+    await start();
+    // Leases so long that no sweep runs during the test: the second answer comes from A's handoff.
+    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    let finishFirst!: () => void;
+    anthropic.enqueue({ text: 'first answer', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (finishFirst = resolve)) } });
+    const first = inbound('first question', { mentionsBot: true });
+    const second = inbound('second question', { mentionsBot: true });
+    const firstOutcome = a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    // B takes in the follow-up while A answers: B records it and leaves it for A's turn.
+    expect((await b.handle(second, { sink: () => posts.sink('B (taken in)', second.messageId) })).kind).toBe('recorded');
+    expect(anthropic.messageRequests()).toHaveLength(1);
+    finishFirst();
+    expect((await firstOutcome).kind).toBe('answered');
+    await posts.posted(second.messageId);
+    expect(posts.answers(first.messageId)).toEqual([{ replica: 'A', text: 'first answer' }]);
+    expect(posts.answers(second.messageId)).toEqual([{ replica: 'A', text: 'echo: second question' }]);
+    // The second request already held the first answer.
+    const secondRequest = anthropic.messageRequests()[1]?.body as { messages: Array<{ role: string; content: Array<{ text?: string }> }> };
+    expect(secondRequest.messages.map((m) => `${m.role}:${m.content.map((c) => c.text ?? '').join('')}`)).toEqual([
+      'user:first question',
+      'assistant:first answer',
+      'user:second question',
+    ]);
+  });
+
+  it('answers a follow-up that waited behind a dead replica\'s answer after that answer, in order', async () => {
+    await start();
+    const [a, b] = [await replica('A'), await replica('B')];
+    let never!: () => void;
+    anthropic.enqueue({ text: 'A dies writing this', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (never = resolve)) } });
+    const thread = { ...THREAD, threadKey: 'thread-dead-turn' };
+    const first = inbound('first question', { mentionsBot: true, thread });
+    const second = inbound('second question', { mentionsBot: true, thread });
+    void a.handle(first, { sink: () => posts.sink('A (taken in)', first.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    expect((await b.handle(second, { sink: () => posts.sink('B (taken in)', second.messageId) })).kind).toBe('recorded');
+    await a.stopLeases({ release: false });
+    clock += LEASE_MS + 1;
+    await posts.posted(second.messageId);
+    await b.idle();
+    expect(posts.answers(first.messageId)).toEqual([{ replica: 'B', text: 'echo: first question' }]);
+    expect(posts.answers(second.messageId)).toEqual([{ replica: 'B', text: 'echo: second question' }]);
+    const last = anthropic.messageRequests()[2]?.body as { messages: Array<{ role: string; content: Array<{ text?: string }> }> };
+    expect(last.messages.map((m) => `${m.role}:${m.content.map((c) => c.text ?? '').join('')}`)).toEqual([
+      'user:first question',
+      'assistant:echo: first question',
+      'user:second question',
+    ]);
+    never();
+  });
+
+  it('lets another replica take a job at once when its replica shuts down gracefully', async () => {
+    await start();
+    const [a, b] = [await replica('A'), await replica('B')];
+    let never!: () => void;
+    anthropic.enqueue({ text: 'cut short by the shutdown', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (never = resolve)) } });
+    const question = inbound('still there?', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-graceful' } });
+    void a.handle(question, { sink: () => posts.sink('A (taken in)', question.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    // The shutdown deadline passed with the answer unfinished: A gives it back. No clock moves.
+    a.stopTakingJobs();
+    await a.stopLeases({ release: true });
+    await posts.posted(question.messageId);
+    expect(posts.answers(question.messageId)).toEqual([{ replica: 'B', text: 'echo: still there?' }]);
+    await b.idle();
+    never();
+  });
+});
+
+describe('one process on SQLite', () => {
+  it('holds every job it takes in, and at start takes every open job, whoever held it', async () => {
+    const h = await createCoreHarness();
+    try {
+      const posted: string[] = [];
+      h.core.registerPlatform('discord', { urlsArePublic: true, replySink: (_thread: ThreadRef, messageId: string) => ({ ...recordingSink(), finish: async () => (posted.push(messageId), ['p']) }) });
+      const question = inbound('hello', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-sqlite' } });
+      expect((await h.core.handle(question, { sink: recordingSink })).kind).toBe('answered');
+      const conversation = await h.store.conversations.find(question.thread);
+      const stored = await h.store.messages.find(conversation?.id as number, question.messageId);
+      const job = await h.store.jobs.forMessage(stored?.id as number);
+      expect(await h.store.jobs.leaseOf(job?.id as number)).toMatchObject({ owner: h.core.replicaId });
+      // A job another process held alive (a lease far from over) is still this one's at start: SQLite has one process.
+      const left = inbound('left behind', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-sqlite' } });
+      await h.store.transaction(async (tx) => {
+        const id = (await tx.messages.insert({ conversationId: conversation?.id as number, platformMessageId: left.messageId, authorId: 'u', authorName: 'U', authorKind: 'user', role: 'user', text: left.text, createdAt: left.createdAt })) as number;
+        await tx.jobs.create(id, conversation?.id as number, Date.now(), { owner: 'a previous run', expiresAt: Date.now() + 3_600_000 });
+      });
+      await h.core.resumePending('discord');
+      expect(posted).toEqual([left.messageId]);
+      expect(await h.store.jobs.open()).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+});
