@@ -281,11 +281,13 @@ forEachBackend((backend) => {
     const recent = await store.conversations.findOrCreate(THREAD, 100);
     await store.messages.insert(userMessage(recent.id, 'r1', { createdAt: 100 }));
     await store.messages.insert(userMessage(recent.id, 'r2', { createdAt: 101 }));
+    // The bot's own newer post is not where a catch-up reads on from (another replica may have posted it).
+    await store.messages.insert(userMessage(recent.id, 'a3', { createdAt: 102, authorKind: 'self', role: 'assistant', authorId: 'BOT', authorName: 'threadline' }));
     await store.events.claim('old-event', 10);
     expect((await store.conversations.recent('slack', 50)).map((row) => [row.conversation.threadKey, row.lastMessageId])).toEqual([['C1:1.0', 'r2']]);
     expect(await store.prune(50, 50)).toEqual({ messages: 1, conversations: 1, events: 1, usage: 0, assistantThreads: 0 });
     expect(await store.conversations.find({ ...THREAD, threadKey: 'old' })).toBeUndefined();
-    expect((await store.messages.thread(recent.id)).map((m) => m.platformMessageId)).toEqual(['r1', 'r2']);
+    expect((await store.messages.thread(recent.id)).map((m) => m.platformMessageId)).toEqual(['r1', 'r2', 'a3']);
   });
 
   it('forgets a conversation: messages gone, conversation kept as already read', async () => {
