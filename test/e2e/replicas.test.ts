@@ -35,7 +35,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     database = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'threadline-replicas-'));
     slack = await startFakeSlack();
-    discord = await startFakeDiscord({ shardCount: SHARDS });
+    // Shards may IDENTIFY together (max_concurrency), as for large bots: starts and takeovers need not queue 5 s apart.
+    discord = await startFakeDiscord({ shardCount: SHARDS, maxConcurrency: SHARDS });
     world = await ReplicaWorld.create({
       names: ['A', 'B', 'C'],
       databaseUrl: database.url,
