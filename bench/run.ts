@@ -15,7 +15,17 @@ const ROOT = join(import.meta.dirname, '..');
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 
+/** `npm run bench -- --only overhead` runs figure 1 alone (SQLite, and PostgreSQL when configured) and writes no results file. */
+function onlyFigure(argv: readonly string[]): string | undefined {
+  const index = argv.indexOf('--only');
+  if (index === -1) return undefined;
+  const name = argv[index + 1];
+  if (name !== 'overhead') throw new Error(`--only takes one figure name: overhead (got ${name ?? 'nothing'})`);
+  return name;
+}
+
 async function main(): Promise<void> {
+  const only = onlyFigure(process.argv.slice(2));
   out('threadline benchmarks (loopback doubles; in 1-6 model time ≈ 0, so what remains is the bot; 7-8 give the model a real latency)');
   out();
 
@@ -38,6 +48,7 @@ async function main(): Promise<void> {
     }
   }
   out();
+  if (only === 'overhead') return;
 
   const history = await historyCallsPerReply(100, 10);
   out('2. Platform history calls per reply (Discord, 100-message thread, 10 replies)');

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 
   let store: Store;
   try {
-    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath });
+    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath, synchronousCommit: config.databaseSynchronousCommit });
   } catch (error) {
     fail(logger, error, 'cannot open the database');
   }

@@ -31,7 +31,7 @@ import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 import type { SqlExecutor } from './sql/executor.js';
-import { createPool, PostgresExecutor } from './sql/postgres.js';
+import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, PostgresExecutor, type SynchronousCommit } from './sql/postgres.js';
 import { SqliteExecutor } from './sql/sqlite.js';
 
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/postgres/', import.meta.url));
@@ -40,6 +40,8 @@ export interface StoreLocation {
   /** `postgres://…` or `postgresql://…`: PostgreSQL. Unset: SQLite at `databasePath`. */
   readonly databaseUrl?: string | undefined;
   readonly databasePath: string;
+  /** PostgreSQL's `synchronous_commit` for the bot's sessions (DATABASE_SYNCHRONOUS_COMMIT); default `off`, see sql/postgres.ts. */
+  readonly synchronousCommit?: SynchronousCommit | undefined;
 }
 
 interface Repos {
@@ -67,7 +69,7 @@ export class Store {
 
   /** Opens and migrates the database `location` names. */
   static async open(location: StoreLocation): Promise<Store> {
-    return Store.over(location.databaseUrl === undefined ? new SqliteExecutor(openDatabase(location.databasePath)) : await openPostgres(location.databaseUrl));
+    return Store.over(location.databaseUrl === undefined ? new SqliteExecutor(openDatabase(location.databasePath)) : await openPostgres(location.databaseUrl, location.synchronousCommit ?? DEFAULT_SYNCHRONOUS_COMMIT));
   }
 
   /** A store with empty caches over an executor (an already migrated database). */
@@ -161,9 +163,9 @@ export class Store {
   }
 }
 
-async function openPostgres(url: string): Promise<SqlExecutor> {
+async function openPostgres(url: string, synchronousCommit: SynchronousCommit): Promise<SqlExecutor> {
   const where = redactedUrl(url);
-  const pool = createPool(url);
+  const pool = createPool(url, { synchronousCommit });
   try {
     await pool.query('SELECT 1');
   } catch (cause) {

@@ -21,6 +21,7 @@ import { completeTurn, turnOutcome, type TurnResult, type WebTools } from '../we
 import type { AnswerRecords } from './answer-records.js';
 import { ChatPart, type ChatContext } from './context.js';
 import { SystemPromptUpdate } from './system-prompt-update.js';
+import { writeTogether } from './write-together.js';
 import { refOf, threadKey } from './thread-refs.js';
 
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
@@ -210,13 +211,16 @@ export class Answering extends ChatPart {
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
-    // One commit for the answer, its usage and its job.
-    await this.store.transaction(async (tx) => {
-      if (replacing === undefined) await this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted);
-      else await replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now());
-      await recordUsage(tx);
-      if (jobId !== null) await tx.jobs.finish(jobId, 'done', this.now());
-    });
+    // One commit for the answer, its usage and its job; the three are independent, so they go together.
+    await this.store.transaction((tx) =>
+      writeTogether([
+        replacing === undefined
+          ? this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted)
+          : replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now()),
+        recordUsage(tx),
+        jobId === null ? undefined : tx.jobs.finish(jobId, 'done', this.now()),
+      ]),
+    );
     return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
   }
 }
