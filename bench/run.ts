@@ -5,7 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedShare, concurrentThreads, idleThreadMemory, overheadPerReply } from './core-bench.js';
+import { cachedShare, concurrentThreads, idleThreadMemory } from './core-bench.js';
+import { overheadPerReply } from './overhead-bench.js';
 import { AdaptiveConcurrency } from '../src/core/concurrency/adaptive-concurrency.js';
 import { fixedEight, idealFigure, latencyBurst, type LatencyFigure, type LatencyScenario } from './latency-bench.js';
 import { firstTokenToVisible, historyCallsPerReply } from './platform-bench.js';
@@ -29,16 +30,18 @@ async function main(): Promise<void> {
   out('threadline benchmarks (loopback doubles; in 1-6 model time ≈ 0, so what remains is the bot; 7-8 give the model a real latency)');
   out();
 
-  const overhead = await overheadPerReply([10, 100, 500], 60);
+  // PostgreSQL too when BENCH_DATABASE_URL names a server where a throwaway database may be created.
+  const postgresServer = process.env.BENCH_DATABASE_URL;
+  const figures = await overheadPerReply([10, 100, 500], 60, postgresServer === undefined || postgresServer === '' ? undefined : () => createTestDatabase(postgresServer));
+  const overhead = figures.sqlite;
+  const postgres = figures.postgres;
   out('1. Time per reply vs. floor (bare SDK call to the same double + one platform post)');
   out('   messages   bot ms   floor ms   ratio');
   for (const row of overhead) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×`);
-  // PostgreSQL when BENCH_DATABASE_URL names a server where a throwaway database may be created.
-  const postgresServer = process.env.BENCH_DATABASE_URL;
-  const postgres = postgresServer === undefined || postgresServer === '' ? undefined : await overheadPerReply([10, 100, 500], 60, () => createTestDatabase(postgresServer));
   if (postgres === undefined) out('   on PostgreSQL: not measured (set BENCH_DATABASE_URL to a server where a database may be created)');
   else {
-    out('   the same on PostgreSQL (DATABASE_URL), side by side: per-reply overhead = bot ms − floor ms');
+    out('   the same on PostgreSQL (DATABASE_URL), measured in turns with SQLite: per-reply overhead = bot ms − floor ms');
+    for (const row of postgres) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×  (PostgreSQL)`);
     out('   messages   SQLite overhead ms   PostgreSQL overhead ms   difference ms');
     for (const [index, row] of postgres.entries()) {
       const sqlite = overhead[index] as (typeof overhead)[number];
