@@ -128,7 +128,12 @@ export class Answering extends ChatPart {
 
     let result: TurnResult;
     let userNotes: readonly string[] = [];
-    let web = await this.webTools.plan(refOf(conversation), rules.id, { webSearch: settings.webSearch.value, webFetch: settings.webFetch.value });
+    // Independent reads, started together: on PostgreSQL their round trips overlap.
+    const [planned, viewing] = await Promise.all([
+      this.webTools.plan(refOf(conversation), rules.id, { webSearch: settings.webSearch.value, webFetch: settings.webFetch.value }),
+      this.panel.viewedChannel(conversation),
+    ]);
+    let web = planned;
     try {
       const system = await this.systemPrompt.prepareSystem(conversation, message, rules);
       let shrunk = false;
@@ -138,7 +143,7 @@ export class Answering extends ChatPart {
         const { assembled } = next;
         try {
           const withTools = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
-          const request = withThinking(await this.panel.withViewedChannel(withTools, conversation), rules, this.options.thinking ?? 'off');
+          const request = withThinking(this.panel.withViewedChannel(withTools, viewing), rules, this.options.thinking ?? 'off');
           result = await completeTurn(this.options.model, request, {
             onText: (text) => sink.progress?.(text),
             onThinking: () => sink.thinking?.(),
