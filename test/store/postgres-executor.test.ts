@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlExecutor } from '../../src/store/sql/executor.js';
+import { createPool } from '../../src/store/sql/postgres.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
 
@@ -42,6 +43,18 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`PostgreSQL executor${TEST_DATA
     expect(seen).toEqual(['off', 'off', 'off', 'off']);
     expect(await setting((await open('on')).executor)).toBe('on');
     expect(await setting((await open('local')).executor)).toBe('local');
+  });
+
+  it('pipelines, and keeps idle connections for minutes (a reply after a quiet spell needs no new handshake)', async () => {
+    const pool = createPool(database.url);
+    try {
+      expect(pool.options).toMatchObject({ pipeline: true, idleTimeoutMillis: 300_000, keepAlive: true });
+      const client = await pool.connect();
+      expect((client as unknown as { pipeline: boolean }).pipeline).toBe(true);
+      client.release();
+    } finally {
+      await pool.end();
+    }
   });
 
   it('commits statements started together in one transaction, and rolls all of them back when one fails', async () => {

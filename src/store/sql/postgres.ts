@@ -173,6 +173,10 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     connectionString,
     max: options.max ?? 10,
     pipeline: true,
+    // A reply after a quiet spell should find its connection open: a new one costs a TCP and
+    // startup handshake (several round trips). pg closes idle ones after 10 s by default.
+    idleTimeoutMillis: 5 * 60_000,
+    keepAlive: true,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8 || oid === NUMERIC ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
