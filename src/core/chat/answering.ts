@@ -16,6 +16,7 @@ import type { ConversationRequests } from '../request/conversation-requests.js';
 import { STOPPED_BY_USER } from '../model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from '../model-errors.js';
 import { modelRules, type ModelRules } from '../models.js';
+import { lazyChild } from '../lazy-logger.js';
 import type { HandleOutcome, PlatformServices, PostedIds, ReplySink } from '../types.js';
 import { completeTurn, turnOutcome, type TurnResult, type WebTools } from '../web-tools/index.js';
 import type { AnswerRecords } from './answer-records.js';
@@ -114,7 +115,7 @@ export class Answering extends ChatPart {
       return { kind: 'ignored', reason: 'deleted' };
     }
     const conversation = (await this.store.conversations.get(conversationId)) as Conversation;
-    const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
+    const log = lazyChild(this.logger, { thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
     // The channel's settings, read once for the whole reply: its model and its web tools.
     const settings = await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId);
     const rules = this.rulesFor(settings.model.value);
