@@ -62,6 +62,15 @@ const envSchema = z.object({
   DISCORD_API_URL: optionalUrl,
   DISCORD_GUILD_ID: optionalString,
   DISCORD_HISTORY_LIMIT: integer(500, 0, 10_000),
+  DISCORD_SHARD_COUNT: optionalString.transform((value, ctx) => {
+    if (value === undefined || value.toLowerCase() === 'auto') return 'auto' as const;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1 || parsed > 4096) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be auto or a whole number from 1 to 4096' });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
   SLACK_BOT_TOKEN: optionalString,
   SLACK_APP_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
@@ -128,6 +137,8 @@ export interface Config {
         readonly apiUrl: string | undefined;
         readonly guildId: string | undefined;
         readonly historyLimit: number;
+        /** Gateway shards in all (split among the replicas); `auto`: Discord's recommendation (`GET /gateway/bot`). */
+        readonly shardCount: number | 'auto';
       }
     | undefined;
   readonly slack:
@@ -228,7 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     discord:
       e.DISCORD_TOKEN === undefined
         ? undefined
-        : { token: e.DISCORD_TOKEN, apiUrl: e.DISCORD_API_URL, guildId: e.DISCORD_GUILD_ID, historyLimit: e.DISCORD_HISTORY_LIMIT },
+        : { token: e.DISCORD_TOKEN, apiUrl: e.DISCORD_API_URL, guildId: e.DISCORD_GUILD_ID, historyLimit: e.DISCORD_HISTORY_LIMIT, shardCount: e.DISCORD_SHARD_COUNT },
     slack:
       e.SLACK_BOT_TOKEN === undefined
         ? undefined

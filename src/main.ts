@@ -10,6 +10,7 @@ import { ChatService } from './core/chat-service.js';
 import { Metrics } from './core/metrics.js';
 import { AdaptiveConcurrency } from './core/concurrency/adaptive-concurrency.js';
 import { createModelClient } from './core/model-client.js';
+import { LockedShardAssignment } from './core/shards/shard-assignment.js';
 import { Health } from './http/health.js';
 import { metricsHandler } from './http/metrics.js';
 import { startHealthServer, type RunningServer } from './http/server.js';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
 
   let store: Store;
   try {
-    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath, synchronousCommit: config.databaseSynchronousCommit });
+    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath, synchronousCommit: config.databaseSynchronousCommit }, logger);
   } catch (error) {
     fail(logger, error, 'cannot open the database');
   }
@@ -90,8 +91,10 @@ async function main(): Promise<void> {
   if (config.discord !== undefined) {
     health.enable('discord');
     const { createDiscordAdapter } = await import('./adapters/discord/index.js');
+    // Shards are split among the replicas sharing the database (SQLite: all are this process's).
+    const shards = new LockedShardAssignment(store.resourceLocks('discord-shards'), logger.child({ component: 'shards' }));
     adapters.push(
-      createDiscordAdapter({ config: config.discord, core, logger, health, answerMissedWithinMs: config.pendingReplyMaxAgeMs }),
+      createDiscordAdapter({ config: config.discord, core, logger, health, answerMissedWithinMs: config.pendingReplyMaxAgeMs, shards }),
     );
   }
   const slackServesHttp = config.slack !== undefined && config.slack.appToken === undefined;

@@ -84,6 +84,20 @@ describe('config', () => {
     expect(() => loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', THINKING: 'deep' })).toThrow(/THINKING:/);
   });
 
+  it.each([
+    [undefined, 'auto'],
+    ['auto', 'auto'],
+    ['AUTO', 'auto'],
+    ['3', 3],
+  ])('DISCORD_SHARD_COUNT=%s reads as %s', (value, expected) => {
+    const env = { ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', ...(value === undefined ? {} : { DISCORD_SHARD_COUNT: value }) };
+    expect(loadConfig(env).discord?.shardCount).toBe(expected);
+  });
+
+  it.each(['0', '-2', '1.5', 'many'])('DISCORD_SHARD_COUNT=%s is refused naming the variable', (value) => {
+    expect(() => loadConfig({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', DISCORD_SHARD_COUNT: value })).toThrow(/DISCORD_SHARD_COUNT: must be auto or a whole number/);
+  });
+
   it('npm start with no variables exits 2 and names the missing ones', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'threadline-start-'));
     try {

@@ -56,6 +56,8 @@ export class InstructionsService {
       log.warn('refused /instructions from a non-admin');
       return { ok: false, text: `Only ${ADMIN_RULE[command.platform]} can use /instructions.` };
     }
+    // Replicas: show and clear start from what any of them committed.
+    await this.store.syncCaches();
     const channelKey = command.scope === 'channel' ? command.channelId : '';
     const label = command.scope === 'channel' ? 'Channel' : capitalize(WORKSPACE_NOUN[command.platform]);
     switch (command.action) {

@@ -26,6 +26,9 @@ export function lazySink(make: () => Promise<ReplySink>): ReplySink {
     activity(activity) {
       ready?.activity?.(activity);
     },
+    modelStarted() {
+      ready?.modelStarted?.();
+    },
     async finish(reply: FinalReply): Promise<PostedIds> {
       return (await get()).finish(reply);
     },

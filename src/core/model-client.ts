@@ -50,6 +50,8 @@ export interface StreamHandlers {
   readonly onThinking?: () => void;
   /** A server tool call (web search, web fetch) started running. */
   readonly onActivity?: (activity: ToolActivity) => void;
+  /** The call left the concurrency gate: its first text is now a time-to-first-token away. */
+  readonly onStart?: () => void;
   /** Stop: the call ends at once and resolves with the text so far (`stopReason` STOPPED_BY_USER). */
   readonly signal?: AbortSignal;
   /** The thread: waiting calls are served fairly across lanes, in order within one. */
@@ -122,6 +124,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
           if (stopped()) return stoppedBeforeStart();
           throw toModelError(error);
         }
+        handlers.onStart?.();
         try {
           return await streamOnce(stream, request, handlers, permit);
         } catch (error) {

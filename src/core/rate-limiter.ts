@@ -1,8 +1,9 @@
 /**
- * Sliding one-minute windows per key. In memory on purpose: a restart forgiving a burst is
- * harmless, and a table write per mention is not free.
+ * Sliding one-minute windows per key, in memory: for one process (SQLite), where a restart
+ * forgiving a burst is harmless and a table write per mention is not free. Replicas on
+ * PostgreSQL count in the database instead (rate-limits.ts).
  */
-const WINDOW_MS = 60_000;
+export const WINDOW_MS = 60_000;
 /** Every this many hits, keys whose window has emptied are forgotten, so idle users cost nothing. */
 const SWEEP_EVERY = 1000;
 

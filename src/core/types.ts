@@ -97,6 +97,8 @@ export interface ReplySink {
   thinking?(): void;
   /** A web search or fetch started running: show it ("searching the web…", "reading example.com…") until text follows. */
   activity?(activity: ToolActivity): void;
+  /** The model call left the queue (it may wait behind the API's limits first): text is coming soon. */
+  modelStarted?(): void;
   finish(reply: FinalReply): Promise<PostedIds>;
   /** Replace anything shown so far with a short explanation for the user. */
   fail(userMessage: string, code: ErrorCode): Promise<PostedIds>;

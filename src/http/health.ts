@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export type AdapterState = 'ready' | 'connecting' | 'off';
+/** `standby`: a Discord replica that holds no gateway shard (others do); healthy. */
+export type AdapterState = 'ready' | 'connecting' | 'standby' | 'off';
 export type AdapterName = 'discord' | 'slack' | 'web';
 
 export class Health {
@@ -31,7 +32,7 @@ export class Health {
   /** `web` appears only when the playground runs (interface.md). */
   async snapshot(): Promise<{ ok: boolean; discord: AdapterState; slack: AdapterState; db: 'ok' | 'error'; web?: AdapterState }> {
     const db = (await Promise.resolve().then(this.dbCheck).catch(() => false)) ? 'ok' : 'error';
-    const adaptersUp = [...this.configured].every((name) => this.states[name] === 'ready');
+    const adaptersUp = [...this.configured].every((name) => this.states[name] === 'ready' || this.states[name] === 'standby');
     return {
       ok: adaptersUp && db === 'ok',
       discord: this.states.discord,

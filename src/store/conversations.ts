@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Platform, ThreadRef } from '../core/types.js';
 import type { Conversation } from './types.js';
+import { epochKeys } from './cache-epochs.js';
 import { Repo } from './repo.js';
 
 interface ConversationRow {
@@ -38,11 +39,12 @@ const CACHED_CONVERSATIONS = 2048;
  */
 const ACTIVITY_RESOLUTION_MS = 60_000;
 
-const keyOf = (thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>) => `${thread.platform}\u0000${thread.workspaceId}\u0000${thread.threadKey}`;
+/** A thread's cache key (also its key in cache-epochs.ts). */
+export const keyOf = (thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>) => `${thread.platform}\u0000${thread.workspaceId}\u0000${thread.threadKey}`;
 
 /**
- * Every write goes through this repo, so the cache is written through and never stale (in one
- * process: replicas sharing PostgreSQL do not see each other's writes here yet); a thread the
+ * Every write goes through this repo, so the cache is written through and never stale (replicas
+ * sharing PostgreSQL hear each other's writes: replica-caches.ts); a thread the
  * bot takes no part in is remembered as absent (`false`), so chatter there costs no query.
  * Bulk deletes and rolled-back transactions drop the whole cache (`invalidate`).
  */
@@ -59,26 +61,29 @@ export class ConversationRepo extends Repo {
     const key = keyOf(thread);
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached === false ? undefined : cached;
+    const since = this.epochs.start();
     const row = await this.sql.get<ConversationRow>('SELECT * FROM conversations WHERE platform = ? AND workspace_id = ? AND thread_key = ?', [
       thread.platform,
       thread.workspaceId,
       thread.threadKey,
     ]);
-    return this.remember(key, row === undefined ? false : toConversation(row)) || undefined;
+    return this.remember(key, row === undefined ? false : toConversation(row), since) || undefined;
   }
 
   async get(id: number): Promise<Conversation | undefined> {
     const key = this.keyById.get(id);
     const cached = key === undefined ? undefined : this.cache.get(key);
     if (cached) return cached;
+    const since = this.epochs.start();
     const row = await this.sql.get<ConversationRow>('SELECT * FROM conversations WHERE id = ?', [id]);
-    return row === undefined ? undefined : (this.remember(keyOf(toThread(row)), toConversation(row)) as Conversation);
+    return row === undefined ? undefined : (this.remember(keyOf(toThread(row)), toConversation(row), since) as Conversation);
   }
 
   /** The thread's conversation, created when missing; a concurrent creator (another process) wins quietly. */
   async findOrCreate(thread: ThreadRef, now: number): Promise<Conversation> {
     const found = await this.find(thread);
     if (found !== undefined) return found;
+    const since = this.epochs.start();
     const row =
       (await this.sql.get<ConversationRow>(
         `INSERT INTO conversations (platform, workspace_id, channel_id, thread_key, created_at, last_activity_at)
@@ -90,7 +95,7 @@ export class ConversationRepo extends Repo {
         thread.workspaceId,
         thread.threadKey,
       ]));
-    return this.remember(keyOf(thread), toConversation(row as ConversationRow)) as Conversation;
+    return this.remember(keyOf(thread), toConversation(row as ConversationRow), since) as Conversation;
   }
 
   /** Marks activity, to the minute: see ACTIVITY_RESOLUTION_MS. Never moves it backwards. */
@@ -130,7 +135,18 @@ export class ConversationRepo extends Repo {
     this.keyById.clear();
   }
 
-  private remember(key: string, conversation: Conversation | false): Conversation | false {
+  /** The conversation `id` of `thread` changed in the database (a committed write, by any replica). */
+  dropCached(id: number, thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>): void {
+    this.cache.delete(keyOf(thread));
+    const key = this.keyById.get(id);
+    if (key !== undefined) this.cache.delete(key);
+    this.keyById.delete(id);
+  }
+
+  /** Caches what a load that began at `since` read, unless another replica changed it meanwhile. */
+  private remember(key: string, conversation: Conversation | false, since: number): Conversation | false {
+    const unchanged = this.epochs.unchanged(epochKeys.conversationThread(key), since) && (conversation === false || this.epochs.unchanged(epochKeys.conversationId(conversation.id), since));
+    if (!unchanged) return conversation;
     this.cache.set(key, conversation);
     if (conversation !== false) this.keyById.set(conversation.id, key);
     return conversation;

@@ -4,3 +4,4 @@
  */
 export { Store, type StoreLocation, type PruneResult } from './store.js';
 export type { Conversation, StoredMessage, StoredAttachment, InstructionChange, SettingChange, ReplyJob, UsageRecord } from './types.js';
+export type { LockHolders, ResourceLocks } from './locks.js';

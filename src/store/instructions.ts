@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Platform } from '../core/types.js';
 import type { InstructionChange } from './types.js';
+import { epochKeys } from './cache-epochs.js';
 import { Repo } from './repo.js';
 
 interface InstructionRow {
@@ -46,12 +47,13 @@ export class InstructionRepo extends Repo {
     const key = scopeKey(platform, workspaceId, channelId);
     let change = this.newestByScope.get(key);
     if (change === undefined) {
+      const since = this.epochs.start();
       const row = await this.sql.get<InstructionRow>(
         `SELECT ${COLUMNS} FROM instructions WHERE platform = ? AND workspace_id = ? AND channel_id = ? ORDER BY id DESC LIMIT 1`,
         [platform, workspaceId, channelId],
       );
       change = row === undefined ? false : toChange(row);
-      this.newestByScope.set(key, change);
+      if (this.epochs.unchanged(epochKeys.instructions(key), since)) this.newestByScope.set(key, change);
     }
     return change === false ? undefined : change;
   }
@@ -59,6 +61,11 @@ export class InstructionRepo extends Repo {
   /** Forgets what is cached: after a rolled-back transaction. */
   invalidate(): void {
     this.newestByScope.clear();
+  }
+
+  /** A scope's instructions changed in the database (a committed write, by any replica). */
+  dropCached(platform: Platform, workspaceId: string, channelId: string): void {
+    this.newestByScope.delete(scopeKey(platform, workspaceId, channelId));
   }
 
   /** Newest first. */
@@ -71,4 +78,5 @@ export class InstructionRepo extends Repo {
   }
 }
 
-const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;
+/** A scope's cache key (also its key in cache-epochs.ts). */
+export const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;

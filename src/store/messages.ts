@@ -1,7 +1,8 @@
-import { LRUCache } from 'lru-cache';
 import type { SqlExecutor } from './sql/executor.js';
 import type { AttachmentKind, NewAttachment, NewMessage, Role, StoredAttachment, StoredAuthorKind, StoredMessage } from './types.js';
+import { epochKeys } from './cache-epochs.js';
 import { Repo } from './repo.js';
+import { ThreadCache } from './thread-cache.js';
 
 interface MessageRow {
   id: number;
@@ -79,10 +80,10 @@ const CACHED_CONVERSATIONS = 64;
 
 export class MessageRepo extends Repo {
   /**
-   * Live messages of recently used conversations, kept in thread order. Inserts append, every
-   * other change drops the entry: the next read reloads it.
+   * Live messages of recently used conversations, kept in thread order. Inserts append (other
+   * replicas' are fetched by id), every other change drops the entry: the next read reloads it.
    */
-  private readonly cache = new LRUCache<number, StoredMessage[]>({ max: CACHED_CONVERSATIONS });
+  private readonly cache = new ThreadCache(CACHED_CONVERSATIONS);
 
   /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
   async insert(message: NewMessage): Promise<number | undefined> {
@@ -137,8 +138,17 @@ export class MessageRepo extends Repo {
 
   /** The live (not deleted) messages of a conversation in order, with attachments: from memory, or two queries. */
   async thread(conversationId: number): Promise<readonly StoredMessage[]> {
-    const cached = this.cache.get(conversationId);
+    const cached = this.cache.complete(conversationId);
     if (cached !== undefined) return cached.slice();
+    const added = this.cache.takeAdded(conversationId);
+    if (added !== undefined) {
+      const fetched = await this.addedRows(added.ids).catch((error: unknown) => {
+        this.cache.delete(conversationId); // the added ids are lost with the failed read
+        throw error;
+      });
+      return this.cache.merge(conversationId, added.rows, fetched) ? added.rows.slice() : this.thread(conversationId);
+    }
+    const since = this.epochs.start();
     const byMessage = new Map<number, StoredAttachment[]>();
     const attachmentRows = await this.sql.all<AttachmentRow>(
       `SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id
@@ -152,13 +162,14 @@ export class MessageRepo extends Repo {
     }
     const rows = await this.sql.all<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? AND deleted_at IS NULL ORDER BY created_at, id', [conversationId]);
     const messages = rows.map((row) => toMessage(row, byMessage.get(row.id) ?? []));
-    this.cache.set(conversationId, messages);
+    // Changed by another replica while loading: the rows are good for this read, not for the cache.
+    if (this.epochs.unchanged(epochKeys.messages(conversationId), since)) this.cache.set(conversationId, messages);
     return messages.slice();
   }
 
   /** A message of the conversation unless it was deleted; from the cached thread when there is one. */
   async live(conversationId: number, id: number): Promise<StoredMessage | undefined> {
-    const cached = this.cache.get(conversationId);
+    const cached = this.cache.complete(conversationId);
     if (cached !== undefined) {
       // The message being answered is usually among the newest.
       for (let i = cached.length - 1; i >= 0; i -= 1) if ((cached[i] as StoredMessage).id === id) return cached[i];
@@ -173,6 +184,10 @@ export class MessageRepo extends Repo {
     this.cache.delete(conversationId);
     return this.sql.run('DELETE FROM messages WHERE conversation_id = ?', [conversationId]);
   }
+
+  /** Message `messageId` (or attachments of it) was inserted by another replica, or missed by the cached thread: the next read fetches it. */
+  fetchOnNextRead = (conversationId: number, messageId: number): void => this.cache.fetchOnNextRead(conversationId, messageId);
+  hasCached = (conversationId: number, messageId: number): boolean => this.cache.has(conversationId, messageId);
 
   /** Drops cached rows: of one conversation, or all (after bulk deletes or a rolled-back transaction). */
   invalidate(conversationId?: number): void {
@@ -200,6 +215,7 @@ export class MessageRepo extends Repo {
 
   async hasAssistantTurn(conversationId: number): Promise<boolean> {
     const cached = this.cache.peek(conversationId);
+    // Rows only ever go missing from it by a drop: an assistant row in it is there.
     if (cached !== undefined && cached.some((message) => message.role === 'assistant')) return true;
     return (await this.sql.get("SELECT 1 AS found FROM messages WHERE conversation_id = ? AND role = 'assistant' LIMIT 1", [conversationId])) !== undefined;
   }
@@ -231,6 +247,14 @@ export class MessageRepo extends Repo {
   async setDocumentPages(attachmentId: number, pages: number): Promise<void> {
     this.cache.clear();
     await this.sql.run('UPDATE attachments SET page_count = ? WHERE id = ?', [pages, attachmentId]);
+  }
+
+  /** Live rows by id with their attachments (PostgreSQL only: ids come from other replicas' notifications). */
+  private async addedRows(ids: readonly number[]): Promise<StoredMessage[]> {
+    const list = `{${ids.join(',')}}`;
+    const attachments = await this.sql.all<AttachmentRow>('SELECT * FROM attachments WHERE message_id = ANY(?::bigint[]) ORDER BY message_id, position', [list]);
+    const rows = await this.sql.all<MessageRow>('SELECT * FROM messages WHERE id = ANY(?::bigint[]) AND deleted_at IS NULL', [list]);
+    return rows.map((row) => toMessage(row, attachments.filter((attachment) => attachment.message_id === row.id).map(toAttachment)));
   }
 
   private async attachmentsOf(messageId: number): Promise<StoredAttachment[]> {

@@ -12,6 +12,9 @@ export interface PruneResult {
 /** Deletes what is older than the retention cutoff; one transaction (the store's), indexed deletes. */
 export class RetentionRepo extends Repo {
   async prune(cutoff: number, eventCutoff: number): Promise<PruneResult> {
+    // Rate-limit hits matter for a minute; threadline_take_rate clears a key's old ones when it is hit
+    // again, these are of keys not hit since (PostgreSQL; the table stays empty on SQLite).
+    await this.sql.run('DELETE FROM rate_limit_hits WHERE at < ?', [eventCutoff]);
     return {
       messages: await this.sql.run('DELETE FROM messages WHERE created_at < ?', [cutoff]),
       conversations: await this.sql.run(

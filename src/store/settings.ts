@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Platform } from '../core/types.js';
 import type { SettingChange } from './types.js';
+import { epochKeys } from './cache-epochs.js';
 import { Repo } from './repo.js';
 
 interface SettingRow {
@@ -61,6 +62,7 @@ export class SettingsRepo extends Repo {
     const scope = scopeKey(platform, workspaceId, channelId);
     let changes = this.byScope.get(scope);
     if (changes === undefined) {
+      const since = this.epochs.start();
       const rows = await this.sql.all<SettingRow>(
         `SELECT s.id, s.channel_id, s.key, s.value, s.author_id, s.author_name, s.created_at FROM settings s
           WHERE s.id IN (SELECT MAX(id) FROM settings WHERE platform = ? AND workspace_id = ? AND channel_id = ? GROUP BY key)
@@ -68,7 +70,7 @@ export class SettingsRepo extends Repo {
         [platform, workspaceId, channelId],
       );
       changes = new Map(rows.map((row) => [row.key, toChange(row)]));
-      this.byScope.set(scope, changes);
+      if (this.epochs.unchanged(epochKeys.settings(scope), since)) this.byScope.set(scope, changes);
     }
     return changes;
   }
@@ -90,6 +92,12 @@ export class SettingsRepo extends Repo {
   invalidate(): void {
     this.byScope.clear();
   }
+
+  /** A scope's settings changed in the database (a committed write, by any replica). */
+  dropCached(platform: Platform, workspaceId: string, channelId: string): void {
+    this.byScope.delete(scopeKey(platform, workspaceId, channelId));
+  }
 }
 
-const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;
+/** A scope's cache key (also its key in cache-epochs.ts). */
+export const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;

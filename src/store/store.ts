@@ -13,20 +13,25 @@
  * Transactions: `store.transaction(async (tx) => …)` runs its body on one connection; every
  * statement of the body must go through `tx` (SQLite queues everyone else behind an open
  * transaction, so a call to the outer store inside it would wait for itself). The caches are
- * shared by the store and its transactions, written through, and dropped on rollback; they
- * belong to this process (replicas sharing PostgreSQL do not yet see each other's writes).
+ * shared by the store and its transactions, written through, and dropped on rollback. Replicas
+ * sharing PostgreSQL hear each other's writes (replica-caches.ts); a read that must see every
+ * write committed before it passes `syncCaches()` first (a no-op on SQLite).
  */
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { ThreadlineError } from '../errors.js';
 import { MIGRATIONS_DIR, openDatabase } from './database.js';
 import { readMigrations } from './migrate.js';
 import { migratePostgres } from './migrate-postgres.js';
 import { AnswerRepo } from './answers.js';
 import { ConversationRepo } from './conversations.js';
+import { openResourceLocks, type ResourceLocks } from './locks.js';
 import { ProcessedEventRepo } from './events.js';
 import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
 import { MessageRepo } from './messages.js';
+import { RateLimitRepo } from './rate-limits.js';
+import { newReplicaId, ReplicaCaches } from './replica-caches.js';
 import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
@@ -54,7 +59,10 @@ interface Repos {
   readonly retention: RetentionRepo;
   readonly settings: SettingsRepo;
   readonly answers: AnswerRepo;
+  readonly rateLimits: RateLimitRepo;
 }
+
+const SYNCED: Promise<void> = Promise.resolve();
 
 // The repositories are the store's public fields, declared once (in Repos) and set from one object.
 export interface Store extends Repos {}
@@ -63,17 +71,22 @@ export class Store {
   private constructor(
     private readonly sql: SqlExecutor,
     repos: Repos,
+    private readonly replicas?: ReplicaCaches,
   ) {
     Object.assign(this, repos);
   }
 
-  /** Opens and migrates the database `location` names. */
-  static async open(location: StoreLocation): Promise<Store> {
-    return Store.over(location.databaseUrl === undefined ? new SqliteExecutor(openDatabase(location.databasePath)) : await openPostgres(location.databaseUrl, location.synchronousCommit ?? DEFAULT_SYNCHRONOUS_COMMIT));
+  /** Opens and migrates the database `location` names; `logger` hears about the replica listener (PostgreSQL). */
+  static async open(location: StoreLocation, logger?: Logger): Promise<Store> {
+    if (location.databaseUrl === undefined) return Store.over(new SqliteExecutor(openDatabase(location.databasePath)));
+    const replicas = new ReplicaCaches(location.databaseUrl, newReplicaId(), logger);
+    const store = Store.over(await openPostgres(location.databaseUrl, replicas.replicaId, location.synchronousCommit ?? DEFAULT_SYNCHRONOUS_COMMIT), replicas);
+    await replicas.start(store);
+    return store;
   }
 
-  /** A store with empty caches over an executor (an already migrated database). */
-  static over(sql: SqlExecutor): Store {
+  /** A store with empty caches over an executor (an already migrated database); `replicas` when others share it. */
+  static over(sql: SqlExecutor, replicas?: ReplicaCaches): Store {
     return new Store(sql, {
       conversations: new ConversationRepo(sql),
       messages: new MessageRepo(sql),
@@ -84,7 +97,8 @@ export class Store {
       retention: new RetentionRepo(sql),
       settings: new SettingsRepo(sql),
       answers: new AnswerRepo(sql),
-    });
+      rateLimits: new RateLimitRepo(sql),
+    }, replicas);
   }
 
   get backend(): 'sqlite' | 'postgres' {
@@ -132,12 +146,35 @@ export class Store {
     }
   }
 
+  /**
+   * Exclusive ownership of numbered resources (Discord shards) among the processes sharing this
+   * database, in namespace `name`: see locks.ts. The caller closes it.
+   */
+  resourceLocks(name: string): ResourceLocks {
+    return openResourceLocks(this.sql, name);
+  }
+
+  /**
+   * The barrier before reads that must see every write committed before it, by any replica:
+   * a reply, a recorded message, a command. PostgreSQL: one round trip on the listening
+   * connection (replica-caches.ts). SQLite: nothing, every write went through this process.
+   */
+  syncCaches(): Promise<void> {
+    return this.replicas === undefined ? SYNCED : this.replicas.sync();
+  }
+
+  /** This store's replica id and listening connection (PostgreSQL), for tests. */
+  get replication(): ReplicaCaches | undefined {
+    return this.replicas;
+  }
+
   isHealthy(): Promise<boolean> {
     return this.sql.ping();
   }
 
-  close(): Promise<void> {
-    return this.sql.close();
+  async close(): Promise<void> {
+    await this.replicas?.close();
+    await this.sql.close();
   }
 
   /** This store's repositories and caches, on a transaction's connection. */
@@ -152,7 +189,8 @@ export class Store {
       retention: this.retention.on(sql),
       settings: this.settings.on(sql),
       answers: this.answers.on(sql),
-    });
+      rateLimits: this.rateLimits.on(sql),
+    }, this.replicas);
   }
 
   private invalidateCaches(): void {
@@ -163,9 +201,9 @@ export class Store {
   }
 }
 
-async function openPostgres(url: string, synchronousCommit: SynchronousCommit): Promise<SqlExecutor> {
+async function openPostgres(url: string, replicaId: string, synchronousCommit: SynchronousCommit): Promise<SqlExecutor> {
   const where = redactedUrl(url);
-  const pool = createPool(url, { synchronousCommit });
+  const pool = createPool(url, { replicaId, synchronousCommit });
   try {
     await pool.query('SELECT 1');
   } catch (cause) {

@@ -274,7 +274,7 @@ describe('Discord adapter', () => {
     world.discord.seed(mention.id, world.bob, `${world.discord.mention('are you back?')}`);
     // The same database and core, a new process's adapter: a fresh session that reads the thread back.
     const second = createDiscordAdapter({
-      config: { token: world.discord.token, apiUrl: world.discord.apiUrl, guildId: world.discord.guildId, historyLimit: 500 },
+      config: { token: world.discord.token, apiUrl: world.discord.apiUrl, guildId: world.discord.guildId, historyLimit: 500, shardCount: 'auto' },
       core: world.h.core,
       logger: world.h.logger,
       health: world.h.health,

@@ -14,14 +14,14 @@ export interface DiscordWorld {
 }
 
 export async function startDiscordWorld(
-  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord } = {},
+  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; shardCount?: number | 'auto'; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord } = {},
 ): Promise<DiscordWorld> {
   const discord = options.discord ?? (await startFakeDiscord(options.fake));
   const general = options.discord === undefined ? discord.addTextChannel('general') : ([...discord.channels.values()].find((c) => c.name === 'general') as FakeChannel);
   options.before?.(discord);
   const h = await createCoreHarness({ ...options, secrets: [discord.token, ...(options.secrets ?? [])] });
   const adapter = createDiscordAdapter({
-    config: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId, historyLimit: options.historyLimit ?? 500 },
+    config: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId, historyLimit: options.historyLimit ?? 500, shardCount: options.shardCount ?? 'auto' },
     core: h.core,
     logger: h.logger,
     health: h.health,

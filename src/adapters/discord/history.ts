@@ -51,12 +51,15 @@ export interface CatchUpOptions {
    */
   readonly answerSince: number;
   readonly replay: (message: Message) => void;
+  /** Only these conversations (a shard's guilds); default: all. */
+  readonly includes?: (thread: ThreadRef) => boolean;
 }
 
 /** Reads back what was said in recently active threads while there was no session. */
 export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
   let recorded = 0;
   for (const { thread, lastMessageId } of await core.recentThreads('discord', options.activeSince)) {
+    if (options.includes !== undefined && !options.includes(thread)) continue;
     try {
       const channel = await options.fetchChannel(thread.threadKey);
       if (channel === null) continue;

@@ -1,9 +1,11 @@
 /**
  * The Discord adapter: connects discord.js (REST base from DISCORD_API_URL, so the gateway
  * follows), turns events into core calls and core replies into messages. Decisions about
- * answering, history and errors are the core's.
+ * answering, history and errors are the core's. It runs the gateway shards this replica holds
+ * (`shards`, from main.ts: split among replicas through the database), one client each
+ * (shard-clients.ts), and posts through REST wherever the conversation is.
  */
-import { ChannelType, Client, DiscordAPIError, Events, GatewayIntentBits, Partials, RESTJSONErrorCodes, type Message, type PartialMessage } from 'discord.js';
+import { Client, ClientUser, Events, Routes, type APIGatewayBotInfo, type APIUser, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
@@ -12,12 +14,15 @@ import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
 import { handleButton } from './buttons.js';
 import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
-import { backfillThread, catchUp, removeStrayReplies } from './history.js';
+import { backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
-import { lazySink } from '../../core/lazy-sink.js';
 import { SeenThreads } from './seen-threads.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
+import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignment.js';
+import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
+import { IdentifyGate } from './identify-gate.js';
+import { replyServices } from './reply-services.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -30,6 +35,8 @@ export interface DiscordAdapterOptions {
   readonly answerMissedWithinMs?: number;
   /** The bot's write budget across all channels (default: Discord's 50 requests per second). */
   readonly writeBudget?: WriteBudget;
+  /** Which gateway shards this replica runs (main.ts: the store's locks); default: all of them. Stopped with the adapter. */
+  readonly shards?: ShardAssignment;
 }
 
 /**
@@ -39,6 +46,7 @@ export interface DiscordAdapterOptions {
 const DISCORD_GLOBAL_BUDGET: WriteBudget = { key: 'discord:global', limit: 50, windowMs: 1020 };
 
 export interface DiscordAdapter {
+  /** The gateway client of the lowest shard held (with one shard, the only one); a REST-only client while none is held. */
   readonly client: Client;
   start(): Promise<void>;
   /** Stops taking events; replies in flight can still post. */
@@ -54,20 +62,29 @@ const THREAD_NAME_LIMIT = 90;
 export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
   const { config, core, health } = options;
   const logger = options.logger.child({ adapter: 'discord' });
-  const client = new Client({
-    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
-    partials: [Partials.Channel, Partials.Message],
-    allowedMentions: { parse: [], repliedUser: false },
-    ...(config.apiUrl === undefined ? {} : { rest: { api: config.apiUrl } }),
+  const assignment = options.shards ?? new AllShards();
+  /** Posts and reads where no shard of ours has the conversation's guild (never logs into the gateway). */
+  const restClient = createClient(config.apiUrl);
+  restClient.rest.setToken(config.token);
+  let botUserId = '';
+  let phase: 'starting' | 'running' | 'stopped' = 'starting';
+  const shards = new ShardClients({
+    token: config.token,
+    apiUrl: config.apiUrl,
+    logger,
+    wire: (client, shard) => wire(client, shard),
+    changed: () => {
+      if (phase === 'running') health.set('discord', shards.state());
+    },
   });
 
   const bot: BotIdentity = {
     get userId() {
-      return client.user?.id ?? '';
+      return botUserId;
     },
     roleIdIn(guildId) {
       if (guildId === null) return undefined;
-      return client.guilds.cache.get(guildId)?.members.me?.roles.botRole?.id;
+      return shards.forGuild(guildId)?.guilds.cache.get(guildId)?.members.me?.roles.botRole?.id;
     },
   };
 
@@ -83,8 +100,8 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       ...(existing === undefined ? {} : { existing }),
     });
 
-  async function onMessage(message: Message): Promise<void> {
-    if (client.user === null || message.author.id === client.user.id) return;
+  async function onMessage(message: Message, seenThreads: SeenThreads): Promise<void> {
+    if (message.author.id === (message.client.user?.id ?? bot.userId)) return;
     let thread = threadOf(message);
     let target: SendTarget | undefined = message.channel.isSendable() ? message.channel : undefined;
     let replyTo: string | undefined = message.id;
@@ -122,149 +139,118 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     return threadOf(message as Message) ?? threadFromChannelMessage(message as Message);
   }
 
-  const seenThreads = new SeenThreads();
-  client.on(Events.ThreadCreate, (thread, newlyCreated) => seenThreads.created(thread, newlyCreated));
-  client.on(Events.ThreadDelete, (thread) => seenThreads.forget(thread.id));
-  client.on(Events.MessageCreate, (message) => {
-    seenThreads.messageCreated(message);
-    onMessage(message).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
-  });
-
-  client.on(Events.MessageUpdate, (_old, updated) => {
-    void (async () => {
-      const message = updated.partial ? await updated.fetch() : updated;
-      if (message.author.id === client.user?.id) return;
-      await core.recordEdit(refOfStored(message), message.id, renderText(message, bot), [...message.attachments.values()].map(toAttachmentInput));
-    })().catch((error: unknown) => logger.warn({ err: error }, 'failed to record an edit'));
-  });
-
-  client.on(Events.MessageDelete, (message) => {
-    // The core orders it after the message's own create, even one still being taken in.
-    core.recordDelete(refOfStored(message), message.id).catch((error: unknown) => logger.warn({ err: error }, 'failed to record a deletion'));
-  });
-
-  client.on(Events.InteractionCreate, (interaction) => {
-    if (interaction.isButton()) {
-      handleButton(interaction, core, logger).catch((error: unknown) => logger.error({ err: error }, 'button press failed'));
-      return;
-    }
-    if (interaction.isAutocomplete()) {
-      handleAutocomplete(interaction, { core, logger }).catch((error: unknown) => logger.warn({ err: error }, 'autocomplete failed'));
-      return;
-    }
-    if (!interaction.isChatInputCommand()) return;
-    handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
-  });
-
-  client.on(Events.ShardReady, () => {
-    health.set('discord', 'ready');
-    seenThreads.newSession();
-    // READY means a fresh session (a start, or a session Discord would not resume): whatever was
-    // said in the meantime was never delivered, so read it back.
-    const now = Date.now();
-    void catchUp(core, bot, logger, {
-      fetchChannel: (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)),
-      activeSince: now - CATCH_UP_WINDOW_MS,
-      answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
-      replay: (message) => void onMessage(message).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
-    });
-  });
-  client.on(Events.ShardResume, () => health.set('discord', 'ready'));
-  client.on(Events.ShardDisconnect, () => health.set('discord', 'connecting'));
-  client.on(Events.ShardReconnecting, () => health.set('discord', 'connecting'));
-  client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
-  client.rest.on('rateLimited', (info) => {
+  const onRateLimited = (info: { route: string; retryAfter: number; global: boolean }) => {
     logger.debug({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'Discord rate limit; waiting');
     // discord.js waits the route out itself; a global limit holds every answer's writes too.
     if (info.global) scheduler.hold(writeBudget.key, info.retryAfter);
-  });
+  };
+  restClient.rest.on('rateLimited', onRateLimited);
+
+  let registration: Promise<void> | undefined;
+  /** Slash commands, once per process (any replica may: the PUT replaces the same set). */
+  const registerOnce = (client: Client) => (registration ??= registerCommands(client.rest, client.application?.id ?? botUserId, config.guildId, logger));
+
+  /** The handlers of one shard's client. */
+  function wire(client: Client, shard: number): void {
+    const seenThreads = new SeenThreads();
+    client.on(Events.ThreadCreate, (thread, newlyCreated) => seenThreads.created(thread, newlyCreated));
+    client.on(Events.ThreadDelete, (thread) => seenThreads.forget(thread.id));
+    client.on(Events.MessageCreate, (message) => {
+      seenThreads.messageCreated(message);
+      onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
+    });
+
+    client.on(Events.MessageUpdate, (_old, updated) => {
+      void (async () => {
+        const message = updated.partial ? await updated.fetch() : updated;
+        if (message.author.id === bot.userId) return;
+        await core.recordEdit(refOfStored(message), message.id, renderText(message, bot), [...message.attachments.values()].map(toAttachmentInput));
+      })().catch((error: unknown) => logger.warn({ err: error }, 'failed to record an edit'));
+    });
+
+    client.on(Events.MessageDelete, (message) => {
+      // The core orders it after the message's own create, even one still being taken in.
+      core.recordDelete(refOfStored(message), message.id).catch((error: unknown) => logger.warn({ err: error }, 'failed to record a deletion'));
+    });
+
+    client.on(Events.InteractionCreate, (interaction) => {
+      if (interaction.isButton()) {
+        handleButton(interaction, core, logger).catch((error: unknown) => logger.error({ err: error }, 'button press failed'));
+        return;
+      }
+      if (interaction.isAutocomplete()) {
+        handleAutocomplete(interaction, { core, logger }).catch((error: unknown) => logger.warn({ err: error }, 'autocomplete failed'));
+        return;
+      }
+      if (!interaction.isChatInputCommand()) return;
+      handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
+    });
+
+    client.on(Events.ShardReady, () => {
+      seenThreads.newSession();
+      if (phase === 'running') void registerOnce(client);
+      // READY means a fresh session (a start, a shard taken over, or a session Discord would not
+      // resume): whatever was said in this shard's guilds meanwhile was never delivered, so read it back.
+      const now = Date.now();
+      void catchUp(core, bot, logger, {
+        fetchChannel: (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)),
+        activeSince: now - CATCH_UP_WINDOW_MS,
+        answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
+        includes: (thread) => shardOfGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId, shards.count) === shard,
+        replay: (message) => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
+      });
+    });
+    client.on(Events.Error, (error) => logger.error({ err: error, shard }, 'discord client error'));
+    client.rest.on('rateLimited', onRateLimited);
+  }
 
   core.registerPlatform('discord', {
-    ...discordAttachmentServices(client.rest as never, logger),
-    replaceSink(thread, messageId, postedIds) {
-      return lazySink(async () => {
-        const channel = await answerChannel(thread);
-        if (channel === null || !channel.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
-        const existing: Message[] = [];
-        for (const id of postedIds) {
-          // A part deleted meanwhile is simply posted again.
-          const message = await channel.messages.fetch(id).catch(() => undefined);
-          if (message !== undefined) existing.push(message);
-        }
-        return sinkFor(channel, channel.isThread() ? undefined : messageId, existing)();
-      });
-    },
-    replySink(thread, messageId) {
-      const channel = client.channels.cache.get(thread.threadKey);
-      // Looked up once per answer: a missing thread is a 404 that every part would pay again.
-      let lookup: ReturnType<typeof answerChannel> | undefined;
-      const target: SendTarget = {
-        send: async (payload) => {
-          const resolved = channel ?? (await (lookup ??= answerChannel(thread)));
-          if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
-          return resolved.send(payload);
-        },
-        sendTyping: async () => {
-          if (channel?.isSendable()) await channel.sendTyping();
-        },
-      };
-      return sinkFor(target, channel?.type === ChannelType.PublicThread || channel?.type === ChannelType.PrivateThread ? undefined : messageId)();
-    },
-    async removeStrayReplies(thread, messageId, keep) {
-      const threadChannel = await fetchChannel(thread.threadKey);
-      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep) : 0;
-      // No thread: the answer went to the channel, where other conversations' answers stand too.
-      const parent = await parentChannel(thread);
-      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }) : 0;
-    },
+    ...discordAttachmentServices(restClient.rest as never, logger),
+    ...replyServices({ clientFor, restClient, sinkFor, botUserId: () => bot.userId }),
   });
 
-  /** The channel, or null when Discord says there is no such channel (other failures are thrown). */
-  async function fetchChannel(id: string) {
-    try {
-      return await client.channels.fetch(id);
-    } catch (error) {
-      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel) return null;
-      throw error;
-    }
-  }
-
-  /**
-   * Where a conversation's answers go: its thread, or the channel it started in when that thread
-   * was never opened (no permission to create threads: the first answer went to the channel).
-   */
-  async function answerChannel(thread: ThreadRef) {
-    return (await fetchChannel(thread.threadKey)) ?? parentChannel(thread);
-  }
-
-  /** The channel a conversation started in, when that is not the conversation itself (a DM is). */
-  async function parentChannel(thread: ThreadRef) {
-    return thread.channelId === thread.threadKey ? null : fetchChannel(thread.channelId);
+  /** The client that serves a conversation: its shard's, when held here, else REST only. */
+  function clientFor(thread: ThreadRef): Client {
+    return shards.forGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId) ?? restClient;
   }
 
   return {
-    client,
+    get client() {
+      return shards.all()[0] ?? restClient;
+    },
     async start() {
       health.set('discord', 'connecting');
-      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+      let count: number;
       try {
-        await client.login(config.token);
+        const me = (await restClient.rest.get(Routes.user())) as APIUser;
+        botUserId = me.id;
+        // What READY would set: discord.js looks its own user up when it builds and edits messages.
+        restClient.user = new (ClientUser as unknown as new (client: Client, data: APIUser) => ClientUser)(restClient, me);
+        const gateway = (await restClient.rest.get(Routes.gatewayBot())) as APIGatewayBotInfo;
+        count = config.shardCount === 'auto' ? gateway.shards : config.shardCount;
+        shards.identifyGate = new IdentifyGate(gateway.session_start_limit.max_concurrency);
       } catch (error) {
         throw new ThreadlineError('config_invalid', `Discord login failed (check DISCORD_TOKEN): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
-      await ready;
-      logger.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'connected to Discord');
-      const applicationId = client.application?.id ?? client.user?.id;
-      if (applicationId !== undefined) await registerCommands(client.rest, applicationId, config.guildId, logger);
+      shards.count = count;
+      await assignment.start(count, shards);
+      phase = 'running';
+      health.set('discord', shards.state());
+      const first = shards.all()[0];
+      logger.info({ user: first?.user?.tag ?? botUserId, shardCount: count, guilds: shards.all().reduce((sum, client) => sum + client.guilds.cache.size, 0), state: shards.state() }, 'connected to Discord');
+      if (first !== undefined) await registerOnce(first);
       void core.resumePending('discord');
     },
     async stop() {
+      phase = 'stopped';
       health.set('discord', 'off');
-      for (const event of [Events.MessageCreate, Events.MessageUpdate, Events.MessageDelete, Events.InteractionCreate] as const) client.removeAllListeners(event);
+      // Gives the shards back at once (another replica takes them over); answers in flight still post.
+      await assignment.close();
     },
     async close() {
       // Also drops the REST token: only once the replies in flight are done.
-      await client.destroy();
+      await shards.destroyAll();
+      await restClient.destroy();
     },
   };
 }

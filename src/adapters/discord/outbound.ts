@@ -66,6 +66,8 @@ export class DiscordReplySink implements ReplySink {
   private streamingCounted = false;
   /** Some answer text is visible (not only typing, "thinking…" or a tool status). */
   private textShown = false;
+  /** Releases the budget slot kept for this answer's first text (see WriteScheduler.expectFirst). */
+  private firstExpected: (() => void) | undefined;
 
   constructor(private readonly options: DiscordSinkOptions) {
     this.scheduler = options.scheduler ?? new WriteScheduler();
@@ -86,6 +88,10 @@ export class DiscordReplySink implements ReplySink {
   async start(info?: ReplyStartInfo): Promise<void> {
     this.answerId = info?.answerId;
     this.typing.start();
+  }
+
+  modelStarted(): void {
+    if (!this.textShown && !this.done) this.firstExpected ??= this.scheduler.expectFirst();
   }
 
   progress(textSoFar: string): void {
@@ -143,6 +149,7 @@ export class DiscordReplySink implements ReplySink {
   private stopTimers(): void {
     this.done = true;
     this.typing.stop();
+    this.firstExpected?.();
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.streamStop.abort();
@@ -219,6 +226,7 @@ export class DiscordReplySink implements ReplySink {
     this.typing.stop();
     if (part === '' || this.textShown) return;
     this.textShown = true;
+    this.firstExpected?.();
     if (!this.done && !this.streamingCounted) {
       this.streamingCounted = true;
       this.scheduler.streaming(true);

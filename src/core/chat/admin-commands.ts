@@ -33,6 +33,7 @@ export class AdminCommands extends ChatPart {
       this.logger.warn({ platform: thread.platform, user: actor.id }, 'refused /forget from a non-admin');
       return { ok: false, text: 'Only admins can make me forget a thread.' };
     }
+    await this.store.syncCaches();
     const conversation = await this.store.conversations.find(thread);
     if (conversation === undefined) return { ok: true, text: 'I have nothing stored for this thread.' };
     await this.store.forgetConversation(conversation.id);

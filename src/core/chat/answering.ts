@@ -109,6 +109,8 @@ export class Answering extends ChatPart {
 
   /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
   private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+    // Replicas: what any of them committed before this reply (instructions, settings, /forget, messages) is seen by it.
+    await this.store.syncCaches();
     const message = await this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
       if (jobId !== null) await this.store.jobs.finish(jobId, 'dropped', this.now());
@@ -149,6 +151,7 @@ export class Answering extends ChatPart {
             onText: (text) => sink.progress?.(text),
             onThinking: () => sink.thinking?.(),
             onActivity: (activity) => sink.activity?.(activity),
+            onStart: () => sink.modelStarted?.(),
             onUnfinished: (partial) => this.records.recordUsage(this.store, conversation, message, partial, rules.id),
             signal: tracked.signal,
             lane: threadKey(refOf(conversation)),

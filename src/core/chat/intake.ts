@@ -46,14 +46,21 @@ export class Intake extends ChatPart {
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
-    return this.queue.run(threadKey(thread), async () => this.changes.edit(thread, messageId, text, attachments));
+    return this.queue.run(threadKey(thread), async () => {
+      await this.store.syncCaches();
+      await this.changes.edit(thread, messageId, text, attachments);
+    });
   }
 
   recordDelete(thread: ThreadRef, messageId: string): Promise<void> {
-    return this.queue.run(threadKey(thread), async () => this.changes.delete(thread, messageId));
+    return this.queue.run(threadKey(thread), async () => {
+      await this.store.syncCaches();
+      await this.changes.delete(thread, messageId);
+    });
   }
 
   async ingest(msgs: readonly InboundMessage[]): Promise<void> {
+    await this.store.syncCaches();
     await this.store.transaction(async (tx) => {
       for (const msg of msgs) {
         const conversation = await tx.conversations.find(msg.thread);
@@ -65,6 +72,8 @@ export class Intake extends ChatPart {
   }
 
   private async intakeMessage(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
+    // Replicas: a thread another one started, or a message it recorded, is known here too.
+    await this.store.syncCaches();
     const conversation = await this.store.conversations.find(msg.thread);
     if (conversation === undefined && this.changes.takeDeletedEarly(msg.thread, msg.messageId)) return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);

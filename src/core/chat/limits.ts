@@ -1,23 +1,21 @@
 /** Per-user and per-channel rates and the daily token budget, checked at intake, and the reply to a message over them. */
 import type { Store } from '../../store/index.js';
 import type { StoredMessage } from '../../store/types.js';
-import { RateLimiter } from '../rate-limiter.js';
+import { RequestRateLimits } from '../rate-limits.js';
 import type { HandleOutcome, InboundMessage, PostedIds, ReplySink } from '../types.js';
 import type { AnswerRecords } from './answer-records.js';
 import { ChatPart, type ChatContext } from './context.js';
 import { DAY_MS, humanDuration, utcDayStart } from '../durations.js';
 
 export class Limits extends ChatPart {
-  private readonly userLimiter: RateLimiter;
-  private readonly channelLimiter: RateLimiter;
+  private readonly rates: RequestRateLimits;
 
   constructor(
     context: ChatContext,
     private readonly records: AnswerRecords,
   ) {
     super(context);
-    this.userLimiter = new RateLimiter(this.options.limits?.userPerMinute ?? 0, this.now);
-    this.channelLimiter = new RateLimiter(this.options.limits?.channelPerMinute ?? 0, this.now);
+    this.rates = new RequestRateLimits({ user: this.options.limits?.userPerMinute ?? 0, channel: this.options.limits?.channelPerMinute ?? 0 }, this.now);
   }
 
   /** `undefined` when the message may be answered now. `tx`: the intake transaction it is checked in. */
@@ -29,15 +27,11 @@ export class Limits extends ChatPart {
         return { code: 'budget_exhausted', retryAfterMs: dayStart + DAY_MS - this.now() };
       }
     }
-    const userKey = `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.author.id}`;
-    const userWait = this.userLimiter.take(userKey);
-    if (userWait > 0) return { code: 'rate_limited', retryAfterMs: userWait };
-    const channelWait = this.channelLimiter.take(`${msg.thread.platform}:${msg.thread.workspaceId}:${msg.thread.channelId}`);
-    if (channelWait > 0) {
-      this.userLimiter.refund(userKey);
-      return { code: 'rate_limited', retryAfterMs: channelWait };
-    }
-    return undefined;
+    const wait = await this.rates.take(tx, {
+      user: `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.author.id}`,
+      channel: `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.thread.channelId}`,
+    });
+    return wait > 0 ? { code: 'rate_limited', retryAfterMs: wait } : undefined;
   }
 
   async refuseOverLimit(messageId: number, code: 'rate_limited' | 'budget_exhausted', retryAfterMs: number, makeSink: () => ReplySink): Promise<HandleOutcome> {

@@ -57,6 +57,9 @@ interface Usage {
   readonly completed: number[];
 }
 
+/** Share of the shared budget final texts keep however many first texts are coming. */
+const FINAL_FLOOR_SHARE = 0.2;
+
 const PRIORITY: Record<WriteKind, number> = { first: 0, final: 1, typing: 2, edit: 3 };
 
 export class WriteScheduler {
@@ -69,6 +72,8 @@ export class WriteScheduler {
   private readonly heldUntil = new Map<string, number>();
   private seq = 0;
   private streams = 0;
+  /** Answers whose model call runs but whose first text is not out yet (`expectFirst`). */
+  private awaitingFirst = 0;
   private cancelWake: (() => void) | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
 
@@ -141,6 +146,23 @@ export class WriteScheduler {
     return Math.max(baseMs, Math.ceil(this.streams / editsPerMs));
   }
 
+  /**
+   * An answer's model call has started: its first text is a time-to-first-token away. Until the
+   * returned release is called (the first text went out, or the answer ended), the shared budget
+   * keeps a slot for it that typing signs, progress edits and (all but a floor of) final texts may
+   * not take: what they hold would still count when the first texts arrive. Idempotent release.
+   */
+  expectFirst(): () => void {
+    this.awaitingFirst += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.awaitingFirst -= 1;
+      this.dispatch();
+    };
+  }
+
   /** Writes waiting for budget, by kind (for tests and the bench). */
   waiting(kind?: WriteKind): number {
     return kind === undefined ? this.pending.length : this.pending.filter((p) => p.kind === kind).length;
@@ -195,13 +217,22 @@ export class WriteScheduler {
       const held = this.heldUntil.get(budget.key);
       if (held !== undefined && held <= now) this.heldUntil.delete(budget.key);
       else if (held !== undefined) at = Math.max(at, held);
-      const limit = Math.max(1, Math.floor(budget.limit * share));
+      const limit = this.limitFor(write.kind, budget, share);
       const usage = this.current(budget, now);
       const over = usage.inFlight + usage.completed.length - limit + 1;
       if (over <= 0) continue;
       at = over > usage.completed.length ? Number.POSITIVE_INFINITY : Math.max(at, (usage.completed[over - 1] as number) + budget.windowMs);
     }
     return at;
+  }
+
+  /** How many writes of this kind the budget may hold at once, after the slots kept for coming first texts. */
+  private limitFor(kind: WriteKind, budget: WriteBudget, share: number): number {
+    const own = Math.max(1, Math.floor(budget.limit * share));
+    if (kind === 'first' || budget !== this.shared) return own;
+    const kept = own - Math.min(this.awaitingFirst, budget.limit);
+    // Final texts always land: a floor of the budget stays theirs however many answers wait.
+    return kind === 'final' ? Math.max(kept, Math.ceil(budget.limit * FINAL_FLOOR_SHARE)) : kept;
   }
 
   private current(budget: WriteBudget, now: number): Usage {

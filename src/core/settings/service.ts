@@ -94,6 +94,8 @@ export class SettingsService {
       log.warn('refused /settings from a non-admin');
       return { ok: false, text: `Only ${ADMIN_RULE[command.platform]} can use /settings.` };
     }
+    // Replicas: show and clear start from what any of them committed.
+    await this.store.syncCaches();
     switch (command.action) {
       case 'show':
         return { ok: true, text: await this.show(command) };

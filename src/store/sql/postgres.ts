@@ -163,6 +163,11 @@ export const DEFAULT_SYNCHRONOUS_COMMIT: SynchronousCommit = 'off';
 
 export interface PoolOptions {
   readonly max?: number;
+  /**
+   * Carried by the sessions as `threadline.replica`, which the cache triggers put in their
+   * notifications (so a replica tells its own writes from others': replica-caches.ts).
+   */
+  readonly replicaId?: string;
   /** Set on every connection the pool opens; unset, the server's (or role's) own setting stands. */
   readonly synchronousCommit?: SynchronousCommit;
 }
@@ -177,6 +182,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     // startup handshake (several round trips). pg closes idle ones after 10 s by default.
     idleTimeoutMillis: 5 * 60_000,
     keepAlive: true,
+    ...(options.replicaId === undefined ? {} : { options: `-c threadline.replica=${options.replicaId}` }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8 || oid === NUMERIC ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],

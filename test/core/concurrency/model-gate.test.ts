@@ -37,7 +37,7 @@ describe('model calls under an account limit', () => {
     expect(gate.peakInFlight).toBeLessThanOrEqual(8);
   });
 
-  it('shows progress for a reply that waits for a free slot before its model call starts', async () => {
+  it('shows progress for a reply that waits for a free slot before its model call starts, and says when the call starts', async () => {
     const gate = new AdaptiveConcurrency({ cap: 1, initial: 1, floor: 1 });
     h = await createCoreHarness({ concurrency: gate, logLevel: 'info', idleTimeoutMs: 1500, maxRetries: 0 });
     // The first answer holds the only slot until the stall timeout gives up on it.
@@ -54,15 +54,23 @@ describe('model calls under an account limit', () => {
     const one = h.core.handle(inbound('first', { thread: thread(1), mentionsBot: true }), { sink: () => first });
     await h.anthropic.waitForRequests(1);
     let firstDoneWhenSecondStarted: boolean | undefined;
+    const secondEvents: string[] = [];
     const second = {
       ...recordingSink(),
       async start() {
         firstDoneWhenSecondStarted = firstDone;
+        secondEvents.push(`start, ${gate.inFlight} in flight`);
+      },
+      // Told when its call leaves the gate (the write scheduler keeps budget for its first text from then on).
+      modelStarted() {
+        secondEvents.push(`model started, ${gate.inFlight} in flight`);
       },
     };
     const two = h.core.handle(inbound('second', { thread: thread(2), mentionsBot: true }), { sink: () => second });
     await Promise.all([one, two]);
     expect(firstDoneWhenSecondStarted).toBe(false);
+    // Its start came while the first call held the only slot; its call began in that slot.
+    expect(secondEvents).toEqual(['start, 1 in flight', 'model started, 1 in flight']);
     expect(recorded.failed[0]?.code).toBe('model_stalled');
     expect(second.finished).toHaveLength(1);
     expect(gate.peakInFlight).toBe(1);

@@ -64,6 +64,40 @@ describe('WriteScheduler', () => {
     expect(sent.slice(8)).toEqual(['first', 'first 2']);
   });
 
+  it('keeps a slot for each answer whose model call runs, so what edits and typing hold cannot delay its first text', async () => {
+    const { clock, scheduler, sent, ask } = setup(10, { editShare: 0.8, typingShare: 0.5 });
+    const releases = Array.from({ length: 6 }, () => scheduler.expectFirst());
+    for (let i = 0; i < 10; i += 1) ask('edit', `edit ${i}`);
+    for (let i = 0; i < 10; i += 1) ask('typing', `typing ${i}`);
+    await settle();
+    // Edits may fill 8, typing 5; six slots are kept: 2 edits, no typing.
+    expect(sent).toEqual(['edit 0', 'edit 1']);
+    for (let i = 0; i < 6; i += 1) ask('first', `first ${i}`);
+    await settle();
+    expect(sent.slice(2)).toEqual(['first 0', 'first 1', 'first 2', 'first 3', 'first 4', 'first 5']);
+    // The first texts are out: their slots are free again.
+    for (const release of releases) release();
+    releases[0]?.(); // idempotent: a second release frees nothing more
+    clock.advance(1000);
+    await settle();
+    // Typing (before edits) takes its share, edits the rest of theirs.
+    expect(sent.slice(8)).toEqual(['typing 0', 'typing 1', 'typing 2', 'typing 3', 'typing 4', 'edit 2', 'edit 3', 'edit 4']);
+  });
+
+  it('lets final texts through at a floor of the budget however many first texts are coming', async () => {
+    const { clock, scheduler, sent, ask } = setup(10);
+    for (let i = 0; i < 50; i += 1) scheduler.expectFirst();
+    for (let i = 0; i < 6; i += 1) ask('final', `final ${i}`);
+    ask('edit', 'edit');
+    await settle();
+    expect(sent).toEqual(['final 0', 'final 1']);
+    for (let t = 0; t < 2; t += 1) {
+      clock.advance(1000);
+      await settle();
+    }
+    expect(sent).toEqual(['final 0', 'final 1', 'final 2', 'final 3', 'final 4', 'final 5']);
+  });
+
   it('waits for a write’s own budget without holding up writes that have room', async () => {
     const { sent, ask } = setup(100);
     const channelA = { key: 'channel:A', limit: 1, windowMs: 1000 };

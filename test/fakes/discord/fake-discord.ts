@@ -11,6 +11,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { EventLog } from './event-log.js';
+import { GatewaySessions, guildIdOnShard, shardOfGuild as shardOfGuildId, type GatewayEvent, type GatewaySession, type ShardSpec } from './gateway-sessions.js';
+
+export { guildIdOnShard, shardOfGuild, type GatewayEvent, type ShardSpec } from './gateway-sessions.js';
 
 const DISCORD_EPOCH = 1420070400000n;
 let sequence = 0n;
@@ -85,12 +88,6 @@ export interface RestRequest {
   status: number;
 }
 
-export type GatewayEvent =
-  | { readonly kind: 'identify'; readonly at: number }
-  | { readonly kind: 'resume'; readonly at: number }
-  | { readonly kind: 'connect'; readonly at: number }
-  | { readonly kind: 'close'; readonly at: number; readonly code: number };
-
 export interface FakeDiscordOptions {
   /** Answer 429 to message creates, edits and deletes past 5 per 5 s in one channel, as Discord does. */
   readonly enforceRateLimits?: boolean;
@@ -103,6 +100,10 @@ export interface FakeDiscordOptions {
   readonly botId?: string;
   readonly applicationId?: string;
   readonly guildId?: string;
+  /** `shards` in `GET /gateway/bot` (Discord's recommendation); default 1. */
+  readonly shardCount?: number;
+  /** `session_start_limit.max_concurrency` in `GET /gateway/bot`: IDENTIFYs per 5 s a bot may start; default 1. */
+  readonly maxConcurrency?: number;
 }
 
 export interface FakeRole {
@@ -134,7 +135,12 @@ export class FakeDiscord {
   readonly forbiddenChannels = new Set<string>();
   /** Channels where starting a thread answers 403 Missing Permissions (no Create Public Threads). */
   readonly threadlessChannels = new Set<string>();
-  /** The guild's roles (`@everyone` first); `addRole` adds more. */
+  /** Every guild the bot is in: the default `guildId` first, then `addGuild`'s. */
+  readonly guilds: string[] = [];
+  /** Recommended shards, answered by `GET /gateway/bot` (a test may change it). */
+  shardCount: number;
+  readonly maxConcurrency: number;
+  /** The default guild's roles (`@everyone` first); `addRole` adds more. */
   readonly roles: FakeRole[] = [];
   /** Role ids per user id, sent as `member.roles` with their messages and interactions. */
   readonly memberRoles = new Map<string, string[]>();
@@ -147,12 +153,8 @@ export class FakeDiscord {
   private readonly rateLimits: Array<{ match: (method: string, path: string) => boolean; remaining: number; retryAfter: number }> = [];
   private server!: Server;
   private wss!: WebSocketServer;
-  private socket: WebSocket | undefined;
-  private seq = 0;
-  private sessionId = 'session-1';
-  /** The session's dispatches, replayed after a RESUME as Discord does (events missed while away included). */
-  private sessionLog: Array<{ readonly s: number; readonly frame: string }> = [];
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Gateway sessions, one per IDENTIFY (per shard): see gateway-sessions.ts. */
+  readonly sessions = new GatewaySessions(this.gateway);
   port = 0;
 
   constructor(options: FakeDiscordOptions = {}) {
@@ -160,6 +162,9 @@ export class FakeDiscord {
     this.bot = { id: options.botId ?? '900000000000000001', username: 'threadline', global_name: 'threadline', bot: true };
     this.applicationId = options.applicationId ?? this.bot.id;
     this.guildId = options.guildId ?? '800000000000000001';
+    this.guilds.push(this.guildId);
+    this.shardCount = options.shardCount ?? 1;
+    this.maxConcurrency = options.maxConcurrency ?? 1;
     this.enforceRateLimits = options.enforceRateLimits ?? false;
     this.roles.push({ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 });
     this.globalRequestsPerSecond = options.globalRequestsPerSecond;
@@ -181,7 +186,6 @@ export class FakeDiscord {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.heartbeatTimer);
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
     this.server.closeAllConnections();
@@ -194,12 +198,24 @@ export class FakeDiscord {
     return { id, username: name.toLowerCase(), global_name: name, ...(bot ? { bot: true } : {}) };
   }
 
-  addTextChannel(name: string, id = snowflake()): FakeChannel {
-    const channel: FakeChannel = { id, type: CHANNEL.GuildText, guild_id: this.guildId, name, parent_id: null, position: 0, permission_overwrites: [] };
+  /** Another guild the bot is in; `{ shard, count }` picks an id that shard serves. */
+  addGuild(where: { readonly shard: number; readonly count: number } | string = snowflake()): string {
+    const id = typeof where === 'string' ? where : guildIdOnShard(where.shard, where.count);
+    this.guilds.push(id);
+    return id;
+  }
+
+  addTextChannel(name: string, id = snowflake(), guildId = this.guildId): FakeChannel {
+    const channel: FakeChannel = { id, type: CHANNEL.GuildText, guild_id: guildId, name, parent_id: null, position: 0, permission_overwrites: [] };
     this.channels.set(id, channel);
     this.messages.set(id, []);
-    if (this.socket !== undefined) this.dispatch('CHANNEL_CREATE', channel);
+    if (this.connected) this.dispatch('CHANNEL_CREATE', channel);
     return channel;
+  }
+
+  /** Whether any gateway connection is up. */
+  get connected(): boolean {
+    return this.sessions.live().length > 0;
   }
 
   /** A thread that exists before the bot connects (sent in GUILD_CREATE) or, after, via THREAD_CREATE. */
@@ -207,7 +223,7 @@ export class FakeDiscord {
     const thread: FakeChannel = {
       id,
       type: CHANNEL.PublicThread,
-      guild_id: this.guildId,
+      guild_id: this.channels.get(parentId)?.guild_id ?? this.guildId,
       name,
       parent_id: parentId,
       owner_id: '1',
@@ -215,7 +231,7 @@ export class FakeDiscord {
     };
     this.channels.set(id, thread);
     if (!this.messages.has(id)) this.messages.set(id, []);
-    if (announce && this.socket !== undefined) this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
+    if (announce && this.connected) this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
     return thread;
   }
 
@@ -316,26 +332,26 @@ export class FakeDiscord {
     return { arrived: arrival, release };
   }
 
-  /** op 9 with d=false: the session is gone; the client must IDENTIFY afresh (missed events are lost). */
-  invalidateSession(): void {
-    this.socket?.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
+  /** op 9 with d=false: the session is gone; the client must IDENTIFY afresh (missed events are lost). Every shard, or one. */
+  invalidateSession(shard?: number): void {
+    for (const socket of this.sessions.sockets(shard)) socket.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
   }
 
-  /** op 7: reconnect and RESUME. */
-  requestReconnect(): void {
-    this.socket?.send(JSON.stringify({ op: 7, d: null, s: null, t: null }));
+  /** op 7: reconnect and RESUME. Every shard, or one. */
+  requestReconnect(shard?: number): void {
+    for (const socket of this.sessions.sockets(shard)) socket.send(JSON.stringify({ op: 7, d: null, s: null, t: null }));
   }
 
-  /** Drops the TCP connection without a close frame. */
-  dropConnection(): void {
-    this.socket?.terminate();
+  /** Drops the TCP connection without a close frame. Every shard, or one. */
+  dropConnection(shard?: number): void {
+    for (const socket of this.sessions.sockets(shard)) socket.terminate();
   }
 
   /** A guild role (dispatched as GUILD_ROLE_CREATE when connected); returns its id. */
   addRole(name: string, permissions = 0n): string {
     const role: FakeRole = { id: snowflake(), name, permissions: String(permissions), position: this.roles.length, color: 0, hoist: false, managed: false, mentionable: true, flags: 0 };
     this.roles.push(role);
-    if (this.socket !== undefined) this.dispatch('GUILD_ROLE_CREATE', { guild_id: this.guildId, role });
+    if (this.connected) this.dispatch('GUILD_ROLE_CREATE', { guild_id: this.guildId, role });
     return role.id;
   }
 
@@ -422,15 +438,20 @@ export class FakeDiscord {
 
   // ---- gateway -------------------------------------------------------------------------------
 
+  /** Sends a dispatch to the sessions of the shard its guild belongs to (guild-less: shard 0). */
   dispatch(type: string, data: unknown): void {
-    this.seq += 1;
-    const frame = JSON.stringify({ op: 0, t: type, s: this.seq, d: data });
-    this.sessionLog.push({ s: this.seq, frame });
-    if (this.batched !== undefined) this.batched.push(frame);
-    else this.socket?.send(frame);
+    const guildId = (data as { guild_id?: unknown } | null)?.guild_id;
+    for (const session of this.sessions.routeTo(typeof guildId === 'string' ? guildId : undefined)) this.sendTo(session, type, data);
   }
 
-  private batched: string[] | undefined;
+  private sendTo(session: GatewaySession, type: string, data: unknown): void {
+    // Kept while disconnected too: a RESUME replays it.
+    const frame = session.frame(type, data);
+    if (this.batched !== undefined) this.batched.push({ session, frame });
+    else session.socket?.send(frame);
+  }
+
+  private batched: Array<{ session: GatewaySession; frame: string }> | undefined;
 
   /**
    * Dispatches everything `events` posts, edits or removes back to back in one socket write, as
@@ -444,54 +465,54 @@ export class FakeDiscord {
     } finally {
       const frames = this.batched;
       this.batched = undefined;
-      const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket;
-      raw?.cork();
-      for (const frame of frames) this.socket?.send(frame);
-      raw?.uncork();
+      const raws = new Set(frames.map(({ session }) => (session.socket as unknown as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket));
+      for (const raw of raws) raw?.cork();
+      for (const { session, frame } of frames) session.socket?.send(frame);
+      for (const raw of raws) raw?.uncork();
     }
   }
 
   private onConnection(socket: WebSocket): void {
-    this.socket = socket;
     this.gateway.push({ kind: 'connect', at: Date.now() });
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 }, s: null, t: null }));
-    socket.on('close', (code) => {
-      if (this.socket === socket) this.socket = undefined;
-      this.gateway.push({ kind: 'close', at: Date.now(), code });
-    });
+    socket.on('close', (code) => this.sessions.closed(socket, code));
     socket.on('message', (raw) => {
       const payload = JSON.parse(String(raw)) as { op: number; d: unknown };
       if (payload.op === 1) socket.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
-      if (payload.op === 2) this.onIdentify(socket);
+      if (payload.op === 2) this.onIdentify(socket, (payload.d as { shard?: [number, number] } | null)?.shard ?? [0, 1]);
       if (payload.op === 6) this.onResume(socket, payload.d as { session_id?: string; seq?: number | null });
     });
   }
 
-  private onIdentify(socket: WebSocket): void {
-    this.seq = 0;
-    this.sessionLog = [];
-    this.sessionId = `session-${snowflake()}`;
-    this.gateway.push({ kind: 'identify', at: Date.now() });
-    this.dispatch('READY', {
+  private onIdentify(socket: WebSocket, shard: ShardSpec): void {
+    const guilds = this.guilds.filter((id) => shardOfGuildId(id, shard[1]) === shard[0]);
+    const session = this.sessions.identify(socket, shard, `session-${snowflake()}`, guilds);
+    this.sendTo(session, 'READY', {
       v: 10,
       user: { ...this.bot, discriminator: '0', avatar: null, verified: true, flags: 0 },
-      guilds: [{ id: this.guildId, unavailable: true }],
-      session_id: this.sessionId,
+      guilds: guilds.map((id) => ({ id, unavailable: true })),
+      session_id: session.id,
       resume_gateway_url: `ws://127.0.0.1:${this.port}/gateway`,
+      shard,
       application: { id: this.applicationId, flags: 0 },
       private_channels: [],
       relationships: [],
     });
-    const inGuild = [...this.channels.values()].filter((channel) => channel.guild_id === this.guildId);
-    this.dispatch('GUILD_CREATE', {
-      id: this.guildId,
-      name: 'Fake Guild',
+    for (const id of guilds) this.sendTo(session, 'GUILD_CREATE', this.guildCreate(id));
+  }
+
+  private guildCreate(id: string): unknown {
+    const inGuild = [...this.channels.values()].filter((channel) => channel.guild_id === id);
+    const everyone: FakeRole = { id, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 };
+    return {
+      id,
+      name: id === this.guildId ? 'Fake Guild' : `Fake Guild ${id}`,
       owner_id: '1',
       unavailable: false,
       large: false,
       member_count: 3,
       joined_at: new Date().toISOString(),
-      roles: this.roles,
+      roles: id === this.guildId ? this.roles : [everyone],
       members: [{ user: this.bot, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 }],
       channels: inGuild.filter((channel) => channel.type !== CHANNEL.PublicThread),
       threads: inGuild.filter((channel) => channel.type === CHANNEL.PublicThread),
@@ -502,19 +523,18 @@ export class FakeDiscord {
       voice_states: [],
       stage_instances: [],
       guild_scheduled_events: [],
-    });
-    void socket;
+    };
   }
 
   private onResume(socket: WebSocket, resume: { session_id?: string; seq?: number | null }): void {
-    if (resume.session_id !== this.sessionId) {
+    const session = this.sessions.resume(socket, resume.session_id);
+    if (session === undefined) {
       socket.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
       return;
     }
-    this.gateway.push({ kind: 'resume', at: Date.now() });
     // Missed events first, in order, then RESUMED: what the client had not seen is not lost.
-    for (const entry of this.sessionLog) if (entry.s > (resume.seq ?? 0)) socket.send(entry.frame);
-    this.dispatch('RESUMED', {});
+    for (const entry of session.log) if (entry.s > (resume.seq ?? 0)) socket.send(entry.frame);
+    this.sendTo(session, 'RESUMED', {});
   }
 
   // ---- REST ----------------------------------------------------------------------------------
@@ -621,8 +641,8 @@ export class FakeDiscord {
     if (method === 'GET' && path === '/gateway/bot') {
       return send(200, {
         url: `ws://127.0.0.1:${this.port}/gateway`,
-        shards: 1,
-        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+        shards: this.shardCount,
+        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: this.maxConcurrency },
       });
     }
     if (method === 'GET' && path === '/users/@me') return send(200, this.bot);
