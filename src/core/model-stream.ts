@@ -1,8 +1,9 @@
 /**
  * One Messages API call, streamed and watched: the SDK's timeout covers only the wait for
  * response headers, and a stream that goes quiet after them would otherwise hang a thread
- * forever. The SDK's MessageStream folds the events into the message (tool inputs, citations,
- * server tool result blocks); this adds what the bot shows while it runs.
+ * forever. The events are folded into the message as the SDK's MessageStream would
+ * (message-accumulator.ts: tool inputs, citations, server tool result blocks); this adds what the
+ * bot shows while it runs.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { ThreadlineError } from '../errors.js';
@@ -12,6 +13,8 @@ import type { ModelMetrics } from './metrics.js';
 import { STOPPED_BY_USER, type ModelResult, type StreamHandlers } from './model-client.js';
 import { toModelError } from './model-errors.js';
 import type { ClaudeRequest } from './request/types.js';
+import { MessageAccumulator } from './message-accumulator.js';
+import { StreamedText } from './streamed-text.js';
 import { activityOf, textOfBlocks } from './web-tools/content.js';
 
 /** Statuses that mean "the account or the API is at its limit": the gate, not the SDK, retries them. */
@@ -39,19 +42,23 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
   signal?.addEventListener('abort', abortFromCaller, { once: true });
   let stalled = false;
   let idleTimer: NodeJS.Timeout | undefined;
+  // Re-armed on every event: refresh() moves the one timer instead of making a new one each time.
   const armIdleTimer = () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      stalled = true;
-      controller.abort();
-    }, deps.idleTimeoutMs);
+    if (idleTimer !== undefined) idleTimer.refresh();
+    else
+      idleTimer = setTimeout(() => {
+        stalled = true;
+        controller.abort();
+      }, deps.idleTimeoutMs);
   };
   let requestId: string | null = null;
   // A continued turn (pause_turn) ends with the turn's content so far: its text is the answer's start.
   const last = request.messages[request.messages.length - 1];
   const earlier = last?.role === 'assistant' ? (last.content as ReadonlyArray<{ type: string; text?: string }>) : [];
+  const streamed = new StreamedText(earlier);
   const thinking = new ThinkingClock();
   let snapshot: Message | undefined;
+  const accumulated = new MessageAccumulator();
   const stoppedByUser = (): ModelResult => ({
     ...(snapshot === undefined ? emptyResult(requestId) : resultOf(snapshot, textOfBlocks([...earlier, ...snapshot.content]), requestId)),
     stopReason: STOPPED_BY_USER,
@@ -64,14 +71,17 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
     const sentAt = performance.now();
     let firstTokenSeen = false;
     const { data: stream, response, request_id } = await deps.client.messages
-      .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal })
+      .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
       .withResponse();
     permit.succeeded(headroomFrom(response.headers));
     requestId = request_id ?? null;
     let shown = '';
+    let ended = false;
     for await (const event of stream as AsyncIterable<RawEvent>) {
       armIdleTimer();
-      const current = stream.currentMessage;
+      accumulated.apply(event);
+      if (event.type === 'message_stop') ended = true;
+      const current = accumulated.current;
       if (current === undefined) continue;
       snapshot = current;
       if (event.type === 'content_block_start') {
@@ -83,7 +93,7 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
       } else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
         // Thinking deltas (and the signature) are never part of the answer.
         thinking.stop();
-        const text = textOfBlocks([...earlier, ...current.content]);
+        const text = streamed.of(current.content);
         if (text !== shown) {
           if (!firstTokenSeen) deps.metrics?.firstToken((performance.now() - sentAt) / 1000);
           firstTokenSeen = true;
@@ -100,7 +110,9 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
       if (!stalled && callerStopped()) return stoppedByUser();
       throw new Error('stream aborted');
     }
-    const message = await stream.finalMessage();
+    const message = accumulated.current;
+    // As MessageStream's finalMessage(): a stream cut before message_stop is no answer.
+    if (!ended || message === undefined) throw new Anthropic.AnthropicError('stream ended without producing a Message with role=assistant');
     const result = { ...resultOf(message, textOfBlocks([...earlier, ...message.content]), requestId), ...thinking.result() };
     deps.gate.observeTokens(result.usage.inputTokens + result.usage.cacheCreationTokens + result.usage.outputTokens);
     deps.metrics?.modelUsage(result.usage);
