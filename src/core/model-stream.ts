@@ -1,9 +1,8 @@
 /**
  * One Messages API call, streamed and watched: the SDK's timeout covers only the wait for
  * response headers, and a stream that goes quiet after them would otherwise hang a thread
- * forever. The events are folded into the message as the SDK's MessageStream would
- * (message-accumulator.ts: tool inputs, citations, server tool result blocks); this adds what the
- * bot shows while it runs.
+ * forever. The SDK's MessageStream folds the events into the message (tool inputs, citations,
+ * server tool result blocks); this adds what the bot shows while it runs.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { ThreadlineError } from '../errors.js';
@@ -13,7 +12,6 @@ import type { ModelMetrics } from './metrics.js';
 import { STOPPED_BY_USER, type ModelResult, type StreamHandlers } from './model-client.js';
 import { toModelError } from './model-errors.js';
 import type { ClaudeRequest } from './request/types.js';
-import { MessageAccumulator } from './message-accumulator.js';
 import { StreamedText } from './streamed-text.js';
 import { activityOf, textOfBlocks } from './web-tools/content.js';
 
@@ -58,7 +56,6 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
   const streamed = new StreamedText(earlier);
   const thinking = new ThinkingClock();
   let snapshot: Message | undefined;
-  const accumulated = new MessageAccumulator();
   const stoppedByUser = (): ModelResult => ({
     ...(snapshot === undefined ? emptyResult(requestId) : resultOf(snapshot, textOfBlocks([...earlier, ...snapshot.content]), requestId)),
     stopReason: STOPPED_BY_USER,
@@ -71,17 +68,14 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
     const sentAt = performance.now();
     let firstTokenSeen = false;
     const { data: stream, response, request_id } = await deps.client.messages
-      .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true }, { signal: controller.signal })
+      .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal })
       .withResponse();
     permit.succeeded(headroomFrom(response.headers));
     requestId = request_id ?? null;
     let shown = '';
-    let ended = false;
     for await (const event of stream as AsyncIterable<RawEvent>) {
       armIdleTimer();
-      accumulated.apply(event);
-      if (event.type === 'message_stop') ended = true;
-      const current = accumulated.current;
+      const current = stream.currentMessage;
       if (current === undefined) continue;
       snapshot = current;
       if (event.type === 'content_block_start') {
@@ -110,9 +104,7 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
       if (!stalled && callerStopped()) return stoppedByUser();
       throw new Error('stream aborted');
     }
-    const message = accumulated.current;
-    // As MessageStream's finalMessage(): a stream cut before message_stop is no answer.
-    if (!ended || message === undefined) throw new Anthropic.AnthropicError('stream ended without producing a Message with role=assistant');
+    const message = await stream.finalMessage();
     const result = { ...resultOf(message, textOfBlocks([...earlier, ...message.content]), requestId), ...thinking.result() };
     deps.gate.observeTokens(result.usage.inputTokens + result.usage.cacheCreationTokens + result.usage.outputTokens);
     deps.metrics?.modelUsage(result.usage);
