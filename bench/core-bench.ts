@@ -1,15 +1,14 @@
 /**
- * Core-level figures: overhead per reply against its floor, cache share over a conversation,
- * and a 200-thread burst. The model is the loopback double, so "model time" is near zero and
+ * Core-level figures: cache share over a conversation, a 200-thread burst and memory per idle
+ * thread (the overhead per reply is overhead-bench.ts). The model is the loopback double, so "model time" is near zero and
  * what remains is the bot's own cost.
  */
-import Anthropic from '@anthropic-ai/sdk';
 import type { ReplySink, ThreadRef } from '../src/core/types.js';
-import { createCoreHarness, TEST_API_KEY, type Harness } from '../test/helpers/harness.js';
+import { createCoreHarness, type Harness } from '../test/helpers/harness.js';
 import { pdfBytes } from '../test/helpers/documents.js';
 import { inbound } from '../test/helpers/messages.js';
 import { startPlatformStub, type PlatformStub } from './platform-stub.js';
-import { median, percentile, rssSampler, timed } from './stats.js';
+import { percentile, rssSampler, timed } from './stats.js';
 
 function postingSink(platform: PlatformStub): ReplySink {
   return {
@@ -24,69 +23,6 @@ function postingSink(platform: PlatformStub): ReplySink {
 }
 
 const thread = (key: string): ThreadRef => ({ platform: 'discord', workspaceId: 'bench-guild', channelId: 'bench-channel', threadKey: key });
-
-export interface OverheadFigure {
-  readonly messages: number;
-  readonly botMs: number;
-  readonly floorMs: number;
-  readonly ratio: number;
-}
-
-/**
- * Median time of a reply by the bot vs. the same request sent bare through the SDK plus one post,
- * side by side: each repetition runs both, one after the other. A throwaway round first warms the
- * JIT, so the first size measured is not the one paying for it.
- */
-export async function overheadPerReply(sizes: readonly number[], repetitions: number, databaseUrl?: () => Promise<{ url: string; drop(): Promise<void> }>): Promise<OverheadFigure[]> {
-  await measureOverhead(100, 10, databaseUrl);
-  const results: OverheadFigure[] = [];
-  for (const size of sizes) results.push(await measureOverhead(size, repetitions, databaseUrl));
-  return results;
-}
-
-/** On SQLite (a temp file), or on a fresh PostgreSQL database from `databaseUrl`. */
-async function measureOverhead(size: number, repetitions: number, databaseUrl?: () => Promise<{ url: string; drop(): Promise<void> }>): Promise<OverheadFigure> {
-  const database = await databaseUrl?.();
-  const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info', ...(database === undefined ? {} : { databaseUrl: database.url }) });
-  const platform = await startPlatformStub();
-  const sdk = new Anthropic({ apiKey: TEST_API_KEY, baseURL: h.anthropic.url, maxRetries: 0 });
-  try {
-    const ref = thread(`overhead-${size}`);
-    // Platform timestamps as a live thread has them: the past, then now (the bot's answers are stamped now too).
-    const startedAt = Date.now() - size * 1000;
-    await h.core.handle(inbound('start', { thread: ref, mentionsBot: true, createdAt: startedAt }), { sink: () => postingSink(platform) });
-    const filler = Array.from({ length: size - 2 }, (_, i) =>
-      inbound(`message ${i}: ${'some thread content '.repeat(5)}`, { thread: ref, author: { id: `u${i % 4}`, name: `User ${i % 4}` }, createdAt: startedAt + (i + 1) * 1000 }),
-    );
-    await h.core.ingest(filler);
-    const bot: number[] = [];
-    const floor: number[] = [];
-    for (let rep = 0; rep < repetitions + 2; rep += 1) {
-      const mention = inbound(`question ${rep}?`, { thread: ref, mentionsBot: true, createdAt: Date.now() });
-      const botRun = await timed(() => h.core.handle(mention, { sink: () => postingSink(platform) }));
-      const body = h.anthropic.messageRequests().at(-1)?.body as Record<string, unknown>;
-      h.anthropic.forgetRequests();
-      const floorRun = await timed(async () => {
-        const stream = await sdk.messages.create({ ...(body as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming), stream: true });
-        let text = '';
-        for await (const event of stream) if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
-        await platform.post(text);
-      });
-      // The first two runs warm the JIT and connections on both sides.
-      if (rep >= 2) {
-        bot.push(botRun.ms);
-        floor.push(floorRun.ms);
-      }
-    }
-    const botMs = median(bot);
-    const floorMs = median(floor);
-    return { messages: size, botMs, floorMs, ratio: botMs / floorMs };
-  } finally {
-    await platform.close();
-    await h.close();
-    await database?.drop();
-  }
-}
 
 export interface CacheFigure {
   readonly turns: number;

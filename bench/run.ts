@@ -5,7 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedShare, concurrentThreads, idleThreadMemory, overheadPerReply } from './core-bench.js';
+import { cachedShare, concurrentThreads, idleThreadMemory } from './core-bench.js';
+import { overheadPerReply } from './overhead-bench.js';
 import { AdaptiveConcurrency } from '../src/core/concurrency/adaptive-concurrency.js';
 import { fixedEight, idealFigure, latencyBurst, type LatencyFigure, type LatencyScenario } from './latency-bench.js';
 import { firstTokenToVisible, historyCallsPerReply } from './platform-bench.js';
@@ -15,20 +16,32 @@ const ROOT = join(import.meta.dirname, '..');
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 
+/** `npm run bench -- --only overhead` runs figure 1 alone (SQLite, and PostgreSQL when configured) and writes no results file. */
+function onlyFigure(argv: readonly string[]): string | undefined {
+  const index = argv.indexOf('--only');
+  if (index === -1) return undefined;
+  const name = argv[index + 1];
+  if (name !== 'overhead') throw new Error(`--only takes one figure name: overhead (got ${name ?? 'nothing'})`);
+  return name;
+}
+
 async function main(): Promise<void> {
+  const only = onlyFigure(process.argv.slice(2));
   out('threadline benchmarks (loopback doubles; in 1-6 model time ≈ 0, so what remains is the bot; 7-8 give the model a real latency)');
   out();
 
-  const overhead = await overheadPerReply([10, 100, 500], 60);
+  // PostgreSQL too when BENCH_DATABASE_URL names a server where a throwaway database may be created.
+  const postgresServer = process.env.BENCH_DATABASE_URL;
+  const figures = await overheadPerReply([10, 100, 500], 60, postgresServer === undefined || postgresServer === '' ? undefined : () => createTestDatabase(postgresServer));
+  const overhead = figures.sqlite;
+  const postgres = figures.postgres;
   out('1. Time per reply vs. floor (bare SDK call to the same double + one platform post)');
   out('   messages   bot ms   floor ms   ratio');
   for (const row of overhead) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×`);
-  // PostgreSQL when BENCH_DATABASE_URL names a server where a throwaway database may be created.
-  const postgresServer = process.env.BENCH_DATABASE_URL;
-  const postgres = postgresServer === undefined || postgresServer === '' ? undefined : await overheadPerReply([10, 100, 500], 60, () => createTestDatabase(postgresServer));
   if (postgres === undefined) out('   on PostgreSQL: not measured (set BENCH_DATABASE_URL to a server where a database may be created)');
   else {
-    out('   the same on PostgreSQL (DATABASE_URL), side by side: per-reply overhead = bot ms − floor ms');
+    out('   the same on PostgreSQL (DATABASE_URL), measured in turns with SQLite: per-reply overhead = bot ms − floor ms');
+    for (const row of postgres) out(`   ${String(row.messages).padStart(8)}   ${fixed(row.botMs).padStart(6)}   ${fixed(row.floorMs).padStart(8)}   ${fixed(row.ratio).padStart(5)}×  (PostgreSQL)`);
     out('   messages   SQLite overhead ms   PostgreSQL overhead ms   difference ms');
     for (const [index, row] of postgres.entries()) {
       const sqlite = overhead[index] as (typeof overhead)[number];
@@ -38,6 +51,7 @@ async function main(): Promise<void> {
     }
   }
   out();
+  if (only === 'overhead') return;
 
   const history = await historyCallsPerReply(100, 10);
   out('2. Platform history calls per reply (Discord, 100-message thread, 10 replies)');

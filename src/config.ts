@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { THINKING_SETTINGS, type ThinkingSetting } from './core/answer-controls/thinking.js';
 import { ThreadlineError } from './errors.js';
+import { DEFAULT_SYNCHRONOUS_COMMIT, SYNCHRONOUS_COMMIT_LEVELS, type SynchronousCommit } from './store/sql/postgres.js';
 
 const optionalString = z
   .string()
@@ -81,6 +82,11 @@ const envSchema = z.object({
   DATABASE_PATH: optionalString.transform((value) => value ?? './data/threadline.db'),
   // The message names the form only: the value holds a password.
   DATABASE_URL: optionalString.refine((value) => value === undefined || /^postgres(ql)?:\/\/\S+$/.test(value), 'must be a postgres:// or postgresql:// URL'),
+  DATABASE_SYNCHRONOUS_COMMIT: z
+    .enum(SYNCHRONOUS_COMMIT_LEVELS)
+    .optional()
+    .or(z.literal('').transform(() => undefined))
+    .transform((value) => value ?? DEFAULT_SYNCHRONOUS_COMMIT),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -179,6 +185,8 @@ export interface Config {
   readonly databasePath: string;
   /** Set: PostgreSQL at this URL (holds a password: never log it); unset: SQLite at `databasePath`. */
   readonly databaseUrl: string | undefined;
+  /** DATABASE_SYNCHRONOUS_COMMIT: PostgreSQL's `synchronous_commit` for the bot's sessions (default `off`, SQLite's durability). */
+  readonly databaseSynchronousCommit: SynchronousCommit;
   readonly logLevel: Env['LOG_LEVEL'];
 }
 
@@ -268,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     playground: playgroundOn ? { host: e.PLAYGROUND_HOST, uploadsDir: join(dirname(e.DATABASE_PATH), 'playground-uploads') } : undefined,
     databasePath: e.DATABASE_PATH,
     databaseUrl: e.DATABASE_URL,
+    databaseSynchronousCommit: e.DATABASE_SYNCHRONOUS_COMMIT,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const replicaId = randomUUID();
   let store: Store;
   try {
-    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath }, logger, replicaId);
+    store = await Store.open({ databaseUrl: config.databaseUrl, databasePath: config.databasePath, synchronousCommit: config.databaseSynchronousCommit }, logger, replicaId);
   } catch (error) {
     fail(logger, error, 'cannot open the database');
   }

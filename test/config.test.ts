@@ -140,6 +140,14 @@ describe('DATABASE_URL', () => {
     const found = problems({ ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't', DATABASE_URL: 'mysql://bot:hunter2@db/threadline' });
     expect(found).toEqual(['DATABASE_URL: must be a postgres:// or postgresql:// URL']);
   });
+
+  it("DATABASE_SYNCHRONOUS_COMMIT: off by default (SQLite's durability), any level PostgreSQL knows, nothing else", () => {
+    const base = { ANTHROPIC_API_KEY: 'k', DISCORD_TOKEN: 't' };
+    expect(loadConfig(base).databaseSynchronousCommit).toBe('off');
+    expect(loadConfig({ ...base, DATABASE_SYNCHRONOUS_COMMIT: '' }).databaseSynchronousCommit).toBe('off');
+    for (const level of ['on', 'off', 'local', 'remote_write', 'remote_apply']) expect(loadConfig({ ...base, DATABASE_SYNCHRONOUS_COMMIT: level }).databaseSynchronousCommit).toBe(level);
+    expect(problems({ ...base, DATABASE_SYNCHRONOUS_COMMIT: 'fast' })[0]).toMatch(/^DATABASE_SYNCHRONOUS_COMMIT:/);
+  });
 });
 
 describe('REPLY_LEASE_SECONDS', () => {

@@ -62,21 +62,29 @@ export class AssistantPanel {
   }
 
   /**
+   * The channel the user is looking at in this conversation's panel, read once per reply (the
+   * request may be built more than once). Only Slack has the panel: elsewhere no row can exist,
+   * and no query is made (on PostgreSQL each would be a round trip per reply).
+   */
+  async viewedChannel(conversation: Conversation): Promise<ViewedChannel | undefined> {
+    if (conversation.platform !== 'slack') return undefined;
+    const row = await this.store.answers.assistantThread(conversation.platform, conversation.workspaceId, conversation.threadKey);
+    return row?.contextChannelId == null ? undefined : { id: row.contextChannelId, label: row.contextLabel ?? row.contextChannelId };
+  }
+
+  /**
    * The request with the viewed channel told to the model, after the question being answered.
    * Only the newest turn changes, so the cached prefix of earlier turns stays.
    */
-  async withViewedChannel(request: ClaudeRequest, conversation: Conversation): Promise<ClaudeRequest> {
-    // Only Slack has the panel: elsewhere no row can exist, and a query per reply would be wasted (PostgreSQL).
-    if (conversation.platform !== 'slack') return request;
-    const row = await this.store.answers.assistantThread(conversation.platform, conversation.workspaceId, conversation.threadKey);
-    if (row?.contextChannelId == null) return request;
+  withViewedChannel(request: ClaudeRequest, viewing: ViewedChannel | undefined): ClaudeRequest {
+    if (viewing === undefined) return request;
     // The question is the last user turn (a mid-conversation system message may follow it).
     const index = request.messages.findLastIndex((message) => message.role === 'user');
     const last = request.messages[index];
     if (last === undefined) return request;
     const note = {
       type: 'text' as const,
-      text: `[Slack assistant panel: while asking this, the user is looking at the channel ${row.contextLabel ?? row.contextChannelId} (id ${row.contextChannelId}).]`,
+      text: `[Slack assistant panel: while asking this, the user is looking at the channel ${viewing.label} (id ${viewing.id}).]`,
     };
     const messages = [...request.messages];
     messages[index] = { ...last, content: [...last.content, note] };

@@ -68,7 +68,8 @@ export class AttachmentPipeline {
     currentMessageId: number,
   ): Promise<ResolvedThread> {
     const attachments: StoredAttachment[] = [];
-    for (const message of messages) if (message.role === 'user') attachments.push(...message.attachments);
+    // Runs over the whole thread every reply, and most messages have no attachments: no spread for those.
+    for (const message of messages) if (message.role === 'user' && message.attachments.length > 0) attachments.push(...message.attachments);
     const byAttachment = new Map<number, Resolution>();
     const userNotes: string[] = [];
     if (attachments.length === 0) return { byAttachment, userNotes };

@@ -12,6 +12,7 @@ import type { ModelMetrics } from './metrics.js';
 import { STOPPED_BY_USER, type ModelResult, type StreamHandlers } from './model-client.js';
 import { toModelError } from './model-errors.js';
 import type { ClaudeRequest } from './request/types.js';
+import { StreamedText } from './streamed-text.js';
 import { activityOf, textOfBlocks } from './web-tools/content.js';
 
 /** Statuses that mean "the account or the API is at its limit": the gate, not the SDK, retries them. */
@@ -39,17 +40,20 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
   signal?.addEventListener('abort', abortFromCaller, { once: true });
   let stalled = false;
   let idleTimer: NodeJS.Timeout | undefined;
+  // Re-armed on every event: refresh() moves the one timer instead of making a new one each time.
   const armIdleTimer = () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      stalled = true;
-      controller.abort();
-    }, deps.idleTimeoutMs);
+    if (idleTimer !== undefined) idleTimer.refresh();
+    else
+      idleTimer = setTimeout(() => {
+        stalled = true;
+        controller.abort();
+      }, deps.idleTimeoutMs);
   };
   let requestId: string | null = null;
   // A continued turn (pause_turn) ends with the turn's content so far: its text is the answer's start.
   const last = request.messages[request.messages.length - 1];
   const earlier = last?.role === 'assistant' ? (last.content as ReadonlyArray<{ type: string; text?: string }>) : [];
+  const streamed = new StreamedText(earlier);
   const thinking = new ThinkingClock();
   let snapshot: Message | undefined;
   const stoppedByUser = (): ModelResult => ({
@@ -83,7 +87,7 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
       } else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
         // Thinking deltas (and the signature) are never part of the answer.
         thinking.stop();
-        const text = textOfBlocks([...earlier, ...current.content]);
+        const text = streamed.of(current.content);
         if (text !== shown) {
           if (!firstTokenSeen) deps.metrics?.firstToken((performance.now() - sentAt) / 1000);
           firstTokenSeen = true;

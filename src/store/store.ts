@@ -36,7 +36,7 @@ import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 import type { SqlExecutor } from './sql/executor.js';
-import { createPool, PostgresExecutor } from './sql/postgres.js';
+import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, PostgresExecutor, type SynchronousCommit } from './sql/postgres.js';
 import { SqliteExecutor } from './sql/sqlite.js';
 
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/postgres/', import.meta.url));
@@ -45,6 +45,8 @@ export interface StoreLocation {
   /** `postgres://…` or `postgresql://…`: PostgreSQL. Unset: SQLite at `databasePath`. */
   readonly databaseUrl?: string | undefined;
   readonly databasePath: string;
+  /** PostgreSQL's `synchronous_commit` for the bot's sessions (DATABASE_SYNCHRONOUS_COMMIT); default `off`, see sql/postgres.ts. */
+  readonly synchronousCommit?: SynchronousCommit | undefined;
 }
 
 interface Repos {
@@ -81,7 +83,7 @@ export class Store {
   static async open(location: StoreLocation, logger?: Logger, replicaId = newReplicaId()): Promise<Store> {
     if (location.databaseUrl === undefined) return Store.over(new SqliteExecutor(openDatabase(location.databasePath)));
     const replicas = new ReplicaCaches(location.databaseUrl, replicaId, logger);
-    const store = Store.over(await openPostgres(location.databaseUrl, replicas.replicaId), replicas);
+    const store = Store.over(await openPostgres(location.databaseUrl, replicas.replicaId, location.synchronousCommit ?? DEFAULT_SYNCHRONOUS_COMMIT), replicas);
     await replicas.start(store);
     return store;
   }
@@ -202,9 +204,9 @@ export class Store {
   }
 }
 
-async function openPostgres(url: string, replicaId: string): Promise<SqlExecutor> {
+async function openPostgres(url: string, replicaId: string, synchronousCommit: SynchronousCommit): Promise<SqlExecutor> {
   const where = redactedUrl(url);
-  const pool = createPool(url, undefined, replicaId);
+  const pool = createPool(url, { replicaId, synchronousCommit });
   try {
     await pool.query('SELECT 1');
   } catch (cause) {

@@ -199,12 +199,12 @@ describe('a replica holding no shard', () => {
   });
 });
 
-/** The backend pid holding shard `shard`'s lock (the replica's lock connection). */
+/** The backend pid holding shard `shard`'s lock (the replica's lock connection), in this test's database: other test files on the server hold locks of the same names in theirs. */
 async function lockHolder(url: string, shard: number): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const rows = (await client.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int8::oid AND objid = $2::int8::oid AND objsubid = 2", [namespaceKey(NAMESPACE), shard])).rows;
+    const rows = (await client.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = $1::int8::oid AND objid = $2::int8::oid AND objsubid = 2", [namespaceKey(NAMESPACE), shard])).rows;
     if (rows.length !== 1) throw new Error(`expected one holder of shard ${shard}, found ${rows.length}`);
     return (rows[0] as { pid: number }).pid;
   } finally {

@@ -16,11 +16,13 @@ import type { ConversationRequests } from '../request/conversation-requests.js';
 import { STOPPED_BY_USER } from '../model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from '../model-errors.js';
 import { modelRules, type ModelRules } from '../models.js';
+import { lazyChild } from '../lazy-logger.js';
 import type { HandleOutcome, PlatformServices, PostedIds, ReplySink } from '../types.js';
 import { completeTurn, turnOutcome, type TurnResult, type WebTools } from '../web-tools/index.js';
 import type { AnswerRecords } from './answer-records.js';
 import { ChatPart, type ChatContext } from './context.js';
 import { SystemPromptUpdate } from './system-prompt-update.js';
+import { writeTogether } from './write-together.js';
 import { refOf, threadKey } from './thread-refs.js';
 
 const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
@@ -115,7 +117,7 @@ export class Answering extends ChatPart {
       return { kind: 'ignored', reason: 'deleted' };
     }
     const conversation = (await this.store.conversations.get(conversationId)) as Conversation;
-    const log = this.logger.child({ thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
+    const log = lazyChild(this.logger, { thread: conversation.threadKey, platform: conversation.platform, message: message.platformMessageId });
     // The channel's settings, read once for the whole reply: its model and its web tools.
     const settings = await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId);
     const rules = this.rulesFor(settings.model.value);
@@ -129,7 +131,12 @@ export class Answering extends ChatPart {
 
     let result: TurnResult;
     let userNotes: readonly string[] = [];
-    let web = await this.webTools.plan(refOf(conversation), rules.id, { webSearch: settings.webSearch.value, webFetch: settings.webFetch.value });
+    // Independent reads, started together: on PostgreSQL their round trips overlap.
+    const [planned, viewing] = await Promise.all([
+      this.webTools.plan(refOf(conversation), rules.id, { webSearch: settings.webSearch.value, webFetch: settings.webFetch.value }),
+      this.panel.viewedChannel(conversation),
+    ]);
+    let web = planned;
     try {
       const system = await this.systemPrompt.prepareSystem(conversation, message, rules);
       let shrunk = false;
@@ -139,7 +146,7 @@ export class Answering extends ChatPart {
         const { assembled } = next;
         try {
           const withTools = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
-          const request = withThinking(await this.panel.withViewedChannel(withTools, conversation), rules, this.options.thinking ?? 'off');
+          const request = withThinking(this.panel.withViewedChannel(withTools, viewing), rules, this.options.thinking ?? 'off');
           result = await completeTurn(this.options.model, request, {
             onText: (text) => sink.progress?.(text),
             onThinking: () => sink.thinking?.(),
@@ -213,13 +220,16 @@ export class Answering extends ChatPart {
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
-    // One commit for the answer, its usage and its job.
-    await this.store.transaction(async (tx) => {
-      if (replacing === undefined) await this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted);
-      else await replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now());
-      await recordUsage(tx);
-      if (jobId !== null) await tx.jobs.finish(jobId, 'done', this.now());
-    });
+    // One commit for the answer, its usage and its job; the three are independent, so they go together.
+    await this.store.transaction((tx) =>
+      writeTogether([
+        replacing === undefined
+          ? this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted)
+          : replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now()),
+        recordUsage(tx),
+        jobId === null ? undefined : tx.jobs.finish(jobId, 'done', this.now()),
+      ]),
+    );
     return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
   }
 }

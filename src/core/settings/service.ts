@@ -10,6 +10,7 @@ import { modelRules } from '../models.js';
 import type { Platform } from '../types.js';
 import { KEY_HELP, checkKey, checkValue, keysFor, type SettingKey } from './keys.js';
 import { matchingModels, type ModelCatalog } from './model-catalog.js';
+import type { SettingChange } from '../../store/types.js';
 import { describeStored, resolveSettings, type EffectiveSettings, type SettingDefaults, type Sourced } from './resolve.js';
 
 const HISTORY_LENGTH = 10;
@@ -61,6 +62,12 @@ export interface SettingsServiceOptions {
 export class SettingsService {
   private readonly store: Store;
   private readonly now: () => number;
+  /**
+   * Resolved settings by the scopes' change maps. The store replaces a scope's map when it
+   * changes (never edits it), so the same two maps resolve to the same settings: intake and
+   * answering both read them per reply, and only the first resolves.
+   */
+  private readonly resolved = new WeakMap<ReadonlyMap<string, SettingChange>, WeakMap<ReadonlyMap<string, SettingChange>, EffectiveSettings>>();
 
   constructor(private readonly options: SettingsServiceOptions) {
     this.store = options.store;
@@ -72,11 +79,13 @@ export class SettingsService {
    * it comes from. Served from memory (after a scope's first read): every reply may call it.
    */
   async effective(platform: Platform, workspaceId: string, channelId: string): Promise<EffectiveSettings> {
-    return resolveSettings(
-      this.options.defaults,
-      await this.store.settings.current(platform, workspaceId, ''),
-      await this.store.settings.current(platform, workspaceId, channelId),
-    );
+    const workspace = await this.store.settings.current(platform, workspaceId, '');
+    const channel = await this.store.settings.current(platform, workspaceId, channelId);
+    let byChannel = this.resolved.get(workspace);
+    if (byChannel === undefined) this.resolved.set(workspace, (byChannel = new WeakMap()));
+    let settings = byChannel.get(channel);
+    if (settings === undefined) byChannel.set(channel, (settings = resolveSettings(this.options.defaults, workspace, channel)));
+    return settings;
   }
 
   async run(command: SettingsCommand): Promise<CommandReply> {

@@ -20,21 +20,28 @@ export interface ToolFailure {
  * piece of prose (an answer split where its citations change); text on the far side of a tool
  * call starts a new paragraph, so "Let me look that up." and the answer do not run together.
  */
-export function textOfBlocks(blocks: readonly { readonly type: string; readonly text?: string }[]): string {
-  let text = '';
-  let afterOther = false;
-  for (const block of blocks) {
-    if (block.type !== 'text') {
-      afterOther = true;
-      continue;
-    }
-    const piece = block.text ?? '';
-    if (piece === '') continue;
-    if (afterOther && text !== '') text = `${text.trimEnd()}\n\n${piece.trimStart()}`;
-    else text += piece;
-    afterOther = false;
-  }
-  return text;
+export function textOfBlocks(blocks: readonly TextualBlock[]): string {
+  let state = NO_TEXT;
+  for (const block of blocks) state = withBlock(state, block);
+  return state.text;
+}
+
+type TextualBlock = { readonly type: string; readonly text?: string };
+
+/** The text of the blocks read so far, and whether a non-text block came after it. */
+export interface TextSoFar {
+  readonly text: string;
+  readonly afterOther: boolean;
+}
+
+export const NO_TEXT: TextSoFar = { text: '', afterOther: false };
+
+/** `state` with one more block read (textOfBlocks, one step). */
+export function withBlock(state: TextSoFar, block: TextualBlock): TextSoFar {
+  if (block.type !== 'text') return state.afterOther ? state : { text: state.text, afterOther: true };
+  const piece = block.text ?? '';
+  if (piece === '') return state;
+  return { text: state.afterOther && state.text !== '' ? `${state.text.trimEnd()}\n\n${piece.trimStart()}` : state.text + piece, afterOther: false };
 }
 
 /** The activity a finished `server_tool_use` block starts, or undefined for other blocks. */

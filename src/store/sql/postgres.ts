@@ -6,6 +6,10 @@ import type { SqlExecutor, SqlValue } from './executor.js';
  * text, and each text is a named prepared statement, parsed once per pooled connection.
  * BIGINT (ids, times in ms) and NUMERIC (sums) come back as numbers: every value the store
  * keeps is far below 2^53.
+ *
+ * Round trips are what a reply pays for here (SQLite has none), so the pool's connections
+ * pipeline: statements issued together (a transaction's BEGIN with its first statement,
+ * independent writes a body starts at once) leave in one write and come back in one.
  */
 export class PostgresExecutor implements SqlExecutor {
   readonly dialect = 'postgres' as const;
@@ -31,9 +35,14 @@ export class PostgresExecutor implements SqlExecutor {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      // Not awaited: BEGIN goes out with the body's first statement, one round trip for both.
+      // BEGIN fails only with its connection (a broken one, or one left in a failed transaction),
+      // and then the statements behind it fail too; its error is the one reported.
+      const begun = client.query('BEGIN');
+      begun.catch(() => undefined);
       try {
-        const result = await work(new ClientExecutor(client, this.statements, 0));
+        const result = await work(new ClientExecutor(client, this.statements, 0, begun));
+        await begun;
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -72,25 +81,39 @@ class ClientExecutor implements SqlExecutor {
     private readonly client: pg.PoolClient,
     private readonly statements: Statements,
     private readonly depth: number,
+    /** The transaction's BEGIN, sent but maybe not yet answered. */
+    private readonly begun: Promise<unknown>,
   ) {}
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    return (await this.client.query(this.statements.config(sql, params))).rows[0] as T | undefined;
+    return (await this.query(sql, params)).rows[0] as T | undefined;
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    return (await this.client.query(this.statements.config(sql, params))).rows as T[];
+    return (await this.query(sql, params)).rows as T[];
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    return (await this.client.query(this.statements.config(sql, params))).rowCount ?? 0;
+    return (await this.query(sql, params)).rowCount ?? 0;
+  }
+
+  /** Sent at once (pipelined behind BEGIN); BEGIN's failure, if any, is the one reported. */
+  private async query(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+    const result = this.client.query(this.statements.config(sql, params));
+    try {
+      await this.begun;
+    } catch (error) {
+      result.catch(() => undefined);
+      throw error;
+    }
+    return result;
   }
 
   async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const savepoint = `nested_${this.depth + 1}`;
     await this.client.query(`SAVEPOINT ${savepoint}`);
     try {
-      const result = await work(new ClientExecutor(this.client, this.statements, this.depth + 1));
+      const result = await work(new ClientExecutor(this.client, this.statements, this.depth + 1, this.begun));
       await this.client.query(`RELEASE SAVEPOINT ${savepoint}`);
       return result;
     } catch (error) {
@@ -128,20 +151,53 @@ const INT8 = 20;
 const NUMERIC = 1700;
 
 /**
- * A pool whose BIGINT and NUMERIC columns read as numbers (see PostgresExecutor). With
- * `replicaId`, its sessions carry it as `threadline.replica`, which the cache triggers put in
- * their notifications (so a replica tells its own writes from others': replica-caches.ts).
+ * `synchronous_commit` for the bot's sessions (DATABASE_SYNCHRONOUS_COMMIT). `off`, the default,
+ * is SQLite's trade-off under WAL with `synchronous = NORMAL`: a commit returns before its WAL
+ * reaches the disk, so a crash of the database server's machine (or of the server itself)
+ * may lose the last fraction of a second of commits, never corrupts, and a crash of the bot
+ * loses nothing. `on` waits for the flush on every commit (two per reply).
  */
-export function createPool(connectionString: string, max = 10, replicaId?: string): pg.Pool {
-  const pool = new pg.Pool({
+export const SYNCHRONOUS_COMMIT_LEVELS = ['off', 'local', 'remote_write', 'on', 'remote_apply'] as const;
+export type SynchronousCommit = (typeof SYNCHRONOUS_COMMIT_LEVELS)[number];
+export const DEFAULT_SYNCHRONOUS_COMMIT: SynchronousCommit = 'off';
+
+export interface PoolOptions {
+  readonly max?: number;
+  /**
+   * Carried by the sessions as `threadline.replica`, which the cache triggers put in their
+   * notifications (so a replica tells its own writes from others': replica-caches.ts).
+   */
+  readonly replicaId?: string;
+  /** Set on every connection the pool opens; unset, the server's (or role's) own setting stands. */
+  readonly synchronousCommit?: SynchronousCommit;
+}
+
+/** A pipelining pool whose BIGINT and NUMERIC columns read as numbers (see PostgresExecutor). */
+export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
+  const config: pg.PoolConfig = {
     connectionString,
-    max,
-    ...(replicaId === undefined ? {} : { options: `-c threadline.replica=${replicaId}` }),
+    max: options.max ?? 10,
+    pipeline: true,
+    // A reply after a quiet spell should find its connection open: a new one costs a TCP and
+    // startup handshake (several round trips). pg closes idle ones after 10 s by default.
+    idleTimeoutMillis: 5 * 60_000,
+    keepAlive: true,
+    ...(options.replicaId === undefined ? {} : { options: `-c threadline.replica=${options.replicaId}` }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8 || oid === NUMERIC ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
     },
-  });
+  };
+  const pool = new pg.Pool(config);
+  const level = options.synchronousCommit;
+  if (level !== undefined) {
+    if (!SYNCHRONOUS_COMMIT_LEVELS.includes(level)) throw new Error(`not a synchronous_commit level: ${String(level)}`);
+    // Emitted before the pool hands the connection out, so the SET goes first on it (and pipelines
+    // with the first statement). A connection where it failed is broken and fails that statement too.
+    pool.on('connect', (client) => {
+      client.query(`SET synchronous_commit TO ${level}`).catch(() => undefined);
+    });
+  }
   // An idle connection the server dropped is discarded by the pool; without a listener the
   // event would end the process. The next query reconnects, and health checks see outages.
   pool.on('error', () => undefined);

@@ -16,6 +16,22 @@ describe('SettingsService', () => {
   const run = async (command: Partial<SettingsCommand> & Pick<SettingsCommand, 'action'>) => (await h!.core.runSettingsCommand({ ...base, ...command })).text;
   const modelListRequests = () => h!.anthropic.requests.filter((r) => r.path.startsWith('/v1/models')).length;
 
+  it('resolves a channel once until a setting of its workspace or channel changes (every reply reads them twice)', async () => {
+    h = await createCoreHarness();
+    const first = await h.core.settings.effective('slack', 'T1', 'C1');
+    expect(await h.core.settings.effective('slack', 'T1', 'C1')).toBe(first);
+    await run({ action: 'set', key: 'web_search', value: 'on', scope: 'channel' });
+    const afterChannel = await h.core.settings.effective('slack', 'T1', 'C1');
+    expect(afterChannel.webSearch).toMatchObject({ value: true, source: 'channel' });
+    await run({ action: 'set', key: 'answers', value: 'off' });
+    const afterWorkspace = await h.core.settings.effective('slack', 'T1', 'C1');
+    expect(afterWorkspace.answers).toMatchObject({ value: false, source: 'workspace' });
+    expect(afterWorkspace.webSearch).toMatchObject({ value: true, source: 'channel' });
+    // Another channel of the workspace sees the workspace change, not the first channel's.
+    expect((await h.core.settings.effective('slack', 'T1', 'C2')).webSearch).toMatchObject({ value: false, source: 'default' });
+    expect((await h.core.settings.effective('slack', 'T1', 'C2')).answers).toMatchObject({ value: false, source: 'workspace' });
+  });
+
   it('shows where each value comes from, overrides key by key, clears back and keeps a history', async () => {
     h = await createCoreHarness({ anthropic: { models: ['claude-opus-4-8', 'claude-sonnet-4-6', 'claude-haiku-4-5', 'claude-unlisted-9'] } });
     expect(await run({ action: 'show' })).toMatch(/`model`: `claude-opus-4-8` \(default \(ANTHROPIC_MODEL\)\)[\s\S]*`web_search`: off \(default \(WEB_SEARCH\)\)[\s\S]*`web_fetch`: on[\s\S]*`answers`: on[\s\S]*`prompts`: none/);
