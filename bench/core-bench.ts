@@ -10,7 +10,8 @@ import { inbound } from '../test/helpers/messages.js';
 import { startPlatformStub, type PlatformStub } from './platform-stub.js';
 import { percentile, rssSampler, timed } from './stats.js';
 
-function postingSink(platform: PlatformStub): ReplySink {
+/** A sink that posts the answer (or the failure) to the platform stub once, as the floor does. */
+export function postingSink(platform: PlatformStub): ReplySink {
   return {
     async start() {},
     async finish(reply) {

@@ -6,9 +6,10 @@
  * between them stays readable.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import type { ReplySink, ThreadRef } from '../src/core/types.js';
+import type { ThreadRef } from '../src/core/types.js';
 import { createCoreHarness, TEST_API_KEY, type Harness } from '../test/helpers/harness.js';
 import { inbound } from '../test/helpers/messages.js';
+import { postingSink } from './core-bench.js';
 import { startPlatformStub, type PlatformStub } from './platform-stub.js';
 import { median, timed } from './stats.js';
 
@@ -39,18 +40,6 @@ export async function overheadPerReply(sizes: readonly number[], repetitions: nu
     if (second !== undefined) onPostgres.push(second);
   }
   return postgres === undefined ? { sqlite } : { sqlite, postgres: onPostgres };
-}
-
-function postingSink(platform: PlatformStub): ReplySink {
-  return {
-    async start() {},
-    async finish(reply) {
-      return [await platform.post(reply.text)];
-    },
-    async fail(message) {
-      return [await platform.post(message)];
-    },
-  };
 }
 
 /** One backend's bot, with its thread of `size` messages, and the floor next to it. */
