@@ -138,6 +138,10 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     // The database agrees: one job per mention, all done, one answer per question, in order.
     const jobs = await world.rows<{ state: string; n: string }>('SELECT state, count(*) AS n FROM reply_jobs GROUP BY state');
     expect(jobs.map((j) => [j.state, Number(j.n)])).toEqual([['done', traffic.asked.length]]);
+    // What A was answering when it died was taken up again from its expired lease (a job handed
+    // back by a graceful stop is taken without counting an attempt).
+    const takenOver = await world.rows<{ n: string }>('SELECT count(*) AS n FROM reply_jobs WHERE attempts > 0');
+    expect(Number(takenOver[0]?.n)).toBeGreaterThan(0);
     const answers = await world.rows<{ conversation_id: string; question: string; text: string }>(
       `SELECT q.conversation_id, q.id AS question, a.text FROM messages a JOIN messages q ON q.id = a.reply_to_message_id
         WHERE a.role = 'assistant' AND a.reply_part_of IS NULL ORDER BY a.id`,
