@@ -215,6 +215,8 @@ export class ChatService implements ChatCore, ThreadReader {
     if (!intake.owned) return (await this.recovery.takeIn(platform, intake.conversationId, { jobId: intake.jobId, makeSink: ctx.sink })) ?? { kind: 'recorded' };
     this.ownJobs.add(intake.jobId);
     const reply = this.metrics.replyQueued(platform);
+    // An earlier job of this thread that this replica just claimed may not be queued yet: after it.
+    await this.recovery.claimsQueued();
     return this.replies.run(threadKey(msg.thread), async () => {
       try {
         return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink())));

@@ -117,10 +117,16 @@ export class ConversationRepo extends Repo {
     this.update(id, (conversation) => ({ ...conversation, systemPrompt: prompt, instructionsRev }));
   }
 
+  /**
+   * Conversations active since `since`, each with the newest message someone other than the bot
+   * wrote: where a catch-up reads on from. Not the bot's own newest post: with several replicas,
+   * another replica may have answered (posted and stored) after messages the dead one received
+   * and never stored, and reading on from that answer would skip them.
+   */
   async recent(platform: Platform, since: number): Promise<Array<{ conversation: Conversation; lastMessageId: string | null }>> {
     const rows = await this.sql.all<ConversationRow & { last_message_id: string | null }>(
       `SELECT c.*, (SELECT m.platform_message_id FROM messages m
-                     WHERE m.conversation_id = c.id
+                     WHERE m.conversation_id = c.id AND m.author_kind <> 'self'
                      ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_id
          FROM conversations c
         WHERE c.platform = ? AND c.last_activity_at >= ?`,

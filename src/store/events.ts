@@ -7,6 +7,11 @@ export class ProcessedEventRepo extends Repo {
     return (await this.sql.run('INSERT INTO processed_events (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, at])) === 1;
   }
 
+  /** Deletes a key; true when it was there (one caller wins, also across processes). */
+  async release(key: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM processed_events WHERE key = ?', [key])) === 1;
+  }
+
   async pruneOlderThan(at: number): Promise<number> {
     return this.sql.run('DELETE FROM processed_events WHERE created_at < ?', [at]);
   }

@@ -12,7 +12,7 @@ export interface BotProcess {
 
 /** Every setting, empty: a developer's own `.env` (which never overrides set variables) cannot leak into a test. */
 const BLANK = Object.fromEntries(
-  ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_MODEL', 'DISCORD_TOKEN', 'DISCORD_API_URL', 'DISCORD_GUILD_ID', 'SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_API_URL', 'SLACK_ADMIN_USER_IDS', 'DATABASE_PATH', 'DATABASE_URL', 'PORT', 'PLAYGROUND', 'PLAYGROUND_HOST'].map((name) => [name, '']),
+  ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_MODEL', 'DISCORD_TOKEN', 'DISCORD_API_URL', 'DISCORD_GUILD_ID', 'SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_API_URL', 'SLACK_ADMIN_USER_IDS', 'DATABASE_PATH', 'DATABASE_URL', 'PORT', 'PLAYGROUND', 'PLAYGROUND_HOST', 'DISCORD_SHARD_COUNT', 'REPLY_LEASE_SECONDS'].map((name) => [name, '']),
 );
 
 /** One process, like `npm start` (node with the tsx loader): a kill -9 really kills the bot. */

@@ -109,6 +109,8 @@ export interface FakeAnthropic {
   readonly files: ReadonlyMap<string, UploadedFile>;
   /** Holds every web tool result until the returned function is called (what shows while a tool runs). */
   holdToolResults(): () => void;
+  /** Streamed answers being written right now (a client killed mid-answer leaves none behind). */
+  streaming(): number;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const events = new EventEmitter();
   const written = new Set<string>();
   const openResponses = new Set<ServerResponse>();
+  let streamingNow = 0;
   const files = new Map<string, UploadedFile>();
   const countTokens = options.countTokens ?? ((json: string) => Math.ceil(json.length / 4));
   const web = new FakeWeb(options.web);
@@ -227,8 +230,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       record.status = 200;
       const limitHeaders = admission?.headers ?? {};
       const paced = options.latency === undefined ? script : latencyScript(script, options.latency);
-      if (body.stream === true) await streamMessage(res, body, text, paced, usage, openResponses, () => (record.firstTokenAt ??= Date.now()), limitHeaders, options.latency?.ttftMs);
-      else sendJson(res, 200, messageJson(body, text, script, usage), limitHeaders);
+      if (body.stream === true) {
+        streamingNow += 1;
+        res.once('close', () => (streamingNow -= 1));
+        await streamMessage(res, body, text, paced, usage, openResponses, () => (record.firstTokenAt ??= Date.now()), limitHeaders, options.latency?.ttftMs);
+      } else sendJson(res, 200, messageJson(body, text, script, usage), limitHeaders);
     } finally {
       events.emit('request');
     }
@@ -268,6 +274,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       const answered = () => requests.filter((r) => r.status !== 0 && r.path.startsWith('/v1/messages')).length;
       while (answered() < count) await once(events, 'request');
     },
+    streaming: () => streamingNow,
     async close() {
       for (const res of openResponses) res.destroy();
       server.closeAllConnections();

@@ -114,6 +114,10 @@ forEachBackend((backend) => {
     expect(thread.map((m) => m.text)).toEqual(['hi']);
     expect(thread[0]?.attachments.map((a) => [a.name, a.size, a.position, typeof a.id])).toEqual([['a.png', 10, 0, 'number']]);
     expect(await reopened.events.claim('slack-event:Ev1', 3)).toBe(false);
+    // A released key is gone once: the first release wins, and the key may be claimed again.
+    expect(await reopened.events.release('slack-event:Ev1')).toBe(true);
+    expect(await reopened.events.release('slack-event:Ev1')).toBe(false);
+    expect(await reopened.events.claim('slack-event:Ev1', 4)).toBe(true);
     expect((await reopened.instructions.current('slack', 'T1', ''))?.text).toBe('Be brief');
   });
 
@@ -277,11 +281,13 @@ forEachBackend((backend) => {
     const recent = await store.conversations.findOrCreate(THREAD, 100);
     await store.messages.insert(userMessage(recent.id, 'r1', { createdAt: 100 }));
     await store.messages.insert(userMessage(recent.id, 'r2', { createdAt: 101 }));
+    // The bot's own newer post is not where a catch-up reads on from (another replica may have posted it).
+    await store.messages.insert(userMessage(recent.id, 'a3', { createdAt: 102, authorKind: 'self', role: 'assistant', authorId: 'BOT', authorName: 'threadline' }));
     await store.events.claim('old-event', 10);
     expect((await store.conversations.recent('slack', 50)).map((row) => [row.conversation.threadKey, row.lastMessageId])).toEqual([['C1:1.0', 'r2']]);
     expect(await store.prune(50, 50)).toEqual({ messages: 1, conversations: 1, events: 1, usage: 0, assistantThreads: 0 });
     expect(await store.conversations.find({ ...THREAD, threadKey: 'old' })).toBeUndefined();
-    expect((await store.messages.thread(recent.id)).map((m) => m.platformMessageId)).toEqual(['r1', 'r2']);
+    expect((await store.messages.thread(recent.id)).map((m) => m.platformMessageId)).toEqual(['r1', 'r2', 'a3']);
   });
 
   it('forgets a conversation: messages gone, conversation kept as already read', async () => {

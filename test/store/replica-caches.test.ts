@@ -3,6 +3,7 @@
  * after `syncCaches()` sees, without waiting (the barrier is the whole point), also after its
  * listening connection was cut. And rate limits counted across both.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
@@ -38,6 +39,17 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replica caches on PostgreSQL${
     a = await open();
     b = await open();
   };
+
+  it('listens with the replica ids main.ts gives (UUIDs, dashes and all)', async () => {
+    a = await Store.open({ databasePath: '', databaseUrl: database.url }, undefined, randomUUID());
+    b = await Store.open({ databasePath: '', databaseUrl: database.url }, undefined, randomUUID());
+    const conversation = await a.conversations.findOrCreate(THREAD, 1);
+    await a.messages.insert(message(conversation.id, 'm1', 1));
+    expect(await texts(b, conversation.id)).toEqual(['text of m1']);
+    // Listening, not bypassing the caches because LISTEN failed.
+    expect(a.replication?.listenerProcessId).toBeTypeOf('number');
+    expect(b.replication?.listenerProcessId).toBeTypeOf('number');
+  });
 
   it('messages inserted, edited and deleted through A are in B’s next thread read', async () => {
     await replicas();

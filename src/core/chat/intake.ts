@@ -27,7 +27,7 @@ export class Intake extends ChatPart {
   private readonly queue = new KeyedQueue();
   /** Edits and deletes, run on `queue` so they land in order with the creates they change. */
   private readonly changes: MessageChanges;
-  private readonly backfilled = new BackfilledMessages();
+  private readonly backfilled: BackfilledMessages;
 
   constructor(
     context: ChatContext,
@@ -36,6 +36,7 @@ export class Intake extends ChatPart {
   ) {
     super(context);
     this.changes = new MessageChanges(this.store, this.now);
+    this.backfilled = new BackfilledMessages(this.now);
   }
 
   /** Records `msg` on its thread's intake queue: what `handle` does next. */
@@ -105,7 +106,7 @@ export class Intake extends ChatPart {
       const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
       if (known === undefined) {
         for (const earlier of history) {
-          if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) this.backfilled.add(conversation.id, earlier.messageId);
+          if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier, msg.createdAt);
         }
         await tx.conversations.markBackfilled(conversation.id);
       }
@@ -113,7 +114,7 @@ export class Intake extends ChatPart {
       if (rowId === undefined) {
         const existing = await tx.messages.find(conversation.id, msg.messageId);
         // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
-        const firstDelivery = this.backfilled.take(conversation.id, msg.messageId);
+        const firstDelivery = await this.backfilled.take(tx, conversation.id, msg.messageId);
         if (!firstDelivery || existing === undefined || (await tx.jobs.forMessage(existing.id)) !== undefined) {
           return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
         }

@@ -9,6 +9,7 @@ import type { ReplyJob } from '../../store/types.js';
 import type { HandleOutcome, Platform } from '../types.js';
 import type { AnswerRecords } from './answer-records.js';
 import type { Answering } from './answering.js';
+import { ClaimsInFlight } from './claims-in-flight.js';
 import { ChatPart, type ChatContext } from './context.js';
 import type { JobLeases } from './job-leases.js';
 import { Takeover, type OwnJob } from './takeover.js';
@@ -17,6 +18,8 @@ export class Recovery extends ChatPart {
   private readonly takeover: Takeover;
   /** Claims and the answers they started, for `idle`. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** Claims whose jobs are not queued yet: intake waits for them (`claimsQueued`). */
+  private readonly claims = new ClaimsInFlight();
 
   constructor(
     context: ChatContext,
@@ -42,13 +45,20 @@ export class Recovery extends ChatPart {
       return;
     }
     if (!this.leases.mayClaim) return;
-    const jobs = this.leases.shared
-      ? await this.store.jobs.claim(this.leases.lease(), platform, this.now())
-      : await this.store.jobs.takeAll(this.leases.lease(), platform, this.now());
-    const taken = this.notYetMine(jobs);
-    if (taken.length === 0) return;
-    this.logger.info({ platform, pending: taken.length }, 'answering mentions left from a previous run');
-    await this.track(this.takeover.answer(platform, taken));
+    await this.claims.run(async (queued) => {
+      const jobs = this.leases.shared
+        ? await this.store.jobs.claim(this.leases.lease(), platform, this.now())
+        : await this.store.jobs.takeAll(this.leases.lease(), platform, this.now());
+      const taken = this.notYetMine(jobs);
+      if (taken.length === 0) return queued();
+      this.logger.info({ platform, pending: taken.length }, 'answering mentions left from a previous run');
+      await this.track(this.takeover.answer(platform, taken, undefined, queued));
+    });
+  }
+
+  /** Resolves once every claim started so far has put its jobs on their threads' answer queues. */
+  claimsQueued(): Promise<void> {
+    return this.claims.settled();
   }
 
   /**
@@ -56,24 +66,31 @@ export class Recovery extends ChatPart {
    * taken here at once when its turn has come after all, then answered through `own`'s sink.
    * Undefined when another replica will answer it (or this one, later, through a handoff).
    */
-  async takeIn(platform: Platform, conversationId: number, own: OwnJob): Promise<HandleOutcome | undefined> {
-    const jobs = await this.claimIn(platform, conversationId);
-    if (jobs.length === 0) return undefined;
-    const mine = jobs.some((job) => job.id === own.jobId);
-    const answering = this.track(this.takeover.answer(platform, jobs, mine ? own : undefined));
-    if (mine) return answering;
-    answering.catch((error: unknown) => this.logger.error({ err: error, conversationId }, 'could not answer the replies taken up'));
-    return undefined;
+  takeIn(platform: Platform, conversationId: number, own: OwnJob): Promise<HandleOutcome | undefined> {
+    return this.claims.run(async (queued) => {
+      const jobs = await this.claimIn(platform, conversationId);
+      if (jobs.length === 0) {
+        queued();
+        return undefined;
+      }
+      const mine = jobs.some((job) => job.id === own.jobId);
+      const answering = this.track(this.takeover.answer(platform, jobs, mine ? own : undefined, queued));
+      if (mine) return answering;
+      answering.catch((error: unknown) => this.logger.error({ err: error, conversationId }, 'could not answer the replies taken up'));
+      return undefined;
+    });
   }
 
   /** Every replica, every third of a lease: the jobs whose owner died, or that nobody holds, when their turn has come. */
   async sweep(): Promise<void> {
     for (const [platform, services] of this.platforms) {
       if (services.replySink === undefined || !this.leases.mayClaim) continue;
-      const taken = this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now()));
-      if (taken.length === 0) continue;
-      this.logger.info({ platform, taken: taken.length }, 'taking up replies another replica left or that waited for their turn');
-      this.track(this.takeover.answer(platform, taken)).catch((error: unknown) => this.logger.error({ err: error, platform }, 'could not answer the replies taken up'));
+      await this.claims.run(async (queued) => {
+        const taken = this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now()));
+        if (taken.length === 0) return queued();
+        this.logger.info({ platform, taken: taken.length }, 'taking up replies another replica left or that waited for their turn');
+        this.track(this.takeover.answer(platform, taken, undefined, queued)).catch((error: unknown) => this.logger.error({ err: error, platform }, 'could not answer the replies taken up'));
+      });
     }
   }
 
@@ -86,7 +103,11 @@ export class Recovery extends ChatPart {
     // Only when the finished job's own statement saw one waiting: no round trip on the common path.
     if (!this.store.jobs.takeWaiting(conversationId)) return;
     this.track(
-      this.claimIn(platform, conversationId).then((jobs) => (jobs.length === 0 ? undefined : this.takeover.answer(platform, jobs))),
+      this.claims.run(async (queued) => {
+        const jobs = await this.claimIn(platform, conversationId);
+        if (jobs.length === 0) return queued();
+        await this.takeover.answer(platform, jobs, undefined, queued);
+      }),
     ).catch((error: unknown) => this.logger.warn({ err: error, conversationId }, 'could not hand the thread on to its next reply; the sweep will'));
   }
 

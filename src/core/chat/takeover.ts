@@ -46,7 +46,29 @@ export class Takeover extends ChatPart {
    * synchronous pass so a thread's answers keep their order; resolves when all are done, with
    * the outcome of `own` when it was among them.
    */
-  async answer(platform: Platform, jobs: readonly ReplyJob[], own?: OwnJob): Promise<HandleOutcome | undefined> {
+  async answer(platform: Platform, jobs: readonly ReplyJob[], own?: OwnJob, queued: () => void = () => {}): Promise<HandleOutcome | undefined> {
+    // Claims queue their jobs in the order they were made: a later claim (the thread's next job)
+    // must not overtake an earlier one still reading its jobs.
+    const before = this.queueing;
+    let done!: () => void;
+    this.queueing = new Promise<void>((resolve) => (done = resolve));
+    const onQueued = () => {
+      done();
+      queued();
+    };
+    try {
+      await before;
+      return await this.queueAndAnswer(platform, jobs, own, onQueued);
+    } finally {
+      // Also when it failed before queueing anything: nothing may wait for it.
+      onQueued();
+    }
+  }
+
+  /** The last `answer` call's queueing (see there). */
+  private queueing: Promise<void> = Promise.resolve();
+
+  private async queueAndAnswer(platform: Platform, jobs: readonly ReplyJob[], own: OwnJob | undefined, queued: () => void): Promise<HandleOutcome | undefined> {
     const services = this.platforms.get(platform);
     for (const job of jobs) this.ownJobs.add(job.id);
     const found: Array<{ job: ReplyJob; conversation: Conversation; message: StoredMessage }> = [];
@@ -108,7 +130,9 @@ export class Takeover extends ChatPart {
         }),
       );
     }
-    const outcomes = await Promise.all(runs.map((run) => run()));
+    const started = runs.map((run) => run());
+    queued();
+    const outcomes = await Promise.all(started);
     return ownIndex === undefined ? undefined : outcomes[ownIndex];
   }
 

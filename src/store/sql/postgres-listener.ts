@@ -59,7 +59,8 @@ export class PostgresListener {
     private readonly logger?: Logger,
     private readonly retryMs = RETRY_MS,
   ) {
-    this.syncChannel = `threadline_sync_${replicaId}`;
+    // A channel name is an SQL identifier: a replica id such as a UUID (its dashes) must not end it.
+    this.syncChannel = `threadline_sync_${replicaId.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
   }
 
   /** Connects and LISTENs unless it is; false when the database cannot be reached (retried by `sync`). */

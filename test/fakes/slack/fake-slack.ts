@@ -46,8 +46,10 @@ export interface SlackFile {
 }
 
 export interface SocketFrame {
-  readonly kind: 'connect' | 'ack' | 'close';
+  readonly kind: 'connect' | 'ack' | 'close' | 'send';
   readonly envelopeId?: string;
+  /** Which Socket Mode connection (numbered from 1 as they open): Slack spreads events among them. */
+  readonly connection?: number;
   readonly payload?: unknown;
   readonly at: number;
 }
@@ -86,6 +88,8 @@ const METHOD_TIERS: Record<string, number> = {
 
 const WRITE_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.delete', 'chat.startStream', 'chat.appendStream', 'chat.stopStream']);
 const WRITES_PER_SECOND = 3;
+/** Socket Mode connections per app (commonly reported; the next gets `disconnect` `too_many_websockets`). */
+const MAX_SOCKET_CONNECTIONS = 10;
 
 let tsCounter = 0;
 
@@ -118,11 +122,16 @@ export class FakeSlack {
   private readonly methodCalls = new Map<string, number[]>();
   /** Recent message writes per channel, for `enforceRateLimits`. */
   private readonly channelWrites = new Map<string, number[]>();
-  private readonly holds = new Map<string, { arrive: () => void; released: Promise<void> }>();
+  private readonly holds = new Map<string, { arrive: () => void; released: Promise<void>; firstOnly: boolean }>();
   private server!: Server;
   private wss!: WebSocketServer;
+  /** The newest Socket Mode connection (the one `dropSocket` and `sendDisconnect` act on). */
   private socket: WebSocket | undefined;
+  /** Every open Socket Mode connection (one per replica), each with its number. */
+  private readonly sockets = new Map<WebSocket, number>();
+  private nextSocket = 0;
   private envelope = 0;
+  private connectionCounter = 0;
   private eventCounter = 0;
   port = 0;
 
@@ -206,7 +215,7 @@ export class FakeSlack {
   async sendHttp(
     url: string,
     body: string,
-    options: { contentType?: string; retryNum?: number; signature?: 'valid' | 'bad' | 'none'; timestamp?: number } = {},
+    options: { contentType?: string; retryNum?: number; retryReason?: string; signature?: 'valid' | 'bad' | 'none'; timestamp?: number; signal?: AbortSignal } = {},
   ): Promise<{ status: number; body: string }> {
     const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
     const signature = `v0=${createHmac('sha256', this.signingSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
@@ -217,9 +226,9 @@ export class FakeSlack {
     if (options.signature !== 'none') headers['x-slack-signature'] = options.signature === 'bad' ? 'v0=deadbeef' : signature;
     if (options.retryNum !== undefined) {
       headers['x-slack-retry-num'] = String(options.retryNum);
-      headers['x-slack-retry-reason'] = 'http_timeout';
+      headers['x-slack-retry-reason'] = options.retryReason ?? 'http_timeout';
     }
-    const response = await fetch(url, { method: 'POST', headers, body });
+    const response = await fetch(url, { method: 'POST', headers, body, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     return { status: response.status, body: await response.text() };
   }
 
@@ -298,8 +307,12 @@ export class FakeSlack {
   /** Sends an event over Socket Mode; resolves with the envelope id. */
   sendSocket(type: 'events_api' | 'slash_commands' | 'interactive', payload: Record<string, unknown>, retryAttempt = 0, envelopeId?: string): string {
     const id = envelopeId ?? `env-${++this.envelope}`;
-    if (this.socket === undefined) throw new Error('no Socket Mode connection');
-    this.socket.send(
+    // Several connections (one per replica): Slack sends each event to one of them.
+    const open = [...this.sockets];
+    const [socket, connection] = open[this.nextSocket++ % Math.max(1, open.length)] ?? [];
+    if (socket === undefined) throw new Error('no Socket Mode connection');
+    this.socketFrames.push({ kind: 'send', envelopeId: id, ...(connection === undefined ? {} : { connection }), at: Date.now() });
+    socket.send(
       JSON.stringify({ envelope_id: id, payload, type, accepts_response_payload: type !== 'events_api', retry_attempt: retryAttempt, retry_reason: retryAttempt > 0 ? 'timeout' : '' }),
     );
     return id;
@@ -307,14 +320,15 @@ export class FakeSlack {
 
   /**
    * Holds every call to `method` until released, to make races deterministic: `arrived`
-   * resolves when the first held call comes in.
+   * resolves when the first held call comes in. `firstOnly`: only that first call is held (on
+   * another replica, say), later ones go through.
    */
-  hold(method: string): { readonly arrived: Promise<void>; release(): void } {
+  hold(method: string, firstOnly = false): { readonly arrived: Promise<void>; release(): void } {
     let arrive!: () => void;
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    this.holds.set(method, { arrive, released });
+    this.holds.set(method, { arrive, released, firstOnly });
     return {
       arrived,
       release: () => {
@@ -344,16 +358,24 @@ export class FakeSlack {
   }
 
   private onSocket(socket: WebSocket): void {
+    if (this.sockets.size >= MAX_SOCKET_CONNECTIONS) {
+      socket.send(JSON.stringify({ type: 'disconnect', reason: 'too_many_websockets', debug_info: { host: 'fake' } }));
+      socket.close();
+      return;
+    }
     this.socket = socket;
-    this.socketFrames.push({ kind: 'connect', at: Date.now() });
-    socket.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 18060 }, connection_info: { app_id: this.appId } }));
+    const connection = (this.connectionCounter += 1);
+    this.sockets.set(socket, connection);
+    this.socketFrames.push({ kind: 'connect', connection, at: Date.now() });
+    socket.send(JSON.stringify({ type: 'hello', num_connections: this.sockets.size, debug_info: { host: 'fake', approximate_connection_time: 18060 }, connection_info: { app_id: this.appId } }));
     socket.on('message', (raw) => {
       const frame = JSON.parse(String(raw)) as { envelope_id?: string; payload?: unknown };
-      if (frame.envelope_id !== undefined) this.socketFrames.push({ kind: 'ack', envelopeId: frame.envelope_id, payload: frame.payload, at: Date.now() });
+      if (frame.envelope_id !== undefined) this.socketFrames.push({ kind: 'ack', envelopeId: frame.envelope_id, payload: frame.payload, connection, at: Date.now() });
     });
     socket.on('close', () => {
-      if (this.socket === socket) this.socket = undefined;
-      this.socketFrames.push({ kind: 'close', at: Date.now() });
+      this.sockets.delete(socket);
+      if (this.socket === socket) this.socket = [...this.sockets.keys()].at(-1);
+      this.socketFrames.push({ kind: 'close', connection, at: Date.now() });
     });
   }
 
@@ -392,6 +414,7 @@ export class FakeSlack {
     if (call.token !== expected) return respond({ ok: false, error: 'invalid_auth' });
     const held = this.holds.get(method);
     if (held !== undefined) {
+      if (held.firstOnly) this.holds.delete(method);
       held.arrive();
       await held.released;
     }
