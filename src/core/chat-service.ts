@@ -215,9 +215,12 @@ export class ChatService implements ChatCore, ThreadReader {
     if (!intake.owned) return (await this.recovery.takeIn(platform, intake.conversationId, { jobId: intake.jobId, makeSink: ctx.sink })) ?? { kind: 'recorded' };
     this.ownJobs.add(intake.jobId);
     const reply = this.metrics.replyQueued(platform);
-    return this.replies.run(threadKey(msg.thread), async () => {
+    const key = threadKey(msg.thread);
+    // Intake's cache barrier serves the answer too when the answer starts now, waiting for nothing.
+    const cachesSynced = intake.synced && this.replies.startsAtOnce(key);
+    return this.replies.run(key, async () => {
       try {
-        return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink())));
+        return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink()), undefined, cachesSynced));
       } finally {
         this.recovery.handOff(platform, intake.conversationId);
       }
