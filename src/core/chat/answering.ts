@@ -226,15 +226,19 @@ export class Answering extends ChatPart {
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
-    // One commit for the answer, its usage and its job; the three are independent, so they go together.
-    await this.store.transaction((tx) =>
-      writeTogether([
-        replacing === undefined
-          ? this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted)
-          : replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now()),
-        recordUsage(tx),
-        jobId === null ? undefined : tx.jobs.finish(jobId, 'done', this.now()),
-      ]),
+    // One commit for the answer, its usage and its job; the three are independent, so they go
+    // together. A new one-part answer sends each as one statement at once, so on PostgreSQL the
+    // COMMIT goes with them (a regeneration, or the later parts of a long answer, wait on rows first).
+    await this.store.transaction(
+      (tx) =>
+        writeTogether([
+          replacing === undefined
+            ? this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted)
+            : replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now()),
+          recordUsage(tx),
+          jobId === null ? undefined : tx.jobs.finish(jobId, 'done', this.now()),
+        ]),
+      { commitWithStatements: replacing === undefined && posted.length <= 1 },
     );
     return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
   }
