@@ -38,9 +38,15 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`the answer's commit on Postgre
     await database.reset();
   });
 
-  it.each([1, 3])('an answer posted in %i part(s) is stored whole: its rows, its usage and its job done', async (parts) => {
+  // A thread quiet since long ago: the answer moves the conversation's activity on (one more statement, sent with the row).
+  it.each([
+    { parts: 1, askedAgoMs: 0 },
+    { parts: 1, askedAgoMs: 3_600_000 },
+    { parts: 3, askedAgoMs: 0 },
+  ])('an answer posted in $parts part(s), in a thread quiet for $askedAgoMs ms, is stored whole: its rows, its usage, its job done, the thread’s activity', async ({ parts, askedAgoMs }) => {
     h = await createCoreHarness({ databaseUrl: database.url });
-    const question = inbound('what is new?', { mentionsBot: true });
+    if (askedAgoMs > 0) await h.store.conversations.findOrCreate(THREAD, Date.now() - askedAgoMs);
+    const question = inbound('what is new?', { mentionsBot: true, createdAt: Date.now() - askedAgoMs });
     expect((await h.core.handle(question, { sink: postingIn(parts) })).kind).toBe('answered');
     // A second store on the database: nothing read from the first one's caches.
     await h.close();
@@ -51,5 +57,6 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`the answer's commit on Postgre
     expect(rows.filter((row) => row.role === 'assistant').map((row) => row.platformMessageId)).toEqual(Array.from({ length: parts }, (_, i) => `posted-${i + 1}-of-${parts}`));
     expect((await h.store.jobs.forMessage(asked?.id ?? -1))?.state).toBe('done');
     expect(await h.store.usage.totalSince(THREAD.platform, THREAD.workspaceId, 0)).toBeGreaterThan(0);
+    expect(conversation?.lastActivityAt).toBeGreaterThan(Date.now() - 60_000);
   });
 });
