@@ -80,7 +80,8 @@ export class PostgresExecutor implements SqlExecutor {
  * its synchronous part has run, so COMMIT is sent behind them at once and the executor refuses
  * anything later. If a statement fails, PostgreSQL turns that COMMIT into a rollback (its reply
  * says ROLLBACK); the statement's error is the one thrown, and the caller's ROLLBACK finds no
- * transaction, which is harmless.
+ * transaction, which is harmless. A body that throws once its statements succeeded has committed
+ * them (its error is still thrown, and the store drops its caches as after any failure).
  */
 async function commitWithStatements<T>(client: pg.PoolClient, executor: ClientExecutor, work: (sql: SqlExecutor) => Promise<T>, begun: Promise<unknown>): Promise<T> {
   const body = work(executor);
