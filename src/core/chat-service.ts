@@ -216,10 +216,14 @@ export class ChatService implements ChatCore, ThreadReader {
     this.ownJobs.add(intake.jobId);
     const reply = this.metrics.replyQueued(platform);
     // An earlier job of this thread that this replica just claimed may not be queued yet: after it.
+    const waitsForClaims = this.recovery.claimsInFlight;
     await this.recovery.claimsQueued();
-    return this.replies.run(threadKey(msg.thread), async () => {
+    const key = threadKey(msg.thread);
+    // Intake's cache barrier serves the answer too when the answer starts now, having waited for nothing.
+    const cachesSynced = intake.synced && !waitsForClaims && this.replies.startsAtOnce(key);
+    return this.replies.run(key, async () => {
       try {
-        return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink())));
+        return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink()), undefined, cachesSynced));
       } finally {
         this.recovery.handOff(platform, intake.conversationId);
       }

@@ -24,6 +24,11 @@ export class KeyedQueue {
     return result;
   }
 
+  /** Whether a task run for `key` now starts at once: nothing of that key queued or running, and a slot free. */
+  startsAtOnce(key: string): boolean {
+    return !this.tails.has(key) && this.running < this.concurrency;
+  }
+
   /** Keys with work queued or running. */
   get activeKeys(): number {
     return this.tails.size;

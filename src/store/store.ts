@@ -35,7 +35,7 @@ import { newReplicaId, ReplicaCaches } from './replica-caches.js';
 import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
-import type { SqlExecutor } from './sql/executor.js';
+import type { SqlExecutor, TransactionOptions } from './sql/executor.js';
 import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, PostgresExecutor, type SynchronousCommit } from './sql/postgres.js';
 import { SqliteExecutor } from './sql/sqlite.js';
 
@@ -116,11 +116,11 @@ export class Store {
   /**
    * Runs `work` atomically: commit when it resolves, roll back when it throws. `work` gets the
    * transaction's store and must use it for everything it stores or reads. Nested calls
-   * (`tx.transaction`) are savepoints.
+   * (`tx.transaction`) are savepoints. `options.commitWithStatements`: see TransactionOptions.
    */
-  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Store) => Promise<T>, options?: TransactionOptions): Promise<T> {
     try {
-      return await this.sql.transaction((sql) => work(this.on(sql)));
+      return await this.sql.transaction((sql) => work(this.on(sql)), options);
     } catch (error) {
       // Rows cached inside the rolled-back transaction never existed.
       this.invalidateCaches();

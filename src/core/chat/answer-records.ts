@@ -64,9 +64,11 @@ export class AnswerRecords extends ChatPart {
       createdAt: at,
       replyToMessageId: answering.id,
     } as const;
+    // Sent together with the first row: a one-part reply sends every statement at once (see Answering).
+    const touched = tx.conversations.touch(conversationId, at);
     const firstId = await tx.messages.insert({ ...base, platformMessageId: first, text });
     for (const id of rest) await tx.messages.insert({ ...base, platformMessageId: id, text: '', replyPartOf: firstId ?? null });
-    await tx.conversations.touch(conversationId, at);
+    await touched;
   }
 
   async recordUsage(store: Store, conversation: Conversation, message: StoredMessage, result: TurnResult, model: string): Promise<void> {

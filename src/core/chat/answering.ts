@@ -79,11 +79,19 @@ export class Answering extends ChatPart {
     return rules;
   }
 
-  /** A bug or a database failure must not leave the user in silence or the job forever running. */
-  async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+  /**
+   * A bug or a database failure must not leave the user in silence or the job forever running.
+   * `cachesSynced`: the caller passed the cache barrier itself and nothing was waited for since
+   * (a mention answered the moment its intake ended), so this reply counts that barrier as its
+   * own; anything that waited (a follow-up queued behind an answer, a job taken over or handed
+   * on, a regeneration) passes a new one.
+   */
+  async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer, cachesSynced = false): Promise<HandleOutcome> {
     let sink: ReplySink | undefined;
     const lazySink = () => (sink ??= makeSink());
     try {
+      // Replicas: what any of them committed before this reply (instructions, settings, /forget, messages) is seen by it.
+      if (!cachesSynced) await this.store.syncCaches();
       return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
@@ -109,8 +117,6 @@ export class Answering extends ChatPart {
 
   /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
   private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
-    // Replicas: what any of them committed before this reply (instructions, settings, /forget, messages) is seen by it.
-    await this.store.syncCaches();
     const message = await this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
       if (jobId !== null) await this.store.jobs.finish(jobId, 'dropped', this.now());
@@ -220,15 +226,19 @@ export class Answering extends ChatPart {
       });
       return { kind: 'failed', code: 'platform_post_failed', postedIds: [] };
     }
-    // One commit for the answer, its usage and its job; the three are independent, so they go together.
-    await this.store.transaction((tx) =>
-      writeTogether([
-        replacing === undefined
-          ? this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted)
-          : replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now()),
-        recordUsage(tx),
-        jobId === null ? undefined : tx.jobs.finish(jobId, 'done', this.now()),
-      ]),
+    // One commit for the answer, its usage and its job; the three are independent, so they go
+    // together. A new one-part answer sends each as one statement at once, so on PostgreSQL the
+    // COMMIT goes with them (a regeneration, or the later parts of a long answer, wait on rows first).
+    await this.store.transaction(
+      (tx) =>
+        writeTogether([
+          replacing === undefined
+            ? this.records.recordReply(tx, conversation.id, message, outcome.storedText, posted)
+            : replaceStoredAnswer(tx, replacing, message, outcome.storedText, posted, this.now()),
+          recordUsage(tx),
+          jobId === null ? undefined : tx.jobs.finish(jobId, 'done', this.now()),
+        ]),
+      { commitWithStatements: replacing === undefined && posted.length <= 1 },
     );
     return { kind: 'answered', postedIds: posted, ...(stopped ? { stopped: true as const } : {}) };
   }

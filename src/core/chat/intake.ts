@@ -17,8 +17,12 @@ import { threadKey } from './thread-refs.js';
 
 export type IntakeResult =
   | { kind: 'done'; outcome: HandleOutcome }
-  /** `owned`: this replica holds the job and answers it now; otherwise it waits for the thread's turn. */
-  | { kind: 'job'; jobId: number; conversationId: number; messageId: number; owned: boolean }
+  /**
+   * `owned`: this replica holds the job and answers it now; otherwise it waits for the thread's turn.
+   * `synced`: nothing was waited for since intake's cache barrier (no thread history was fetched),
+   * so an answer that starts at once may count that barrier as its own.
+   */
+  | { kind: 'job'; jobId: number; conversationId: number; messageId: number; owned: boolean; synced: boolean }
   | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
   | { kind: 'refused'; refusal: AnswerRefusal };
 
@@ -89,7 +93,9 @@ export class Intake extends ChatPart {
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
 
     let history: readonly InboundMessage[] = [];
-    if (conversation === undefined && ctx.fetchHistory !== undefined) {
+    // A platform call since the barrier: an answer then passes a barrier of its own.
+    const fetchesHistory = conversation === undefined && ctx.fetchHistory !== undefined;
+    if (fetchesHistory) {
       try {
         history = await ctx.fetchHistory();
       } catch (error) {
@@ -132,7 +138,7 @@ export class Intake extends ChatPart {
         ? await tx.jobs.createInTurn(rowId, conversation.id, this.now(), this.leases.lease())
         : await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }));
       if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
-      return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned };
+      return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
     });
   }
 

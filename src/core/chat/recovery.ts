@@ -57,6 +57,11 @@ export class Recovery extends ChatPart {
   }
 
   /** Resolves once every claim started so far has put its jobs on their threads' answer queues. */
+  /** Whether a claim's jobs are still on their way to their queues (`claimsQueued` would wait). */
+  get claimsInFlight(): boolean {
+    return this.claims.pending;
+  }
+
   claimsQueued(): Promise<void> {
     return this.claims.settled();
   }

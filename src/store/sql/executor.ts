@@ -16,8 +16,20 @@ export interface SqlExecutor {
    * Runs `work` atomically on one connection: every statement of the transaction goes through
    * the executor `work` receives, never through this one. Nested calls become savepoints.
    */
-  transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(work: (sql: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** True while the database answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * The body sends every statement it will send before it waits for any result (independent
+   * writes started together, each one statement). PostgreSQL then sends COMMIT right behind
+   * them, so the whole transaction costs one round trip; a statement the body sends later fails
+   * instead of running outside the transaction (the ones before it are committed: keep to the
+   * promise). A failed statement rolls everything back, as always. SQLite, with no round trips,
+   * ignores it.
+   */
+  readonly commitWithStatements?: boolean;
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlExecutor, SqlValue } from './executor.js';
+import type { SqlExecutor, SqlValue, TransactionOptions } from './executor.js';
 
 /**
  * node-postgres behind the executor. `?` placeholders become `$1, $2, …` once per statement
@@ -31,7 +31,7 @@ export class PostgresExecutor implements SqlExecutor {
     return (await this.pool.query(this.statements.config(sql, params))).rowCount ?? 0;
   }
 
-  async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (sql: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
@@ -41,7 +41,9 @@ export class PostgresExecutor implements SqlExecutor {
       const begun = client.query('BEGIN');
       begun.catch(() => undefined);
       try {
-        const result = await work(new ClientExecutor(client, this.statements, 0, begun));
+        const executor = new ClientExecutor(client, this.statements, 0, begun);
+        if (options.commitWithStatements === true) return await commitWithStatements(client, executor, work, begun);
+        const result = await work(executor);
         await begun;
         await client.query('COMMIT');
         return result;
@@ -73,6 +75,26 @@ export class PostgresExecutor implements SqlExecutor {
   }
 }
 
+/**
+ * `commitWithStatements` (see TransactionOptions): the body's statements are on the wire once
+ * its synchronous part has run, so COMMIT is sent behind them at once and the executor refuses
+ * anything later. If a statement fails, PostgreSQL turns that COMMIT into a rollback (its reply
+ * says ROLLBACK); the statement's error is the one thrown, and the caller's ROLLBACK finds no
+ * transaction, which is harmless. A body that throws once its statements succeeded has committed
+ * them (its error is still thrown, and the store drops its caches as after any failure).
+ */
+async function commitWithStatements<T>(client: pg.PoolClient, executor: ClientExecutor, work: (sql: SqlExecutor) => Promise<T>, begun: Promise<unknown>): Promise<T> {
+  const body = work(executor);
+  executor.seal();
+  const committed = client.query('COMMIT');
+  const [result, commit] = await Promise.allSettled([body, committed]);
+  await begun;
+  if (result.status === 'rejected') throw result.reason;
+  if (commit.status === 'rejected') throw commit.reason;
+  if (commit.value.command !== 'COMMIT') throw new Error(`the transaction was rolled back (${commit.value.command}): one of its statements failed`);
+  return result.value;
+}
+
 /** A transaction's statements, on the one connection that holds it. */
 class ClientExecutor implements SqlExecutor {
   readonly dialect = 'postgres' as const;
@@ -83,6 +105,8 @@ class ClientExecutor implements SqlExecutor {
     private readonly depth: number,
     /** The transaction's BEGIN, sent but maybe not yet answered. */
     private readonly begun: Promise<unknown>,
+    /** Set once COMMIT is on the wire behind the body's statements (shared with savepoints'): anything later would run outside the transaction. */
+    private readonly commit: { sent: boolean } = { sent: false },
   ) {}
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
@@ -97,8 +121,18 @@ class ClientExecutor implements SqlExecutor {
     return (await this.query(sql, params)).rowCount ?? 0;
   }
 
+  /** No statement may follow: COMMIT was sent (see commitWithStatements). */
+  seal(): void {
+    this.commit.sent = true;
+  }
+
+  private refuseAfterCommit(sql: string): void {
+    if (this.commit.sent) throw new Error(`a statement sent after its transaction's COMMIT (commitWithStatements: send every statement before waiting for any): ${sql.slice(0, 80)}`);
+  }
+
   /** Sent at once (pipelined behind BEGIN); BEGIN's failure, if any, is the one reported. */
   private async query(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+    this.refuseAfterCommit(sql);
     const result = this.client.query(this.statements.config(sql, params));
     try {
       await this.begun;
@@ -111,9 +145,10 @@ class ClientExecutor implements SqlExecutor {
 
   async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const savepoint = `nested_${this.depth + 1}`;
+    this.refuseAfterCommit('SAVEPOINT');
     await this.client.query(`SAVEPOINT ${savepoint}`);
     try {
-      const result = await work(new ClientExecutor(this.client, this.statements, this.depth + 1, this.begun));
+      const result = await work(new ClientExecutor(this.client, this.statements, this.depth + 1, this.begun, this.commit));
       await this.client.query(`RELEASE SAVEPOINT ${savepoint}`);
       return result;
     } catch (error) {

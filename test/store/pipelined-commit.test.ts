@@ -1,0 +1,73 @@
+/**
+ * `transaction(work, { commitWithStatements: true })` on PostgreSQL: COMMIT leaves with the body's
+ * statements (one round trip for the whole transaction), a failed statement still rolls every
+ * write back, and a statement sent after COMMIT is refused instead of running outside the
+ * transaction.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { SqlExecutor } from '../../src/store/sql/executor.js';
+import { Store } from '../../src/store/store.js';
+import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
+
+describe.skipIf(TEST_DATABASE_URL === undefined)(`commitWithStatements${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
+  let database: TestDatabase;
+  let store: Store;
+  let sql: SqlExecutor;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    store = await Store.open({ databasePath: '', databaseUrl: database.url });
+    sql = store.executor;
+    await sql.run('CREATE TABLE scratch (id INTEGER PRIMARY KEY)');
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await sql.run('DELETE FROM scratch');
+  });
+  afterAll(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+  const ids = async () => (await sql.all<{ id: number }>('SELECT id FROM scratch ORDER BY id')).map((row) => row.id);
+  const insert = (tx: SqlExecutor, id: number) => tx.run('INSERT INTO scratch (id) VALUES (?)', [id]);
+
+  it('sends COMMIT before the first statement is answered, and commits every write', async () => {
+    const events: string[] = [];
+    const query = pg.Client.prototype.query;
+    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      if (args[0] === 'COMMIT') events.push('COMMIT sent');
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query);
+    await sql.transaction(
+      async (tx) => {
+        await Promise.all([insert(tx, 1).then(() => events.push('first answered')), insert(tx, 2)]);
+      },
+      { commitWithStatements: true },
+    );
+    expect(events).toEqual(['COMMIT sent', 'first answered']);
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it('rolls every write back when one statement fails, and throws its error', async () => {
+    await insert(sql, 7);
+    const failed = sql.transaction((tx) => Promise.all([insert(tx, 1), insert(tx, 7), insert(tx, 2)]), { commitWithStatements: true });
+    await expect(failed).rejects.toThrow(/duplicate key/);
+    expect(await ids()).toEqual([7]);
+    // The connection went back to the pool usable.
+    await sql.transaction((tx) => insert(tx, 3), { commitWithStatements: true });
+    expect(await ids()).toEqual([3, 7]);
+  });
+
+  it('refuses a statement sent after the body waited: it never runs outside the transaction', async () => {
+    const late = sql.transaction(
+      async (tx) => {
+        await insert(tx, 1);
+        await insert(tx, 2);
+      },
+      { commitWithStatements: true },
+    );
+    await expect(late).rejects.toThrow(/after its transaction's COMMIT/);
+    // The statement sent in time is committed with COMMIT; the late one ran nowhere.
+    expect(await ids()).toEqual([1]);
+  });
+});
