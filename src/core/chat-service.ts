@@ -15,6 +15,7 @@ import { AnswerRecords } from './chat/answer-records.js';
 import { Answering } from './chat/answering.js';
 import type { ChatContext } from './chat/context.js';
 import { Intake } from './chat/intake.js';
+import { JobDispatch } from './chat/job-dispatch.js';
 import { JobLeases } from './chat/job-leases.js';
 import { Limits } from './chat/limits.js';
 import { Recovery } from './chat/recovery.js';
@@ -104,6 +105,7 @@ export class ChatService implements ChatCore, ThreadReader {
   private readonly limits: Limits;
   private readonly answering: Answering;
   private readonly recovery: Recovery;
+  private readonly jobs: JobDispatch;
   private readonly leases: JobLeases;
   private readonly admin: AdminCommands;
 
@@ -138,17 +140,7 @@ export class ChatService implements ChatCore, ThreadReader {
       logger: this.logger,
       now: this.now,
     });
-    const context: ChatContext = {
-      options,
-      store: this.store,
-      logger: this.logger,
-      now: this.now,
-      platforms: this.platforms,
-      ownJobs: this.ownJobs,
-      replies: this.replies,
-      metrics: this.metrics,
-      settings: this.settings,
-    };
+    const context: ChatContext = { options, store: this.store, logger: this.logger, now: this.now, platforms: this.platforms, ownJobs: this.ownJobs, replies: this.replies, metrics: this.metrics, settings: this.settings };
     const records = new AnswerRecords(context);
     this.limits = new Limits(context, records);
     const replica = { replicaId: options.replicaId ?? randomUUID(), leaseMs: options.replyLeaseMs ?? 30_000 };
@@ -177,6 +169,7 @@ export class ChatService implements ChatCore, ThreadReader {
     this.answering = new Answering(context, { records, pipeline, requests: this.requests, webTools, panel: this.panel, controls: this.controls });
     this.answering.rulesFor(options.modelId);
     this.recovery = new Recovery(context, records, this.answering, this.leases);
+    this.jobs = new JobDispatch(context, this.answering, this.recovery);
     this.admin = new AdminCommands(context, this.requests);
   }
 
@@ -210,24 +203,7 @@ export class ChatService implements ChatCore, ThreadReader {
       return this.metrics.replyQueued(msg.thread.platform).run(() => this.limits.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
     }
     if (intake.kind !== 'job') return intake.outcome;
-    const platform = msg.thread.platform;
-    // Another replica answers this thread now (or its turn is open): answered here only if it can be taken at once.
-    if (!intake.owned) return (await this.recovery.takeIn(platform, intake.conversationId, { jobId: intake.jobId, makeSink: ctx.sink })) ?? { kind: 'recorded' };
-    this.ownJobs.add(intake.jobId);
-    const reply = this.metrics.replyQueued(platform);
-    // An earlier job of this thread that this replica just claimed may not be queued yet: after it.
-    const waitsForClaims = this.recovery.claimsInFlight;
-    await this.recovery.claimsQueued();
-    const key = threadKey(msg.thread);
-    // Intake's cache barrier serves the answer too when the answer starts now, having waited for nothing.
-    const cachesSynced = intake.synced && !waitsForClaims && this.replies.startsAtOnce(key);
-    return this.replies.run(key, async () => {
-      try {
-        return await reply.run(() => this.answering.answerSafely(intake.jobId, intake.conversationId, intake.messageId, () => reply.watch(ctx.sink()), undefined, cachesSynced));
-      } finally {
-        this.recovery.handOff(platform, intake.conversationId);
-      }
-    });
+    return this.jobs.answer(msg.thread.platform, threadKey(msg.thread), intake, ctx);
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {

@@ -6,8 +6,7 @@
  * the bot's WriteScheduler, which shares Discord's 50 requests per second among all answers:
  * first texts before final texts before typing before progress edits (which stretch under load).
  */
-import type { Message, MessageCreateOptions } from 'discord.js';
-import type { Logger } from 'pino';
+import type { Message } from 'discord.js';
 import type { ErrorCode } from '../../errors.js';
 import { WriteScheduler, type WriteKind } from '../../core/concurrency/write-scheduler.js';
 import { Pacer } from '../../core/pacer.js';
@@ -16,32 +15,14 @@ import type { FinalReply, PostedIds, ReplySink, ReplyStartInfo, ToolActivity } f
 import { answerComponents, type ButtonRow } from './buttons.js';
 import { activityLine, toDiscordMarkdown, withDiscordSources } from './markdown.js';
 import { asPlatformError } from './platform-errors.js';
+import type { DiscordSinkOptions } from './sink-options.js';
 import { TypingIndicator } from './typing.js';
+
+export type { DiscordSinkOptions, SendTarget } from './sink-options.js';
 
 export const DISCORD_LIMIT = 2000;
 const CURSOR = ' ▌';
 const THINKING = '-# 💭 thinking…';
-
-export interface SendTarget {
-  send(options: MessageCreateOptions): Promise<Message>;
-  sendTyping(): Promise<void>;
-}
-
-export interface DiscordSinkOptions {
-  readonly target: SendTarget;
-  /** Message to reply to (same channel only). */
-  readonly replyTo?: string;
-  readonly logger: Logger;
-  /** Minimum time between two calls that change messages. */
-  readonly spacingMs?: number;
-  /** First text shows once it has a sentence, or after this long. */
-  readonly firstShowMs?: number;
-  readonly typingEveryMs?: number;
-  /** The messages of an answer being regenerated, first first: edited instead of posting anew. */
-  readonly existing?: readonly Message[];
-  /** The bot's write budget, shared by all answers (default: unlimited). */
-  readonly scheduler?: WriteScheduler;
-}
 
 export class DiscordReplySink implements ReplySink {
   private readonly posted: Message[] = [];
@@ -301,5 +282,4 @@ export class DiscordReplySink implements ReplySink {
       throw asPlatformError(error);
     }
   }
-
 }
