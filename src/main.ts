@@ -148,8 +148,9 @@ async function main(): Promise<void> {
     stopping = true;
     clearInterval(pruneTimer);
     logger.info({ signal }, 'shutting down: finishing replies in flight');
-    await Promise.allSettled(adapters.map((adapter) => adapter.stop()));
+    // Other replicas' jobs first: a replica on its way out sweeps up none while its adapters stop.
     core.stopTakingJobs();
+    await Promise.allSettled(adapters.map((adapter) => adapter.stop()));
     const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS).unref());
     if ((await Promise.race([core.idle().then(() => 'idle' as const), deadline])) === 'deadline') {
       logger.warn('shutdown deadline reached; unfinished replies stay pending in the database (another replica takes them at once)');
