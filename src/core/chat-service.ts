@@ -143,7 +143,8 @@ export class ChatService implements ChatCore, ThreadReader {
     const context: ChatContext = { options, store: this.store, logger: this.logger, now: this.now, platforms: this.platforms, ownJobs: this.ownJobs, replies: this.replies, metrics: this.metrics, settings: this.settings };
     const records = new AnswerRecords(context);
     this.limits = new Limits(context, records);
-    const replica = { replicaId: options.replicaId ?? randomUUID(), leaseMs: options.replyLeaseMs ?? 30_000 };
+    // One id per process: the store's (its cache notifications name it) when it has one.
+    const replica = { replicaId: options.replicaId ?? options.store.replication?.replicaId ?? randomUUID(), leaseMs: options.replyLeaseMs ?? 30_000 };
     this.leases = new JobLeases({ store: this.store, logger: this.logger, now: this.now, ownJobs: this.ownJobs, ...replica });
     this.intake = new Intake(context, this.limits, this.leases);
     const webTools = new WebTools({

@@ -23,12 +23,10 @@ export class ClaimsInFlight {
     return result;
   }
 
-  get pending(): boolean {
-    return this.inFlight.size > 0;
-  }
-
-  /** Resolves once every claim started before the call has queued its jobs. */
-  async settled(): Promise<void> {
-    if (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  /** Resolves once every claim started before the call has queued its jobs: true when it had to wait for one. */
+  async settled(): Promise<boolean> {
+    if (this.inFlight.size === 0) return false;
+    await Promise.all([...this.inFlight]);
+    return true;
   }
 }

@@ -26,10 +26,9 @@ export class JobDispatch extends ChatPart {
     this.ownJobs.add(job.jobId);
     const reply = this.metrics.replyQueued(platform);
     // An earlier job of this thread that this replica just claimed may not be queued yet: after it.
-    const waitsForClaims = this.recovery.claimsInFlight;
-    await this.recovery.claimsQueued();
+    const waitedForClaims = await this.recovery.claimsQueued();
     // Intake's cache barrier serves the answer too when the answer starts now, having waited for nothing.
-    const cachesSynced = job.synced && !waitsForClaims && this.replies.startsAtOnce(key);
+    const cachesSynced = job.synced && !waitedForClaims && this.replies.startsAtOnce(key);
     return this.replies.run(key, async () => {
       try {
         return await reply.run(() => this.answering.answerSafely(job.jobId, job.conversationId, job.messageId, () => reply.watch(ctx.sink()), undefined, cachesSynced));

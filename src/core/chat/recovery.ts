@@ -57,12 +57,8 @@ export class Recovery extends ChatPart {
   }
 
   /** Resolves once every claim started so far has put its jobs on their threads' answer queues. */
-  /** Whether a claim's jobs are still on their way to their queues (`claimsQueued` would wait). */
-  get claimsInFlight(): boolean {
-    return this.claims.pending;
-  }
-
-  claimsQueued(): Promise<void> {
+  /** Waits for the claims in flight to queue their jobs; true when there were any. */
+  claimsQueued(): Promise<boolean> {
     return this.claims.settled();
   }
 
