@@ -23,6 +23,7 @@ import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignm
 import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
 import { IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
+import { lazySink } from '../../core/lazy-sink.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -102,37 +103,44 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   async function onMessage(message: Message, seenThreads: SeenThreads): Promise<void> {
     if (message.author.id === (message.client.user?.id ?? bot.userId)) return;
-    let thread = threadOf(message);
-    let target: SendTarget | undefined = message.channel.isSendable() ? message.channel : undefined;
-    let replyTo: string | undefined = message.id;
-    let fetchHistory: InboundContext['fetchHistory'];
-
+    const thread = threadOf(message);
+    const target: SendTarget | undefined = message.channel.isSendable() ? message.channel : undefined;
     if (thread === undefined) {
-      // A plain channel: only a mention from a person starts a conversation, in a new thread on that message.
-      if (message.author.bot || !mentionsBot(message, bot)) return;
-      thread = threadFromChannelMessage(message);
-      // Where /settings turns the bot off (or the author lacks the roles), the short refusal goes in the channel: no thread.
-      const inbound = toInbound(message, thread, bot);
-      if (!(await core.answersAllowed(inbound))) {
-        if (target !== undefined) await core.handle(inbound, { sink: sinkFor(target, message.id) });
-        return;
-      }
-      try {
-        const name = renderText(message, bot).slice(0, THREAD_NAME_LIMIT) || `Conversation with ${message.author.username}`;
-        target = await message.startThread({ name, autoArchiveDuration: 1440 });
-        replyTo = undefined; // the thread's starter is the mention itself
-      } catch (error) {
-        logger.warn({ err: error, channel: message.channelId }, 'could not open a thread; answering in the channel');
-      }
-    } else if (message.channel.isThread()) {
+      if (target !== undefined) await onChannelMention(message, target);
+      return;
+    }
+    let fetchHistory: InboundContext['fetchHistory'];
+    if (message.channel.isThread()) {
       const channel = message.channel;
-      const ref = thread;
       // A thread the bot watched from its creation is in discord.js's cache: no REST read.
-      fetchHistory = async () => seenThreads.history(channel, ref, bot) ?? backfillThread(channel, ref, bot, config.historyLimit);
+      fetchHistory = async () => seenThreads.history(channel, thread, bot) ?? backfillThread(channel, thread, bot, config.historyLimit);
     }
     if (target === undefined) return;
-    const sendTarget = target;
-    await core.handle(toInbound(message, thread, bot), { sink: sinkFor(sendTarget, replyTo), ...(fetchHistory === undefined ? {} : { fetchHistory }) });
+    await core.handle(toInbound(message, thread, bot), { sink: sinkFor(target, message.id), ...(fetchHistory === undefined ? {} : { fetchHistory }) });
+  }
+
+  /** A plain channel: only a mention from a person starts a conversation, in a new thread on that message. */
+  async function onChannelMention(message: Message, channel: SendTarget): Promise<void> {
+    if (message.author.bot || !mentionsBot(message, bot)) return;
+    const inbound = toInbound(message, threadFromChannelMessage(message), bot);
+    // Where /settings turns the bot off (or the author lacks the roles), the short refusal goes in the channel: no thread.
+    if (!(await core.answersAllowed(inbound))) {
+      await core.handle(inbound, { sink: sinkFor(channel, message.id) });
+      return;
+    }
+    // Taken in before its thread is opened (the answer's first write opens it): a follow-up
+    // posted in the new thread while Discord creates it must come after this mention.
+    let opened: Promise<{ target: SendTarget; replyTo: string | undefined }> | undefined;
+    const open = () =>
+      (opened ??= message.startThread({ name: renderText(message, bot).slice(0, THREAD_NAME_LIMIT) || `Conversation with ${message.author.username}`, autoArchiveDuration: 1440 }).then(
+        // The thread's starter is the mention itself: no reply reference.
+        (created) => ({ target: created, replyTo: undefined }),
+        (error: unknown) => {
+          logger.warn({ err: error, channel: message.channelId }, 'could not open a thread; answering in the channel');
+          return { target: channel, replyTo: message.id };
+        },
+      ));
+    await core.handle(inbound, { sink: () => lazySink(async () => open().then((where) => sinkFor(where.target, where.replyTo)())) });
   }
 
   function refOfStored(message: Message | PartialMessage): ThreadRef {

@@ -11,6 +11,8 @@ import { ThreadlineError } from '../../errors.js';
 import { removeStrayReplies } from './history.js';
 import type { DiscordReplySink, SendTarget } from './outbound.js';
 
+const THREAD_NAME_LIMIT = 90;
+
 export interface ReplyServicesOptions {
   readonly clientFor: (thread: ThreadRef) => Client;
   /** The REST-only client (its channels' guilds are unknown to it). */
@@ -39,11 +41,24 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
   }
 
   /**
-   * Where a conversation's answers go: its thread, or the channel it started in when that thread
-   * was never opened (no permission to create threads: the first answer went to the channel).
+   * Where a conversation's answers go: its thread; else the thread opened now on the channel
+   * mention that started it (its answer opens it, and a restart or a takeover came first); else
+   * the channel it started in (no permission to create threads: the first answer went there).
    */
   async function answerChannel(thread: ThreadRef) {
-    return (await fetchChannel(thread, thread.threadKey)) ?? parentChannel(thread);
+    return (await fetchChannel(thread, thread.threadKey)) ?? (await openThread(thread)) ?? parentChannel(thread);
+  }
+
+  async function openThread(thread: ThreadRef) {
+    const parent = await parentChannel(thread);
+    if (parent === null || !parent.isTextBased() || parent.isThread() || parent.isDMBased()) return null;
+    try {
+      const starter = await parent.messages.fetch(thread.threadKey);
+      const name = starter.cleanContent.replace(/\s+/g, ' ').trim().slice(0, THREAD_NAME_LIMIT) || `Conversation with ${starter.author.username}`;
+      return await starter.startThread({ name, autoArchiveDuration: 1440 });
+    } catch {
+      return null;
+    }
   }
 
   /** The channel a conversation started in, when that is not the conversation itself (a DM is). */
@@ -73,6 +88,8 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
         send: async (payload) => {
           const resolved = channel ?? (await (lookup ??= answerChannel(thread)));
           if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
+          // A thread's starter is the mention itself (a thread opened just now, say): no reply reference.
+          if (resolved.isThread() && payload.reply !== undefined) return resolved.send({ ...payload, reply: undefined });
           return resolved.send(payload);
         },
         sendTyping: async () => {
