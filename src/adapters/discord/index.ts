@@ -8,7 +8,7 @@
 import { Client, ClientUser, Events, Routes, type APIGatewayBotInfo, type APIUser, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
+import type { ChatCore, InboundContext, ReplySink, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
@@ -24,6 +24,7 @@ import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
 import { IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
 import { lazySink } from '../../core/lazy-sink.js';
+import { nowhereSink, openThread, threadName, type ThreadOpening } from './open-thread.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -58,7 +59,6 @@ export interface DiscordAdapter {
 
 const CATCH_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_ANSWER_MISSED_WITHIN_MS = 30 * 60 * 1000;
-const THREAD_NAME_LIMIT = 90;
 
 export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
   const { config, core, health } = options;
@@ -130,17 +130,19 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     }
     // Taken in before its thread is opened (the answer's first write opens it): a follow-up
     // posted in the new thread while Discord creates it must come after this mention.
-    let opened: Promise<{ target: SendTarget; replyTo: string | undefined }> | undefined;
-    const open = () =>
-      (opened ??= message.startThread({ name: renderText(message, bot).slice(0, THREAD_NAME_LIMIT) || `Conversation with ${message.author.username}`, autoArchiveDuration: 1440 }).then(
-        // The thread's starter is the mention itself: no reply reference.
-        (created) => ({ target: created, replyTo: undefined }),
-        (error: unknown) => {
-          logger.warn({ err: error, channel: message.channelId }, 'could not open a thread; answering in the channel');
-          return { target: channel, replyTo: message.id };
-        },
-      ));
-    await core.handle(inbound, { sink: () => lazySink(async () => open().then((where) => sinkFor(where.target, where.replyTo)())) });
+    // Once, however many sinks the core asks for.
+    let opening: Promise<ThreadOpening> | undefined;
+    const makeSink = async (): Promise<ReplySink> => {
+      const where = await (opening ??= openThread(message, threadName(renderText(message, bot), message.author.username), () => message.client.channels.fetch(message.id)));
+      if (where.kind === 'thread') return sinkFor(where.thread, undefined)(); // its starter is the mention: no reply reference
+      if (where.kind === 'channel') {
+        logger.warn({ err: where.error, channel: message.channelId }, 'could not open a thread; answering in the channel');
+        return sinkFor(channel, message.id)();
+      }
+      logger.info({ channel: message.channelId, message: message.id }, 'the mention was deleted before its thread was opened; not answering');
+      return nowhereSink();
+    };
+    await core.handle(inbound, { sink: () => lazySink(makeSink) });
   }
 
   function refOfStored(message: Message | PartialMessage): ThreadRef {
@@ -214,7 +216,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(restClient.rest as never, logger),
-    ...replyServices({ clientFor, restClient, sinkFor, botUserId: () => bot.userId }),
+    ...replyServices({ clientFor, restClient, sinkFor, bot, logger }),
   });
 
   /** The client that serves a conversation: its shard's, when held here, else REST only. */
