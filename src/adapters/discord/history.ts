@@ -4,7 +4,7 @@
  * lost session: catch-up with `after=` the newest stored message), and after a crash (an answer
  * posted but never recorded). No reply reads history otherwise.
  */
-import type { Collection, Message, TextBasedChannel, ThreadChannel } from 'discord.js';
+import { DiscordAPIError, RESTJSONErrorCodes, type Collection, type Message, type TextBasedChannel, type ThreadChannel } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
 import { toInbound, type BotIdentity } from './inbound.js';
@@ -77,6 +77,8 @@ export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, 
         if (page.size < PAGE) break;
       }
     } catch (error) {
+      // A channel mention's thread not opened yet (its answer opens it), or deleted: nothing to read.
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel) continue;
       logger.warn({ err: error, thread: thread.threadKey }, 'could not catch up a thread');
     }
   }
