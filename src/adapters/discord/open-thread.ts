@@ -16,7 +16,7 @@ export type ThreadOpening =
   /** The mention is deleted: there is nothing to answer. */
   | { readonly kind: 'gone' };
 
-export const THREAD_NAME_LIMIT = 90;
+const THREAD_NAME_LIMIT = 90;
 const AUTO_ARCHIVE_MINUTES = 1440;
 
 /** A thread's name from its mention's text (mentions already rendered as names). */
@@ -26,25 +26,27 @@ export function threadName(text: string, authorName: string): string {
 
 /**
  * Opens the thread on `starter`; `find` fetches the thread by its id (the starter's), or null.
- * Failures that say nothing about the thread (a network error, Discord's 5xx after discord.js's
- * retries) are thrown: the thread may exist, so answering in the channel could answer twice.
+ * A failure that may have opened it all the same (a lost response, Discord's 5xx after
+ * discord.js's retries) looks for it before answering in the channel, so nothing answers twice.
  */
 export async function openThread(starter: Message, name: string, find: () => Promise<Channel | null>): Promise<ThreadOpening> {
+  let failure: unknown;
   try {
     const created = await starter.startThread({ name, autoArchiveDuration: AUTO_ARCHIVE_MINUTES });
     // discord.js makes no channel of a guild it does not know (a replica without that guild's
     // shard posts through REST alone): the thread exists all the same.
     if (created !== null) return { kind: 'thread', thread: created };
   } catch (error) {
-    if (!(error instanceof DiscordAPIError)) throw error;
-    if (error.code === RESTJSONErrorCodes.UnknownMessage) return { kind: 'gone' };
-    if (error.code !== RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage) {
-      if (error.status >= 500) throw error;
-      return { kind: 'channel', error };
-    }
+    const code = error instanceof DiscordAPIError ? error.code : undefined;
+    if (code === RESTJSONErrorCodes.UnknownMessage) return { kind: 'gone' };
+    // Refused (permissions, channel type): nothing was opened.
+    if (error instanceof DiscordAPIError && error.status < 500 && code !== RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage) return { kind: 'channel', error };
+    // Else opened already (160004: by a replica that died right after, say), or maybe opened.
+    if (code !== RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage) failure = error;
   }
-  const thread = await find();
+  const thread = failure === undefined ? await find() : await find().catch(() => null);
   if (thread?.isThread()) return { kind: 'thread', thread };
+  if (failure !== undefined) return { kind: 'channel', error: failure };
   throw new ThreadlineError('platform_post_failed', `the thread of message ${starter.id} was opened but cannot be read`);
 }
 
