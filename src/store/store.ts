@@ -129,6 +129,16 @@ export class Store {
   }
 
   /**
+   * Inside a transaction's body: `work` sends the transaction's last statements, each started
+   * before any is awaited, and the body returns right after. On PostgreSQL COMMIT leaves with
+   * them, a round trip less (see SqlExecutor.commitWith); outside a transaction, or on SQLite,
+   * `work` just runs.
+   */
+  commitWith<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    return this.sql.commitWith((sql) => work(this.on(sql)));
+  }
+
+  /**
    * Erases a conversation's messages but keeps the conversation, marked as already read, so the
    * next mention does not read the forgotten history back from the platform.
    */

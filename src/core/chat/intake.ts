@@ -133,9 +133,10 @@ export class Intake extends ChatPart {
       const limit = await this.limits.checkLimits(tx, msg);
       if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
       // Owned at once when the thread's turn is free (one process on SQLite: always), so the
-      // common path needs no claim of its own.
+      // common path needs no claim of its own. The last statement: COMMIT goes with it.
+      const messageId = rowId;
       const job = this.leases.shared
-        ? await tx.jobs.createInTurn(rowId, conversation.id, this.now(), this.leases.lease())
+        ? await tx.commitWith((last) => last.jobs.createInTurn(messageId, conversation.id, this.now(), this.leases.lease()))
         : await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }));
       if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
       return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };

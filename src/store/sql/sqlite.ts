@@ -55,6 +55,10 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
+  commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    return work(this);
+  }
+
   async ping(): Promise<boolean> {
     try {
       while (this.connection.busy !== undefined) await this.connection.untilFree();
@@ -161,6 +165,10 @@ class TransactionExecutor implements SqlExecutor {
       this.connection.db.exec(`RELEASE ${savepoint}`);
       throw error;
     }
+  }
+
+  commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    return work(this);
   }
 
   async ping(): Promise<boolean> {
