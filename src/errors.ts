@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'stopped_by_user'
   | 'shutting_down'
   | 'answers_off'
-  | 'not_allowed';
+  | 'not_allowed'
+  /** Cache reads taken ahead of the replica barrier were changed by another replica: the work starts over. */
+  | 'stale_reads';
 
 export class ThreadlineError extends Error {
   readonly code: ErrorCode;

@@ -57,6 +57,21 @@ const claimSql = (filter: string) => `UPDATE reply_jobs
 const CLAIM = claimSql('');
 const CLAIM_IN_CONVERSATION = claimSql(' AND j.conversation_id = ?');
 
+/**
+ * createInTurn's insert (`?`: message, conversation, created, updated, the lease's owner and
+ * end, conversation, owner, conversation): owned when no other replica holds an open job of the
+ * conversation, and marked as the thread's turn (reply_jobs_one_turn) when no job is open.
+ */
+const IN_TURN = `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at, lease_turn)
+  SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT),
+         CASE WHEN turn.others THEN NULL ELSE CAST(? AS TEXT) END,
+         CASE WHEN turn.others THEN NULL ELSE CAST(? AS BIGINT) END,
+         CASE WHEN turn.open THEN 0 ELSE 1 END
+  FROM (SELECT EXISTS (SELECT 1 FROM reply_jobs WHERE conversation_id = ? AND ${OPEN} AND (lease_owner IS NULL OR lease_owner <> ?)) AS others,
+               EXISTS (SELECT 1 FROM reply_jobs WHERE conversation_id = ? AND ${OPEN}) AS open) AS turn
+  WHERE true
+  ON CONFLICT DO NOTHING`;
+
 /** Another open job of the finished one's conversation that nobody holds alive (`?`: now). */
 const WAITING = `EXISTS (SELECT 1 FROM reply_jobs w WHERE w.conversation_id = reply_jobs.conversation_id AND w.id <> reply_jobs.id AND w.${OPEN}
   AND (w.lease_owner IS NULL OR w.lease_expires_at < ?))`;
@@ -89,23 +104,26 @@ export class ReplyJobRepo extends Repo {
   /**
    * Creates the job owned by `lease.owner` when it may be answered right away (every open job of
    * its conversation is that replica's), unowned otherwise: it then waits for its turn (a handoff
-   * or a sweep takes it). One statement on the common path; a second only when another replica
-   * started the same thread's turn at the same moment (reply_jobs_one_turn) or on a duplicate.
-   * Undefined when the message already has a job.
+   * or a sweep takes it). When another replica started the same thread's turn at the same moment
+   * (reply_jobs_one_turn), or on a duplicate, a second insert creates it unowned: on PostgreSQL
+   * inside the same statement. Undefined when the message already has a job.
    */
   async createInTurn(messageId: number, conversationId: number, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
-    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(
-      `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at, lease_turn)
-       SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT),
-              CASE WHEN turn.others THEN NULL ELSE CAST(? AS TEXT) END,
-              CASE WHEN turn.others THEN NULL ELSE CAST(? AS BIGINT) END,
-              CASE WHEN turn.open THEN 0 ELSE 1 END
-       FROM (SELECT EXISTS (SELECT 1 FROM reply_jobs WHERE conversation_id = ? AND ${OPEN} AND (lease_owner IS NULL OR lease_owner <> ?)) AS others,
-                    EXISTS (SELECT 1 FROM reply_jobs WHERE conversation_id = ? AND ${OPEN}) AS open) AS turn
-       WHERE true
-       ON CONFLICT DO NOTHING RETURNING id, lease_owner`,
-      [messageId, conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId],
-    );
+    const turnParams = [messageId, conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
+    if (this.sql.dialect === 'postgres') {
+      // One statement, so it can go out with the transaction's COMMIT (intake sends it last):
+      // the fallback is a second insert in the same statement, run only when the first inserted nothing.
+      const row = await this.sql.get<{ id: number; lease_owner: string | null }>(
+        `WITH first AS (${IN_TURN} RETURNING id, lease_owner),
+              fallback AS (INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at)
+                           SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE NOT EXISTS (SELECT 1 FROM first)
+                           ON CONFLICT DO NOTHING RETURNING id, CAST(NULL AS TEXT) AS lease_owner)
+         SELECT id, lease_owner FROM first UNION ALL SELECT id, lease_owner FROM fallback`,
+        [...turnParams, messageId, conversationId, at, at],
+      );
+      return row === undefined ? undefined : { id: row.id, owned: row.lease_owner !== null };
+    }
+    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(`${IN_TURN} RETURNING id, lease_owner`, turnParams);
     if (row !== undefined) return { id: row.id, owned: row.lease_owner !== null };
     const id = await this.create(messageId, conversationId, at);
     return id === undefined ? undefined : { id, owned: false };

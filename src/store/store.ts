@@ -31,6 +31,7 @@ import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
 import { MessageRepo } from './messages.js';
 import { RateLimitRepo } from './rate-limits.js';
+import { ALWAYS_CURRENT, readAhead, type ReadAhead } from './read-ahead.js';
 import { newReplicaId, ReplicaCaches } from './replica-caches.js';
 import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
@@ -129,6 +130,16 @@ export class Store {
   }
 
   /**
+   * Inside a transaction's body: `work` sends the transaction's last statements, each started
+   * before any is awaited, and the body returns right after. On PostgreSQL COMMIT leaves with
+   * them, a round trip less (see SqlExecutor.commitWith); outside a transaction, or on SQLite,
+   * `work` just runs.
+   */
+  commitWith<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    return this.sql.commitWith((sql) => work(this.on(sql)));
+  }
+
+  /**
    * Erases a conversation's messages but keeps the conversation, marked as already read, so the
    * next mention does not read the forgotten history back from the platform.
    */
@@ -164,6 +175,23 @@ export class Store {
    */
   syncCaches(): Promise<void> {
     return this.replicas === undefined ? SYNCED : this.replicas.sync();
+  }
+
+  /**
+   * The barrier sent but not waited for, for cache reads checked before they count
+   * (read-ahead.ts): its round trip overlaps the statements the caller sends meanwhile.
+   * SQLite: always current.
+   */
+  readAhead(): ReadAhead {
+    if (this.replicas === undefined) return ALWAYS_CURRENT;
+    const since = this.replicas.epochs.start();
+    return readAhead(this.replicas.epochs, since, this.syncCaches());
+  }
+
+  /** The barrier passed first: reads after it need no check. */
+  async readAfterSync(): Promise<ReadAhead> {
+    await this.syncCaches();
+    return ALWAYS_CURRENT;
   }
 
   /** This store's replica id and listening connection (PostgreSQL), for tests. */

@@ -157,6 +157,33 @@ forEachBackend((backend) => {
       expect(await setup.jobs.open()).toEqual([]);
     });
 
+    // The fallback taken when another replica's first job of the thread commits while this one's insert waits on it.
+    it.skipIf(backend.name === 'sqlite')('a job whose thread\'s turn another replica took meanwhile is created unowned, in the same transaction', async () => {
+      const [one, two] = await Promise.all([backend.open(), backend.open()]);
+      const a = await mention(one as Store, 'held', 'held-a');
+      const b = await mention(one as Store, 'held', 'held-b');
+      let commitA!: () => void;
+      const aHolds = new Promise<void>((resolve) => (commitA = resolve));
+      let aInserted!: () => void;
+      const aCreated = new Promise<void>((resolve) => (aInserted = resolve));
+      const first = (one as Store).transaction(async (tx) => {
+        const job = await tx.jobs.createInTurn(a.messageId, a.conversationId, 1, lease(A, 1));
+        aInserted();
+        await aHolds;
+        return job;
+      });
+      await aCreated;
+      // B saw no open job when it started, so it aims at the thread's turn and waits on A's row.
+      const second = (two as Store).transaction((tx) => tx.commitWith((last) => last.jobs.createInTurn(b.messageId, b.conversationId, 1, lease(B, 1))));
+      // Until B's insert waits on A's lock (each check a round trip to the server).
+      const lockWaits = async () => (await (one as Store).executor.get<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))?.n ?? 0;
+      while ((await lockWaits()) === 0);
+      commitA();
+      expect(await first).toEqual({ id: expect.any(Number), owned: true });
+      expect(await second).toEqual({ id: expect.any(Number), owned: false });
+      expect(await (one as Store).jobs.leaseOf(((await second) as { id: number }).id)).toEqual({ owner: null, expiresAt: null });
+    });
+
     // SQLite is one process by definition: it creates every job owned (jobs.create with a lease).
     it.skipIf(backend.name === 'sqlite')('two replicas starting one thread\'s turn at once: exactly one owns its job', async () => {
       const [one, two] = await Promise.all([backend.open(), backend.open()]);

@@ -70,4 +70,35 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`commitWithStatements${TEST_DAT
     // The statement sent in time is committed with COMMIT; the late one ran nowhere.
     expect(await ids()).toEqual([1]);
   });
+
+  it('commitWith: COMMIT leaves with the last statements of a body that waited before them, and every write is committed', async () => {
+    const events: string[] = [];
+    const query = pg.Client.prototype.query;
+    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      if (args[0] === 'COMMIT') events.push('COMMIT sent');
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query);
+    const result = await store.transaction(async (tx) => {
+      await insert(tx.executor, 1);
+      events.push('first answered');
+      return tx.commitWith((last) => insert(last.executor, 2).then((changed) => (events.push('last answered'), changed)));
+    });
+    expect(result).toBe(1);
+    expect(events).toEqual(['first answered', 'COMMIT sent', 'last answered']);
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it('commitWith: a failing last statement rolls the whole transaction back, and nothing may follow it', async () => {
+    await insert(sql, 7);
+    await expect(store.transaction(async (tx) => {
+      await insert(tx.executor, 1);
+      return tx.commitWith((last) => insert(last.executor, 7));
+    })).rejects.toThrow(/duplicate key/);
+    expect(await ids()).toEqual([7]);
+    await expect(store.transaction(async (tx) => {
+      await tx.commitWith((last) => insert(last.executor, 2));
+      await insert(tx.executor, 3);
+    })).rejects.toThrow(/after its transaction's COMMIT/);
+    expect(await ids()).toEqual([2, 7]);
+  });
 });

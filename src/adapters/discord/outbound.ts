@@ -23,6 +23,8 @@ export type { DiscordSinkOptions, SendTarget } from './sink-options.js';
 export const DISCORD_LIMIT = 2000;
 const CURSOR = ' ▌';
 const THINKING = '-# 💭 thinking…';
+/** How long an answer goes without a typing sign before one is asked for (typing.ts). */
+const TYPING_AFTER_MS = 300;
 
 export class DiscordReplySink implements ReplySink {
   private readonly posted: Message[] = [];
@@ -53,7 +55,7 @@ export class DiscordReplySink implements ReplySink {
   constructor(private readonly options: DiscordSinkOptions) {
     this.scheduler = options.scheduler ?? new WriteScheduler();
     // Discord shows typing for ~10 s: renewed until the first text is visible.
-    this.typing = new TypingIndicator(() => options.target.sendTyping(), this.scheduler, options.logger, options.typingEveryMs ?? 8000);
+    this.typing = new TypingIndicator(() => options.target.sendTyping(), this.scheduler, options.logger, options.typingEveryMs ?? 8000, options.typingAfterMs ?? TYPING_AFTER_MS);
     const spacingMs = options.spacingMs ?? 1000;
     // Progress edits stretch while many answers stream at once; the final pass keeps the base pace.
     this.pacer = new Pacer(() => (this.done ? spacingMs : this.scheduler.editSpacing(spacingMs)));

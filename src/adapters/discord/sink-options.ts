@@ -18,6 +18,8 @@ export interface DiscordSinkOptions {
   /** First text shows once it has a sentence, or after this long. */
   readonly firstShowMs?: number;
   readonly typingEveryMs?: number;
+  /** The typing sign's grace: shown only if no text is visible this long after the answer started (see typing.ts). */
+  readonly typingAfterMs?: number;
   /** The messages of an answer being regenerated, first first: edited instead of posting anew. */
   readonly existing?: readonly Message[];
   /** The bot's write budget, shared by all answers (default: unlimited). */

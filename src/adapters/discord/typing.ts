@@ -1,12 +1,18 @@
 /**
- * Discord's typing indicator for one answer: shown at once and renewed (it lasts ~10 s) until
- * text is visible, each renewal a write the bot's WriteScheduler lets through when budget allows.
+ * Discord's typing indicator for one answer: shown after a short grace and renewed (it lasts
+ * ~10 s) until text is visible, each renewal a write the bot's WriteScheduler lets through when
+ * budget allows. The grace is below what a reader notices, and it matters under a burst: typing
+ * signs sent the moment many mentions arrive would hold shared budget (for a window after they
+ * come back) that the first texts due a time-to-first-token later need. Asked after the grace,
+ * a sign waits behind the first texts expected by then (WriteScheduler.expectFirst), and one
+ * whose answer shows text first is never sent.
  */
 import type { Logger } from 'pino';
 import type { WriteScheduler } from '../../core/concurrency/write-scheduler.js';
 
 export class TypingIndicator {
   private timer: NodeJS.Timeout | undefined;
+  private grace: NodeJS.Timeout | undefined;
   /** Aborted once text shows: a typing sign still waiting for budget is pointless then. */
   private readonly stopped = new AbortController();
 
@@ -15,6 +21,7 @@ export class TypingIndicator {
     private readonly scheduler: WriteScheduler,
     private readonly logger: Logger,
     private readonly everyMs: number,
+    private readonly afterMs: number,
   ) {}
 
   start(): void {
@@ -30,11 +37,14 @@ export class TypingIndicator {
         }, [], this.stopped.signal)
         .catch((error: unknown) => this.logger.debug({ err: error }, 'typing indicator failed'));
     };
-    typing();
-    this.timer = setInterval(typing, this.everyMs);
+    this.grace = setTimeout(() => {
+      typing();
+      this.timer = setInterval(typing, this.everyMs);
+    }, this.afterMs);
   }
 
   stop(): void {
+    clearTimeout(this.grace);
     clearInterval(this.timer);
     this.stopped.abort();
   }

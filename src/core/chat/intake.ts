@@ -3,6 +3,9 @@
  * message is answered (engagement, `/settings`, limits). Answering is another part's job; intake
  * hands it a job, or a refusal or over-limit reply to post.
  */
+import { isThreadlineError, ThreadlineError } from '../../errors.js';
+import type { Store } from '../../store/index.js';
+import type { CachedReads, ReadAhead } from '../../store/read-ahead.js';
 import type { Conversation, NewMessage, StoredMessage } from '../../store/types.js';
 import { toNewAttachment } from '../attachments.js';
 import { BackfilledMessages } from '../intake/backfilled.js';
@@ -79,16 +82,31 @@ export class Intake extends ChatPart {
     });
   }
 
-  private async intakeMessage(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
-    // Replicas: a thread another one started, or a message it recorded, is known here too.
-    await this.store.syncCaches();
+  /**
+   * Replicas: a thread another one started, or a message it recorded, is known here too. The
+   * cache barrier's round trip overlaps the first statements (`optimistic`): what was read from
+   * the caches is checked against what the barrier brought in before anything is fetched or
+   * committed, and if another replica had changed it the intake starts over behind the barrier.
+   */
+  private async intakeMessage(msg: InboundMessage, ctx: InboundContext, optimistic = true): Promise<IntakeResult> {
+    const reads = optimistic ? this.store.readAhead() : await this.store.readAfterSync();
+    const again = () => this.intakeMessage(msg, ctx, false);
     const conversation = await this.store.conversations.find(msg.thread);
+    // A thread not known here is checked at once: what follows fetches its history from the platform.
+    if (conversation === undefined && !(await reads.current({ thread: msg.thread }))) return again();
     if (conversation === undefined && this.changes.takeDeletedEarly(msg.thread, msg.messageId)) return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     const addressed = msg.author.kind === 'user' && (msg.isDirect || msg.mentionsBot);
-    const followUp = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined && (await this.isEngaged(conversation.id));
+    const engagedAsked = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined;
+    const followUp = engagedAsked && (await this.isEngaged(conversation.id));
     const wantsAnswer = addressed || followUp;
     const refusal = wantsAnswer ? await this.refusalFor(msg) : undefined;
-    if (refusal !== undefined) return this.intakeRefused(msg, conversation, addressed, refusal);
+    const read: CachedReads = {
+      thread: msg.thread,
+      conversationId: conversation?.id,
+      messagesOf: engagedAsked ? conversation.id : undefined,
+      settingsOf: wantsAnswer ? msg.thread : undefined,
+    };
+    if (refusal !== undefined) return (await reads.current(read)) ? this.intakeRefused(msg, conversation, addressed, refusal) : again();
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
 
@@ -104,42 +122,61 @@ export class Intake extends ChatPart {
       }
     }
 
-    const known = conversation;
-    return this.store.transaction(async (tx): Promise<IntakeResult> => {
-      for (const key of msg.dedupeKeys ?? []) {
-        if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+    try {
+      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, conversation, history, wantsAnswer, fetchesHistory, reads, read));
+    } catch (error) {
+      // Read ahead of the barrier and changed meanwhile (a statement may have failed for it, too).
+      if ((isThreadlineError(error) && error.code === 'stale_reads') || (optimistic && !(await reads.current(read)))) return again();
+      throw error;
+    }
+  }
+
+  private async recordInTransaction(
+    tx: Store,
+    msg: InboundMessage,
+    known: Conversation | undefined,
+    history: readonly InboundMessage[],
+    wantsAnswer: boolean,
+    fetchesHistory: boolean,
+    reads: ReadAhead,
+    read: CachedReads,
+  ): Promise<IntakeResult> {
+    for (const key of msg.dedupeKeys ?? []) {
+      if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+    }
+    const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
+    if (known === undefined) {
+      for (const earlier of history) {
+        if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier, msg.createdAt);
       }
-      const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
-      if (known === undefined) {
-        for (const earlier of history) {
-          if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier, msg.createdAt);
-        }
-        await tx.conversations.markBackfilled(conversation.id);
+      await tx.conversations.markBackfilled(conversation.id);
+    }
+    let rowId = await tx.messages.insert(this.toNewMessage(conversation.id, msg));
+    // The barrier has come back meanwhile: nothing below is decided on a stale read (and nothing is committed yet).
+    if (!(await reads.current(read))) throw new ThreadlineError('stale_reads', 'another replica changed what intake read from the caches');
+    if (rowId === undefined) {
+      const existing = await tx.messages.find(conversation.id, msg.messageId);
+      // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
+      const firstDelivery = await this.backfilled.take(tx, conversation.id, msg.messageId);
+      if (!firstDelivery || existing === undefined || (await tx.jobs.forMessage(existing.id)) !== undefined) {
+        return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
       }
-      let rowId = await tx.messages.insert(this.toNewMessage(conversation.id, msg));
-      if (rowId === undefined) {
-        const existing = await tx.messages.find(conversation.id, msg.messageId);
-        // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
-        const firstDelivery = await this.backfilled.take(tx, conversation.id, msg.messageId);
-        if (!firstDelivery || existing === undefined || (await tx.jobs.forMessage(existing.id)) !== undefined) {
-          return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
-        }
-        rowId = existing.id;
-      }
-      await tx.conversations.touch(conversation.id, msg.createdAt);
-      // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
-      if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
-      if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
-      const limit = await this.limits.checkLimits(tx, msg);
-      if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
-      // Owned at once when the thread's turn is free (one process on SQLite: always), so the
-      // common path needs no claim of its own.
-      const job = this.leases.shared
-        ? await tx.jobs.createInTurn(rowId, conversation.id, this.now(), this.leases.lease())
-        : await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }));
-      if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
-      return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
-    });
+      rowId = existing.id;
+    }
+    await tx.conversations.touch(conversation.id, msg.createdAt);
+    // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
+    if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
+    if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
+    const limit = await this.limits.checkLimits(tx, msg);
+    if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
+    // Owned at once when the thread's turn is free (one process on SQLite: always), so the
+    // common path needs no claim of its own. The last statement: COMMIT goes with it.
+    const messageId = rowId;
+    const job = this.leases.shared
+      ? await tx.commitWith((last) => last.jobs.createInTurn(messageId, conversation.id, this.now(), this.leases.lease()))
+      : await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }));
+    if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+    return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
   }
 
   /** `/settings` forbids answering `msg`: what to say instead, or undefined. */

@@ -42,10 +42,10 @@ export class PostgresExecutor implements SqlExecutor {
       begun.catch(() => undefined);
       try {
         const executor = new ClientExecutor(client, this.statements, 0, begun);
-        if (options.commitWithStatements === true) return await commitWithStatements(client, executor, work, begun);
-        const result = await work(executor);
+        const result = options.commitWithStatements === true ? await executor.commitWith(work) : await work(executor);
         await begun;
-        await client.query('COMMIT');
+        // COMMIT went out behind the body's last statements (commitWith), or goes now.
+        if (!executor.committed) await client.query('COMMIT');
         return result;
       } catch (error) {
         try {
@@ -61,6 +61,10 @@ export class PostgresExecutor implements SqlExecutor {
     }
   }
 
+  commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    return work(this);
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.pool.query('SELECT 1');
@@ -73,26 +77,6 @@ export class PostgresExecutor implements SqlExecutor {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-/**
- * `commitWithStatements` (see TransactionOptions): the body's statements are on the wire once
- * its synchronous part has run, so COMMIT is sent behind them at once and the executor refuses
- * anything later. If a statement fails, PostgreSQL turns that COMMIT into a rollback (its reply
- * says ROLLBACK); the statement's error is the one thrown, and the caller's ROLLBACK finds no
- * transaction, which is harmless. A body that throws once its statements succeeded has committed
- * them (its error is still thrown, and the store drops its caches as after any failure).
- */
-async function commitWithStatements<T>(client: pg.PoolClient, executor: ClientExecutor, work: (sql: SqlExecutor) => Promise<T>, begun: Promise<unknown>): Promise<T> {
-  const body = work(executor);
-  executor.seal();
-  const committed = client.query('COMMIT');
-  const [result, commit] = await Promise.allSettled([body, committed]);
-  await begun;
-  if (result.status === 'rejected') throw result.reason;
-  if (commit.status === 'rejected') throw commit.reason;
-  if (commit.value.command !== 'COMMIT') throw new Error(`the transaction was rolled back (${commit.value.command}): one of its statements failed`);
-  return result.value;
 }
 
 /** A transaction's statements, on the one connection that holds it. */
@@ -121,13 +105,35 @@ class ClientExecutor implements SqlExecutor {
     return (await this.query(sql, params)).rowCount ?? 0;
   }
 
-  /** No statement may follow: COMMIT was sent (see commitWithStatements). */
-  seal(): void {
+  /** COMMIT was sent behind the last statements (commitWith), and answered. */
+  get committed(): boolean {
+    return this.commit.sent;
+  }
+
+  /**
+   * See SqlExecutor.commitWith: `work`'s statements are on the wire once its synchronous part
+   * has run, so COMMIT is sent behind them at once and anything later is refused. If a
+   * statement fails, PostgreSQL turns that COMMIT into a rollback (its reply says ROLLBACK); the
+   * statement's error is the one thrown, and the caller's ROLLBACK finds no transaction, which
+   * is harmless. A body that throws once its statements succeeded has committed them (its error
+   * is still thrown, and the store drops its caches as after any failure). Inside a savepoint
+   * the transaction is not this one's to end: `work` just runs.
+   */
+  async commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    if (this.depth > 0) return work(this);
+    const body = work(this);
     this.commit.sent = true;
+    const committed = this.client.query('COMMIT');
+    const [result, commit] = await Promise.allSettled([body, committed]);
+    await this.begun;
+    if (result.status === 'rejected') throw result.reason;
+    if (commit.status === 'rejected') throw commit.reason;
+    if (commit.value.command !== 'COMMIT') throw new Error(`the transaction was rolled back (${commit.value.command}): one of its statements failed`);
+    return result.value;
   }
 
   private refuseAfterCommit(sql: string): void {
-    if (this.commit.sent) throw new Error(`a statement sent after its transaction's COMMIT (commitWithStatements: send every statement before waiting for any): ${sql.slice(0, 80)}`);
+    if (this.commit.sent) throw new Error(`a statement sent after its transaction's COMMIT (commitWith, commitWithStatements: send every last statement before waiting for any): ${sql.slice(0, 80)}`);
   }
 
   /** Sent at once (pipelined behind BEGIN); BEGIN's failure, if any, is the one reported. */

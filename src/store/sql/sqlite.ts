@@ -40,19 +40,24 @@ export class SqliteExecutor implements SqlExecutor {
     let done!: () => void;
     connection.busy = new Promise<void>((resolve) => (done = resolve));
     try {
-      connection.db.exec('BEGIN IMMEDIATE');
+      // Prepared once, like every statement here (exec would parse them on every reply).
+      connection.statement('BEGIN IMMEDIATE').run();
       try {
         const result = await work(new TransactionExecutor(connection, 0));
-        connection.db.exec('COMMIT');
+        connection.statement('COMMIT').run();
         return result;
       } catch (error) {
-        if (connection.db.inTransaction) connection.db.exec('ROLLBACK');
+        if (connection.db.inTransaction) connection.statement('ROLLBACK').run();
         throw error;
       }
     } finally {
       connection.busy = undefined;
       done();
     }
+  }
+
+  commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    return work(this);
   }
 
   async ping(): Promise<boolean> {
@@ -161,6 +166,10 @@ class TransactionExecutor implements SqlExecutor {
       this.connection.db.exec(`RELEASE ${savepoint}`);
       throw error;
     }
+  }
+
+  commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    return work(this);
   }
 
   async ping(): Promise<boolean> {

@@ -1,0 +1,62 @@
+/**
+ * A mention's intake on PostgreSQL: its message, then its job, and COMMIT sent with the job's
+ * insert (commitWith), so recording costs one round trip less. The job and its ownership must
+ * still be stored as before.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ReplySink } from '../../src/core/types.js';
+import { createCoreHarness, type Harness } from '../helpers/harness.js';
+import { inbound, THREAD } from '../helpers/messages.js';
+import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
+
+const sink = (): ReplySink => ({
+  async start() {},
+  async finish() {
+    return ['posted'];
+  },
+  async fail() {
+    return ['failure'];
+  },
+});
+
+describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreSQL${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
+  let database: TestDatabase;
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await h?.close();
+    h = undefined;
+    await database.reset();
+  });
+
+  it('sends COMMIT before its job insert is answered, and stores the job owned and then done', async () => {
+    h = await createCoreHarness({ databaseUrl: database.url });
+    // The thread is known, so the mention takes the path without a history read.
+    await h.core.handle(inbound('first', { mentionsBot: true }), { sink });
+    const events: string[] = [];
+    const query = pg.Client.prototype.query;
+    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (text === 'COMMIT') events.push('COMMIT sent');
+      if (text.includes('INSERT INTO reply_jobs')) {
+        events.push('job insert sent');
+        void (result as Promise<unknown>).then(() => events.push('job insert answered'));
+      }
+      return result;
+    } as typeof query);
+    const question = inbound('second?', { mentionsBot: true });
+    expect((await h.core.handle(question, { sink })).kind).toBe('answered');
+    expect(events.slice(0, 3)).toEqual(['job insert sent', 'COMMIT sent', 'job insert answered']);
+    const conversation = await h.store.conversations.find(THREAD);
+    const asked = (await h.store.messages.thread(conversation?.id ?? -1)).find((row) => row.platformMessageId === question.messageId);
+    expect((await h.store.jobs.forMessage(asked?.id ?? -1))?.state).toBe('done');
+  });
+});
