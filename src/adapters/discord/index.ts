@@ -18,6 +18,7 @@ import { backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { SeenThreads } from './seen-threads.js';
+import { CatchUpGate } from './catch-up-gate.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignment.js';
 import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
@@ -163,11 +164,13 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   /** The handlers of one shard's client. */
   function wire(client: Client, shard: number): void {
     const seenThreads = new SeenThreads();
+    // A live message of a thread the new session's catch-up still reads back comes after what it missed.
+    const catchingUp = new CatchUpGate();
     client.on(Events.ThreadCreate, (thread, newlyCreated) => seenThreads.created(thread, newlyCreated));
     client.on(Events.ThreadDelete, (thread) => seenThreads.forget(thread.id));
     client.on(Events.MessageCreate, (message) => {
       seenThreads.messageCreated(message);
-      onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
+      catchingUp.pass(message.channelId, () => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message')));
     });
 
     client.on(Events.MessageUpdate, (_old, updated) => {
@@ -207,6 +210,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         activeSince: now - CATCH_UP_WINDOW_MS,
         answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
         includes: (thread) => shardOfGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId, shards.count) === shard,
+        progress: catchingUp.begin(),
         replay: (message) => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
       });
     });
