@@ -18,7 +18,7 @@ import { backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { SeenThreads } from './seen-threads.js';
-import { CatchUpGate } from './catch-up-gate.js';
+import { CatchUpGate, type CatchUpProgress } from './catch-up-gate.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignment.js';
 import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
@@ -199,7 +199,17 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
     });
 
+    // A session lost: a RESUME replays what was missed, in order, and ends the wait; a fresh
+    // session's catch-up takes it over, so live messages before its READY wait for it too.
+    let lost: CatchUpProgress | undefined;
+    client.on(Events.ShardReconnecting, () => (lost ??= catchingUp.begin()));
+    client.on(Events.ShardResume, () => {
+      lost?.finished();
+      lost = undefined;
+    });
     client.on(Events.ShardReady, () => {
+      const progress = lost ?? catchingUp.begin();
+      lost = undefined;
       seenThreads.newSession();
       if (phase === 'running') void registerOnce(client);
       // READY means a fresh session (a start, a shard taken over, or a session Discord would not
@@ -210,7 +220,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         activeSince: now - CATCH_UP_WINDOW_MS,
         answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
         includes: (thread) => shardOfGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId, shards.count) === shard,
-        progress: catchingUp.begin(),
+        progress,
         replay: (message) => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
       });
     });
