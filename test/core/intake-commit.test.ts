@@ -5,20 +5,10 @@
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ReplySink } from '../../src/core/types.js';
 import { createCoreHarness, type Harness } from '../helpers/harness.js';
 import { inbound, THREAD } from '../helpers/messages.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
-
-const sink = (): ReplySink => ({
-  async start() {},
-  async finish() {
-    return ['posted'];
-  },
-  async fail() {
-    return ['failure'];
-  },
-});
+import { recordingSink as sink } from '../helpers/recording-sink.js';
 
 describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreSQL${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
   let database: TestDatabase;
