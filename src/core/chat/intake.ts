@@ -29,6 +29,19 @@ export type IntakeResult =
   | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
   | { kind: 'refused'; refusal: AnswerRefusal };
 
+/** What intake decided before its transaction, for the transaction. */
+interface RecordPlan {
+  readonly known: Conversation | undefined;
+  readonly history: readonly InboundMessage[];
+  readonly wantsAnswer: boolean;
+  /** A platform call since the barrier: an answer then passes a barrier of its own. */
+  readonly fetchesHistory: boolean;
+  readonly reads: ReadAhead;
+  readonly read: CachedReads;
+  /** The limits are counted with the row, before it is known to be new (PostgreSQL, see recordInTransaction). */
+  readonly limitsAhead: boolean;
+}
+
 export class Intake extends ChatPart {
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
   private readonly queue = new KeyedQueue();
@@ -122,25 +135,20 @@ export class Intake extends ChatPart {
       }
     }
 
+    // PostgreSQL, a message to answer in a thread known here: its limits are counted with its row.
+    const limitsAhead = optimistic && this.store.backend === 'postgres' && wantsAnswer && conversation !== undefined;
+    const plan: RecordPlan = { known: conversation, history, wantsAnswer, fetchesHistory, reads, read, limitsAhead };
     try {
-      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, conversation, history, wantsAnswer, fetchesHistory, reads, read));
+      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan));
     } catch (error) {
-      // Read ahead of the barrier and changed meanwhile (a statement may have failed for it, too).
-      if ((isThreadlineError(error) && error.code === 'stale_reads') || (optimistic && !(await reads.current(read)))) return again();
+      // Went ahead and was wrong (or a statement failed for reads that turned out stale): in order, behind the barrier.
+      if ((isThreadlineError(error) && error.code === 'intake_redo') || (optimistic && !(await reads.current(read)))) return again();
       throw error;
     }
   }
 
-  private async recordInTransaction(
-    tx: Store,
-    msg: InboundMessage,
-    known: Conversation | undefined,
-    history: readonly InboundMessage[],
-    wantsAnswer: boolean,
-    fetchesHistory: boolean,
-    reads: ReadAhead,
-    read: CachedReads,
-  ): Promise<IntakeResult> {
+  private async recordInTransaction(tx: Store, msg: InboundMessage, plan: RecordPlan): Promise<IntakeResult> {
+    const { known, history, wantsAnswer, fetchesHistory, reads, read } = plan;
     for (const key of msg.dedupeKeys ?? []) {
       if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
     }
@@ -151,9 +159,17 @@ export class Intake extends ChatPart {
       }
       await tx.conversations.markBackfilled(conversation.id);
     }
-    let rowId = await tx.messages.insert(this.toNewMessage(conversation.id, msg));
+    const inserted = tx.messages.insert(this.toNewMessage(conversation.id, msg));
+    // The limits' count leaves with the row, a round trip less. It may count only a new row
+    // answered now: a second delivery, or a message deleted before it came, undoes it below.
+    const limitsChecked = plan.limitsAhead ? this.limits.checkLimits(tx, msg) : undefined;
+    limitsChecked?.catch(() => undefined);
+    let rowId = await inserted;
     // The barrier has come back meanwhile: nothing below is decided on a stale read (and nothing is committed yet).
-    if (!(await reads.current(read))) throw new ThreadlineError('stale_reads', 'another replica changed what intake read from the caches');
+    if (!(await reads.current(read))) throw new ThreadlineError('intake_redo', 'another replica changed what intake read from the caches');
+    if (limitsChecked !== undefined && (rowId === undefined || this.changes.deletedEarly(msg.thread, msg.messageId))) {
+      throw new ThreadlineError('intake_redo', 'limits counted for a message that is a second delivery or was deleted');
+    }
     if (rowId === undefined) {
       const existing = await tx.messages.find(conversation.id, msg.messageId);
       // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
@@ -167,7 +183,7 @@ export class Intake extends ChatPart {
     // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
     if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
-    const limit = await this.limits.checkLimits(tx, msg);
+    const limit = await (limitsChecked ?? this.limits.checkLimits(tx, msg));
     if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
     // Owned at once when the thread's turn is free (one process on SQLite: always), so the
     // common path needs no claim of its own. The last statement: COMMIT goes with it.
