@@ -79,4 +79,29 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
     expect(await h.core.handle(deleted, { sink })).toEqual({ kind: 'ignored', reason: 'deleted' });
     expect(await hits(h)).toBe(4);
   });
+
+  it('claims an event with its message row; the same event again, or the same message by another event, is a duplicate that counts nothing', async () => {
+    h = await createCoreHarness({ databaseUrl: database.url, limits: { userPerMinute: 100, channelPerMinute: 100, dailyTokenBudget: 0 } });
+    await h.core.handle(inbound('first', { mentionsBot: true, dedupeKeys: ['event:Ev0'] }), { sink });
+    const events: string[] = [];
+    const query = pg.Client.prototype.query;
+    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (text.includes('INSERT INTO messages')) events.push('row sent');
+      if (text.includes('processed_events')) void (result as Promise<unknown>).then(() => events.push('claim answered'));
+      return result;
+    } as typeof query);
+    const question = inbound('second?', { mentionsBot: true, dedupeKeys: ['event:Ev1'] });
+    expect((await h.core.handle(question, { sink })).kind).toBe('answered');
+    expect(events.slice(0, 2)).toEqual(['row sent', 'claim answered']);
+    expect(await hits(h)).toBe(4);
+    expect(await h.core.handle(question, { sink })).toEqual({ kind: 'ignored', reason: 'duplicate' });
+    expect(await h.core.handle({ ...question, dedupeKeys: ['event:Ev2'] }, { sink })).toEqual({ kind: 'ignored', reason: 'duplicate' });
+    // An event already taken in, whatever message it carries now, is not taken in again.
+    expect(await h.core.handle(inbound('other', { mentionsBot: true, dedupeKeys: ['event:Ev1'] }), { sink })).toEqual({ kind: 'ignored', reason: 'duplicate' });
+    expect(await hits(h)).toBe(4);
+    const conversation = await h.store.conversations.find(THREAD);
+    expect((await h.store.jobs.open()).length + (await h.store.messages.thread(conversation?.id ?? -1)).filter((row) => row.role === 'assistant').length).toBe(2);
+  });
 });

@@ -38,8 +38,13 @@ interface RecordPlan {
   readonly fetchesHistory: boolean;
   readonly reads: ReadAhead;
   readonly read: CachedReads;
-  /** The limits are counted with the row, before it is known to be new (PostgreSQL, see recordInTransaction). */
-  readonly limitsAhead: boolean;
+  /**
+   * PostgreSQL, a thread known here, on the first try: the event's claims, the row and the
+   * limits' count leave together, a round trip each less, before it is known that the event and
+   * the message are new. When either is not (or the message was deleted before it came), the
+   * transaction rolls back and the intake runs again in order (`intake_redo`).
+   */
+  readonly ahead: boolean;
 }
 
 export class Intake extends ChatPart {
@@ -135,9 +140,8 @@ export class Intake extends ChatPart {
       }
     }
 
-    // PostgreSQL, a message to answer in a thread known here: its limits are counted with its row.
-    const limitsAhead = optimistic && this.store.backend === 'postgres' && wantsAnswer && conversation !== undefined;
-    const plan: RecordPlan = { known: conversation, history, wantsAnswer, fetchesHistory, reads, read, limitsAhead };
+    const ahead = optimistic && this.store.backend === 'postgres' && conversation !== undefined;
+    const plan: RecordPlan = { known: conversation, history, wantsAnswer, fetchesHistory, reads, read, ahead };
     try {
       return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan));
     } catch (error) {
@@ -148,9 +152,15 @@ export class Intake extends ChatPart {
   }
 
   private async recordInTransaction(tx: Store, msg: InboundMessage, plan: RecordPlan): Promise<IntakeResult> {
-    const { known, history, wantsAnswer, fetchesHistory, reads, read } = plan;
-    for (const key of msg.dedupeKeys ?? []) {
-      if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+    const { known, history, wantsAnswer, fetchesHistory, reads, read, ahead } = plan;
+    const keys = msg.dedupeKeys ?? [];
+    // Ahead: the event's claims leave with the row (see RecordPlan.ahead); one already claimed undoes it below.
+    const claimed = ahead && keys.length > 0 ? Promise.all(keys.map((key) => tx.events.claim(key, this.now()))) : undefined;
+    claimed?.catch(() => undefined);
+    if (claimed === undefined) {
+      for (const key of keys) {
+        if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+      }
     }
     const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
     if (known === undefined) {
@@ -160,13 +170,14 @@ export class Intake extends ChatPart {
       await tx.conversations.markBackfilled(conversation.id);
     }
     const inserted = tx.messages.insert(this.toNewMessage(conversation.id, msg));
-    // The limits' count leaves with the row, a round trip less. It may count only a new row
-    // answered now: a second delivery, or a message deleted before it came, undoes it below.
-    const limitsChecked = plan.limitsAhead ? this.limits.checkLimits(tx, msg) : undefined;
+    // Ahead: the limits' count leaves with the row. It may count only a new row answered now: a
+    // second delivery, or a message deleted before it came, undoes it below.
+    const limitsChecked = ahead && wantsAnswer ? this.limits.checkLimits(tx, msg) : undefined;
     limitsChecked?.catch(() => undefined);
     let rowId = await inserted;
     // The barrier has come back meanwhile: nothing below is decided on a stale read (and nothing is committed yet).
     if (!(await reads.current(read))) throw new ThreadlineError('intake_redo', 'another replica changed what intake read from the caches');
+    if (claimed !== undefined && !(await claimed).every(Boolean)) throw new ThreadlineError('intake_redo', 'an event delivered before');
     if (limitsChecked !== undefined && (rowId === undefined || this.changes.deletedEarly(msg.thread, msg.messageId))) {
       throw new ThreadlineError('intake_redo', 'limits counted for a message that is a second delivery or was deleted');
     }
