@@ -1,8 +1,9 @@
 /**
- * A mention's intake on PostgreSQL: its message with the rate limits' count, then its job with
- * COMMIT (commitWith), a round trip less each. The job must still be stored as before, and the
- * limits counted ahead must count only a new message answered now: a second delivery or a
- * message deleted before it came leaves the count as it was.
+ * A mention's intake on PostgreSQL: its event's claim, its message and the rate limits' count
+ * together, then its job with COMMIT (commitWith), a round trip less each. The job must still be
+ * stored as before, and the limits counted ahead must count only a new message answered now: a
+ * second delivery or a message deleted before it came leaves the count as it was, without a
+ * rollback (which would drop every cache).
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -90,6 +91,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
       const result = (query as (...a: unknown[]) => unknown).apply(this, args);
       if (text.includes('INSERT INTO messages')) events.push('row sent');
       if (text.includes('processed_events')) void (result as Promise<unknown>).then(() => events.push('claim answered'));
+      if (text === 'ROLLBACK') events.push('ROLLBACK');
       return result;
     } as typeof query);
     const question = inbound('second?', { mentionsBot: true, dedupeKeys: ['event:Ev1'] });
@@ -98,6 +100,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
     expect(await hits(h)).toBe(4);
     expect(await h.core.handle(question, { sink })).toEqual({ kind: 'ignored', reason: 'duplicate' });
     expect(await h.core.handle({ ...question, dedupeKeys: ['event:Ev2'] }, { sink })).toEqual({ kind: 'ignored', reason: 'duplicate' });
+    // Neither rolled back (a rollback drops every cache): the count counts only a row the transaction inserted.
+    expect(events).not.toContain('ROLLBACK');
     // An event already taken in, whatever message it carries now, is not taken in again.
     expect(await h.core.handle(inbound('other', { mentionsBot: true, dedupeKeys: ['event:Ev1'] }), { sink })).toEqual({ kind: 'ignored', reason: 'duplicate' });
     expect(await hits(h)).toBe(4);

@@ -5,6 +5,7 @@
  */
 import { isThreadlineError, ThreadlineError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
+import { NOT_NEW } from '../../store/rate-limits.js';
 import type { CachedReads, ReadAhead } from '../../store/read-ahead.js';
 import type { Conversation, NewMessage, StoredMessage } from '../../store/types.js';
 import { toNewAttachment } from '../attachments.js';
@@ -41,8 +42,9 @@ interface RecordPlan {
   /**
    * PostgreSQL, a thread known here, on the first try: the event's claims, the row and the
    * limits' count leave together, a round trip each less, before it is known that the event and
-   * the message are new. When either is not (or the message was deleted before it came), the
-   * transaction rolls back and the intake runs again in order (`intake_redo`).
+   * the message are new. The count takes only for a row the transaction inserted; an event
+   * claimed before is a duplicate (or, carrying a new message, rolls back and runs again in
+   * order: `intake_redo`).
    */
   readonly ahead: boolean;
 }
@@ -170,16 +172,17 @@ export class Intake extends ChatPart {
       await tx.conversations.markBackfilled(conversation.id);
     }
     const inserted = tx.messages.insert(this.toNewMessage(conversation.id, msg));
-    // Ahead: the limits' count leaves with the row. It may count only a new row answered now: a
-    // second delivery, or a message deleted before it came, undoes it below.
-    const limitsChecked = ahead && wantsAnswer ? this.limits.checkLimits(tx, msg) : undefined;
+    // Ahead: the limits' count leaves with the row, counted only if the row is new (a second
+    // delivery counts nothing). A message deleted before it came is never counted.
+    const limitsChecked =
+      ahead && wantsAnswer && !this.changes.deletedEarly(msg.thread, msg.messageId) ? this.limits.checkLimits(tx, msg, { conversationId: conversation.id, platformMessageId: msg.messageId }) : undefined;
     limitsChecked?.catch(() => undefined);
     let rowId = await inserted;
     // The barrier has come back meanwhile: nothing below is decided on a stale read (and nothing is committed yet).
     if (!(await reads.current(read))) throw new ThreadlineError('intake_redo', 'another replica changed what intake read from the caches');
-    if (claimed !== undefined && !(await claimed).every(Boolean)) throw new ThreadlineError('intake_redo', 'an event delivered before');
-    if (limitsChecked !== undefined && (rowId === undefined || this.changes.deletedEarly(msg.thread, msg.messageId))) {
-      throw new ThreadlineError('intake_redo', 'limits counted for a message that is a second delivery or was deleted');
+    if (claimed !== undefined && !(await claimed).every(Boolean)) {
+      if (rowId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+      throw new ThreadlineError('intake_redo', 'a new message under an event delivered before');
     }
     if (rowId === undefined) {
       const existing = await tx.messages.find(conversation.id, msg.messageId);
@@ -194,8 +197,10 @@ export class Intake extends ChatPart {
     // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
     if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
-    const limit = await (limitsChecked ?? this.limits.checkLimits(tx, msg));
-    if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
+    let limit = limitsChecked === undefined ? undefined : await limitsChecked;
+    // Not counted ahead, or the row was not new (a history read stored it; this is its first delivery): counted now.
+    if (limitsChecked === undefined || limit === NOT_NEW) limit = await this.limits.checkLimits(tx, msg);
+    if (limit !== undefined && limit !== NOT_NEW) return { kind: 'limited', messageId: rowId, ...limit };
     // Owned at once when the thread's turn is free (one process on SQLite: always), so the
     // common path needs no claim of its own. The last statement: COMMIT goes with it.
     const messageId = rowId;
