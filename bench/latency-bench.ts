@@ -2,12 +2,13 @@
  * What users feel under a real model: many threads mentioned at once while the model takes
  * seconds (time to first token, tokens per second) and both the Anthropic account and Discord
  * limit the bot. The real Discord adapter (discord.js) and the real SDK run against the doubles
- * with those limits on (the Messages API double in a process of its own, as the real API runs
+ * with those limits on (each double in a process of its own, as the real services run
  * elsewhere); each figure is printed beside the fixed-8 policy and the ideal, the
  * best the limits in force allow.
  */
 import { AdaptiveConcurrency } from '../src/core/concurrency/adaptive-concurrency.js';
-import { startDiscordWorld } from '../test/discord/setup.js';
+import { startDiscordBot } from '../test/discord/setup.js';
+import { startRemoteDiscord } from './remote-discord.js';
 import { TEST_API_KEY } from '../test/helpers/harness.js';
 import { startRemoteFakeAnthropic } from './remote-fake.js';
 import { percentile } from './stats.js';
@@ -75,48 +76,37 @@ export async function latencyBurst(scenario: LatencyScenario, policy: string, ga
     // The real API announces the account's limits on every response; "no limit" is one far above the burst.
     rateLimit: { maxConcurrent: scenario.apiConcurrentLimit ?? OUT_OF_REACH },
   });
-  const w = await startDiscordWorld({
+  // Discord too in a process of its own: its REST handling and gateway are not the bot's work.
+  const discord = await startRemoteDiscord({ globalRequestsPerSecond: scenario.platformWritesPerSecond, enforceRateLimits: true });
+  const bot = await startDiscordBot(discord.ready, {
     logLevel: 'warn',
     spacingMs: 1000,
     concurrency: gate,
     modelBaseUrl: model.url,
-    fake: { globalRequestsPerSecond: scenario.platformWritesPerSecond, enforceRateLimits: true },
   });
   try {
     // Threads people opened while the bot was watching: it knows them without reading history.
-    const threads = Array.from({ length: scenario.threads }, (_, i) => w.discord.addThread(w.general.id, `burst ${i}`).id);
-    while (!threads.every((id) => w.adapter.client.channels.cache.has(id))) await new Promise((resolve) => setTimeout(resolve, 5));
-    const sinceRest = w.discord.rest.length;
-    const started = Date.now();
-    for (const id of threads) w.discord.post(id, w.alice, w.discord.mention('can we ship it?'));
-    const firstText = new Map<string, number>();
-    await w.discord.rest.waitFor(
-      (r) => {
-        const thread = /^\/channels\/(\d+)\/messages$/.exec(r.path)?.[1];
-        if (r.method === 'POST' && r.status === 200 && thread !== undefined && !firstText.has(thread)) firstText.set(thread, r.at);
-        return firstText.size === threads.length;
-      },
-      'every first text',
-      { since: sinceRest, timeoutMs: 600_000 },
-    );
-    await w.h.core.idle();
-    while ((await w.h.store.jobs.open()).length > 0) {
+    const threads = await discord.openThreads(scenario.threads, 'burst');
+    while (!threads.every((id) => bot.adapter.client.channels.cache.has(id))) await new Promise((resolve) => setTimeout(resolve, 5));
+    const mentioned = await discord.mentionAll(threads, 'can we ship it?');
+    await bot.h.core.idle();
+    while ((await bot.h.store.jobs.open()).length > 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      await w.h.core.idle();
+      await bot.h.core.idle();
     }
-    const totalMs = Date.now() - started;
-    const latencies = threads.map((id) => (firstText.get(id) as number) - started);
+    const { elapsedMs, rest429s } = await discord.since(mentioned);
     return {
       policy,
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      totalMs,
+      p50Ms: percentile(mentioned.latencies, 50),
+      p99Ms: percentile(mentioned.latencies, 99),
+      totalMs: elapsedMs,
       api429s: (await model.statuses()).filter((status) => status === 429).length,
-      discord429s: w.discord.rest.entries.slice(sinceRest).filter((r) => r.status === 429).length,
+      discord429s: rest429s,
       peakInFlight: gate.peakInFlight,
     };
   } finally {
-    await w.close();
+    await bot.close();
+    await discord.close();
     await model.close();
   }
 }

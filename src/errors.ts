@@ -28,8 +28,11 @@ export type ErrorCode =
   | 'shutting_down'
   | 'answers_off'
   | 'not_allowed'
-  /** Cache reads taken ahead of the replica barrier were changed by another replica: the work starts over. */
-  | 'stale_reads';
+  /**
+   * Intake went ahead of what it could know (cache reads before the replica barrier, limits
+   * counted with the row) and was wrong: it rolls back and runs again, in order.
+   */
+  | 'intake_redo';
 
 export class ThreadlineError extends Error {
   readonly code: ErrorCode;

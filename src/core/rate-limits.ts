@@ -6,6 +6,7 @@
  * replica is over it on all.
  */
 import type { Store } from '../store/index.js';
+import type { NewMessageRow, NOT_NEW } from '../store/rate-limits.js';
 import { RateLimiter, WINDOW_MS } from './rate-limiter.js';
 
 export interface RequestKeys {
@@ -25,14 +26,18 @@ export class RequestRateLimits {
     this.channels = new RateLimiter(perMinute.channel, now);
   }
 
-  /** Takes one request from both windows and returns 0, or returns the ms to wait (nothing taken). `tx`: the intake transaction. */
-  async take(tx: Store, keys: RequestKeys): Promise<number> {
+  /**
+   * Takes one request from both windows and returns 0, or returns the ms to wait (nothing taken).
+   * `tx`: the intake transaction. `forNewRow` (PostgreSQL): only if `tx` inserted that message
+   * (see RateLimitRepo.take), NOT_NEW otherwise.
+   */
+  async take(tx: Store, keys: RequestKeys, forNewRow?: NewMessageRow): Promise<number | typeof NOT_NEW> {
     if (tx.backend === 'postgres') {
       const limits = [
         { key: `user:${keys.user}`, perWindow: this.perMinute.user },
         { key: `channel:${keys.channel}`, perWindow: this.perMinute.channel },
       ].filter((limit) => limit.perWindow > 0);
-      return tx.rateLimits.take(limits, this.now(), WINDOW_MS);
+      return tx.rateLimits.take(limits, this.now(), WINDOW_MS, forNewRow);
     }
     const userWait = this.users.take(keys.user);
     if (userWait > 0) return userWait;

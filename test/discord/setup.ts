@@ -13,12 +13,13 @@ export interface DiscordWorld {
   close(): Promise<void>;
 }
 
-export async function startDiscordWorld(
-  options: HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; shardCount?: number | 'auto'; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord } = {},
-): Promise<DiscordWorld> {
-  const discord = options.discord ?? (await startFakeDiscord(options.fake));
-  const general = options.discord === undefined ? discord.addTextChannel('general') : ([...discord.channels.values()].find((c) => c.name === 'general') as FakeChannel);
-  options.before?.(discord);
+export type DiscordWorldOptions = HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; shardCount?: number | 'auto'; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord };
+
+/** The bot alone (core and Discord adapter, started) against a Discord at `discord` (the fake here, or one in another process). */
+export async function startDiscordBot(
+  discord: { readonly token: string; readonly apiUrl: string; readonly guildId: string },
+  options: Omit<DiscordWorldOptions, 'before' | 'fake' | 'discord'> = {},
+): Promise<{ readonly h: Harness; readonly adapter: DiscordAdapter; close(): Promise<void> }> {
   const h = await createCoreHarness({ ...options, secrets: [discord.token, ...(options.secrets ?? [])] });
   const adapter = createDiscordAdapter({
     config: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId, historyLimit: options.historyLimit ?? 500, shardCount: options.shardCount ?? 'auto' },
@@ -31,17 +32,31 @@ export async function startDiscordWorld(
   h.health.enable('discord');
   await adapter.start();
   return {
-    discord,
     h,
     adapter,
-    general,
-    alice: discord.user('100000000000000001', 'Alice'),
-    bob: discord.user('100000000000000002', 'Bob'),
     async close() {
       await adapter.stop();
       await h.core.idle();
       await adapter.close();
       await h.close();
+    },
+  };
+}
+
+export async function startDiscordWorld(options: DiscordWorldOptions = {}): Promise<DiscordWorld> {
+  const discord = options.discord ?? (await startFakeDiscord(options.fake));
+  const general = options.discord === undefined ? discord.addTextChannel('general') : ([...discord.channels.values()].find((c) => c.name === 'general') as FakeChannel);
+  options.before?.(discord);
+  const bot = await startDiscordBot(discord, options);
+  return {
+    discord,
+    h: bot.h,
+    adapter: bot.adapter,
+    general,
+    alice: discord.user('100000000000000001', 'Alice'),
+    bob: discord.user('100000000000000002', 'Bob'),
+    async close() {
+      await bot.close();
       if (options.discord === undefined) await discord.close();
     },
   };

@@ -44,6 +44,8 @@ export interface HarnessOptions {
   readonly webTools?: { readonly search?: boolean; readonly fetch?: boolean };
   readonly webToolLimits?: { readonly searchMaxUses: number; readonly fetchMaxUses: number };
   readonly dailySearchBudget?: number;
+  /** Per-user and per-channel requests a minute and the daily token budget (unset: none). */
+  readonly limits?: { readonly userPerMinute: number; readonly channelPerMinute: number; readonly dailyTokenBudget: number };
   /** The model client's concurrency gate (default: one capped at 64). */
   readonly concurrency?: AdaptiveConcurrency;
   /** A Messages API elsewhere (the bench's fake in a process of its own) instead of `anthropic`. */
@@ -102,6 +104,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     ...(options.webTools === undefined ? {} : { webSearch: options.webTools.search ?? false, webFetch: options.webTools.fetch ?? false }),
     ...(options.webToolLimits === undefined ? {} : { webToolLimits: options.webToolLimits }),
     ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   const health = new Health(() => store.isHealthy());
   return {

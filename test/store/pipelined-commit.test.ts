@@ -30,14 +30,19 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`commitWithStatements${TEST_DAT
   });
   const ids = async () => (await sql.all<{ id: number }>('SELECT id FROM scratch ORDER BY id')).map((row) => row.id);
   const insert = (tx: SqlExecutor, id: number) => tx.run('INSERT INTO scratch (id) VALUES (?)', [id]);
-
-  it('sends COMMIT before the first statement is answered, and commits every write', async () => {
+  /** Events the test marks, with 'COMMIT sent' wherever a COMMIT leaves. */
+  const commitsSent = (): string[] => {
     const events: string[] = [];
     const query = pg.Client.prototype.query;
     vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
       if (args[0] === 'COMMIT') events.push('COMMIT sent');
       return (query as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof query);
+    return events;
+  };
+
+  it('sends COMMIT before the first statement is answered, and commits every write', async () => {
+    const events = commitsSent();
     await sql.transaction(
       async (tx) => {
         await Promise.all([insert(tx, 1).then(() => events.push('first answered')), insert(tx, 2)]);
@@ -72,12 +77,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`commitWithStatements${TEST_DAT
   });
 
   it('commitWith: COMMIT leaves with the last statements of a body that waited before them, and every write is committed', async () => {
-    const events: string[] = [];
-    const query = pg.Client.prototype.query;
-    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      if (args[0] === 'COMMIT') events.push('COMMIT sent');
-      return (query as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof query);
+    const events = commitsSent();
     const result = await store.transaction(async (tx) => {
       await insert(tx.executor, 1);
       events.push('first answered');

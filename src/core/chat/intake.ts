@@ -5,6 +5,7 @@
  */
 import { isThreadlineError, ThreadlineError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
+import { NOT_NEW } from '../../store/rate-limits.js';
 import type { CachedReads, ReadAhead } from '../../store/read-ahead.js';
 import type { Conversation, NewMessage, StoredMessage } from '../../store/types.js';
 import { toNewAttachment } from '../attachments.js';
@@ -28,6 +29,25 @@ export type IntakeResult =
   | { kind: 'job'; jobId: number; conversationId: number; messageId: number; owned: boolean; synced: boolean }
   | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
   | { kind: 'refused'; refusal: AnswerRefusal };
+
+/** What intake decided before its transaction, for the transaction. */
+interface RecordPlan {
+  readonly known: Conversation | undefined;
+  readonly history: readonly InboundMessage[];
+  readonly wantsAnswer: boolean;
+  /** A platform call since the barrier: an answer then passes a barrier of its own. */
+  readonly fetchesHistory: boolean;
+  readonly reads: ReadAhead;
+  readonly read: CachedReads;
+  /**
+   * PostgreSQL, a thread known here, on the first try: the event's claims, the row and the
+   * limits' count leave together, a round trip each less, before it is known that the event and
+   * the message are new. The count takes only for a row the transaction inserted; an event
+   * claimed before is a duplicate (or, carrying a new message, rolls back and runs again in
+   * order: `intake_redo`).
+   */
+  readonly ahead: boolean;
+}
 
 export class Intake extends ChatPart {
   /** Intake (recording, backfill) is serialized per thread separately from answering, so recording never waits for a model call. */
@@ -122,27 +142,27 @@ export class Intake extends ChatPart {
       }
     }
 
+    const ahead = optimistic && this.store.backend === 'postgres' && conversation !== undefined;
+    const plan: RecordPlan = { known: conversation, history, wantsAnswer, fetchesHistory, reads, read, ahead };
     try {
-      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, conversation, history, wantsAnswer, fetchesHistory, reads, read));
+      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan));
     } catch (error) {
-      // Read ahead of the barrier and changed meanwhile (a statement may have failed for it, too).
-      if ((isThreadlineError(error) && error.code === 'stale_reads') || (optimistic && !(await reads.current(read)))) return again();
+      // Went ahead and was wrong (or a statement failed for reads that turned out stale): in order, behind the barrier.
+      if ((isThreadlineError(error) && error.code === 'intake_redo') || (optimistic && !(await reads.current(read)))) return again();
       throw error;
     }
   }
 
-  private async recordInTransaction(
-    tx: Store,
-    msg: InboundMessage,
-    known: Conversation | undefined,
-    history: readonly InboundMessage[],
-    wantsAnswer: boolean,
-    fetchesHistory: boolean,
-    reads: ReadAhead,
-    read: CachedReads,
-  ): Promise<IntakeResult> {
-    for (const key of msg.dedupeKeys ?? []) {
-      if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+  private async recordInTransaction(tx: Store, msg: InboundMessage, plan: RecordPlan): Promise<IntakeResult> {
+    const { known, history, wantsAnswer, fetchesHistory, reads, read, ahead } = plan;
+    const keys = msg.dedupeKeys ?? [];
+    // Ahead: the event's claims leave with the row (see RecordPlan.ahead); one already claimed undoes it below.
+    const claimed = ahead && keys.length > 0 ? Promise.all(keys.map((key) => tx.events.claim(key, this.now()))) : undefined;
+    claimed?.catch(() => undefined);
+    if (claimed === undefined) {
+      for (const key of keys) {
+        if (!(await tx.events.claim(key, this.now()))) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+      }
     }
     const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
     if (known === undefined) {
@@ -151,9 +171,19 @@ export class Intake extends ChatPart {
       }
       await tx.conversations.markBackfilled(conversation.id);
     }
-    let rowId = await tx.messages.insert(this.toNewMessage(conversation.id, msg));
+    const inserted = tx.messages.insert(this.toNewMessage(conversation.id, msg));
+    // Ahead: the limits' count leaves with the row, counted only if the row is new (a second
+    // delivery counts nothing). A message deleted before it came is never counted.
+    const limitsChecked =
+      ahead && wantsAnswer && !this.changes.deletedEarly(msg.thread, msg.messageId) ? this.limits.checkLimits(tx, msg, { conversationId: conversation.id, platformMessageId: msg.messageId }) : undefined;
+    limitsChecked?.catch(() => undefined);
+    let rowId = await inserted;
     // The barrier has come back meanwhile: nothing below is decided on a stale read (and nothing is committed yet).
-    if (!(await reads.current(read))) throw new ThreadlineError('stale_reads', 'another replica changed what intake read from the caches');
+    if (!(await reads.current(read))) throw new ThreadlineError('intake_redo', 'another replica changed what intake read from the caches');
+    if (claimed !== undefined && !(await claimed).every(Boolean)) {
+      if (rowId === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
+      throw new ThreadlineError('intake_redo', 'a new message under an event delivered before');
+    }
     if (rowId === undefined) {
       const existing = await tx.messages.find(conversation.id, msg.messageId);
       // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
@@ -167,8 +197,10 @@ export class Intake extends ChatPart {
     // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
     if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
-    const limit = await this.limits.checkLimits(tx, msg);
-    if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
+    let limit = limitsChecked === undefined ? undefined : await limitsChecked;
+    // Not counted ahead, or the row was not new (a history read stored it; this is its first delivery): counted now.
+    if (limitsChecked === undefined || limit === NOT_NEW) limit = await this.limits.checkLimits(tx, msg);
+    if (limit !== undefined && limit !== NOT_NEW) return { kind: 'limited', messageId: rowId, ...limit };
     // Owned at once when the thread's turn is free (one process on SQLite: always), so the
     // common path needs no claim of its own. The last statement: COMMIT goes with it.
     const messageId = rowId;

@@ -1,5 +1,6 @@
 /** Per-user and per-channel rates and the daily token budget, checked at intake, and the reply to a message over them. */
 import type { Store } from '../../store/index.js';
+import { NOT_NEW, type NewMessageRow } from '../../store/rate-limits.js';
 import type { StoredMessage } from '../../store/types.js';
 import { RequestRateLimits } from '../rate-limits.js';
 import type { HandleOutcome, InboundMessage, PostedIds, ReplySink } from '../types.js';
@@ -18,8 +19,11 @@ export class Limits extends ChatPart {
     this.rates = new RequestRateLimits({ user: this.options.limits?.userPerMinute ?? 0, channel: this.options.limits?.channelPerMinute ?? 0 }, this.now);
   }
 
-  /** `undefined` when the message may be answered now. `tx`: the intake transaction it is checked in. */
-  async checkLimits(tx: Store, msg: InboundMessage): Promise<{ code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number } | undefined> {
+  /**
+   * `undefined` when the message may be answered now. `tx`: the intake transaction it is checked
+   * in. `forNewRow` (PostgreSQL): counted only if `tx` inserted that message, NOT_NEW otherwise.
+   */
+  async checkLimits(tx: Store, msg: InboundMessage, forNewRow?: NewMessageRow): Promise<{ code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number } | typeof NOT_NEW | undefined> {
     const budget = this.options.limits?.dailyTokenBudget ?? 0;
     if (budget > 0) {
       const dayStart = utcDayStart(this.now());
@@ -27,10 +31,15 @@ export class Limits extends ChatPart {
         return { code: 'budget_exhausted', retryAfterMs: dayStart + DAY_MS - this.now() };
       }
     }
-    const wait = await this.rates.take(tx, {
-      user: `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.author.id}`,
-      channel: `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.thread.channelId}`,
-    });
+    const wait = await this.rates.take(
+      tx,
+      {
+        user: `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.author.id}`,
+        channel: `${msg.thread.platform}:${msg.thread.workspaceId}:${msg.thread.channelId}`,
+      },
+      forNewRow,
+    );
+    if (wait === NOT_NEW) return NOT_NEW;
     return wait > 0 ? { code: 'rate_limited', retryAfterMs: wait } : undefined;
   }
 

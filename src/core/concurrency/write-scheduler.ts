@@ -6,7 +6,8 @@
  *
  * Under a burst, writes go by what they mean to a person:
  *   1. `first`  the first visible text of an answer somebody is waiting for;
- *   2. `final`  the final text of an answer (never dropped, only ever delayed);
+ *   2. `final`  the final text of an answer (never dropped, only ever delayed: one that has
+ *               waited FINAL_PATIENCE_MS goes before everything);
  *   3. `typing` the "working on it" sign of an answer still queued (at most `typingShare`, enough
  *               to keep the signs of a long queue alive);
  *   4. `edit`   a progress edit of an answer already showing text (at most `editShare`).
@@ -48,6 +49,8 @@ interface Pending {
   readonly kind: WriteKind;
   readonly budgets: readonly WriteBudget[];
   readonly seq: number;
+  /** When it was asked for. */
+  readonly since: number;
   readonly grant: () => void;
 }
 
@@ -57,10 +60,16 @@ interface Usage {
   readonly completed: number[];
 }
 
-/** Share of the shared budget final texts keep however many first texts are coming. */
-const FINAL_FLOOR_SHARE = 0.2;
+/**
+ * How long a final text waits while first texts are coming. Its reader already sees the answer
+ * streaming; a reader still waiting for a first text sees nothing. Past this it goes first, with
+ * the whole budget, so finals always land however many first texts keep coming.
+ */
+const FINAL_PATIENCE_MS = 2000;
 
 const PRIORITY: Record<WriteKind, number> = { first: 0, final: 1, typing: 2, edit: 3 };
+/** The place of a final text that has waited FINAL_PATIENCE_MS: before everything. */
+const OVERDUE = -1;
 
 export class WriteScheduler {
   private readonly clock: Clock;
@@ -103,6 +112,7 @@ export class WriteScheduler {
         kind,
         budgets: all,
         seq: (this.seq += 1),
+        since: this.clock.now(),
         grant: () => {
           signal?.removeEventListener('abort', onAbort);
           resolve(this.ticket(all));
@@ -193,7 +203,8 @@ export class WriteScheduler {
 
   private dispatch(): void {
     const now = this.clock.now();
-    this.pending.sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind] || a.seq - b.seq);
+    const rank = (write: Pending) => (this.overdue(write, now) ? OVERDUE : PRIORITY[write.kind]);
+    this.pending.sort((a, b) => rank(a) - rank(b) || a.seq - b.seq);
     let earliest = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.pending.length; ) {
       const write = this.pending[i] as Pending;
@@ -204,9 +215,15 @@ export class WriteScheduler {
         continue;
       }
       earliest = Math.min(earliest, readyAt);
+      // A final text still within its patience: look again when it runs out.
+      if (write.kind === 'final' && !this.overdue(write, now)) earliest = Math.min(earliest, write.since + FINAL_PATIENCE_MS);
       i += 1;
     }
     this.scheduleWake(earliest);
+  }
+
+  private overdue(write: Pending, now: number): boolean {
+    return write.kind === 'final' && now - write.since >= FINAL_PATIENCE_MS;
   }
 
   /** When this write's budgets all have room for it (infinite: when a write in flight comes back). */
@@ -217,7 +234,7 @@ export class WriteScheduler {
       const held = this.heldUntil.get(budget.key);
       if (held !== undefined && held <= now) this.heldUntil.delete(budget.key);
       else if (held !== undefined) at = Math.max(at, held);
-      const limit = this.limitFor(write.kind, budget, share);
+      const limit = this.limitFor(write, budget, share, now);
       const usage = this.current(budget, now);
       const over = usage.inFlight + usage.completed.length - limit + 1;
       if (over <= 0) continue;
@@ -227,12 +244,10 @@ export class WriteScheduler {
   }
 
   /** How many writes of this kind the budget may hold at once, after the slots kept for coming first texts. */
-  private limitFor(kind: WriteKind, budget: WriteBudget, share: number): number {
+  private limitFor(write: Pending, budget: WriteBudget, share: number, now: number): number {
     const own = Math.max(1, Math.floor(budget.limit * share));
-    if (kind === 'first' || budget !== this.shared) return own;
-    const kept = own - Math.min(this.awaitingFirst, budget.limit);
-    // Final texts always land: a floor of the budget stays theirs however many answers wait.
-    return kind === 'final' ? Math.max(kept, Math.ceil(budget.limit * FINAL_FLOOR_SHARE)) : kept;
+    if (write.kind === 'first' || budget !== this.shared || this.overdue(write, now)) return own;
+    return own - Math.min(this.awaitingFirst, budget.limit);
   }
 
   private current(budget: WriteBudget, now: number): Usage {

@@ -46,6 +46,11 @@ export class MessageChanges {
     return true;
   }
 
+  /** True when this message was deleted before it arrived (its tombstone stays for applyEarly). */
+  deletedEarly(thread: ThreadRef, messageId: string): boolean {
+    return this.tombstones.peek(thread, messageId)?.kind === 'deleted';
+  }
+
   /**
    * Applies a change that arrived before its message, now that the message is stored (`rowId`),
    * inside the create's transaction (`tx`). Returns the change applied, if any.

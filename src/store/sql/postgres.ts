@@ -105,7 +105,7 @@ class ClientExecutor implements SqlExecutor {
     return (await this.query(sql, params)).rowCount ?? 0;
   }
 
-  /** COMMIT was sent behind the last statements (commitWith), and answered. */
+  /** COMMIT went out behind the last statements (commitWith): the transaction sends no other. */
   get committed(): boolean {
     return this.commit.sent;
   }

@@ -84,18 +84,27 @@ describe('WriteScheduler', () => {
     expect(sent.slice(8)).toEqual(['typing 0', 'typing 1', 'typing 2', 'typing 3', 'typing 4', 'edit 2', 'edit 3', 'edit 4']);
   });
 
-  it('lets final texts through at a floor of the budget however many first texts are coming', async () => {
+  it('holds final texts back while first texts are coming, for at most two seconds: then they go before anything', async () => {
     const { clock, scheduler, sent, ask } = setup(10);
     for (let i = 0; i < 50; i += 1) scheduler.expectFirst();
     for (let i = 0; i < 6; i += 1) ask('final', `final ${i}`);
     ask('edit', 'edit');
     await settle();
-    expect(sent).toEqual(['final 0', 'final 1']);
-    for (let t = 0; t < 2; t += 1) {
-      clock.advance(1000);
-      await settle();
-    }
-    expect(sent).toEqual(['final 0', 'final 1', 'final 2', 'final 3', 'final 4', 'final 5']);
+    // Every slot is kept for the first texts: the finals' readers already see their answers streaming.
+    expect(sent).toEqual([]);
+    clock.advance(1000);
+    for (let i = 0; i < 10; i += 1) ask('first', `first ${i}`);
+    await settle();
+    expect(sent).toHaveLength(10);
+    // The window is full until 2000; first texts asked meanwhile wait, and so do the finals.
+    clock.advance(999);
+    for (let i = 10; i < 14; i += 1) ask('first', `first ${i}`);
+    await settle();
+    expect(sent).toHaveLength(10);
+    // At 2000 the finals have waited two seconds: they go first, the first texts take what is left.
+    clock.advance(1);
+    await settle();
+    expect(sent.slice(10)).toEqual(['final 0', 'final 1', 'final 2', 'final 3', 'final 4', 'final 5', 'first 10', 'first 11', 'first 12', 'first 13']);
   });
 
   it('waits for a write’s own budget without holding up writes that have room', async () => {
