@@ -60,6 +60,7 @@ function sqliteBackend(): TestBackend {
 function postgresBackend(): TestBackend {
   let database: TestDatabase | undefined;
   let dirty = false;
+  let resetting: Promise<void> | undefined;
   beforeAll(async () => {
     database = await createTestDatabase();
   });
@@ -68,10 +69,14 @@ function postgresBackend(): TestBackend {
   });
   const backend = withOpenStores(async () => {
     if (database === undefined) throw new Error('the test database was not created');
+    // Stores opened at once (replicas) share one reset: two would drop each other's schema.
     if (dirty) {
-      await database.reset();
-      dirty = false;
+      resetting ??= database.reset().then(() => {
+        dirty = false;
+        resetting = undefined;
+      });
     }
+    await resetting;
     return { databasePath: '', databaseUrl: database.url };
   }, 'postgres');
   afterEach(async () => {

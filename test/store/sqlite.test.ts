@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
 import { readMigrations } from '../../src/store/migrate.js';
 import { SqliteExecutor } from '../../src/store/sql/sqlite.js';
@@ -51,6 +51,37 @@ describe('SQLite backend', () => {
       // Rolled back, and the connection is free again.
       expect(await store.events.claim('inside', 2)).toBe(true);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('hands the connection on in arrival order, waking each waiter once (a burst of replies does not wake every waiter at every turn)', async () => {
+    const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
+    try {
+      const order: string[] = [];
+      let open!: () => void;
+      const held = new Promise<void>((resolve) => (open = resolve));
+      const first = store.transaction(async (tx) => {
+        await held;
+        await tx.events.claim('first', 1);
+        order.push('first');
+      });
+      const timers = vi.spyOn(globalThis, 'setTimeout');
+      const waiting = Array.from({ length: 30 }, (_, i) =>
+        i % 3 === 2
+          ? store.events.claim(`alone ${i}`, 1).then(() => order.push(`alone ${i}`))
+          : store.transaction(async (tx) => {
+              await tx.events.claim(`tx ${i}`, 1);
+              order.push(`tx ${i}`);
+            }),
+      );
+      open();
+      await Promise.all([first, ...waiting]);
+      expect(order).toEqual(['first', ...Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? `alone ${i}` : `tx ${i}`))]);
+      // One wait-limit timer per waiter, set once.
+      expect(timers.mock.calls.length).toBe(30);
+    } finally {
+      vi.restoreAllMocks();
       await store.close();
     }
   });

@@ -7,8 +7,10 @@ import type { SqlExecutor, SqlValue } from './executor.js';
  *
  * One connection serves the whole process, so a transaction must keep everyone else out while
  * its body awaits: statements from outside wait until it ends (they run at once otherwise), and
- * transactions queue behind each other. A transaction's own statements go through the
- * executor its body receives; using the outer one inside a transaction would wait for itself.
+ * transactions queue behind each other, first come first served, each handed the connection by
+ * the one before (a burst of replies wakes one waiter per transaction, not all of them). A
+ * transaction's own statements go through the executor its body receives; using the outer one
+ * inside a transaction would wait for itself.
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;
@@ -18,27 +20,22 @@ export class SqliteExecutor implements SqlExecutor {
     this.connection = new Connection(db, options.waitLimitMs ?? 10_000);
   }
 
-  async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    while (this.connection.busy !== undefined) await this.connection.untilFree();
-    return this.connection.statement(sql).get(...params) as T | undefined;
+  get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return this.connection.alone(() => this.connection.statement(sql).get(...params) as T | undefined);
   }
 
-  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    while (this.connection.busy !== undefined) await this.connection.untilFree();
-    return this.connection.statement(sql).all(...params) as T[];
+  all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.connection.alone(() => this.connection.statement(sql).all(...params) as T[]);
   }
 
-  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    while (this.connection.busy !== undefined) await this.connection.untilFree();
-    return this.connection.statement(sql).run(...params).changes;
+  run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.connection.alone(() => this.connection.statement(sql).run(...params).changes);
   }
 
   async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const connection = this.connection;
-    // Checked and taken in one synchronous step: a waiter woken with others takes it or waits again.
-    while (connection.busy !== undefined) await connection.untilFree();
-    let done!: () => void;
-    connection.busy = new Promise<void>((resolve) => (done = resolve));
+    const turn = connection.take();
+    if (turn !== undefined) await turn;
     try {
       // Prepared once, like every statement here (exec would parse them on every reply).
       connection.statement('BEGIN IMMEDIATE').run();
@@ -51,8 +48,7 @@ export class SqliteExecutor implements SqlExecutor {
         throw error;
       }
     } finally {
-      connection.busy = undefined;
-      done();
+      connection.release();
     }
   }
 
@@ -62,17 +58,19 @@ export class SqliteExecutor implements SqlExecutor {
 
   async ping(): Promise<boolean> {
     try {
-      while (this.connection.busy !== undefined) await this.connection.untilFree();
-      this.connection.statement('SELECT 1').get();
-      return this.connection.db.open;
+      return await this.connection.alone(() => {
+        this.connection.statement('SELECT 1').get();
+        return this.connection.db.open;
+      });
     } catch {
       return false;
     }
   }
 
-  async close(): Promise<void> {
-    while (this.connection.busy !== undefined) await this.connection.untilFree();
-    if (this.connection.db.open) this.connection.db.close();
+  close(): Promise<void> {
+    return this.connection.alone(() => {
+      if (this.connection.db.open) this.connection.db.close();
+    });
   }
 
   /** Every statement text run so far. */
@@ -88,12 +86,10 @@ export class SqliteExecutor implements SqlExecutor {
 
 class Connection {
   private readonly statements = new Map<string, Statement>();
-  /**
-   * Set while a transaction holds the connection; resolves when it ends. Callers wait with
-   * `while (busy !== undefined) await busy` and then act in the same synchronous step, so no
-   * statement slips into a transaction that began while they were waking up.
-   */
-  busy: Promise<void> | undefined;
+  /** A transaction holds the connection (its body awaits, so others must not slip in between). */
+  private held = false;
+  /** Callers waiting for the connection, first come first served: each is handed it in turn. */
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     readonly db: Database,
@@ -105,22 +101,53 @@ class Connection {
     return [...this.statements.keys()];
   }
 
+  /** Holds the connection for a transaction: at once when free (undefined: nothing to wait for), else once handed over in turn. */
+  take(): Promise<void> | undefined {
+    if (!this.held && this.waiting.length === 0) {
+      this.held = true;
+      return undefined;
+    }
+    return this.enqueue();
+  }
+
+  /** Ends a hold: the next waiter gets the connection (one wake-up, not one per waiter). */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.held = false;
+    else next();
+  }
+
+  /** Runs one statement (`run` is synchronous): at once when free, else in turn behind a transaction. */
+  async alone<T>(run: () => T): Promise<T> {
+    if (!this.held && this.waiting.length === 0) return run();
+    await this.enqueue();
+    try {
+      return run();
+    } finally {
+      this.release();
+    }
+  }
+
   /**
-   * `busy`, or a rejection after `waitLimitMs` (10 s). Transactions here last milliseconds (their
-   * bodies never wait on the network), so a wait that long is a statement issued through the
-   * store from inside a transaction's own body, which would otherwise wait for itself forever.
+   * Waits to be handed the connection (held from then on), or rejects after `waitLimitMs` (10 s).
+   * Transactions here last milliseconds (their bodies never wait on the network), so a wait that
+   * long is a statement issued through the store from inside a transaction's own body, which
+   * would otherwise wait for itself forever.
    */
-  untilFree(): Promise<void> {
-    const busy = this.busy ?? Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`waited ${this.waitLimitMs} ms for a SQLite transaction to end: inside a transaction, use the store it hands its body`)),
-        this.waitLimitMs,
-      );
+  private enqueue(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const handOver = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiting.indexOf(handOver);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(new Error(`waited ${this.waitLimitMs} ms for a SQLite transaction to end: inside a transaction, use the store it hands its body`));
+      }, this.waitLimitMs);
       timer.unref();
+      this.waiting.push(handOver);
     });
-    return Promise.race([busy, limit]).finally(() => clearTimeout(timer));
   }
 
   statement(sql: string): Statement {
