@@ -46,9 +46,8 @@ export class Traffic {
 
   /**
    * A mention in a Discord channel: the bot opens a thread on it; resolves with the thread's id
-   * once the mention is answered there. (Not as soon as the thread exists: the adapter records
-   * the mention only after opening the thread, so a follow-up posted at that very moment may be
-   * taken in first, by one process as by several.)
+   * once the mention is answered there (the follow-ups then wait behind that answer, not the
+   * answer behind them).
    */
   async discordThread(label: string, channelId: string, user: FakeUser): Promise<string> {
     const text = `${label} question 0`;

@@ -144,6 +144,12 @@ export class ReplicaWorld {
     return [...held].sort();
   }
 
+  /** The replica's Discord state from `/healthz`: `ready` once READY came on every shard it holds. */
+  async discordState(name: string): Promise<string | undefined> {
+    const health = await healthOf(this.get(name).port);
+    return (health?.body as { discord?: string } | undefined)?.discord;
+  }
+
   /** Every process's log, for a failure message. */
   logs(): string {
     return [...this.replicas.values()].flatMap((r) => r.runs.map((run, i) => `--- ${r.name} run ${i + 1}\n${run.output.join('').slice(-4000)}`)).join('\n');

@@ -78,6 +78,9 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
     await Promise.all(['A', 'B', 'C'].map((name) => world.start(name)));
     // The replicas split the shards: one each.
     await expect.poll(() => ['A', 'B', 'C'].map((name) => world.shardsOf(name).length), { timeout: 40_000, interval: 200 }).toEqual([1, 1, 1]);
+    // Taken is not connected: a channel mention posted before its shard's READY reaches nobody (and
+    // catch-up reads back only threads it knows), so the warm-up waits for every shard's session.
+    await expect.poll(() => Promise.all(['A', 'B', 'C'].map((name) => world.discordState(name))), { timeout: 40_000, interval: 200 }).toEqual(['ready', 'ready', 'ready']);
 
     // Warm up: every replica answers (and caches what it read: instructions, settings, threads).
     const discordThreads: Array<{ id: string; label: string; user: (typeof people)[number] }> = [];

@@ -4,9 +4,10 @@
  * lost session: catch-up with `after=` the newest stored message), and after a crash (an answer
  * posted but never recorded). No reply reads history otherwise.
  */
-import type { Collection, Message, TextBasedChannel, ThreadChannel } from 'discord.js';
+import { DiscordAPIError, RESTJSONErrorCodes, type Collection, type Message, type TextBasedChannel, type ThreadChannel } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
+import type { CatchUpProgress } from './catch-up-gate.js';
 import { toInbound, type BotIdentity } from './inbound.js';
 
 const PAGE = 100;
@@ -53,13 +54,24 @@ export interface CatchUpOptions {
   readonly replay: (message: Message) => void;
   /** Only these conversations (a shard's guilds); default: all. */
   readonly includes?: (thread: ThreadRef) => boolean;
+  /** Told which threads are read back and when each is handed over (catch-up-gate.ts: live messages wait for it). */
+  readonly progress?: CatchUpProgress;
 }
 
 /** Reads back what was said in recently active threads while there was no session. */
 export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
+  try {
+    return await readBack(core, bot, logger, options);
+  } finally {
+    options.progress?.finished();
+  }
+}
+
+async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
   let recorded = 0;
-  for (const { thread, lastMessageId } of await core.recentThreads('discord', options.activeSince)) {
-    if (options.includes !== undefined && !options.includes(thread)) continue;
+  const threads = (await core.recentThreads('discord', options.activeSince)).filter(({ thread }) => options.includes === undefined || options.includes(thread));
+  options.progress?.listed(threads.map(({ thread }) => thread.threadKey));
+  for (const { thread, lastMessageId } of threads) {
     try {
       const channel = await options.fetchChannel(thread.threadKey);
       if (channel === null) continue;
@@ -77,7 +89,11 @@ export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, 
         if (page.size < PAGE) break;
       }
     } catch (error) {
+      // A channel mention's thread not opened yet (its answer opens it), or deleted: nothing to read.
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel) continue;
       logger.warn({ err: error, thread: thread.threadKey }, 'could not catch up a thread');
+    } finally {
+      options.progress?.caughtUp(thread.threadKey);
     }
   }
   if (recorded > 0) logger.info({ recorded }, 'caught up messages missed while away');

@@ -8,7 +8,7 @@
 import { Client, ClientUser, Events, Routes, type APIGatewayBotInfo, type APIUser, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import type { ChatCore, InboundContext, ThreadRef } from '../../core/types.js';
+import type { ChatCore, InboundContext, ReplySink, ThreadRef } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
@@ -18,11 +18,14 @@ import { backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { SeenThreads } from './seen-threads.js';
+import { CatchUpGate, type CatchUpProgress } from './catch-up-gate.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignment.js';
 import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
 import { IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
+import { lazySink } from '../../core/lazy-sink.js';
+import { nowhereSink, openThread, threadName, type ThreadOpening } from './open-thread.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -57,7 +60,6 @@ export interface DiscordAdapter {
 
 const CATCH_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_ANSWER_MISSED_WITHIN_MS = 30 * 60 * 1000;
-const THREAD_NAME_LIMIT = 90;
 
 export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
   const { config, core, health } = options;
@@ -102,37 +104,46 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   async function onMessage(message: Message, seenThreads: SeenThreads): Promise<void> {
     if (message.author.id === (message.client.user?.id ?? bot.userId)) return;
-    let thread = threadOf(message);
-    let target: SendTarget | undefined = message.channel.isSendable() ? message.channel : undefined;
-    let replyTo: string | undefined = message.id;
-    let fetchHistory: InboundContext['fetchHistory'];
-
+    const thread = threadOf(message);
+    const target: SendTarget | undefined = message.channel.isSendable() ? message.channel : undefined;
     if (thread === undefined) {
-      // A plain channel: only a mention from a person starts a conversation, in a new thread on that message.
-      if (message.author.bot || !mentionsBot(message, bot)) return;
-      thread = threadFromChannelMessage(message);
-      // Where /settings turns the bot off (or the author lacks the roles), the short refusal goes in the channel: no thread.
-      const inbound = toInbound(message, thread, bot);
-      if (!(await core.answersAllowed(inbound))) {
-        if (target !== undefined) await core.handle(inbound, { sink: sinkFor(target, message.id) });
-        return;
-      }
-      try {
-        const name = renderText(message, bot).slice(0, THREAD_NAME_LIMIT) || `Conversation with ${message.author.username}`;
-        target = await message.startThread({ name, autoArchiveDuration: 1440 });
-        replyTo = undefined; // the thread's starter is the mention itself
-      } catch (error) {
-        logger.warn({ err: error, channel: message.channelId }, 'could not open a thread; answering in the channel');
-      }
-    } else if (message.channel.isThread()) {
+      if (target !== undefined) await onChannelMention(message, target);
+      return;
+    }
+    let fetchHistory: InboundContext['fetchHistory'];
+    if (message.channel.isThread()) {
       const channel = message.channel;
-      const ref = thread;
       // A thread the bot watched from its creation is in discord.js's cache: no REST read.
-      fetchHistory = async () => seenThreads.history(channel, ref, bot) ?? backfillThread(channel, ref, bot, config.historyLimit);
+      fetchHistory = async () => seenThreads.history(channel, thread, bot) ?? backfillThread(channel, thread, bot, config.historyLimit);
     }
     if (target === undefined) return;
-    const sendTarget = target;
-    await core.handle(toInbound(message, thread, bot), { sink: sinkFor(sendTarget, replyTo), ...(fetchHistory === undefined ? {} : { fetchHistory }) });
+    await core.handle(toInbound(message, thread, bot), { sink: sinkFor(target, message.id), ...(fetchHistory === undefined ? {} : { fetchHistory }) });
+  }
+
+  /** A plain channel: only a mention from a person starts a conversation, in a new thread on that message. */
+  async function onChannelMention(message: Message, channel: SendTarget): Promise<void> {
+    if (message.author.bot || !mentionsBot(message, bot)) return;
+    const inbound = toInbound(message, threadFromChannelMessage(message), bot);
+    // Where /settings turns the bot off (or the author lacks the roles), the short refusal goes in the channel: no thread.
+    if (!(await core.answersAllowed(inbound))) {
+      await core.handle(inbound, { sink: sinkFor(channel, message.id) });
+      return;
+    }
+    // Taken in before its thread is opened (the answer's first write opens it): a follow-up
+    // posted in the new thread while Discord creates it must come after this mention.
+    // Once, however many sinks the core asks for.
+    let opening: Promise<ThreadOpening> | undefined;
+    const makeSink = async (): Promise<ReplySink> => {
+      const where = await (opening ??= openThread(message, threadName(renderText(message, bot), message.author.username), () => message.client.channels.fetch(message.id)));
+      if (where.kind === 'thread') return sinkFor(where.thread, undefined)(); // its starter is the mention: no reply reference
+      if (where.kind === 'channel') {
+        logger.warn({ err: where.error, channel: message.channelId }, 'could not open a thread; answering in the channel');
+        return sinkFor(channel, message.id)();
+      }
+      logger.info({ channel: message.channelId, message: message.id }, 'the mention was deleted before its thread was opened; not answering');
+      return nowhereSink();
+    };
+    await core.handle(inbound, { sink: () => lazySink(makeSink) });
   }
 
   function refOfStored(message: Message | PartialMessage): ThreadRef {
@@ -153,11 +164,13 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   /** The handlers of one shard's client. */
   function wire(client: Client, shard: number): void {
     const seenThreads = new SeenThreads();
+    // A live message of a thread the new session's catch-up still reads back comes after what it missed.
+    const catchingUp = new CatchUpGate();
     client.on(Events.ThreadCreate, (thread, newlyCreated) => seenThreads.created(thread, newlyCreated));
     client.on(Events.ThreadDelete, (thread) => seenThreads.forget(thread.id));
     client.on(Events.MessageCreate, (message) => {
       seenThreads.messageCreated(message);
-      onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message'));
+      catchingUp.pass(message.channelId, () => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a message')));
     });
 
     client.on(Events.MessageUpdate, (_old, updated) => {
@@ -186,7 +199,17 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       handleCommand(interaction, { core, logger }).catch((error: unknown) => logger.error({ err: error }, 'slash command failed'));
     });
 
+    // A session lost: a RESUME replays what was missed, in order, and ends the wait; a fresh
+    // session's catch-up takes it over, so live messages before its READY wait for it too.
+    let lost: CatchUpProgress | undefined;
+    client.on(Events.ShardReconnecting, () => (lost ??= catchingUp.begin()));
+    client.on(Events.ShardResume, () => {
+      lost?.finished();
+      lost = undefined;
+    });
     client.on(Events.ShardReady, () => {
+      const progress = lost ?? catchingUp.begin();
+      lost = undefined;
       seenThreads.newSession();
       if (phase === 'running') void registerOnce(client);
       // READY means a fresh session (a start, a shard taken over, or a session Discord would not
@@ -197,6 +220,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         activeSince: now - CATCH_UP_WINDOW_MS,
         answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
         includes: (thread) => shardOfGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId, shards.count) === shard,
+        progress,
         replay: (message) => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
       });
     });
@@ -206,7 +230,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(restClient.rest as never, logger),
-    ...replyServices({ clientFor, restClient, sinkFor, botUserId: () => bot.userId }),
+    ...replyServices({ clientFor, restClient, sinkFor, bot, logger }),
   });
 
   /** The client that serves a conversation: its shard's, when held here, else REST only. */

@@ -4,11 +4,14 @@
  * conversation's channel through the client of the shard serving its guild when this replica holds
  * it, else through REST alone: posting needs no gateway session.
  */
-import { ChannelType, DiscordAPIError, RESTJSONErrorCodes, type Client, type Message } from 'discord.js';
+import { DiscordAPIError, RESTJSONErrorCodes, type Channel, type Client, type Message } from 'discord.js';
+import type { Logger } from 'pino';
 import type { PlatformServices, ThreadRef } from '../../core/types.js';
 import { lazySink } from '../../core/lazy-sink.js';
 import { ThreadlineError } from '../../errors.js';
 import { removeStrayReplies } from './history.js';
+import { renderText, type BotIdentity } from './inbound.js';
+import { nowhereSink, openThread, threadName } from './open-thread.js';
 import type { DiscordReplySink, SendTarget } from './outbound.js';
 
 export interface ReplyServicesOptions {
@@ -16,11 +19,12 @@ export interface ReplyServicesOptions {
   /** The REST-only client (its channels' guilds are unknown to it). */
   readonly restClient: Client;
   readonly sinkFor: (target: SendTarget, replyTo: string | undefined, existing?: readonly Message[]) => () => DiscordReplySink;
-  readonly botUserId: () => string;
+  readonly bot: BotIdentity;
+  readonly logger: Logger;
 }
 
 export function replyServices(options: ReplyServicesOptions): Pick<PlatformServices, 'replaceSink' | 'replySink' | 'removeStrayReplies'> {
-  const { clientFor, restClient, sinkFor, botUserId } = options;
+  const { clientFor, restClient, sinkFor, bot, logger } = options;
 
   /** The channel, or null when Discord says there is no such channel (other failures are thrown). */
   async function fetchChannel(thread: ThreadRef, id: string) {
@@ -39,11 +43,31 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
   }
 
   /**
-   * Where a conversation's answers go: its thread, or the channel it started in when that thread
+   * Where a conversation's answers are: its thread, or the channel it started in when that thread
    * was never opened (no permission to create threads: the first answer went to the channel).
    */
   async function answerChannel(thread: ThreadRef) {
     return (await fetchChannel(thread, thread.threadKey)) ?? parentChannel(thread);
+  }
+
+  /**
+   * Where a new answer goes: as `answerChannel`, but a channel mention's thread that was never
+   * opened (the mention's replica stopped before its answer's first write) is opened now; `gone`
+   * when the mention is deleted (there is nothing to answer).
+   */
+  async function replyChannel(thread: ThreadRef): Promise<Channel | null | 'gone'> {
+    const existing = await fetchChannel(thread, thread.threadKey);
+    if (existing !== null) return existing;
+    const parent = await parentChannel(thread);
+    if (parent === null || !parent.isTextBased() || parent.isThread() || parent.isDMBased()) return parent;
+    const starter = await parent.messages.fetch(thread.threadKey).catch((error: unknown) => {
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMessage) return null;
+      throw error;
+    });
+    if (starter === null) return 'gone';
+    const where = await openThread(starter, threadName(renderText(starter, bot), starter.author.username), () => fetchChannel(thread, thread.threadKey));
+    if (where.kind === 'channel') logger.warn({ err: where.error, channel: thread.channelId }, 'could not open a thread; answering in the channel');
+    return where.kind === 'thread' ? where.thread : where.kind === 'channel' ? parent : 'gone';
   }
 
   /** The channel a conversation started in, when that is not the conversation itself (a DM is). */
@@ -66,27 +90,26 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
       });
     },
     replySink(thread, messageId) {
-      const channel = clientFor(thread).channels.cache.get(thread.threadKey);
-      // Looked up once per answer: a missing thread is a 404 that every part would pay again.
-      let lookup: ReturnType<typeof answerChannel> | undefined;
-      const target: SendTarget = {
-        send: async (payload) => {
-          const resolved = channel ?? (await (lookup ??= answerChannel(thread)));
-          if (resolved === null || !resolved.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
-          return resolved.send(payload);
-        },
-        sendTyping: async () => {
-          if (channel?.isSendable()) await channel.sendTyping();
-        },
-      };
-      return sinkFor(target, channel?.type === ChannelType.PublicThread || channel?.type === ChannelType.PrivateThread ? undefined : messageId)();
+      const cached = clientFor(thread).channels.cache.get(thread.threadKey);
+      if (cached?.isSendable()) return sinkFor(cached, cached.isThread() ? undefined : messageId)();
+      // Looked up when the answer starts, once: a missing thread is a 404 that every part would pay again.
+      return lazySink(async () => {
+        const channel = await replyChannel(thread);
+        if (channel === 'gone') {
+          logger.info({ thread: thread.threadKey }, 'the mention was deleted before its thread was opened; not answering');
+          return nowhereSink();
+        }
+        if (channel === null || !channel.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
+        // In a thread, no reply reference: the question is in it, or is its starter, in the parent channel.
+        return sinkFor(channel, channel.isThread() ? undefined : messageId)();
+      });
     },
     async removeStrayReplies(thread, messageId, keep) {
       const threadChannel = await fetchChannel(thread, thread.threadKey);
-      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, botUserId(), keep) : 0;
+      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep) : 0;
       // No thread: the answer went to the channel, where other conversations' answers stand too.
       const parent = await parentChannel(thread);
-      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, botUserId(), keep, { repliesTo: messageId }) : 0;
+      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }) : 0;
     },
   };
 }

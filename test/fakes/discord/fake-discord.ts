@@ -269,10 +269,12 @@ export class FakeDiscord {
     this.dispatch('MESSAGE_UPDATE', this.withMember(message));
   }
 
-  remove(channelId: string, messageId: string): void {
+  /** A message deleted: MESSAGE_DELETE, unless `announce` is false (an event the bot never received). */
+  remove(channelId: string, messageId: string, announce = true): void {
     const list = this.messages.get(channelId) ?? [];
     const index = list.findIndex((m) => m.id === messageId);
     if (index >= 0) list.splice(index, 1);
+    if (!announce) return;
     const channel = this.channels.get(channelId);
     this.dispatch('MESSAGE_DELETE', { id: messageId, channel_id: channelId, ...(channel?.guild_id ? { guild_id: channel.guild_id } : {}) });
   }
@@ -661,6 +663,9 @@ export class FakeDiscord {
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path)) && method === 'POST') {
       const parent = m[1] as string;
       if (this.threadlessChannels.has(parent)) return send(403, { message: 'Missing Permissions', code: 50013 });
+      // Discord's rules: a thread opens on a message that exists, once.
+      if (this.find(parent, m[2] as string) === undefined) return send(404, { message: 'Unknown Message', code: 10008 });
+      if (this.channels.has(m[2] as string)) return send(400, { message: 'A thread has already been created for this message', code: 160004 });
       const thread = this.addThread(parent, String((body as { name?: string }).name ?? 'thread'), m[2] as string);
       return send(201, thread);
     }
