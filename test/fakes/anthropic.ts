@@ -233,7 +233,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       if (body.stream === true) {
         streamingNow += 1;
         res.once('close', () => (streamingNow -= 1));
-        await streamMessage(res, body, text, paced, usage, openResponses, () => (record.firstTokenAt ??= Date.now()), limitHeaders, options.latency?.ttftMs);
+        await streamMessage(res, body, text, paced, usage, openResponses, () => (record.firstTokenAt ??= Date.now()), limitHeaders, options.latency === undefined ? undefined : record.at + options.latency.ttftMs);
       } else sendJson(res, 200, messageJson(body, text, script, usage), limitHeaders);
     } finally {
       events.emit('request');
@@ -459,7 +459,8 @@ async function streamMessage(
   open: Set<ServerResponse>,
   onFirstToken: () => void,
   headers: Record<string, string> = {},
-  ttftMs = 0,
+  /** When the first token is due (the latency model's time to first token after the request came in), if paced. */
+  firstTokenDue?: number,
 ): Promise<void> {
   const stopReason = script.stopReason ?? 'end_turn';
   const text = stopReason === 'refusal' && script.text === undefined ? '' : fullText;
@@ -470,7 +471,8 @@ async function streamMessage(
     message: { id: `msg_fake${requestCounter}`, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
   });
   send('ping', { type: 'ping' });
-  if (ttftMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, ttftMs));
+  // Counted from the request's arrival, as the real API's is: the double's own work on the request is part of it.
+  if (firstTokenDue !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, firstTokenDue - Date.now())));
   if (res.destroyed) return;
   let textIndex = 0;
   if ((body.thinking as { type?: string } | undefined)?.type === 'adaptive' || script.thinkingMs !== undefined) {
