@@ -12,6 +12,19 @@ import { inbound, THREAD } from '../helpers/messages.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
 import { recordingSink as sink } from '../helpers/recording-sink.js';
 
+/** Marks what `mark` picks out of every statement sent (`answered`: when its result comes back); the events, in order. */
+function watchQueries(mark: (text: string, answered: Promise<unknown>, events: string[]) => void): string[] {
+  const events: string[] = [];
+  const query = pg.Client.prototype.query;
+  vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+    const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+    mark(text, Promise.resolve(result), events);
+    return result;
+  } as typeof query);
+  return events;
+}
+
 describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreSQL${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
   let database: TestDatabase;
   let h: Harness | undefined;
@@ -32,18 +45,13 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
     h = await createCoreHarness({ databaseUrl: database.url });
     // The thread is known, so the mention takes the path without a history read.
     await h.core.handle(inbound('first', { mentionsBot: true }), { sink });
-    const events: string[] = [];
-    const query = pg.Client.prototype.query;
-    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
-      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+    const events = watchQueries((text, answered, events) => {
       if (text === 'COMMIT') events.push('COMMIT sent');
       if (text.includes('INSERT INTO reply_jobs')) {
         events.push('job insert sent');
-        void (result as Promise<unknown>).then(() => events.push('job insert answered'));
+        void answered.then(() => events.push('job insert answered'));
       }
-      return result;
-    } as typeof query);
+    });
     const question = inbound('second?', { mentionsBot: true });
     expect((await h.core.handle(question, { sink })).kind).toBe('answered');
     expect(events.slice(0, 3)).toEqual(['job insert sent', 'COMMIT sent', 'job insert answered']);
@@ -58,15 +66,10 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
     h = await createCoreHarness({ databaseUrl: database.url, limits: { userPerMinute: 100, channelPerMinute: 100, dailyTokenBudget: 0 } });
     await h.core.handle(inbound('first', { mentionsBot: true }), { sink });
     expect(await hits(h)).toBe(2); // the user's and the channel's
-    const events: string[] = [];
-    const query = pg.Client.prototype.query;
-    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
-      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+    const events = watchQueries((text, answered, events) => {
       if (text.includes('threadline_take_rate')) events.push('count sent');
-      if (text.includes('INSERT INTO messages')) void (result as Promise<unknown>).then(() => events.push('row answered'));
-      return result;
-    } as typeof query);
+      if (text.includes('INSERT INTO messages')) void answered.then(() => events.push('row answered'));
+    });
     const question = inbound('second?', { mentionsBot: true });
     expect((await h.core.handle(question, { sink })).kind).toBe('answered');
     expect(events.slice(0, 2)).toEqual(['count sent', 'row answered']);
@@ -84,16 +87,11 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
   it('claims an event with its message row; the same event again, or the same message by another event, is a duplicate that counts nothing', async () => {
     h = await createCoreHarness({ databaseUrl: database.url, limits: { userPerMinute: 100, channelPerMinute: 100, dailyTokenBudget: 0 } });
     await h.core.handle(inbound('first', { mentionsBot: true, dedupeKeys: ['event:Ev0'] }), { sink });
-    const events: string[] = [];
-    const query = pg.Client.prototype.query;
-    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
-      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+    const events = watchQueries((text, answered, events) => {
       if (text.includes('INSERT INTO messages')) events.push('row sent');
-      if (text.includes('processed_events')) void (result as Promise<unknown>).then(() => events.push('claim answered'));
+      if (text.includes('processed_events')) void answered.then(() => events.push('claim answered'));
       if (text === 'ROLLBACK') events.push('ROLLBACK');
-      return result;
-    } as typeof query);
+    });
     const question = inbound('second?', { mentionsBot: true, dedupeKeys: ['event:Ev1'] });
     expect((await h.core.handle(question, { sink })).kind).toBe('answered');
     expect(events.slice(0, 2)).toEqual(['row sent', 'claim answered']);
