@@ -98,7 +98,7 @@ export class Traffic {
     const [, threadKey] = thread.split(':') as [string, string];
     const rows = await this.world
       .rows(
-        `SELECT m.id, m.platform_message_id, m.role, left(m.text, 40) AS text, m.reply_to_message_id, j.state, j.attempts
+        `SELECT m.id, m.platform_message_id, m.role, left(m.text, 40) AS text, m.reply_to_message_id, j.id AS job, j.state, j.attempts, j.lease_owner, j.lease_turn, j.created_at AS job_created, j.updated_at AS job_updated
            FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN reply_jobs j ON j.message_id = m.id
           WHERE c.thread_key LIKE $1 ORDER BY m.id`,
         [`%${threadKey}`],
