@@ -199,6 +199,20 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     await b.idle();
     never();
   });
+
+  it('takes a mention in on a replica on its way out, but leaves the answer to another at once', async () => {
+    await start();
+    const [a, b] = [await replica('A'), await replica('B')];
+    // SIGTERM: A takes no jobs any more and has given its leases back; its Slack server may still deliver an event.
+    a.stopTakingJobs();
+    await a.stopLeases({ release: true });
+    const question = inbound('are you leaving?', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-leaving' } });
+    expect((await a.handle(question, { sink: () => posts.sink('A (taken in)', question.messageId) })).kind).toBe('recorded');
+    // B's next sweep takes it (no lease had to run out: the clock stands still).
+    await posts.posted(question.messageId);
+    expect(posts.answers(question.messageId)).toEqual([{ replica: 'B', text: 'echo: are you leaving?' }]);
+    await b.idle();
+  });
 });
 
 describe('one process on SQLite', () => {

@@ -202,11 +202,15 @@ export class Intake extends ChatPart {
     if (limitsChecked === undefined || limit === NOT_NEW) limit = await this.limits.checkLimits(tx, msg);
     if (limit !== undefined && limit !== NOT_NEW) return { kind: 'limited', messageId: rowId, ...limit };
     // Owned at once when the thread's turn is free (one process on SQLite: always), so the
-    // common path needs no claim of its own. The last statement: COMMIT goes with it.
+    // common path needs no claim of its own. The last statement: COMMIT goes with it. A replica
+    // on its way out holds none: its leases are given back (or about to be), and a job it held
+    // would stall the thread until the lease ran out; another replica takes it up instead.
     const messageId = rowId;
-    const job = this.leases.shared
-      ? await tx.commitWith((last) => last.jobs.createInTurn(messageId, conversation.id, this.now(), this.leases.lease()))
-      : await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }));
+    const job = !this.leases.shared
+      ? await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }))
+      : this.leases.mayClaim
+        ? await tx.commitWith((last) => last.jobs.createInTurn(messageId, conversation.id, this.now(), this.leases.lease()))
+        : await tx.commitWith((last) => last.jobs.create(messageId, conversation.id, this.now())).then((id) => (id === undefined ? undefined : { id, owned: false }));
     if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
     return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
   }
