@@ -50,6 +50,9 @@ export class ReplicaEpochs implements CacheEpochs {
   }
 }
 
+/** A channel's (or, with channel '', a workspace's) key: instructions and settings are cached by it. */
+export const scopeKey = (platform: string, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;
+
 /** The keys the repositories and the listener agree on. */
 export const epochKeys = {
   messages: (conversationId: number) => `m:${conversationId}`,

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Platform } from '../core/types.js';
 import type { InstructionChange } from './types.js';
-import { epochKeys } from './cache-epochs.js';
+import { epochKeys, scopeKey } from './cache-epochs.js';
 import { Repo } from './repo.js';
 
 interface InstructionRow {
@@ -78,5 +78,3 @@ export class InstructionRepo extends Repo {
   }
 }
 
-/** A scope's cache key (also its key in cache-epochs.ts). */
-export const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;

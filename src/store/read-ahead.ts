@@ -5,10 +5,8 @@
  * committed before the barrier touched what it read (cache-epochs.ts tells). When something did,
  * the caller starts over behind a passed barrier. SQLite has no other writer: always current.
  */
-import type { CacheEpochs } from './cache-epochs.js';
-import { epochKeys } from './cache-epochs.js';
+import { epochKeys, scopeKey, type CacheEpochs } from './cache-epochs.js';
 import { keyOf } from './conversations.js';
-import { scopeKey } from './settings.js';
 import type { Platform } from '../core/types.js';
 
 /** What a caller read from the caches: the thread's conversation, its messages, a channel's settings. */

@@ -16,9 +16,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Platform } from '../core/types.js';
-import { epochKeys, ReplicaEpochs } from './cache-epochs.js';
+import { epochKeys, ReplicaEpochs, scopeKey } from './cache-epochs.js';
 import { keyOf, type ConversationRepo } from './conversations.js';
-import { scopeKey, type InstructionRepo } from './instructions.js';
+import type { InstructionRepo } from './instructions.js';
 import type { MessageRepo } from './messages.js';
 import type { SettingsRepo } from './settings.js';
 import { PostgresListener } from './sql/postgres-listener.js';

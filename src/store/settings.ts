@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Platform } from '../core/types.js';
 import type { SettingChange } from './types.js';
-import { epochKeys } from './cache-epochs.js';
+import { epochKeys, scopeKey } from './cache-epochs.js';
 import { Repo } from './repo.js';
 
 interface SettingRow {
@@ -99,5 +99,3 @@ export class SettingsRepo extends Repo {
   }
 }
 
-/** A scope's cache key (also its key in cache-epochs.ts). */
-export const scopeKey = (platform: Platform, workspaceId: string, channelId: string) => `${platform}\u0000${workspaceId}\u0000${channelId}`;

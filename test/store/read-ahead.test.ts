@@ -4,10 +4,9 @@
  * workspace's settings when they were read, or everything (a lost listener); nothing else.
  */
 import { describe, expect, it } from 'vitest';
-import { epochKeys, ReplicaEpochs } from '../../src/store/cache-epochs.js';
+import { epochKeys, ReplicaEpochs, scopeKey } from '../../src/store/cache-epochs.js';
 import { keyOf } from '../../src/store/conversations.js';
 import { ALWAYS_CURRENT, readAhead, type CachedReads } from '../../src/store/read-ahead.js';
-import { scopeKey } from '../../src/store/settings.js';
 
 const thread = { platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: '1.0' } as const;
 const all: CachedReads = { thread, conversationId: 7, messagesOf: 7, settingsOf: thread };

@@ -219,7 +219,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         fetchChannel: (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)),
         activeSince: now - CATCH_UP_WINDOW_MS,
         answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
-        includes: (thread) => shardOfGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId, shards.count) === shard,
+        includes: (thread) => shardOfGuild(guildOf(thread), shards.count) === shard,
         progress,
         replay: (message) => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
       });
@@ -235,7 +235,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   /** The client that serves a conversation: its shard's, when held here, else REST only. */
   function clientFor(thread: ThreadRef): Client {
-    return shards.forGuild(thread.workspaceId === 'dm' ? null : thread.workspaceId) ?? restClient;
+    return shards.forGuild(guildOf(thread)) ?? restClient;
   }
 
   return {
@@ -277,4 +277,9 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       await restClient.destroy();
     },
   };
+}
+
+/** A conversation's guild id, or null for a DM (whose workspace is 'dm'): what shard routing takes. */
+function guildOf(thread: ThreadRef): string | null {
+  return thread.workspaceId === 'dm' ? null : thread.workspaceId;
 }

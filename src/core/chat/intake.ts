@@ -197,22 +197,27 @@ export class Intake extends ChatPart {
     // A delete that came first: recorded as deleted, never answered. An edit: its text stands.
     if ((await this.changes.applyEarly(tx, msg.thread, msg.messageId, rowId))?.kind === 'deleted') return { kind: 'done', outcome: { kind: 'ignored', reason: 'deleted' } };
     if (!wantsAnswer) return { kind: 'done', outcome: { kind: 'recorded' } };
-    let limit = limitsChecked === undefined ? undefined : await limitsChecked;
-    // Not counted ahead, or the row was not new (a history read stored it; this is its first delivery): counted now.
-    if (limitsChecked === undefined || limit === NOT_NEW) limit = await this.limits.checkLimits(tx, msg);
+    // Counted ahead, unless the row was not new (a history read stored it; this is its first delivery): then counted now.
+    const counted = limitsChecked === undefined ? NOT_NEW : await limitsChecked;
+    const limit = counted === NOT_NEW ? await this.limits.checkLimits(tx, msg) : counted;
     if (limit !== undefined && limit !== NOT_NEW) return { kind: 'limited', messageId: rowId, ...limit };
-    // Owned at once when the thread's turn is free (one process on SQLite: always), so the
-    // common path needs no claim of its own. The last statement: COMMIT goes with it. A replica
-    // on its way out holds none: its leases are given back (or about to be), and a job it held
-    // would stall the thread until the lease ran out; another replica takes it up instead.
-    const messageId = rowId;
-    const job = !this.leases.shared
-      ? await tx.jobs.create(rowId, conversation.id, this.now(), this.leases.lease()).then((id) => (id === undefined ? undefined : { id, owned: true }))
-      : this.leases.mayClaim
-        ? await tx.commitWith((last) => last.jobs.createInTurn(messageId, conversation.id, this.now(), this.leases.lease()))
-        : await tx.commitWith((last) => last.jobs.create(messageId, conversation.id, this.now())).then((id) => (id === undefined ? undefined : { id, owned: false }));
+    const job = await this.createJob(tx, rowId, conversation.id);
     if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
     return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
+  }
+
+  /**
+   * The message's job, the transaction's last statement (COMMIT goes with it). Owned at once when
+   * the thread's turn is free (one process on SQLite: always), so the common path needs no claim
+   * of its own. A replica on its way out holds none: its leases are given back (or about to be),
+   * and a job it held would stall the thread until the lease ran out; another replica takes it.
+   */
+  private createJob(tx: Store, messageId: number, conversationId: number): Promise<{ id: number; owned: boolean } | undefined> {
+    const at = this.now();
+    const withId = (owned: boolean) => (id: number | undefined) => (id === undefined ? undefined : { id, owned });
+    if (!this.leases.shared) return tx.jobs.create(messageId, conversationId, at, this.leases.lease()).then(withId(true));
+    if (this.leases.mayClaim) return tx.commitWith((last) => last.jobs.createInTurn(messageId, conversationId, at, this.leases.lease()));
+    return tx.commitWith((last) => last.jobs.create(messageId, conversationId, at)).then(withId(false));
   }
 
   /** `/settings` forbids answering `msg`: what to say instead, or undefined. */

@@ -56,8 +56,7 @@ export class Recovery extends ChatPart {
     });
   }
 
-  /** Resolves once every claim started so far has put its jobs on their threads' answer queues. */
-  /** Waits for the claims in flight to queue their jobs; true when there were any. */
+  /** Waits until every claim started so far has put its jobs on their threads' answer queues; true when there were any. */
   claimsQueued(): Promise<boolean> {
     return this.claims.settled();
   }

@@ -102,14 +102,16 @@ export class Takeover extends ChatPart {
           : job.attempts > MAX_RESUMES
             ? { text: ABANDONED_APOLOGY, failure: new ThreadlineError('reply_abandoned', 'resumed too often'), why: 'mention was taken up at each of the last restarts; apologizing instead' }
             : undefined;
-      const reply = this.metrics.replyQueued(platform);
       const work =
         apology === undefined
-          ? () =>
-              reply.run(async () => {
+          ? () => {
+              // Counted as a queued reply only when it is one: an apology never runs through it.
+              const reply = this.metrics.replyQueued(platform);
+              return reply.run(async () => {
                 await clearStrays();
                 return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()));
-              })
+              });
+            }
           : async () => {
               log.warn({ ageMs: this.now() - job.createdAt, attempts: job.attempts }, apology.why);
               try {
