@@ -77,4 +77,20 @@ describe('metrics', () => {
     expect(sampleValue(samples, 'threadline_rate_limit_wait_seconds_count', {})).toBe(1);
     expect(sampleValue(samples, 'threadline_replies_total', { platform: 'discord', outcome: 'answered' })).toBe(1);
   });
+
+  it('leaves nothing queued after a restart apologizes for a mention too old to answer', async () => {
+    const metrics = new Metrics();
+    h = await createCoreHarness({ metrics });
+    h.core.registerPlatform('discord', { urlsArePublic: true, replySink: () => recordingSink() });
+    // A mention a previous run left, hours old: taken up at start, it gets an apology, not an answer.
+    const old = inbound('ancient', { mentionsBot: true });
+    const conversation = await h.store.conversations.findOrCreate(old.thread, old.createdAt);
+    const messageId = (await h.store.messages.insert({ conversationId: conversation.id, platformMessageId: old.messageId, authorId: 'u-alice', authorName: 'Alice', authorKind: 'user', role: 'user', text: old.text, createdAt: old.createdAt })) as number;
+    await h.store.jobs.create(messageId, conversation.id, Date.now() - 3 * 3600_000);
+    await h.core.resumePending('discord');
+    await h.core.idle();
+    expect(await h.store.jobs.open()).toEqual([]);
+    expect(h.anthropic.messageRequests()).toHaveLength(0);
+    expect(sampleValue(await scrape(metrics), 'threadline_replies_queued', {})).toBe(0);
+  });
 });
