@@ -88,6 +88,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     maxRetries: options.maxRetries,
     timeout: options.idleTimeoutMs,
     fetch: withoutSdkRetryOnLoad(observed),
+    // The bot registers no OpenTelemetry tracer provider, so the SDK's spans could record nothing;
+    // building them still cost about a sixth of each request's CPU, which a burst of mentions waits on.
+    openTelemetry: false,
   });
   const gate = options.concurrency ?? new AdaptiveConcurrency({ cap: 64 });
   const stream = { client, gate, idleTimeoutMs: options.idleTimeoutMs, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) };

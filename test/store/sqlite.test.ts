@@ -55,7 +55,7 @@ describe('SQLite backend', () => {
     }
   });
 
-  it('hands the connection on in arrival order, waking each waiter once (a burst of replies does not wake every waiter at every turn)', async () => {
+  it('hands the connection on in arrival order, statements before transactions, waking each waiter once (a burst of replies does not wake every waiter at every turn)', async () => {
     const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
     try {
       const order: string[] = [];
@@ -77,11 +77,59 @@ describe('SQLite backend', () => {
       );
       open();
       await Promise.all([first, ...waiting]);
-      expect(order).toEqual(['first', ...Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? `alone ${i}` : `tx ${i}`))]);
+      const arrived = Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? `alone ${i}` : `tx ${i}`));
+      expect(order).toEqual(['first', ...arrived.filter((name) => name.startsWith('alone')), ...arrived.filter((name) => name.startsWith('tx'))]);
       // One wait-limit timer per waiter, set once.
       expect(timers.mock.calls.length).toBe(30);
     } finally {
       vi.restoreAllMocks();
+      await store.close();
+    }
+  });
+
+  it('serves I/O between queued transactions: the next one starts on a later turn of the event loop', async () => {
+    const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
+    try {
+      const order: string[] = [];
+      const first = store.transaction(async (tx) => {
+        await tx.events.claim('first', 1);
+        // Stands for a socket's callback that became ready while the transaction ran.
+        setImmediate(() => order.push('I/O'));
+        order.push('first');
+      });
+      const second = store.transaction(async (tx) => {
+        await tx.events.claim('second', 1);
+        order.push('second');
+      });
+      await Promise.all([first, second]);
+      expect(order).toEqual(['first', 'I/O', 'second']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lets a statement waiting behind a transaction run before the transactions queued ahead of it', async () => {
+    const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
+    try {
+      const order: string[] = [];
+      let open!: () => void;
+      const held = new Promise<void>((resolve) => (open = resolve));
+      const first = store.transaction(async (tx) => {
+        await held;
+        await tx.events.claim('first', 1);
+        order.push('first');
+      });
+      const queued = Array.from({ length: 3 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await tx.events.claim(`tx ${i}`, 1);
+          order.push(`tx ${i}`);
+        }),
+      );
+      const statement = store.events.claim('statement', 1).then(() => order.push('statement'));
+      open();
+      await Promise.all([first, ...queued, statement]);
+      expect(order).toEqual(['first', 'statement', 'tx 0', 'tx 1', 'tx 2']);
+    } finally {
       await store.close();
     }
   });

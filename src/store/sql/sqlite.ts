@@ -8,7 +8,8 @@ import type { SqlExecutor, SqlValue } from './executor.js';
  * One connection serves the whole process, so a transaction must keep everyone else out while
  * its body awaits: statements from outside wait until it ends (they run at once otherwise), and
  * transactions queue behind each other, first come first served, each handed the connection by
- * the one before (a burst of replies wakes one waiter per transaction, not all of them). A
+ * the one before (a burst of replies wakes one waiter per transaction, not all of them), with
+ * waiting single statements first and I/O served between hand-overs (Connection.release). A
  * transaction's own statements go through the executor its body receives; using the outer one
  * inside a transaction would wait for itself.
  */
@@ -88,8 +89,14 @@ class Connection {
   private readonly statements = new Map<string, Statement>();
   /** A transaction holds the connection (its body awaits, so others must not slip in between). */
   private held = false;
-  /** Callers waiting for the connection, first come first served: each is handed it in turn. */
-  private readonly waiting: Array<() => void> = [];
+  /**
+   * Callers waiting for the connection, each handed it in turn: single statements before queued
+   * transactions, first come first served within each. A statement is over in microseconds, and
+   * behind a burst's queue of transactions it would wait for all of them: a reply's one write
+   * outside a transaction (its system prompt, say) kept every answer in a burst of 200 mentions
+   * from starting until the last mention was recorded.
+   */
+  private readonly waiting = { statements: [] as Array<() => void>, transactions: [] as Array<() => void> };
 
   constructor(
     readonly db: Database,
@@ -101,26 +108,34 @@ class Connection {
     return [...this.statements.keys()];
   }
 
+  private free(): boolean {
+    return !this.held && this.waiting.statements.length === 0 && this.waiting.transactions.length === 0;
+  }
+
   /** Holds the connection for a transaction: at once when free (undefined: nothing to wait for), else once handed over in turn. */
   take(): Promise<void> | undefined {
-    if (!this.held && this.waiting.length === 0) {
+    if (this.free()) {
       this.held = true;
       return undefined;
     }
-    return this.enqueue();
+    return this.enqueue(this.waiting.transactions);
   }
 
   /** Ends a hold: the next waiter gets the connection (one wake-up, not one per waiter). */
   release(): void {
-    const next = this.waiting.shift();
+    const next = this.waiting.statements.shift() ?? this.waiting.transactions.shift();
     if (next === undefined) this.held = false;
-    else next();
+    // On the next turn of the event loop, not in this microtask: network I/O waiting meanwhile
+    // (a model request's connection, a response) is served between transactions. Handed over at
+    // once, a burst's whole queue of SQLite transactions ran in one stretch of microtasks, and the
+    // first mentions' requests left only once the last mention had been recorded.
+    else setImmediate(next);
   }
 
   /** Runs one statement (`run` is synchronous): at once when free, else in turn behind a transaction. */
   async alone<T>(run: () => T): Promise<T> {
-    if (!this.held && this.waiting.length === 0) return run();
-    await this.enqueue();
+    if (this.free()) return run();
+    await this.enqueue(this.waiting.statements);
     try {
       return run();
     } finally {
@@ -134,19 +149,23 @@ class Connection {
    * long is a statement issued through the store from inside a transaction's own body, which
    * would otherwise wait for itself forever.
    */
-  private enqueue(): Promise<void> {
+  private enqueue(queue: Array<() => void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let timedOut = false;
       const handOver = () => {
+        // Given up between being picked and the hand-over's turn: the connection goes on to the next.
+        if (timedOut) return this.release();
         clearTimeout(timer);
         resolve();
       };
       const timer = setTimeout(() => {
-        const index = this.waiting.indexOf(handOver);
-        if (index >= 0) this.waiting.splice(index, 1);
+        timedOut = true;
+        const index = queue.indexOf(handOver);
+        if (index >= 0) queue.splice(index, 1);
         reject(new Error(`waited ${this.waitLimitMs} ms for a SQLite transaction to end: inside a transaction, use the store it hands its body`));
       }, this.waitLimitMs);
       timer.unref();
-      this.waiting.push(handOver);
+      queue.push(handOver);
     });
   }
 
