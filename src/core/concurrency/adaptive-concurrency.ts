@@ -3,10 +3,11 @@
  * account's limits rather than a fixed number. Every response announces what is left
  * (`anthropic-ratelimit-*`); a 429 or 529 says "too much" and, with `retry-after`, for how long.
  *
- * - The limit starts at `initial` and grows while demand exceeds it and a successful response
- *   announces room: to the calls in flight plus the remaining requests and tokens (less the calls
- *   started since that response was produced, which the API could not count yet). Responses
- *   without rate-limit headers (a proxy) count as room for one more: a doubling per round trip.
+ * - The limit starts at `initial` and grows while demand exceeds it and the latest successful
+ *   response announced room: to the calls in flight plus the remaining requests and tokens (less
+ *   the calls started since that response was produced, which the API could not count yet),
+ *   looked at on each response and as calls come in. Responses without rate-limit headers (a
+ *   proxy) count as room for one more: a doubling per round trip.
  * - It never exceeds what the account allows per minute (`requests-limit`, and `tokens-limit` over
  *   the tokens a call costs): more calls than that at once could never all be accepted.
  * - A 429 or 529 cuts it to three quarters of the calls in flight and holds every new start until
@@ -72,6 +73,8 @@ export class AdaptiveConcurrency {
   private readonly clock: Clock;
   private readonly defaultBackoffMs: number;
   private readonly retries: Waiter[] = [];
+  /** The latest success's announcement, and how many calls had started when the API counted them. */
+  private announced: { readonly headroom: Headroom; readonly ceiling: number; readonly countedStarts: number } | undefined;
   /** Per-thread queues, in the order the threads are to be served. */
   private readonly queues = new Map<string, Waiter[]>();
 
@@ -130,6 +133,7 @@ export class AdaptiveConcurrency {
         };
         options.signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
+      this.grow(false);
       this.dispatch();
     });
   }
@@ -174,24 +178,45 @@ export class AdaptiveConcurrency {
       headroom.tokensLimit === undefined || this.tokensPerCall === 0 ? Number.POSITIVE_INFINITY : Math.floor(headroom.tokensLimit / this.tokensPerCall),
     );
     if (this.currentLimit > ceiling) this.currentLimit = Math.max(this.floor, ceiling);
+    this.announced = { headroom, ceiling, countedStarts: this.starts - startedSince };
+    if (this.grow(true)) this.dispatch();
+  }
+
+  /**
+   * Raises the limit to the room the last announcement leaves, when demand exceeds it: the calls
+   * in flight plus the requests and tokens remaining, less the calls started since that response
+   * (the API could not count them). Also when calls come in later than the announcement: the
+   * responses to a burst's first calls can all be back before its other mentions are in, and
+   * without another announcement the limit would wait for a call to end. `onResponse`: without
+   * announcements, a response is room for one more.
+   */
+  private grow(onResponse: boolean): boolean {
+    const announced = this.announced;
+    if (announced === undefined) return false;
+    const { headroom, ceiling, countedStarts } = announced;
     const demand = this.running + this.waiting;
-    if (demand <= this.currentLimit || this.currentLimit >= Math.min(this.cap, ceiling)) return;
+    if (demand <= this.currentLimit || this.currentLimit >= Math.min(this.cap, ceiling)) return false;
+    const startedSince = this.starts - countedStarts;
     const requestsLeft = headroom.requestsRemaining === undefined ? Number.POSITIVE_INFINITY : headroom.requestsRemaining - startedSince;
     const tokensLeft =
       headroom.tokensRemaining === undefined || this.tokensPerCall === 0
         ? Number.POSITIVE_INFINITY
         : headroom.tokensRemaining / this.tokensPerCall - startedSince;
     const room = Math.floor(Math.min(requestsLeft, tokensLeft));
-    if (room < 1) return;
+    if (room < 1 || (!Number.isFinite(room) && !onResponse)) return false;
     // Announced room is taken at once (the calls in flight plus what the account has left);
     // without announcements, one more per success: a doubling per round trip.
     const target = Number.isFinite(room) ? this.running + room : this.currentLimit + 1;
-    this.currentLimit = Math.min(this.cap, ceiling, Math.max(this.currentLimit + 1, target));
-    this.dispatch();
+    const raised = Math.min(this.cap, ceiling, Math.max(this.currentLimit + 1, target));
+    if (raised <= this.currentLimit) return false;
+    this.currentLimit = raised;
+    return true;
   }
 
   private onRefused(retryAfterMs: number | undefined): void {
     const now = this.clock.now();
+    // What the API announced before saying "too much" is no room to grow into.
+    this.announced = undefined;
     // Refusals of one episode (calls sent together, refused together) cut the limit once.
     if (now >= this.pausedUntil) this.currentLimit = Math.max(this.floor, Math.min(this.currentLimit, Math.floor(this.running * DECREASE)));
     this.pausedUntil = Math.max(this.pausedUntil, now + (retryAfterMs ?? this.defaultBackoffMs));

@@ -60,6 +60,38 @@ describe('AdaptiveConcurrency', () => {
     expect(gate.limit).toBe(5);
   });
 
+  it('grows into the room the last success announced when calls come in after it', async () => {
+    const gate = new AdaptiveConcurrency({ cap: 50, initial: 2, floor: 1, clock: new ManualClock() });
+    const granted: Array<{ key: string; index: number; permit: Permit }> = [];
+    queue(gate, 'a', 2, granted);
+    await settle();
+    // A burst's first calls are answered before its other mentions are in: no demand, no growth yet.
+    for (const { permit } of granted) permit.succeeded({ requestsRemaining: 30 });
+    expect(gate.limit).toBe(2);
+    queue(gate, 'b', 40, granted);
+    await settle();
+    // Thirty requests left when counted, none started since: the two in flight plus thirty.
+    expect(gate.limit).toBe(32);
+    expect(granted).toHaveLength(32);
+  });
+
+  it('does not grow into what was announced before a 429', async () => {
+    const clock = new ManualClock();
+    const gate = new AdaptiveConcurrency({ cap: 50, initial: 2, floor: 1, clock });
+    const granted: Array<{ key: string; index: number; permit: Permit }> = [];
+    queue(gate, 'a', 2, granted);
+    await settle();
+    granted[0]?.permit.succeeded({ requestsRemaining: 1000 });
+    granted[1]?.permit.refused(1000);
+    for (const { permit } of granted) permit.release();
+    clock.advance(1000);
+    queue(gate, 'b', 10, granted);
+    await settle();
+    // Cut to three quarters of the two in flight at the 429, and kept there.
+    expect(gate.limit).toBe(1);
+    expect(granted).toHaveLength(3);
+  });
+
   it('never goes above the requests the account allows per minute', async () => {
     const gate = new AdaptiveConcurrency({ cap: 64, initial: 8, floor: 1, clock: new ManualClock() });
     const granted: Array<{ key: string; index: number; permit: Permit }> = [];
