@@ -226,6 +226,8 @@ class Statements {
 
 const INT8 = 20;
 const NUMERIC = 1700;
+/** One function for every such column: pg asks for a parser per column of every result. */
+const parseNumber = (value: string): number => Number(value);
 
 /**
  * `synchronous_commit` for the bot's sessions (DATABASE_SYNCHRONOUS_COMMIT). `off`, the default,
@@ -262,7 +264,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     ...(options.replicaId === undefined ? {} : { options: `-c threadline.replica=${options.replicaId}` }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8 || oid === NUMERIC ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+        oid === INT8 || oid === NUMERIC ? parseNumber : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
     },
   };
   const pool = new pg.Pool(config);
