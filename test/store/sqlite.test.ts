@@ -55,17 +55,23 @@ describe('SQLite backend', () => {
     }
   });
 
+  /** A transaction that holds the connection until `open()`; `order` collects what ran, 'first' for it. */
+  function heldTransaction(store: Store): { order: string[]; open: () => void; first: Promise<void> } {
+    const order: string[] = [];
+    let open!: () => void;
+    const held = new Promise<void>((resolve) => (open = resolve));
+    const first = store.transaction(async (tx) => {
+      await held;
+      await tx.events.claim('first', 1);
+      order.push('first');
+    });
+    return { order, open, first };
+  }
+
   it('hands the connection on in arrival order, statements before transactions, waking each waiter once (a burst of replies does not wake every waiter at every turn)', async () => {
     const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
     try {
-      const order: string[] = [];
-      let open!: () => void;
-      const held = new Promise<void>((resolve) => (open = resolve));
-      const first = store.transaction(async (tx) => {
-        await held;
-        await tx.events.claim('first', 1);
-        order.push('first');
-      });
+      const { order, open, first } = heldTransaction(store);
       const timers = vi.spyOn(globalThis, 'setTimeout');
       const waiting = Array.from({ length: 30 }, (_, i) =>
         i % 3 === 2
@@ -111,14 +117,7 @@ describe('SQLite backend', () => {
   it('lets a statement waiting behind a transaction run before the transactions queued ahead of it', async () => {
     const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
     try {
-      const order: string[] = [];
-      let open!: () => void;
-      const held = new Promise<void>((resolve) => (open = resolve));
-      const first = store.transaction(async (tx) => {
-        await held;
-        await tx.events.claim('first', 1);
-        order.push('first');
-      });
+      const { order, open, first } = heldTransaction(store);
       const queued = Array.from({ length: 3 }, (_, i) =>
         store.transaction(async (tx) => {
           await tx.events.claim(`tx ${i}`, 1);
