@@ -181,9 +181,9 @@ class ClientExecutor implements SqlExecutor {
 
 /**
  * One socket write for the statements a transaction sends together. pg writes each statement on
- * its own (a `writev` per statement), and a system call costs more than a round trip's worth of
- * parsing on a small VM: the ten statements of a reply spent about a millisecond in `writev`
- * alone. `hold()` corks the connection's socket until the microtasks running now have run, so
+ * its own (a `writev` per statement), and a write is dear: on loopback it also costs the sender
+ * the receiving side's work. The ten statements of a reply spent about a millisecond in `writev`
+ * alone on a small VM. `hold()` corks the connection's socket until the microtasks running now have run, so
  * everything the body sends before it waits on I/O leaves in one write. Nothing waits longer
  * than that: a statement held is still sent before the event loop turns.
  */
