@@ -133,6 +133,19 @@ describe('SQLite backend', () => {
     }
   });
 
+  it('closes after the transactions queued before it, not ahead of them like a statement', async () => {
+    const store = Store.over(new SqliteExecutor(openDatabase(join(dir, 'threadline.db'))));
+    const { order, open, first } = heldTransaction(store);
+    const queued = store.transaction(async (tx) => {
+      await tx.events.claim('queued', 1);
+      order.push('queued');
+    });
+    const closed = store.close().then(() => order.push('closed'));
+    open();
+    await Promise.all([first, queued, closed]);
+    expect(order).toEqual(['first', 'queued', 'closed']);
+  });
+
   describe('query plans', () => {
     /** Full scans that are fine: they run at startup or in the daily retention pass, not per message. */
     const allowedScans: Array<[table: string, sql: RegExp, why: string]> = [

@@ -68,10 +68,15 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
-  close(): Promise<void> {
-    return this.connection.alone(() => {
+  /** Closes once every transaction queued before it has run (a single statement would go ahead of them). */
+  async close(): Promise<void> {
+    const turn = this.connection.take();
+    if (turn !== undefined) await turn;
+    try {
       if (this.connection.db.open) this.connection.db.close();
-    });
+    } finally {
+      this.connection.release();
+    }
   }
 
   /** Every statement text run so far. */
