@@ -56,15 +56,9 @@ interface Side {
 async function openSide(size: number, database?: { readonly url: string; drop(): Promise<void> }): Promise<Side> {
   const h = await createCoreHarness({ followUpWithoutMention: false, contextBudgetTokens: 1_000_000, logLevel: 'info', ...(database === undefined ? {} : { databaseUrl: database.url }) });
   const platform = await startPlatformStub();
-  // Configured as the bot's client is (model-client.ts: no OpenTelemetry spans, redirects not
-  // followed), so the floor is the same call and the ratio counts only the bot's own work.
-  const sdk = new Anthropic({
-    apiKey: TEST_API_KEY,
-    baseURL: h.anthropic.url,
-    maxRetries: 0,
-    openTelemetry: false,
-    fetch: (input, init) => fetch(input, { ...init, redirect: 'error', window: null }),
-  });
+  // Configured as the bot's client is (model-client.ts: no OpenTelemetry spans), so the floor is
+  // the same call and the ratio counts only the bot's own work.
+  const sdk = new Anthropic({ apiKey: TEST_API_KEY, baseURL: h.anthropic.url, maxRetries: 0, openTelemetry: false });
   const ref: ThreadRef = { platform: 'discord', workspaceId: 'bench-guild', channelId: 'bench-channel', threadKey: `overhead-${size}` };
   // Platform timestamps as a live thread has them: the past, then now (the bot's answers are stamped now too).
   const startedAt = Date.now() - size * 1000;

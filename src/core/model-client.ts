@@ -87,7 +87,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }),
     maxRetries: options.maxRetries,
     timeout: options.idleTimeoutMs,
-    fetch: withoutSdkRetryOnLoad(withoutRedirects(observed)),
+    fetch: withoutSdkRetryOnLoad(observed),
     // The bot registers no OpenTelemetry tracer provider, so the SDK's spans could record nothing;
     // building them still cost about a sixth of each request's CPU, which a burst of mentions waits on.
     openTelemetry: false,
@@ -142,17 +142,6 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       }
     },
   };
-}
-
-/**
- * The Messages API never redirects, and a redirect followed would turn a POST into a GET without
- * its body: one is an error here (a wrong ANTHROPIC_BASE_URL), reported as the API unreachable.
- * It also spares fetch a copy of every request it may have to send again (`redirect: 'error'`
- * with no window is the one case where undici does not tee the body of each request), about a
- * tenth of a request's CPU.
- */
-function withoutRedirects(inner: typeof fetch): typeof fetch {
-  return (input, init) => inner(input, { ...init, redirect: 'error', window: null });
 }
 
 /** Marks 429/529 answers `x-should-retry: false`, so the SDK hands them to the gate at once. */
