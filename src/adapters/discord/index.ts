@@ -25,7 +25,7 @@ import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
 import { IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
 import { lazySink } from '../../core/lazy-sink.js';
-import { nowhereSink, openThread, threadName, type ThreadOpening } from './open-thread.js';
+import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -135,13 +135,9 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     let opening: Promise<ThreadOpening> | undefined;
     const makeSink = async (): Promise<ReplySink> => {
       const where = await (opening ??= openThread(message, threadName(renderText(message, bot), message.author.username), () => message.client.channels.fetch(message.id)));
+      reportOpening(where, logger, { channel: message.channelId, message: message.id });
       if (where.kind === 'thread') return sinkFor(where.thread, undefined)(); // its starter is the mention: no reply reference
-      if (where.kind === 'channel') {
-        logger.warn({ err: where.error, channel: message.channelId }, 'could not open a thread; answering in the channel');
-        return sinkFor(channel, message.id)();
-      }
-      logger.info({ channel: message.channelId, message: message.id }, 'the mention was deleted before its thread was opened; not answering');
-      return nowhereSink();
+      return where.kind === 'channel' ? sinkFor(channel, message.id)() : nowhereSink();
     };
     await core.handle(inbound, { sink: () => lazySink(makeSink) });
   }

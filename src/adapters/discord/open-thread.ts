@@ -5,6 +5,7 @@
  * did. Either may find it opened already (by a replica that died right after, say).
  */
 import { DiscordAPIError, RESTJSONErrorCodes, type AnyThreadChannel, type Channel, type Message } from 'discord.js';
+import type { Logger } from 'pino';
 import type { ReplySink } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
 
@@ -48,6 +49,12 @@ export async function openThread(starter: Message, name: string, find: () => Pro
   if (thread?.isThread()) return { kind: 'thread', thread };
   if (failure !== undefined) return { kind: 'channel', error: failure };
   throw new ThreadlineError('platform_post_failed', `the thread of message ${starter.id} was opened but cannot be read`);
+}
+
+/** Logs an opening that did not give a thread: the answer goes to the channel, or nowhere. */
+export function reportOpening(where: ThreadOpening, logger: Logger, context: { readonly channel: string; readonly message: string }): void {
+  if (where.kind === 'channel') logger.warn({ err: where.error, ...context }, 'could not open a thread; answering in the channel');
+  if (where.kind === 'gone') logger.info(context, 'the mention was deleted before its thread was opened; not answering');
 }
 
 /** Where a mention deleted before its thread opened is answered: nowhere (its reply is not posted). */

@@ -11,7 +11,7 @@ import { lazySink } from '../../core/lazy-sink.js';
 import { ThreadlineError } from '../../errors.js';
 import { removeStrayReplies } from './history.js';
 import { renderText, type BotIdentity } from './inbound.js';
-import { nowhereSink, openThread, threadName } from './open-thread.js';
+import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
 import type { DiscordReplySink, SendTarget } from './outbound.js';
 
 export interface ReplyServicesOptions {
@@ -64,9 +64,9 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
       if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMessage) return null;
       throw error;
     });
-    if (starter === null) return 'gone';
-    const where = await openThread(starter, threadName(renderText(starter, bot), starter.author.username), () => fetchChannel(thread, thread.threadKey));
-    if (where.kind === 'channel') logger.warn({ err: where.error, channel: thread.channelId }, 'could not open a thread; answering in the channel');
+    const where: ThreadOpening =
+      starter === null ? { kind: 'gone' } : await openThread(starter, threadName(renderText(starter, bot), starter.author.username), () => fetchChannel(thread, thread.threadKey));
+    reportOpening(where, logger, { channel: thread.channelId, message: thread.threadKey });
     return where.kind === 'thread' ? where.thread : where.kind === 'channel' ? parent : 'gone';
   }
 
@@ -95,10 +95,7 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
       // Looked up when the answer starts, once: a missing thread is a 404 that every part would pay again.
       return lazySink(async () => {
         const channel = await replyChannel(thread);
-        if (channel === 'gone') {
-          logger.info({ thread: thread.threadKey }, 'the mention was deleted before its thread was opened; not answering');
-          return nowhereSink();
-        }
+        if (channel === 'gone') return nowhereSink();
         if (channel === null || !channel.isSendable()) throw new ThreadlineError('platform_forbidden', 'cannot post in that channel any more');
         // In a thread, no reply reference: the question is in it, or is its starter, in the parent channel.
         return sinkFor(channel, channel.isThread() ? undefined : messageId)();
