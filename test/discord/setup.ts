@@ -1,6 +1,8 @@
 /** The real Discord adapter (discord.js) on the real core, against the fake Discord and fake Messages API. */
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/adapters/discord/index.js';
 import { startFakeDiscord, type FakeChannel, type FakeDiscord, type FakeDiscordOptions, type FakeUser } from '../fakes/discord/fake-discord.js';
+import type { PlatformServices } from '../../src/core/types.js';
+import type { ShardAssignment } from '../../src/core/shards/shard-assignment.js';
 import { createCoreHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
 export interface DiscordWorld {
@@ -59,5 +61,22 @@ export async function startDiscordWorld(options: DiscordWorldOptions = {}): Prom
       await bot.close();
       if (options.discord === undefined) await discord.close();
     },
+  };
+}
+
+/** A replica that holds no shard: it posts through REST alone. */
+export const NO_SHARDS: ShardAssignment = { start: async () => undefined, close: async () => undefined };
+
+/** What the adapter registers with `h`'s core, once it has: call before the adapter starts. */
+export function registeredServices(h: Harness): () => PlatformServices {
+  let services: PlatformServices | undefined;
+  const register = h.core.registerPlatform.bind(h.core);
+  h.core.registerPlatform = (platform, given) => {
+    services = given;
+    register(platform, given);
+  };
+  return () => {
+    if (services === undefined) throw new Error('the adapter registered no platform services');
+    return services;
   };
 }

@@ -9,11 +9,12 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/adapters/discord/index.js';
-import { LockedShardAssignment, type ShardAssignment } from '../../src/core/shards/shard-assignment.js';
-import type { PlatformServices, ThreadRef } from '../../src/core/types.js';
+import { LockedShardAssignment } from '../../src/core/shards/shard-assignment.js';
+import type { ThreadRef } from '../../src/core/types.js';
 import { namespaceKey, type ResourceLocks } from '../../src/store/locks.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/fake-discord.js';
 import { createCoreHarness, type Harness } from '../helpers/harness.js';
+import { NO_SHARDS, registeredServices } from './setup.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
 
 const NAMESPACE = 'discord-shards';
@@ -150,20 +151,14 @@ describe('a replica holding no shard', () => {
   it('is healthy on standby and still posts, edits and cleans up answers through REST', async () => {
     const fake = await startFakeDiscord({ shardCount: 2 });
     const h = await createCoreHarness({ secrets: [fake.token] });
-    let services: PlatformServices | undefined;
-    const register = h.core.registerPlatform.bind(h.core);
-    h.core.registerPlatform = (platform, given) => {
-      services = given;
-      register(platform, given);
-    };
-    const noShards: ShardAssignment = { start: async () => undefined, close: async () => undefined };
+    const services = registeredServices(h);
     const adapter = createDiscordAdapter({
       config: { token: fake.token, apiUrl: fake.apiUrl, guildId: fake.guildId, historyLimit: 500, shardCount: 'auto' },
       core: h.core,
       logger: h.logger,
       health: h.health,
       spacingMs: 20,
-      shards: noShards,
+      shards: NO_SHARDS,
     });
     h.health.enable('discord');
     try {
@@ -176,18 +171,18 @@ describe('a replica holding no shard', () => {
       const question = fake.seed(channel.id, alice, fake.mention('left for another replica'));
       fake.addThread(channel.id, 'a thread', question.id);
       const thread: ThreadRef = { platform: 'discord', workspaceId: fake.guildId, channelId: channel.id, threadKey: question.id };
-      const sink = services?.replySink?.(thread, question.id);
+      const sink = services().replySink?.(thread, question.id);
       if (sink === undefined) throw new Error('the adapter registered no reply sink');
       await sink.start();
       const posted = await sink.finish({ text: 'answered from the standby' });
       expect(fake.botMessages(question.id).map((m) => m.content)).toEqual(['answered from the standby']);
 
-      const replace = services?.replaceSink?.(thread, question.id, posted);
+      const replace = services().replaceSink?.(thread, question.id, posted);
       await replace?.start();
       await replace?.finish({ text: 'regenerated from the standby' });
       expect(fake.botMessages(question.id).map((m) => m.content)).toEqual(['regenerated from the standby']);
 
-      expect(await services?.removeStrayReplies?.(thread, question.id, new Set())).toBe(1);
+      expect(await services().removeStrayReplies?.(thread, question.id, new Set())).toBe(1);
       expect(fake.botMessages(question.id)).toEqual([]);
     } finally {
       await adapter.stop();

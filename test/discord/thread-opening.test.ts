@@ -6,11 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/adapters/discord/index.js';
-import type { ShardAssignment } from '../../src/core/shards/shard-assignment.js';
 import type { PlatformServices, ThreadRef } from '../../src/core/types.js';
 import { startFakeDiscord, type FakeChannel, type FakeDiscord, type FakeMessage } from '../fakes/discord/fake-discord.js';
 import { createCoreHarness, type Harness } from '../helpers/harness.js';
-import { startDiscordWorld, type DiscordWorld } from './setup.js';
+import { NO_SHARDS, registeredServices, startDiscordWorld, type DiscordWorld } from './setup.js';
 
 const threadOpenings = (fake: FakeDiscord, messageId: string) => fake.rest.entries.filter((r) => r.method === 'POST' && r.path.endsWith(`/messages/${messageId}/threads`)).map((r) => r.status);
 
@@ -27,28 +26,21 @@ async function startReplica(shards: 'none' | 'all'): Promise<Replica> {
   const fake = await startFakeDiscord();
   const channel = fake.addTextChannel('general');
   const h: Harness = await createCoreHarness({ secrets: [fake.token] });
-  let services: PlatformServices | undefined;
-  const register = h.core.registerPlatform.bind(h.core);
-  h.core.registerPlatform = (platform, given) => {
-    services = given;
-    register(platform, given);
-  };
-  const noShards: ShardAssignment = { start: async () => undefined, close: async () => undefined };
+  const services = registeredServices(h);
   const adapter: DiscordAdapter = createDiscordAdapter({
     config: { token: fake.token, apiUrl: fake.apiUrl, guildId: fake.guildId, historyLimit: 500, shardCount: 'auto' },
     core: h.core,
     logger: h.logger,
     health: h.health,
     spacingMs: 20,
-    ...(shards === 'none' ? { shards: noShards } : {}),
+    ...(shards === 'none' ? { shards: NO_SHARDS } : {}),
   });
   h.health.enable('discord');
   await adapter.start();
-  if (services === undefined) throw new Error('the adapter registered no platform services');
   return {
     fake,
     channel,
-    services,
+    services: services(),
     async close() {
       await adapter.stop();
       await h.core.idle();
