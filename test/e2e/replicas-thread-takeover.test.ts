@@ -6,35 +6,20 @@
  * a follow-up in that thread (delivered live, or read back by the catch-up when B takes the shard)
  * is answered after it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/fake-discord.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/slack/fake-slack.js';
-import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
-import { ReplicaWorld } from './replicas-world.js';
+import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
+import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { openReplicaStage, type ReplicaStage, type ReplicaWorld } from './replicas-world.js';
 
 describe.skipIf(TEST_DATABASE_URL === undefined)(`a channel mention's thread, never opened by its dead replica${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
-  let database: TestDatabase;
-  let dir: string;
-  let slack: FakeSlack;
   let discord: FakeDiscord;
   let world: ReplicaWorld;
+  let stage: ReplicaStage | undefined;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    dir = mkdtempSync(join(tmpdir(), 'threadline-thread-takeover-'));
-    slack = await startFakeSlack();
-    discord = await startFakeDiscord({ shardCount: 1 });
-    world = await ReplicaWorld.create({ names: ['A', 'B'], databaseUrl: database.url, dataDir: dir, slack, discord, env: { DISCORD_SHARD_COUNT: '1', REPLY_LEASE_SECONDS: '1' } });
+    stage = await openReplicaStage({ names: ['A', 'B'], discord: { shardCount: 1 }, env: { DISCORD_SHARD_COUNT: '1', REPLY_LEASE_SECONDS: '1' } });
+    ({ world, discord } = stage);
   });
-  afterAll(async () => {
-    await world?.close();
-    await slack?.close();
-    await discord?.close();
-    await database?.drop();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stage?.close());
 
   it('is opened once, and answered there once, by the replica that takes the answer over', { timeout: 120_000 }, async () => {
     const channel = discord.addTextChannel('general');

@@ -5,12 +5,16 @@
  * replica asked Claude is known. Replicas are started, killed (`kill -9`) and stopped (`SIGTERM`)
  * by name.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
-import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
+import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../fakes/discord/fake-discord.js';
 import { SlackEventDelivery } from '../fakes/slack/event-delivery.js';
-import type { FakeSlack } from '../fakes/slack/fake-slack.js';
+import { startFakeSlack, type FakeSlack } from '../fakes/slack/fake-slack.js';
 import { TEST_API_KEY } from '../helpers/harness.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { freePort } from '../slack/setup.js';
 import { healthOf, startBot, type BotProcess } from './process.js';
 
@@ -161,5 +165,40 @@ export class ReplicaWorld {
       await Promise.all(replica.runs.map((run) => run.exited));
       await replica.anthropic.close();
     }
+  }
+}
+
+/** A world with everything around it: a throwaway database and data directory, the fake Slack and Discord. */
+export interface ReplicaStage {
+  readonly world: ReplicaWorld;
+  readonly slack: FakeSlack;
+  readonly discord: FakeDiscord;
+  /** Stops the replicas, the fakes, drops the database and removes the directory. */
+  close(): Promise<void>;
+}
+
+/** Sets a stage up (what was set up is torn down again if a later step fails). */
+export async function openReplicaStage(
+  options: Omit<ReplicaWorldOptions, 'databaseUrl' | 'dataDir' | 'slack' | 'discord'> & { readonly discord: FakeDiscordOptions },
+): Promise<ReplicaStage> {
+  const teardown: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const step of teardown.reverse()) await step();
+  };
+  try {
+    const database = await createTestDatabase();
+    teardown.push(() => database.drop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'threadline-replicas-'));
+    teardown.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const slack = await startFakeSlack();
+    teardown.push(() => slack.close());
+    const discord = await startFakeDiscord(options.discord);
+    teardown.push(() => discord.close());
+    const world = await ReplicaWorld.create({ ...options, databaseUrl: database.url, dataDir, slack, discord });
+    teardown.push(() => world.close());
+    return { world, slack, discord, close };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }

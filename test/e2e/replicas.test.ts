@@ -7,15 +7,12 @@
  * order, on the fakes and in the database; the killed replica's shard and jobs are taken over by
  * the live ones; an `/instructions` change through one replica is in another's next request.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/fake-discord.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/slack/fake-slack.js';
-import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
+import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
+import type { FakeSlack } from '../fakes/slack/fake-slack.js';
+import { POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from '../helpers/postgres.js';
 import { SLACK_CHANNEL, Traffic } from './replicas-traffic.js';
-import { ReplicaWorld } from './replicas-world.js';
+import { openReplicaStage, type ReplicaStage, type ReplicaWorld } from './replicas-world.js';
 
 const ALICE = 'U0ALICE001';
 const BOB = 'U0BOB00001';
@@ -25,24 +22,16 @@ const INSTRUCTIONS = 'Answer like a lighthouse keeper.';
 type RequestBody = { system?: Array<{ text: string }> | string; messages: Array<{ role: string; content: Array<{ type: string; text?: string }> | string }> };
 
 describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreSQL${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
-  let database: TestDatabase;
-  let dir: string;
   let slack: FakeSlack;
   let discord: FakeDiscord;
   let world: ReplicaWorld;
   let traffic: Traffic;
+  let stage: ReplicaStage | undefined;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    dir = mkdtempSync(join(tmpdir(), 'threadline-replicas-'));
-    slack = await startFakeSlack();
-    // Shards may IDENTIFY together (max_concurrency), as for large bots: starts and takeovers need not queue 5 s apart.
-    discord = await startFakeDiscord({ shardCount: SHARDS, maxConcurrency: SHARDS });
-    world = await ReplicaWorld.create({
+    stage = await openReplicaStage({
       names: ['A', 'B', 'C'],
-      databaseUrl: database.url,
-      dataDir: dir,
-      slack,
-      discord,
+      // Shards may IDENTIFY together (max_concurrency), as for large bots: starts and takeovers need not queue 5 s apart.
+      discord: { shardCount: SHARDS, maxConcurrency: SHARDS },
       latency: { ttftMs: 250, tokensPerSecond: 25 },
       env: {
         DISCORD_SHARD_COUNT: String(SHARDS),
@@ -53,15 +42,10 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`three replicas on one PostgreS
         RATE_LIMIT_CHANNEL_PER_MINUTE: '0',
       },
     });
+    ({ world, slack, discord } = stage);
     traffic = new Traffic(world, slack, discord);
   });
-  afterAll(async () => {
-    await world?.close();
-    await slack?.close();
-    await discord?.close();
-    await database?.drop();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stage?.close());
 
   const modelRequestsTo = (name: string) => world.get(name).anthropic.messageRequests();
   const lastUserText = (body: RequestBody) => {
