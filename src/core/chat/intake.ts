@@ -200,7 +200,7 @@ export class Intake extends ChatPart {
     // Counted ahead, unless the row was not new (a history read stored it; this is its first delivery): then counted now.
     const counted = limitsChecked === undefined ? NOT_NEW : await limitsChecked;
     const limit = counted === NOT_NEW ? await this.limits.checkLimits(tx, msg) : counted;
-    if (limit !== undefined && limit !== NOT_NEW) return { kind: 'limited', messageId: rowId, ...limit };
+    if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
     const job = await this.createJob(tx, rowId, conversation.id);
     if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
     return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };

@@ -8,6 +8,12 @@ import type { AnswerRecords } from './answer-records.js';
 import { ChatPart, type ChatContext } from './context.js';
 import { DAY_MS, humanDuration, utcDayStart } from '../durations.js';
 
+/** Why a message is not answered now, and when it could be. */
+export interface OverLimit {
+  readonly code: 'rate_limited' | 'budget_exhausted';
+  readonly retryAfterMs: number;
+}
+
 export class Limits extends ChatPart {
   private readonly rates: RequestRateLimits;
 
@@ -23,7 +29,9 @@ export class Limits extends ChatPart {
    * `undefined` when the message may be answered now. `tx`: the intake transaction it is checked
    * in. `forNewRow` (PostgreSQL): counted only if `tx` inserted that message, NOT_NEW otherwise.
    */
-  async checkLimits(tx: Store, msg: InboundMessage, forNewRow?: NewMessageRow): Promise<{ code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number } | typeof NOT_NEW | undefined> {
+  checkLimits(tx: Store, msg: InboundMessage): Promise<OverLimit | undefined>;
+  checkLimits(tx: Store, msg: InboundMessage, forNewRow: NewMessageRow): Promise<OverLimit | typeof NOT_NEW | undefined>;
+  async checkLimits(tx: Store, msg: InboundMessage, forNewRow?: NewMessageRow): Promise<OverLimit | typeof NOT_NEW | undefined> {
     const budget = this.options.limits?.dailyTokenBudget ?? 0;
     if (budget > 0) {
       const dayStart = utcDayStart(this.now());
