@@ -65,6 +65,24 @@ describe('images on a platform whose URLs the API fetches itself (Discord)', () 
     expect(JSON.stringify(blocksOf(h, 1).filter((b) => b.type === 'image')[0])).toBe(JSON.stringify(blocksOf(h, last).filter((b) => b.type === 'image')[0]));
   });
 
+  it('refreshes the link of an image from an earlier turn once it is about to expire, with no change to its message', async () => {
+    let now = Date.now();
+    await h.close();
+    h = await createCoreHarness({ now: () => now });
+    h.core.registerPlatform('discord', services());
+    refreshable.add('later.png');
+    const expiresAt = now + 2 * HOUR;
+    const url = signedUrl(CDN, 'later.png', expiresAt);
+    await h.core.handle(inbound('what is this?', { mentionsBot: true, attachments: [image('later.png', url, { urlExpiresAt: expiresAt })] }), { sink: recordingSink });
+    expect(refreshCalls).toEqual([]);
+    now = expiresAt - 5 * 60_000;
+    await h.core.handle(inbound('and in more detail?', { mentionsBot: true, createdAt: now }), { sink: recordingSink });
+    expect(refreshCalls).toEqual([[url]]);
+    const urls = blocksOf(h, 1).filter((b) => b.type === 'image').map((b) => b.source?.url);
+    expect(urls).toHaveLength(1);
+    expect(urls[0]).toContain('hm=fresh');
+  });
+
   it('drops an image whose link cannot be refreshed, tells the user and the model, and still answers', async () => {
     const dead = signedUrl(CDN, 'dead.png', Date.now() - HOUR);
     const sink = recordingSink();

@@ -50,6 +50,8 @@ export interface HarnessOptions {
   readonly concurrency?: AdaptiveConcurrency;
   /** A Messages API elsewhere (the bench's fake in a process of its own) instead of `anthropic`. */
   readonly modelBaseUrl?: string;
+  /** The core's clock (default: Date.now). */
+  readonly now?: () => number;
 }
 
 export interface Harness {
@@ -105,6 +107,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     ...(options.webToolLimits === undefined ? {} : { webToolLimits: options.webToolLimits }),
     ...(options.dailySearchBudget === undefined ? {} : { dailySearchBudget: options.dailySearchBudget }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   const health = new Health(() => store.isHealthy());
   return {

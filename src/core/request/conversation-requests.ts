@@ -11,7 +11,7 @@ import type { ThreadlineError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
 import type { Conversation, StoredAttachment, StoredMessage } from '../../store/types.js';
 import type { AssembleResult, ClaudeRequest, HistoryTurn } from './types.js';
-import type { AttachmentPipeline } from '../attachment-pipeline.js';
+import type { AttachmentPipeline, Resolution } from '../attachment-pipeline.js';
 import { BudgetCalibration } from '../budget-calibration.js';
 import { ThreadOrder, threadUpTo } from '../history.js';
 import type { ModelUsage } from '../model-client.js';
@@ -31,6 +31,8 @@ interface ConversationMemo {
   /** The rows the last history was built from, and their turns, index for index. */
   rows: readonly StoredMessage[];
   turns: readonly HistoryTurn[];
+  /** Indexes in `rows` of the user messages with attachments (resolved anew every reply). */
+  withAttachments: readonly number[];
 }
 
 export interface ConversationRequestsOptions {
@@ -105,45 +107,71 @@ export class ConversationRequests {
     return Math.min(contextBudgetTokens, rules.contextWindowTokens - maxTokens - WINDOW_MARGIN_TOKENS);
   }
 
+  /**
+   * The thread's turns up to the message answered. A long thread is mostly the rows the last reply
+   * used, in the same places: those keep their turns without their rows being read at all (a
+   * reply's scattered reads of hundreds of rows cost more than the rest of the reply's history work),
+   * except the ones with attachments, which are resolved anew each time (a link may have been refreshed).
+   */
   private async historyTurns(conversation: Conversation, answeringId: number): Promise<{ turns: HistoryTurn[]; userNotes: readonly string[] }> {
     const memo = this.memoOf(conversation.id);
     const messages = threadUpTo(memo.order.order(await this.options.store.messages.thread(conversation.id)), answeringId);
-    const resolved = await this.options.pipeline.resolveThread(conversation.platform, this.options.platformServices(conversation.platform), messages, answeringId);
-    const turns = messages.map((message, index): HistoryTurn => {
-      const withAttachments = message.role === 'user' && message.attachments.length > 0;
-      // Same row in the same place as last time: its turn, without a lookup.
-      if (!withAttachments && memo.rows[index] === message) return memo.turns[index] as HistoryTurn;
-      const known = this.turnsByRow.get(message);
-      if (!withAttachments && known !== undefined) return known;
-      const parts = message.attachments.map((attachment) => resolved.byAttachment.get(attachment.id));
-      const turn: HistoryTurn = {
-        role: message.role,
-        authorId: message.authorId,
-        authorName: message.authorName,
-        text: message.text,
-        images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
-        documents: parts.flatMap((part) => (part !== undefined && 'document' in part ? [part.document] : [])),
-        notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
-      };
-      // Attachments are resolved anew each time (a link may have been refreshed); unchanged, the old turn stays.
-      if (known !== undefined && isDeepStrictEqual(known, turn)) return known;
-      this.turnsByRow.set(message, turn);
-      return turn;
-    });
+    const kept = samePrefixLength(messages, memo.rows);
+    const withAttachments = memo.withAttachments.filter((index) => index < kept);
+    for (let index = kept; index < messages.length; index += 1) if (hasAttachments(messages[index] as StoredMessage)) withAttachments.push(index);
+    const resolved = await this.options.pipeline.resolveThread(
+      conversation.platform,
+      this.options.platformServices(conversation.platform),
+      withAttachments.map((index) => messages[index] as StoredMessage),
+      answeringId,
+    );
+    const turns = memo.turns.slice(0, kept);
+    for (const index of withAttachments) if (index < kept) turns[index] = this.turnOf(messages[index] as StoredMessage, resolved.byAttachment);
+    for (let index = kept; index < messages.length; index += 1) turns.push(this.turnOf(messages[index] as StoredMessage, resolved.byAttachment));
     memo.rows = messages;
     memo.turns = turns;
+    memo.withAttachments = withAttachments;
     return { turns, userNotes: resolved.userNotes };
+  }
+
+  /** A row's turn: the one it had before unless its attachments now resolve differently. */
+  private turnOf(message: StoredMessage, resolutions: ReadonlyMap<number, Resolution>): HistoryTurn {
+    const known = this.turnsByRow.get(message);
+    if (known !== undefined && !hasAttachments(message)) return known;
+    const parts = message.attachments.map((attachment) => resolutions.get(attachment.id));
+    const turn: HistoryTurn = {
+      role: message.role,
+      authorId: message.authorId,
+      authorName: message.authorName,
+      text: message.text,
+      images: parts.flatMap((part) => (part !== undefined && 'image' in part ? [part.image] : [])),
+      documents: parts.flatMap((part) => (part !== undefined && 'document' in part ? [part.document] : [])),
+      notes: parts.flatMap((part) => (part !== undefined && 'note' in part ? [part.note] : [])),
+    };
+    if (known !== undefined && isDeepStrictEqual(known, turn)) return known;
+    this.turnsByRow.set(message, turn);
+    return turn;
   }
 
   private memoOf(conversationId: number): ConversationMemo {
     let memo = this.recent.get(conversationId);
     if (memo === undefined) {
-      memo = { order: new ThreadOrder(), requests: new RequestBuilder(), rows: [], turns: [] };
+      memo = { order: new ThreadOrder(), requests: new RequestBuilder(), rows: [], turns: [], withAttachments: [] };
       this.recent.set(conversationId, memo);
     }
     return memo;
   }
 }
+
+/** How many leading rows `rows` shares with `before`, by identity (only the arrays are read). */
+function samePrefixLength(rows: readonly StoredMessage[], before: readonly StoredMessage[]): number {
+  const most = Math.min(rows.length, before.length);
+  let index = 0;
+  while (index < most && rows[index] === before[index]) index += 1;
+  return index;
+}
+
+const hasAttachments = (message: StoredMessage): boolean => message.role === 'user' && message.attachments.length > 0;
 
 function leftOutNotes(names: readonly string[]): string[] {
   if (names.length === 0) return [];
