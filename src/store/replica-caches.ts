@@ -22,6 +22,7 @@ import type { InstructionRepo } from './instructions.js';
 import type { MessageRepo } from './messages.js';
 import type { SettingsRepo } from './settings.js';
 import { PostgresListener } from './sql/postgres-listener.js';
+import { StopRequests } from './stop-requests.js';
 
 export interface CachingRepos {
   readonly conversations: ConversationRepo;
@@ -37,6 +38,8 @@ export function newReplicaId(): string {
 
 export class ReplicaCaches {
   readonly epochs = new ReplicaEpochs();
+  /** Stop presses other replicas pass on (stop-requests.ts): heard on the same connection. */
+  readonly stops = new StopRequests();
   private readonly listener: PostgresListener;
   private repos: CachingRepos | undefined;
 
@@ -50,6 +53,7 @@ export class ReplicaCaches {
       replicaId,
       {
         onChange: (payload) => this.changed(payload),
+        onStop: (payload) => this.stops.heard(payload),
         onLost: () => this.dropAll(),
       },
       logger,

@@ -38,6 +38,7 @@ import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 import type { SqlExecutor, TransactionOptions } from './sql/executor.js';
 import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, PostgresExecutor, type SynchronousCommit } from './sql/postgres.js';
+import { STOP_CHANNEL } from './sql/postgres-listener.js';
 import { SqliteExecutor } from './sql/sqlite.js';
 
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/postgres/', import.meta.url));
@@ -192,6 +193,20 @@ export class Store {
   async readAfterSync(): Promise<ReadAhead> {
     await this.syncCaches();
     return ALWAYS_CURRENT;
+  }
+
+  /**
+   * Replicas: asks whichever replica is writing the answer to question `questionId` to stop it
+   * (the press reached this one, the answer streams elsewhere). SQLite: one process, nobody to ask.
+   */
+  async requestStop(questionId: number): Promise<void> {
+    if (this.replicas === undefined) return;
+    await this.sql.get('SELECT pg_notify(?, ?)', [STOP_CHANNEL, String(questionId)]);
+  }
+
+  /** Calls `listener` with each question whose answer another replica was asked to stop (PostgreSQL; never on SQLite). */
+  onStopRequested(listener: (questionId: number) => void): void {
+    this.replicas?.stops.listen(listener);
   }
 
   /** This store's replica id and listening connection (PostgreSQL), for tests. */

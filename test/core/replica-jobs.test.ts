@@ -7,6 +7,7 @@
  * runs out only when the test moves the clock, never after a real wait.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { controlId } from '../../src/core/answer-controls/control-ids.js';
 import { ChatService } from '../../src/core/chat-service.js';
 import { createModelClient } from '../../src/core/model-client.js';
 import type { ReplySink, ThreadRef } from '../../src/core/types.js';
@@ -212,6 +213,29 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     await posts.posted(question.messageId);
     expect(posts.answers(question.messageId)).toEqual([{ replica: 'B', text: 'echo: are you leaving?' }]);
     await b.idle();
+  });
+
+  it('stops an answer streaming on one replica from a Stop press that reached another', async () => {
+    await start();
+    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    let never!: () => void;
+    anthropic.enqueue({ text: 'an answer that would go on and on', chunkSize: 4, pauseAfterChars: { chars: 8, until: new Promise<void>((resolve) => (never = resolve)) } });
+    const question = inbound('tell me everything', { mentionsBot: true });
+    const answered = a.handle(question, { sink: () => posts.sink('A', question.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    const store = opened[1]?.store as Store;
+    const conversation = await store.conversations.find(question.thread);
+    const stored = await store.messages.find(conversation?.id as number, question.messageId);
+    const press = (actor: string) =>
+      b.pressControl({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId('stop', stored?.id as number), actor: { id: actor, name: actor, isAdmin: false } });
+    expect((await press('u-mallory')).text).toMatch(/only the person who asked or an admin can stop/i);
+    expect(await press(question.author.id)).toEqual({});
+    expect(await answered).toMatchObject({ kind: 'answered', stopped: true });
+    // What was written before the stop stands as the answer (the fake pauses after 8 characters).
+    expect(posts.answers(question.messageId)).toEqual([{ replica: 'A', text: 'an answe' }]);
+    // Stored and finished: a later press is told so, on either replica.
+    expect((await press(question.author.id)).text).toMatch(/already finished/);
+    never();
   });
 });
 

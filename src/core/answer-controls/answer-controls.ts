@@ -2,13 +2,13 @@
  * The buttons on answers, platform-free: Stop ends an answer still streaming, Regenerate asks
  * for a fresh one (one at a time per answer), 👍/👎 store each person's latest vote. Stop and
  * Regenerate are for the person who asked and for admins. Presses are decided from the stored
- * question their id names, so they work after a restart; only Stop needs this process (the
- * stream it ends lives here).
+ * question their id names, so they work after a restart. Stop needs the process the answer
+ * streams in: a press that reaches another replica (PostgreSQL) is passed on through the store.
  */
 import type { Logger } from 'pino';
 import type { Store } from '../../store/index.js';
 import type { StoredAnswer } from '../../store/answers.js';
-import type { Conversation, StoredMessage } from '../../store/types.js';
+import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js';
 import type { ControlPress, ControlReply } from '../types.js';
 import { parseControlId } from './control-ids.js';
 
@@ -39,7 +39,9 @@ export class AnswerControls {
   private readonly live = new Map<number, LiveAnswer>();
   private readonly regenerating = new Set<number>();
 
-  constructor(private readonly options: AnswerControlsOptions) {}
+  constructor(private readonly options: AnswerControlsOptions) {
+    options.store.onStopRequested((questionId) => this.stopHere(questionId));
+  }
 
   /** Registers an answer to `questionId` as streaming, so Stop can reach it. */
   track(questionId: number, askerId: string, platformStop?: AbortSignal): TrackedAnswer {
@@ -56,6 +58,14 @@ export class AnswerControls {
         if (this.live.get(questionId) === entry) this.live.delete(questionId);
       },
     };
+  }
+
+  /** A Stop press another replica passed on: stops the answer if it streams here. */
+  private stopHere(questionId: number): void {
+    const live = this.live.get(questionId);
+    if (live === undefined) return;
+    this.options.logger.info({ question: questionId }, 'answer stop pressed on another replica');
+    live.controller.abort();
   }
 
   /** Decides a press; quick (a regeneration runs on after the reply). `text` is for the presser alone. */
@@ -82,10 +92,17 @@ export class AnswerControls {
     switch (parsed.action) {
       case 'stop': {
         const live = this.live.get(question.id);
-        if (live === undefined) return { text: 'This answer is already finished.' };
+        // Replicas: another one may be writing it; its job is open until the answer is stored.
+        const elsewhere = live === undefined && store.backend === 'postgres' && isOpen(await store.jobs.forMessage(question.id));
+        if (live === undefined && !elsewhere) return { text: 'This answer is already finished.' };
         if (!mayControl) return { text: 'Only the person who asked or an admin can stop this answer.' };
-        log.info('answer stop pressed');
-        live.controller.abort();
+        if (live !== undefined) {
+          log.info('answer stop pressed');
+          live.controller.abort();
+        } else {
+          log.info('answer stop pressed; passed on to the replica writing the answer');
+          await store.requestStop(question.id);
+        }
         return {};
       }
       case 'regen': {
@@ -122,3 +139,5 @@ export class AnswerControls {
     }
   }
 }
+
+const isOpen = (job: ReplyJob | undefined): boolean => job !== undefined && (job.state === 'pending' || job.state === 'running');

@@ -1,7 +1,8 @@
 /**
  * One dedicated PostgreSQL connection per store that LISTENs for what other replicas commit
- * (`threadline_cache`, sent by the triggers of migrations/postgres/0002_replicas.sql), and the
- * barrier that makes a read see every write committed before it began: `sync()`.
+ * (`threadline_cache`, sent by the triggers of migrations/postgres/0002_replicas.sql) and for
+ * Stop presses they pass on (`threadline_stop`, stop-requests.ts), and the barrier that makes a
+ * read see every write committed before it began: `sync()`.
  *
  * Why the barrier is a notification to ourselves and not a plain round trip: PostgreSQL sends
  * notifications from other sessions to an idle client whenever it gets to them, possibly after
@@ -22,6 +23,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 
 export const CACHE_CHANNEL = 'threadline_cache';
+/** Stop presses for answers streaming on whichever replica runs them: the payload is the question's row id. */
+export const STOP_CHANNEL = 'threadline_stop';
 /** A barrier that has not come back by then means the connection is stuck. */
 const BARRIER_TIMEOUT_MS = 10_000;
 const RETRY_MS = 1000;
@@ -29,6 +32,8 @@ const RETRY_MS = 1000;
 export interface ListenerHandlers {
   /** A notification on CACHE_CHANNEL: its payload. */
   onChange(payload: string): void;
+  /** A notification on STOP_CHANNEL: its payload. */
+  onStop?(payload: string): void;
   /** The connection is gone (and with it any notification sent meanwhile), or back: drop every cache. */
   onLost(): void;
 }
@@ -104,7 +109,7 @@ export class PostgresListener {
     client.on('notification', (message) => this.notified(message));
     try {
       await client.connect();
-      await client.query(`SET synchronous_commit = off; LISTEN ${CACHE_CHANNEL}; LISTEN ${this.syncChannel}`);
+      await client.query(`SET synchronous_commit = off; LISTEN ${CACHE_CHANNEL}; LISTEN ${STOP_CHANNEL}; LISTEN ${this.syncChannel}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       this.logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'cannot listen for other replicas’ changes: caches are bypassed until it works (retried every second)');
@@ -146,6 +151,10 @@ export class PostgresListener {
   private notified(message: pg.Notification): void {
     if (message.channel === CACHE_CHANNEL) {
       this.handlers.onChange(message.payload ?? '');
+      return;
+    }
+    if (message.channel === STOP_CHANNEL) {
+      this.handlers.onStop?.(message.payload ?? '');
       return;
     }
     const barrier = this.inFlight;
