@@ -22,7 +22,7 @@ import type { InstructionRepo } from './instructions.js';
 import type { MessageRepo } from './messages.js';
 import type { SettingsRepo } from './settings.js';
 import { PostgresListener } from './sql/postgres-listener.js';
-import { StopRequests } from './stop-requests.js';
+import { ReplicaNotes } from './replica-notes.js';
 
 export interface CachingRepos {
   readonly conversations: ConversationRepo;
@@ -38,8 +38,8 @@ export function newReplicaId(): string {
 
 export class ReplicaCaches {
   readonly epochs = new ReplicaEpochs();
-  /** Stop presses other replicas pass on (stop-requests.ts): heard on the same connection. */
-  readonly stops = new StopRequests();
+  /** Notes from the replicas (replica-notes.ts): heard on the same connection. */
+  readonly notes = new ReplicaNotes();
   private readonly listener: PostgresListener;
   private repos: CachingRepos | undefined;
 
@@ -53,7 +53,7 @@ export class ReplicaCaches {
       replicaId,
       {
         onChange: (payload) => this.changed(payload),
-        onStop: (payload) => this.stops.heard(payload),
+        onNote: (payload) => this.notes.heard(payload),
         onLost: () => this.dropAll(),
       },
       logger,

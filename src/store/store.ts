@@ -38,7 +38,8 @@ import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 import type { SqlExecutor, TransactionOptions } from './sql/executor.js';
 import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, PostgresExecutor, type SynchronousCommit } from './sql/postgres.js';
-import { STOP_CHANNEL } from './sql/postgres-listener.js';
+import { NOTES_CHANNEL } from './sql/postgres-listener.js';
+import { encode as encodeNote, fits as noteFits, type NoteListener } from './replica-notes.js';
 import { SqliteExecutor } from './sql/sqlite.js';
 
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/postgres/', import.meta.url));
@@ -196,17 +197,25 @@ export class Store {
   }
 
   /**
-   * Replicas: asks whichever replica is writing the answer to question `questionId` to stop it
-   * (the press reached this one, the answer streams elsewhere). SQLite: one process, nobody to ask.
+   * Replicas: sends a note on `topic` to every replica, this one included (replica-notes.ts).
+   * False when nobody else could hear it (SQLite: one process) or it is too long for a notification.
    */
-  async requestStop(questionId: number): Promise<void> {
-    if (this.replicas === undefined) return;
-    await this.sql.get('SELECT pg_notify(?, ?)', [STOP_CHANNEL, String(questionId)]);
+  async tellReplicas(topic: string, body: string): Promise<boolean> {
+    if (this.replicas === undefined) return false;
+    const payload = encodeNote(topic, this.replicas.replicaId, body);
+    if (!noteFits(payload)) return false;
+    await this.sql.get('SELECT pg_notify(?, ?)', [NOTES_CHANNEL, payload]);
+    return true;
   }
 
-  /** Calls `listener` with each question whose answer another replica was asked to stop (PostgreSQL; never on SQLite). */
-  onStopRequested(listener: (questionId: number) => void): void {
-    this.replicas?.stops.listen(listener);
+  /** Calls `listener` with each note on `topic` and the replica id it came from (PostgreSQL; never on SQLite). */
+  onReplicaNote(topic: string, listener: NoteListener): void {
+    this.replicas?.notes.listen(topic, listener);
+  }
+
+  /** This process's id among the replicas (PostgreSQL); undefined on SQLite. */
+  get replicaId(): string | undefined {
+    return this.replicas?.replicaId;
   }
 
   /** This store's replica id and listening connection (PostgreSQL), for tests. */

@@ -215,6 +215,50 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     await b.idle();
   });
 
+  it.each([
+    ['a thread both know', true],
+    ['a thread neither knows yet', false],
+  ])('never answers a mention deleted on one replica before its create reached another, in %s', async (_name, known) => {
+    await start();
+    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    const thread = { ...THREAD, threadKey: known ? THREAD.threadKey : 'a-new-thread' };
+    if (known) {
+      const first = inbound('first question', { mentionsBot: true });
+      await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    }
+    const deleted = inbound('never mind', { mentionsBot: true, thread });
+    await a.recordDelete(thread, deleted.messageId);
+    expect(await b.handle(deleted, { sink: () => posts.sink('B', deleted.messageId) })).toEqual({ kind: 'ignored', reason: 'deleted' });
+    expect(posts.answers(deleted.messageId)).toEqual([]);
+    expect(anthropic.messageRequests()).toHaveLength(known ? 1 : 0);
+  });
+
+  it('answers the edited text of a mention edited on one replica before its create reached another', async () => {
+    await start();
+    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    const first = inbound('first question', { mentionsBot: true });
+    await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    const edited = inbound('the first text', { mentionsBot: true });
+    await a.recordEdit(edited.thread, edited.messageId, 'the edited text');
+    await b.handle(edited, { sink: () => posts.sink('B', edited.messageId) });
+    expect(posts.answers(edited.messageId)).toEqual([{ replica: 'B', text: 'echo: the edited text' }]);
+  });
+
+  it('deletes on the replica that took a mention in first a delete another replica could not find it for', async () => {
+    await start();
+    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    const first = inbound('first question', { mentionsBot: true });
+    await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    const later = inbound('a later message');
+    await b.handle(later, { sink: () => posts.sink('B', later.messageId) });
+    // A's note as if A had looked before B's create committed: B applies it in its intake order.
+    const store = opened[0]?.store as Store;
+    await store.tellReplicas('early-change', JSON.stringify({ thread: later.thread, messageId: later.messageId, change: { kind: 'deleted', at: clock } }));
+    const other = opened[1]?.store as Store;
+    const conversation = await other.conversations.find(later.thread);
+    await expect.poll(async () => (await other.messages.find(conversation?.id as number, later.messageId))?.deletedAt).toBe(clock);
+  });
+
   it('stops an answer streaming on one replica from a Stop press that reached another', async () => {
     await start();
     const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];

@@ -12,6 +12,9 @@ import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js
 import type { ControlPress, ControlReply } from '../types.js';
 import { parseControlId } from './control-ids.js';
 
+/** The note (store.tellReplicas) that passes a Stop press on to the replica writing the answer: its body is the question's row id. */
+const STOP_NOTE = 'stop';
+
 export const FORGOTTEN_TEXT = 'I no longer have this answer (the thread was forgotten or is older than what I keep), so this button does nothing now.';
 
 export interface AnswerControlsOptions {
@@ -40,7 +43,7 @@ export class AnswerControls {
   private readonly regenerating = new Set<number>();
 
   constructor(private readonly options: AnswerControlsOptions) {
-    options.store.onStopRequested((questionId) => this.stopHere(questionId));
+    options.store.onReplicaNote(STOP_NOTE, (body) => this.stopHere(Number(body)));
   }
 
   /** Registers an answer to `questionId` as streaming, so Stop can reach it. */
@@ -101,7 +104,7 @@ export class AnswerControls {
           live.controller.abort();
         } else {
           log.info('answer stop pressed; passed on to the replica writing the answer');
-          await store.requestStop(question.id);
+          await store.tellReplicas(STOP_NOTE, String(question.id));
         }
         return {};
       }

@@ -62,7 +62,7 @@ export class Intake extends ChatPart {
     private readonly leases: JobLeases,
   ) {
     super(context);
-    this.changes = new MessageChanges(this.store, this.now);
+    this.changes = new MessageChanges(this.store, this.now, this.logger, (thread, change) => this.queue.run(threadKey(thread), change));
     this.backfilled = new BackfilledMessages(this.now);
   }
 

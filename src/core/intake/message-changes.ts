@@ -2,38 +2,91 @@
  * Edits and deletes, applied in a thread's intake order (`chat/intake.ts` runs them on the same
  * per-thread queue as creates): a change to a message still being taken in lands after it is
  * stored, and a change to a message not seen yet waits as a tombstone for its create.
+ *
+ * Replicas: the create may reach another replica than its change did (Slack's events behind a
+ * load balancer, or spread over several Socket Mode connections). A tombstone is therefore told
+ * to every replica (a note through the store), and each applies it in its own intake order, as
+ * if the change had reached it: to the message if it has it by then, else as a tombstone of its
+ * own. A message created and deleted at once is then never answered on any replica, unless its
+ * create was taken in before the delete was heard; then the delete lands as a late one would.
  */
+import type { Logger } from 'pino';
 import type { Store } from '../../store/index.js';
+import type { StoredMessage } from '../../store/types.js';
 import { toNewAttachment } from '../attachments.js';
 import type { AttachmentInput, ThreadRef } from '../types.js';
+import { decodeEarlyChange, encodeEarlyChange } from './shared-changes.js';
 import { Tombstones, type EarlyChange } from './tombstones.js';
+
+/** The note (store.tellReplicas) that tells the replicas of a tombstone. */
+const EARLY_CHANGE_NOTE = 'early-change';
 
 export class MessageChanges {
   private readonly tombstones = new Tombstones();
 
+  /** `inOrder` runs a change heard from another replica on this thread's intake queue. */
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
-  ) {}
+    private readonly logger: Logger,
+    private readonly inOrder: (thread: ThreadRef, change: () => Promise<void>) => Promise<void>,
+  ) {
+    store.onReplicaNote(EARLY_CHANGE_NOTE, (body, from) => this.heard(body, from));
+  }
 
   async edit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
-    const message = await this.find(thread, messageId);
-    if (message === undefined) {
-      this.tombstones.remember(thread, messageId, { kind: 'edited', at: this.now(), text, ...(attachments === undefined ? {} : { attachments }) });
-      return;
-    }
-    if (message.deletedAt !== null || message.authorKind === 'self') return;
-    await this.store.messages.edit(message.id, text, this.now(), attachments?.map(toNewAttachment));
+    await this.apply(thread, messageId, { kind: 'edited', at: this.now(), text, ...(attachments === undefined ? {} : { attachments }) });
   }
 
   async delete(thread: ThreadRef, messageId: string): Promise<void> {
+    await this.apply(thread, messageId, { kind: 'deleted', at: this.now() });
+  }
+
+  /** `change` to the stored message, or a tombstone that the other replicas are told of. */
+  private async apply(thread: ThreadRef, messageId: string, change: EarlyChange): Promise<void> {
     const message = await this.find(thread, messageId);
-    if (message === undefined) {
-      this.tombstones.remember(thread, messageId, { kind: 'deleted', at: this.now() });
+    if (message !== undefined) return this.applyTo(message, change);
+    this.tombstones.remember(thread, messageId, change);
+    await this.share(thread, messageId, change);
+  }
+
+  private async applyTo(message: StoredMessage, change: EarlyChange): Promise<void> {
+    if (message.deletedAt !== null) return;
+    if (change.kind === 'deleted') await this.store.messages.softDelete(message.id, change.at);
+    else if (message.authorKind !== 'self') await this.store.messages.edit(message.id, change.text, change.at, change.attachments?.map(toNewAttachment));
+  }
+
+  private async share(thread: ThreadRef, messageId: string, change: EarlyChange): Promise<void> {
+    try {
+      if (!(await this.store.tellReplicas(EARLY_CHANGE_NOTE, encodeEarlyChange(thread, messageId, change))) && this.store.replicaId !== undefined) {
+        this.logger.warn({ thread, message: messageId }, 'an edit too long to tell the other replicas about: one that takes the message in keeps its first text');
+      }
+    } catch (error) {
+      this.logger.warn({ err: error, thread, message: messageId }, 'could not tell the other replicas about a change to a message not taken in yet');
+    }
+  }
+
+  /**
+   * A tombstone another replica told of. Remembered at once: a create of the message that this
+   * replica takes in behind the cache barrier that brought the note finds it (intake checks
+   * tombstones after its barrier, before it commits). A create taken in before the note came
+   * gets the change in intake order, as a late change would.
+   */
+  private heard(body: string, from: string): void {
+    if (from === this.store.replicaId) return;
+    const heard = decodeEarlyChange(body);
+    if (heard === undefined) {
+      this.logger.warn('a note about a message change that this version cannot read');
       return;
     }
-    if (message.deletedAt !== null) return;
-    await this.store.messages.softDelete(message.id, this.now());
+    const { thread, messageId, change } = heard;
+    this.tombstones.remember(thread, messageId, change);
+    this.inOrder(thread, async () => {
+      await this.store.syncCaches();
+      const message = await this.find(thread, messageId);
+      const pending = message === undefined ? undefined : this.tombstones.take(thread, messageId);
+      if (message !== undefined && pending !== undefined) await this.applyTo(message, pending);
+    }).catch((error: unknown) => this.logger.warn({ err: error, thread, message: messageId }, 'could not apply a message change another replica heard of'));
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * One dedicated PostgreSQL connection per store that LISTENs for what other replicas commit
- * (`threadline_cache`, sent by the triggers of migrations/postgres/0002_replicas.sql) and for
- * Stop presses they pass on (`threadline_stop`, stop-requests.ts), and the barrier that makes a
+ * (`threadline_cache`, sent by the triggers of migrations/postgres/0002_replicas.sql) and the
+ * notes they send (`threadline_notes`, replica-notes.ts), and the barrier that makes a
  * read see every write committed before it began: `sync()`.
  *
  * Why the barrier is a notification to ourselves and not a plain round trip: PostgreSQL sends
@@ -23,8 +23,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 
 export const CACHE_CHANNEL = 'threadline_cache';
-/** Stop presses for answers streaming on whichever replica runs them: the payload is the question's row id. */
-export const STOP_CHANNEL = 'threadline_stop';
+/** Notes from one replica to all (replica-notes.ts). */
+export const NOTES_CHANNEL = 'threadline_notes';
 /** A barrier that has not come back by then means the connection is stuck. */
 const BARRIER_TIMEOUT_MS = 10_000;
 const RETRY_MS = 1000;
@@ -32,8 +32,8 @@ const RETRY_MS = 1000;
 export interface ListenerHandlers {
   /** A notification on CACHE_CHANNEL: its payload. */
   onChange(payload: string): void;
-  /** A notification on STOP_CHANNEL: its payload. */
-  onStop?(payload: string): void;
+  /** A notification on NOTES_CHANNEL: its payload. */
+  onNote?(payload: string): void;
   /** The connection is gone (and with it any notification sent meanwhile), or back: drop every cache. */
   onLost(): void;
 }
@@ -109,7 +109,7 @@ export class PostgresListener {
     client.on('notification', (message) => this.notified(message));
     try {
       await client.connect();
-      await client.query(`SET synchronous_commit = off; LISTEN ${CACHE_CHANNEL}; LISTEN ${STOP_CHANNEL}; LISTEN ${this.syncChannel}`);
+      await client.query(`SET synchronous_commit = off; LISTEN ${CACHE_CHANNEL}; LISTEN ${NOTES_CHANNEL}; LISTEN ${this.syncChannel}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       this.logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'cannot listen for other replicas’ changes: caches are bypassed until it works (retried every second)');
@@ -153,8 +153,8 @@ export class PostgresListener {
       this.handlers.onChange(message.payload ?? '');
       return;
     }
-    if (message.channel === STOP_CHANNEL) {
-      this.handlers.onStop?.(message.payload ?? '');
+    if (message.channel === NOTES_CHANNEL) {
+      this.handlers.onNote?.(message.payload ?? '');
       return;
     }
     const barrier = this.inFlight;
