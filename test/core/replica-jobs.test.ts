@@ -112,6 +112,18 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     return core;
   }
 
+  /** Two replicas with leases so long that no sweep runs during a test. */
+  async function twoReplicas(): Promise<[ChatService, ChatService]> {
+    await start();
+    return [await replica('A', 600_000), await replica('B', 600_000)];
+  }
+
+  /** The thread known to every replica: a first question answered by `on`. */
+  async function answerFirstQuestion(on: ChatService): Promise<void> {
+    const first = inbound('first question', { mentionsBot: true });
+    await on.handle(first, { sink: () => posts.sink('A', first.messageId) });
+  }
+
   it('answers, once and from a live replica, a mention whose replica stopped renewing mid-answer', async () => {
     await start();
     // Two live replicas sweep for it at once.
@@ -132,9 +144,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
   });
 
   it('answers two mentions of one thread taken in by different replicas in order, the second after the first is stored', async () => {
-    await start();
-    // Leases so long that no sweep runs during the test: the second answer comes from A's handoff.
-    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    // No sweep runs during the test: the second answer comes from A's handoff.
+    const [a, b] = await twoReplicas();
     let finishFirst!: () => void;
     anthropic.enqueue({ text: 'first answer', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (finishFirst = resolve)) } });
     const first = inbound('first question', { mentionsBot: true });
@@ -219,13 +230,9 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     ['a thread both know', true],
     ['a thread neither knows yet', false],
   ])('never answers a mention deleted on one replica before its create reached another, in %s', async (_name, known) => {
-    await start();
-    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    const [a, b] = await twoReplicas();
     const thread = { ...THREAD, threadKey: known ? THREAD.threadKey : 'a-new-thread' };
-    if (known) {
-      const first = inbound('first question', { mentionsBot: true });
-      await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
-    }
+    if (known) await answerFirstQuestion(a);
     const deleted = inbound('never mind', { mentionsBot: true, thread });
     await a.recordDelete(thread, deleted.messageId);
     expect(await b.handle(deleted, { sink: () => posts.sink('B', deleted.messageId) })).toEqual({ kind: 'ignored', reason: 'deleted' });
@@ -234,10 +241,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
   });
 
   it('answers the edited text of a mention edited on one replica before its create reached another', async () => {
-    await start();
-    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
-    const first = inbound('first question', { mentionsBot: true });
-    await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    const [a, b] = await twoReplicas();
+    await answerFirstQuestion(a);
     const edited = inbound('the first text', { mentionsBot: true });
     await a.recordEdit(edited.thread, edited.messageId, 'the edited text');
     await b.handle(edited, { sink: () => posts.sink('B', edited.messageId) });
@@ -245,10 +250,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
   });
 
   it('deletes on the replica that took a mention in first a delete another replica could not find it for', async () => {
-    await start();
-    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
-    const first = inbound('first question', { mentionsBot: true });
-    await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    const [a, b] = await twoReplicas();
+    await answerFirstQuestion(a);
     const later = inbound('a later message');
     await b.handle(later, { sink: () => posts.sink('B', later.messageId) });
     // A's note as if A had looked before B's create committed: B applies it in its intake order.
@@ -260,8 +263,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
   });
 
   it('stops an answer streaming on one replica from a Stop press that reached another', async () => {
-    await start();
-    const [a, b] = [await replica('A', 600_000), await replica('B', 600_000)];
+    const [a, b] = await twoReplicas();
     let never!: () => void;
     anthropic.enqueue({ text: 'an answer that would go on and on', chunkSize: 4, pauseAfterChars: { chars: 8, until: new Promise<void>((resolve) => (never = resolve)) } });
     const question = inbound('tell me everything', { mentionsBot: true });
