@@ -49,4 +49,27 @@ describe('100 mentions at once under the account and platform limits', () => {
     expect(w.discord.rest.entries.slice(since).filter((r) => r.status === 429).length).toBeLessThanOrEqual(5);
     expect(gate.peakInFlight).toBeLessThanOrEqual(11);
   });
+
+  it('counts the client’s own requests at login against the global budget: a burst right after a start meets no 429', { timeout: 60_000 }, async () => {
+    // A small global limit, so that the requests of the login and the command registration are a
+    // good part of the first window.
+    w = await startDiscordWorld({ logLevel: 'warn', fake: { globalRequestsPerSecond: 10 }, writeBudget: { key: 'discord:global', limit: 10, windowMs: 1020 } });
+    const atLogin = w.discord.rest.entries.length;
+    expect(atLogin).toBeGreaterThanOrEqual(3);
+    const threads = Array.from({ length: 10 }, (_, i) => w!.discord.addThread(w!.general.id, `right after start ${i}`).id);
+    await expect.poll(() => threads.every((id) => w!.adapter.client.channels.cache.has(id))).toBe(true);
+    threads.forEach((id, i) => w!.discord.post(id, w!.alice, w!.discord.mention(`question ${i}`)));
+    const answered = new Set<string>();
+    await w.discord.rest.waitFor(
+      (r) => {
+        const thread = /^\/channels\/(\d+)\/messages$/.exec(r.path)?.[1];
+        if (r.method === 'POST' && r.status === 200 && thread !== undefined) answered.add(thread);
+        return answered.size === threads.length;
+      },
+      'an answer in every thread',
+      { timeoutMs: 50_000 },
+    );
+    await w.h.core.idle();
+    expect(w.discord.rest.entries.filter((r) => r.status === 429).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
 });

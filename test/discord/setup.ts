@@ -1,4 +1,5 @@
 /** The real Discord adapter (discord.js) on the real core, against the fake Discord and fake Messages API. */
+import type { WriteBudget } from '../../src/core/concurrency/write-scheduler.js';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/adapters/discord/index.js';
 import { startFakeDiscord, type FakeChannel, type FakeDiscord, type FakeDiscordOptions, type FakeUser } from '../fakes/discord/fake-discord.js';
 import type { PlatformServices } from '../../src/core/types.js';
@@ -15,7 +16,7 @@ export interface DiscordWorld {
   close(): Promise<void>;
 }
 
-export type DiscordWorldOptions = HarnessOptions & { spacingMs?: number; historyLimit?: number; answerMissedWithinMs?: number; shardCount?: number | 'auto'; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord };
+export type DiscordWorldOptions = HarnessOptions & { spacingMs?: number; writeBudget?: WriteBudget; historyLimit?: number; answerMissedWithinMs?: number; shardCount?: number | 'auto'; before?: (discord: FakeDiscord) => void; fake?: FakeDiscordOptions; /** An already running fake (a restart of the bot against the same Discord); left running on close. */ discord?: FakeDiscord };
 
 /** The bot alone (core and Discord adapter, started) against a Discord at `discord` (the fake here, or one in another process). */
 export async function startDiscordBot(
@@ -30,6 +31,7 @@ export async function startDiscordBot(
     health: h.health,
     spacingMs: options.spacingMs ?? 20,
     ...(options.answerMissedWithinMs === undefined ? {} : { answerMissedWithinMs: options.answerMissedWithinMs }),
+    ...(options.writeBudget === undefined ? {} : { writeBudget: options.writeBudget }),
   });
   h.health.enable('discord');
   await adapter.start();

@@ -26,6 +26,7 @@ import { IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
 import { lazySink } from '../../core/lazy-sink.js';
 import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
+import { watchRestBudget, type RestEvents } from './rest-budget.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -146,12 +147,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     return threadOf(message as Message) ?? threadFromChannelMessage(message as Message);
   }
 
-  const onRateLimited = (info: { route: string; retryAfter: number; global: boolean }) => {
-    logger.debug({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'Discord rate limit; waiting');
-    // discord.js waits the route out itself; a global limit holds every answer's writes too.
-    if (info.global) scheduler.hold(writeBudget.key, info.retryAfter);
-  };
-  restClient.rest.on('rateLimited', onRateLimited);
+  watchRestBudget(restClient.rest as RestEvents, scheduler, writeBudget, logger);
 
   let registration: Promise<void> | undefined;
   /** Slash commands, once per process (any replica may: the PUT replaces the same set). */
@@ -221,7 +217,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       });
     });
     client.on(Events.Error, (error) => logger.error({ err: error, shard }, 'discord client error'));
-    client.rest.on('rateLimited', onRateLimited);
+    watchRestBudget(client.rest as RestEvents, scheduler, writeBudget, logger);
   }
 
   core.registerPlatform('discord', {

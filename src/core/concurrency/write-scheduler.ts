@@ -173,6 +173,19 @@ export class WriteScheduler {
     };
   }
 
+  /**
+   * A request the platform counted against `budgetKey` that did not ask here (a client's own
+   * calls at login, a command registration, a history read): it came back now, and spends a
+   * window of that budget like any write. Without it, a burst right after a start would find the
+   * window fuller than this scheduler knows, and the platform's 429 would cost every answer the
+   * wait it asks for.
+   */
+  spent(budgetKey: string): void {
+    const usage = this.usage.get(budgetKey) ?? { inFlight: 0, completed: [] };
+    usage.completed.push(this.clock.now());
+    this.usage.set(budgetKey, usage);
+  }
+
   /** Writes waiting for budget, by kind (for tests and the bench). */
   waiting(kind?: WriteKind): number {
     return kind === undefined ? this.pending.length : this.pending.filter((p) => p.kind === kind).length;

@@ -151,6 +151,22 @@ describe('WriteScheduler', () => {
     expect(third).toBe(true);
   });
 
+  it('counts a request that did not ask (spent) against its budget for a window', async () => {
+    const { clock, sent, ask, scheduler } = setup(3);
+    scheduler.spent('global');
+    scheduler.spent('global');
+    ask('first', 'first a');
+    ask('first', 'first b');
+    await settle();
+    expect(sent).toEqual(['first a']);
+    clock.advance(999);
+    await settle();
+    expect(sent).toEqual(['first a']);
+    clock.advance(1);
+    await settle();
+    expect(sent).toEqual(['first a', 'first b']);
+  });
+
   it('stretches edit spacing while many answers stream at once', () => {
     const { scheduler } = setup(50, { editShare: 0.8 });
     expect(scheduler.editSpacing(1000)).toBe(1000);

@@ -1,0 +1,37 @@
+/**
+ * Keeps the bot's WriteScheduler in step with every REST request discord.js makes, not only the
+ * answers' writes that ask it first. Discord's global limit (50 requests a second) counts them
+ * all: the client's own calls at login (`/users/@me`, `/gateway/bot`), the command registration,
+ * history reads, thread openings. A burst of mentions right after a start would otherwise find
+ * the window fuller than the scheduler knew, and the one 429 it then met holds every answer's
+ * writes for the second Discord asks. Interaction responses and webhooks are outside the limit.
+ */
+import type { Logger } from 'pino';
+import type { WriteBudget, WriteScheduler } from '../../core/concurrency/write-scheduler.js';
+
+/** Routes the reply sinks and typing signs send through the scheduler (outbound.ts, typing.ts): counted when their ticket ends. */
+const ASKED_FIRST = new Set(['POST /channels/:id/messages', 'PATCH /channels/:id/messages/:id', 'DELETE /channels/:id/messages/:id', 'POST /channels/:id/typing']);
+
+/** Whether Discord counts a request on this route against the global limit that the scheduler has not counted yet. */
+export function spendsUnasked(method: string, route: string): boolean {
+  if (route.startsWith('/interactions/') || route.startsWith('/webhooks/')) return false;
+  return !ASKED_FIRST.has(`${method.toUpperCase()} ${route}`);
+}
+
+/** What discord.js's REST manager lets the adapter listen to. */
+export interface RestEvents {
+  on(event: 'rateLimited', listener: (info: { route: string; retryAfter: number; global: boolean }) => void): unknown;
+  on(event: 'response', listener: (request: { method: string; route: string }) => void): unknown;
+}
+
+/** Listens to one REST manager (the REST-only client's, each shard client's). */
+export function watchRestBudget(rest: RestEvents, scheduler: WriteScheduler, budget: WriteBudget, logger: Logger): void {
+  rest.on('rateLimited', (info) => {
+    logger.debug({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'Discord rate limit; waiting');
+    // discord.js waits the route out itself; a global limit holds every answer's writes too.
+    if (info.global) scheduler.hold(budget.key, info.retryAfter);
+  });
+  rest.on('response', (request) => {
+    if (spendsUnasked(request.method, request.route)) scheduler.spent(budget.key);
+  });
+}
