@@ -68,4 +68,23 @@ describe('100 mentions at once under the account and platform limits', () => {
     await w.h.core.idle();
     expect(w.discord.rest.entries.filter((r) => r.status === 429).map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
+
+  it('reads the history of threads it did not see created within the budget too: no 429 when they are mentioned right after a start', { timeout: 60_000 }, async () => {
+    let threads: string[] = [];
+    w = await startDiscordWorld({
+      logLevel: 'warn',
+      fake: { globalRequestsPerSecond: 10 },
+      writeBudget: { key: 'discord:global', limit: 10, windowMs: 1020 },
+      // Threads that exist before the bot connects: each mention reads its thread's history first.
+      before: (discord) => {
+        const general = [...discord.channels.values()].find((channel) => channel.name === 'general') as { id: string };
+        threads = Array.from({ length: 10 }, (_, i) => discord.addThread(general.id, `older thread ${i}`).id);
+      },
+    });
+    threads.forEach((id, i) => w!.discord.post(id, w!.alice, w!.discord.mention(`question ${i}`)));
+    await answerInEveryThread(w, threads, { timeoutMs: 50_000 });
+    await w.h.core.idle();
+    expect(w.discord.rest.entries.filter((r) => r.method === 'GET' && /^\/channels\/\d+\/messages$/.test(r.path))).toHaveLength(threads.length);
+    expect(w.discord.rest.entries.filter((r) => r.status === 429).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
 });

@@ -19,21 +19,31 @@ export function bySnowflake(a: Message, b: Message): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/**
+ * Sends a read when the bot's REST budget has room for it (the adapter's WriteScheduler, as a
+ * `first` write: a history read stands between a mention and its answer). Discord counts reads
+ * against the same 50 requests a second as writes.
+ */
+export type ScheduledRead = <T>(read: () => Promise<T>) => Promise<T>;
+const AT_ONCE: ScheduledRead = (read) => read();
+
 type Fetchable = TextBasedChannel & { messages: { fetch(options: { limit: number; before?: string; after?: string; cache?: boolean }): Promise<Collection<string, Message>> } };
 
 /** The thread's messages, oldest first, at most `limit`, including the starter message of a thread. */
-export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number): Promise<InboundMessage[]> {
+export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number, scheduled: ScheduledRead = AT_ONCE): Promise<InboundMessage[]> {
   const collected: Message[] = [];
   let before: string | undefined;
   while (collected.length < limit) {
-    const page = await channel.messages.fetch({ limit: Math.min(PAGE, limit - collected.length), ...(before === undefined ? {} : { before }), cache: false });
+    const page = await scheduled(() => channel.messages.fetch({ limit: Math.min(PAGE, limit - collected.length), ...(before === undefined ? {} : { before }), cache: false }));
     if (page.size === 0) break;
     collected.push(...page.values());
     before = page.lastKey();
     if (page.size < PAGE) break;
   }
   if (channel.isThread() && collected.length < limit) {
-    const starter = await (channel as ThreadChannel).fetchStarterMessage().catch(() => null);
+    // Scheduled like the pages; its route is shared with reads that do not ask, so it is counted
+    // again when it comes back (rest-budget.ts): a slot too many, once per thread read.
+    const starter = await scheduled(() => (channel as ThreadChannel).fetchStarterMessage()).catch(() => null);
     if (starter !== null && !collected.some((message) => message.id === starter.id)) collected.push(starter);
   }
   return collected
@@ -56,6 +66,7 @@ export interface CatchUpOptions {
   readonly includes?: (thread: ThreadRef) => boolean;
   /** Told which threads are read back and when each is handed over (catch-up-gate.ts: live messages wait for it). */
   readonly progress?: CatchUpProgress;
+  readonly scheduled?: ScheduledRead;
 }
 
 /** Reads back what was said in recently active threads while there was no session. */
@@ -77,7 +88,7 @@ async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, option
       if (channel === null) continue;
       let after = lastMessageId;
       for (;;) {
-        const page = await channel.messages.fetch({ limit: PAGE, after, cache: false });
+        const page = await (options.scheduled ?? AT_ONCE)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
         if (page.size === 0) break;
         const messages = [...page.values()].sort(bySnowflake);
         const old = messages.filter((message) => message.createdTimestamp < options.answerSince);
@@ -111,8 +122,9 @@ export async function removeStrayReplies(
   botId: string,
   keep: ReadonlySet<string>,
   only: { readonly repliesTo?: string } = {},
+  scheduled: ScheduledRead = AT_ONCE,
 ): Promise<number> {
-  const later = await channel.messages.fetch({ limit: PAGE, after: afterId, cache: false });
+  const later = await scheduled(() => channel.messages.fetch({ limit: PAGE, after: afterId, cache: false }));
   const strays = [...later.values()].filter(
     (message) => message.author.id === botId && !keep.has(message.id) && (only.repliesTo === undefined || message.reference?.messageId === only.repliesTo),
   );

@@ -14,7 +14,7 @@ import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
 import { handleButton } from './buttons.js';
 import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
-import { backfillThread, catchUp } from './history.js';
+import { backfillThread, catchUp, type ScheduledRead } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { SeenThreads } from './seen-threads.js';
@@ -115,7 +115,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     if (message.channel.isThread()) {
       const channel = message.channel;
       // A thread the bot watched from its creation is in discord.js's cache: no REST read.
-      fetchHistory = async () => seenThreads.history(channel, thread, bot) ?? backfillThread(channel, thread, bot, config.historyLimit);
+      fetchHistory = async () => seenThreads.history(channel, thread, bot) ?? backfillThread(channel, thread, bot, config.historyLimit, scheduled);
     }
     if (target === undefined) return;
     await core.handle(toInbound(message, thread, bot), { sink: sinkFor(target, message.id), ...(fetchHistory === undefined ? {} : { fetchHistory }) });
@@ -148,6 +148,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   }
 
   watchRestBudget(restClient.rest as RestEvents, scheduler, writeBudget, logger);
+  const scheduled: ScheduledRead = async <T>(read: () => Promise<T>) => (await scheduler.run('first', read)) as T;
 
   let registration: Promise<void> | undefined;
   /** Slash commands, once per process (any replica may: the PUT replaces the same set). */
@@ -213,6 +214,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
         includes: (thread) => shardOfGuild(guildOf(thread), shards.count) === shard,
         progress,
+        scheduled,
         replay: (message) => void onMessage(message, seenThreads).catch((error: unknown) => logger.error({ err: error, message: message.id }, 'failed to handle a missed message')),
       });
     });
@@ -222,7 +224,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
 
   core.registerPlatform('discord', {
     ...discordAttachmentServices(restClient.rest as never, logger),
-    ...replyServices({ clientFor, restClient, sinkFor, bot, logger }),
+    ...replyServices({ clientFor, restClient, sinkFor, bot, logger, scheduled }),
   });
 
   /** The client that serves a conversation: its shard's, when held here, else REST only. */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { PlatformServices, ThreadRef } from '../../core/types.js';
 import { lazySink } from '../../core/lazy-sink.js';
 import { ThreadlineError } from '../../errors.js';
-import { removeStrayReplies } from './history.js';
+import { removeStrayReplies, type ScheduledRead } from './history.js';
 import { renderText, type BotIdentity } from './inbound.js';
 import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
 import type { DiscordReplySink, SendTarget } from './outbound.js';
@@ -21,10 +21,11 @@ export interface ReplyServicesOptions {
   readonly sinkFor: (target: SendTarget, replyTo: string | undefined, existing?: readonly Message[]) => () => DiscordReplySink;
   readonly bot: BotIdentity;
   readonly logger: Logger;
+  readonly scheduled: ScheduledRead;
 }
 
 export function replyServices(options: ReplyServicesOptions): Pick<PlatformServices, 'replaceSink' | 'replySink' | 'removeStrayReplies'> {
-  const { clientFor, restClient, sinkFor, bot, logger } = options;
+  const { clientFor, restClient, sinkFor, bot, logger, scheduled } = options;
 
   /** The channel, or null when Discord says there is no such channel (other failures are thrown). */
   async function fetchChannel(thread: ThreadRef, id: string) {
@@ -103,10 +104,10 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
     },
     async removeStrayReplies(thread, messageId, keep) {
       const threadChannel = await fetchChannel(thread, thread.threadKey);
-      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep) : 0;
+      if (threadChannel !== null) return threadChannel.isTextBased() ? removeStrayReplies(threadChannel as never, messageId, bot.userId, keep, {}, scheduled) : 0;
       // No thread: the answer went to the channel, where other conversations' answers stand too.
       const parent = await parentChannel(thread);
-      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }) : 0;
+      return parent !== null && parent.isTextBased() ? removeStrayReplies(parent as never, messageId, bot.userId, keep, { repliesTo: messageId }, scheduled) : 0;
     },
   };
 }

@@ -1,16 +1,25 @@
 /**
  * Keeps the bot's WriteScheduler in step with every REST request discord.js makes, not only the
- * answers' writes that ask it first. Discord's global limit (50 requests a second) counts them
- * all: the client's own calls at login (`/users/@me`, `/gateway/bot`), the command registration,
- * history reads, thread openings. A burst of mentions right after a start would otherwise find
+ * answers' writes and the history reads that ask it first. Discord's global limit (50 requests a
+ * second) counts them all: the client's own calls at login (`/users/@me`, `/gateway/bot`), the
+ * command registration, thread openings, a thread's starter message. A burst of mentions right after a start would otherwise find
  * the window fuller than the scheduler knew, and the one 429 it then met holds every answer's
  * writes for the second Discord asks. Interaction responses and webhooks are outside the limit.
  */
 import type { Logger } from 'pino';
 import type { WriteBudget, WriteScheduler } from '../../core/concurrency/write-scheduler.js';
 
-/** Routes the reply sinks and typing signs send through the scheduler (outbound.ts, typing.ts): counted when their ticket ends. */
-const ASKED_FIRST = new Set(['POST /channels/:id/messages', 'PATCH /channels/:id/messages/:id', 'DELETE /channels/:id/messages/:id', 'POST /channels/:id/typing']);
+/**
+ * Routes sent through the scheduler (the reply sinks, typing signs, history reads: outbound.ts,
+ * typing.ts, history.ts), counted when their ticket ends.
+ */
+const ASKED_FIRST = new Set([
+  'POST /channels/:id/messages',
+  'PATCH /channels/:id/messages/:id',
+  'DELETE /channels/:id/messages/:id',
+  'POST /channels/:id/typing',
+  'GET /channels/:id/messages',
+]);
 
 /** Whether Discord counts a request on this route against the global limit that the scheduler has not counted yet. */
 export function spendsUnasked(method: string, route: string): boolean {
