@@ -87,4 +87,13 @@ describe('100 mentions at once under the account and platform limits', () => {
     expect(w.discord.rest.entries.filter((r) => r.method === 'GET' && /^\/channels\/\d+\/messages$/.test(r.path))).toHaveLength(threads.length);
     expect(w.discord.rest.entries.filter((r) => r.status === 429).map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
+
+  it('opens the threads of channel mentions within the budget: no 429 when many come at once', { timeout: 60_000 }, async () => {
+    w = await startDiscordWorld({ logLevel: 'warn', fake: { globalRequestsPerSecond: 10 }, writeBudget: { key: 'discord:global', limit: 10, windowMs: 1020 } });
+    const mentions = Array.from({ length: 10 }, (_, i) => w!.discord.post(w!.general.id, w!.alice, w!.discord.mention(`channel question ${i}`)));
+    await answerInEveryThread(w, mentions.map((mention) => mention.id), { timeoutMs: 50_000 });
+    await w.h.core.idle();
+    expect(w.discord.rest.entries.filter((r) => r.method === 'POST' && /\/threads$/.test(r.path))).toHaveLength(mentions.length);
+    expect(w.discord.rest.entries.filter((r) => r.status === 429).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
 });

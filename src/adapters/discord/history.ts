@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
 import type { CatchUpProgress } from './catch-up-gate.js';
 import { toInbound, type BotIdentity } from './inbound.js';
+import { atOnce, type ScheduledRequest } from './rest-budget.js';
 
 const PAGE = 100;
 
@@ -19,18 +20,10 @@ export function bySnowflake(a: Message, b: Message): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/**
- * Sends a read when the bot's REST budget has room for it (the adapter's WriteScheduler, as a
- * `first` write: a history read stands between a mention and its answer). Discord counts reads
- * against the same 50 requests a second as writes.
- */
-export type ScheduledRead = <T>(read: () => Promise<T>) => Promise<T>;
-const AT_ONCE: ScheduledRead = (read) => read();
-
 type Fetchable = TextBasedChannel & { messages: { fetch(options: { limit: number; before?: string; after?: string; cache?: boolean }): Promise<Collection<string, Message>> } };
 
 /** The thread's messages, oldest first, at most `limit`, including the starter message of a thread. */
-export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number, scheduled: ScheduledRead = AT_ONCE): Promise<InboundMessage[]> {
+export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number, scheduled: ScheduledRequest = atOnce): Promise<InboundMessage[]> {
   const collected: Message[] = [];
   let before: string | undefined;
   while (collected.length < limit) {
@@ -66,7 +59,8 @@ export interface CatchUpOptions {
   readonly includes?: (thread: ThreadRef) => boolean;
   /** Told which threads are read back and when each is handed over (catch-up-gate.ts: live messages wait for it). */
   readonly progress?: CatchUpProgress;
-  readonly scheduled?: ScheduledRead;
+  /** Discord counts reads against the same 50 requests a second as writes (rest-budget.ts). */
+  readonly scheduled?: ScheduledRequest;
 }
 
 /** Reads back what was said in recently active threads while there was no session. */
@@ -88,7 +82,7 @@ async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, option
       if (channel === null) continue;
       let after = lastMessageId;
       for (;;) {
-        const page = await (options.scheduled ?? AT_ONCE)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
+        const page = await (options.scheduled ?? atOnce)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
         if (page.size === 0) break;
         const messages = [...page.values()].sort(bySnowflake);
         const old = messages.filter((message) => message.createdTimestamp < options.answerSince);
@@ -122,7 +116,7 @@ export async function removeStrayReplies(
   botId: string,
   keep: ReadonlySet<string>,
   only: { readonly repliesTo?: string } = {},
-  scheduled: ScheduledRead = AT_ONCE,
+  scheduled: ScheduledRequest = atOnce,
 ): Promise<number> {
   const later = await scheduled(() => channel.messages.fetch({ limit: PAGE, after: afterId, cache: false }));
   const strays = [...later.values()].filter(

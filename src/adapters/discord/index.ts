@@ -14,7 +14,7 @@ import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
 import { handleButton } from './buttons.js';
 import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
-import { backfillThread, catchUp, type ScheduledRead } from './history.js';
+import { backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { SeenThreads } from './seen-threads.js';
@@ -26,7 +26,7 @@ import { IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
 import { lazySink } from '../../core/lazy-sink.js';
 import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
-import { watchRestBudget, type RestEvents } from './rest-budget.js';
+import { watchRestBudget, type RestEvents, type ScheduledRequest } from './rest-budget.js';
 
 export interface DiscordAdapterOptions {
   readonly config: NonNullable<Config['discord']>;
@@ -135,7 +135,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     // Once, however many sinks the core asks for.
     let opening: Promise<ThreadOpening> | undefined;
     const makeSink = async (): Promise<ReplySink> => {
-      const where = await (opening ??= openThread(message, threadName(renderText(message, bot), message.author.username), () => message.client.channels.fetch(message.id)));
+      const where = await (opening ??= openThread(message, threadName(renderText(message, bot), message.author.username), () => message.client.channels.fetch(message.id), scheduled));
       reportOpening(where, logger, { channel: message.channelId, message: message.id });
       if (where.kind === 'thread') return sinkFor(where.thread, undefined)(); // its starter is the mention: no reply reference
       return where.kind === 'channel' ? sinkFor(channel, message.id)() : nowhereSink();
@@ -148,7 +148,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   }
 
   watchRestBudget(restClient.rest as RestEvents, scheduler, writeBudget, logger);
-  const scheduled: ScheduledRead = async <T>(read: () => Promise<T>) => (await scheduler.run('first', read)) as T;
+  const scheduled: ScheduledRequest = async <T>(read: () => Promise<T>) => (await scheduler.run('first', read)) as T;
 
   let registration: Promise<void> | undefined;
   /** Slash commands, once per process (any replica may: the PUT replaces the same set). */

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { PlatformServices, ThreadRef } from '../../core/types.js';
 import { lazySink } from '../../core/lazy-sink.js';
 import { ThreadlineError } from '../../errors.js';
-import { removeStrayReplies, type ScheduledRead } from './history.js';
+import { removeStrayReplies } from './history.js';
+import type { ScheduledRequest } from './rest-budget.js';
 import { renderText, type BotIdentity } from './inbound.js';
 import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
 import type { DiscordReplySink, SendTarget } from './outbound.js';
@@ -21,7 +22,7 @@ export interface ReplyServicesOptions {
   readonly sinkFor: (target: SendTarget, replyTo: string | undefined, existing?: readonly Message[]) => () => DiscordReplySink;
   readonly bot: BotIdentity;
   readonly logger: Logger;
-  readonly scheduled: ScheduledRead;
+  readonly scheduled: ScheduledRequest;
 }
 
 export function replyServices(options: ReplyServicesOptions): Pick<PlatformServices, 'replaceSink' | 'replySink' | 'removeStrayReplies'> {
@@ -66,7 +67,7 @@ export function replyServices(options: ReplyServicesOptions): Pick<PlatformServi
       throw error;
     });
     const where: ThreadOpening =
-      starter === null ? { kind: 'gone' } : await openThread(starter, threadName(renderText(starter, bot), starter.author.username), () => fetchChannel(thread, thread.threadKey));
+      starter === null ? { kind: 'gone' } : await openThread(starter, threadName(renderText(starter, bot), starter.author.username), () => fetchChannel(thread, thread.threadKey), scheduled);
     reportOpening(where, logger, { channel: thread.channelId, message: thread.threadKey });
     return where.kind === 'thread' ? where.thread : where.kind === 'channel' ? parent : 'gone';
   }

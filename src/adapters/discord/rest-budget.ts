@@ -2,7 +2,7 @@
  * Keeps the bot's WriteScheduler in step with every REST request discord.js makes, not only the
  * answers' writes and the history reads that ask it first. Discord's global limit (50 requests a
  * second) counts them all: the client's own calls at login (`/users/@me`, `/gateway/bot`), the
- * command registration, thread openings, a thread's starter message. A burst of mentions right after a start would otherwise find
+ * command registration, a thread's starter message. A burst of mentions right after a start would otherwise find
  * the window fuller than the scheduler knew, and the one 429 it then met holds every answer's
  * writes for the second Discord asks. Interaction responses and webhooks are outside the limit.
  */
@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import type { WriteBudget, WriteScheduler } from '../../core/concurrency/write-scheduler.js';
 
 /**
- * Routes sent through the scheduler (the reply sinks, typing signs, history reads: outbound.ts,
- * typing.ts, history.ts), counted when their ticket ends.
+ * Routes sent through the scheduler (the reply sinks, typing signs, history reads, thread
+ * openings: outbound.ts, typing.ts, history.ts, open-thread.ts), counted when their ticket ends.
  */
 const ASKED_FIRST = new Set([
   'POST /channels/:id/messages',
@@ -19,6 +19,7 @@ const ASKED_FIRST = new Set([
   'DELETE /channels/:id/messages/:id',
   'POST /channels/:id/typing',
   'GET /channels/:id/messages',
+  'POST /channels/:id/messages/:id/threads',
 ]);
 
 /** Whether Discord counts a request on this route against the global limit that the scheduler has not counted yet. */
@@ -26,6 +27,16 @@ export function spendsUnasked(method: string, route: string): boolean {
   if (route.startsWith('/interactions/') || route.startsWith('/webhooks/')) return false;
   return !ASKED_FIRST.has(`${method.toUpperCase()} ${route}`);
 }
+
+/**
+ * Sends a request that stands between a mention and its answer (a history read, the opening of
+ * the answer's thread) when the write budget has room, as a `first` write: the adapter's
+ * WriteScheduler. Its route is then counted by its ticket, not again when it comes back.
+ */
+export type ScheduledRequest = <T>(request: () => Promise<T>) => Promise<T>;
+
+/** Sent at once (tests and callers without a scheduler). */
+export const atOnce: ScheduledRequest = (request) => request();
 
 /** What discord.js's REST manager lets the adapter listen to. */
 export interface RestEvents {

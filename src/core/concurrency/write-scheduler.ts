@@ -175,7 +175,7 @@ export class WriteScheduler {
 
   /**
    * A request the platform counted against `budgetKey` that did not ask here (a client's own
-   * calls at login, a command registration, a thread opening): it came back now, and spends a
+   * calls at login, a command registration): it came back now, and spends a
    * window of that budget like any write. Without it, a burst right after a start would find the
    * window fuller than this scheduler knows, and the platform's 429 would cost every answer the
    * wait it asks for.
