@@ -33,11 +33,9 @@ export class SqliteExecutor implements SqlExecutor {
     return this.connection.alone(() => this.connection.statement(sql).run(...params).changes);
   }
 
-  async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const connection = this.connection;
-    const turn = connection.take();
-    if (turn !== undefined) await turn;
-    try {
+    return connection.holding(async () => {
       // Prepared once, like every statement here (exec would parse them on every reply).
       connection.statement('BEGIN IMMEDIATE').run();
       try {
@@ -48,9 +46,7 @@ export class SqliteExecutor implements SqlExecutor {
         if (connection.db.inTransaction) connection.statement('ROLLBACK').run();
         throw error;
       }
-    } finally {
-      connection.release();
-    }
+    });
   }
 
   commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
@@ -69,14 +65,10 @@ export class SqliteExecutor implements SqlExecutor {
   }
 
   /** Closes once every transaction queued before it has run (a single statement would go ahead of them). */
-  async close(): Promise<void> {
-    const turn = this.connection.take();
-    if (turn !== undefined) await turn;
-    try {
+  close(): Promise<void> {
+    return this.connection.holding(() => {
       if (this.connection.db.open) this.connection.db.close();
-    } finally {
-      this.connection.release();
-    }
+    });
   }
 
   /** Every statement text run so far. */
@@ -117,8 +109,19 @@ class Connection {
     return !this.held && this.waiting.statements.length === 0 && this.waiting.transactions.length === 0;
   }
 
+  /** Runs `work` holding the connection, in turn behind the transactions queued before it. */
+  async holding<T>(work: () => Promise<T> | T): Promise<T> {
+    const turn = this.take();
+    if (turn !== undefined) await turn;
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+
   /** Holds the connection for a transaction: at once when free (undefined: nothing to wait for), else once handed over in turn. */
-  take(): Promise<void> | undefined {
+  private take(): Promise<void> | undefined {
     if (this.free()) {
       this.held = true;
       return undefined;
