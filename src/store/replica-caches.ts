@@ -38,8 +38,8 @@ export function newReplicaId(): string {
 
 export class ReplicaCaches {
   readonly epochs = new ReplicaEpochs();
-  /** Notes from the replicas (replica-notes.ts): heard on the same connection. */
-  readonly notes = new ReplicaNotes();
+  /** Notes from the other replicas (replica-notes.ts): heard on the same connection. */
+  readonly notes: ReplicaNotes;
   private readonly listener: PostgresListener;
   private repos: CachingRepos | undefined;
 
@@ -48,6 +48,7 @@ export class ReplicaCaches {
     readonly replicaId: string,
     logger?: Logger,
   ) {
+    this.notes = new ReplicaNotes(replicaId);
     this.listener = new PostgresListener(
       connectionString,
       replicaId,

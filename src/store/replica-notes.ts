@@ -14,16 +14,19 @@ const MAX_PAYLOAD_BYTES = 7999;
 export class ReplicaNotes {
   private readonly listeners = new Map<string, Set<NoteListener>>();
 
+  /** `ownId`: this replica's id; its own notes come back to its listener too and are not passed on. */
+  constructor(private readonly ownId?: string) {}
+
   listen(topic: string, listener: NoteListener): void {
     const set = this.listeners.get(topic) ?? new Set<NoteListener>();
     set.add(listener);
     this.listeners.set(topic, set);
   }
 
-  /** A notification's payload (see `encode`); anything else is ignored. */
+  /** A notification's payload (see `encode`); anything else, or a note of this replica's own, is ignored. */
   heard(payload: string): void {
     const note = decode(payload);
-    if (note === undefined) return;
+    if (note === undefined || note.from === this.ownId) return;
     for (const listener of this.listeners.get(note.topic) ?? []) listener(note.body, note.from);
   }
 }

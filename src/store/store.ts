@@ -197,8 +197,8 @@ export class Store {
   }
 
   /**
-   * Replicas: sends a note on `topic` to every replica, this one included (replica-notes.ts).
-   * False when nobody else could hear it (SQLite: one process) or it is too long for a notification.
+   * Replicas: sends a note on `topic` to every other replica (replica-notes.ts). False when
+   * nobody else could hear it (SQLite: one process) or it is too long for a notification.
    */
   async tellReplicas(topic: string, body: string): Promise<boolean> {
     if (this.replicas === undefined) return false;
@@ -208,14 +208,9 @@ export class Store {
     return true;
   }
 
-  /** Calls `listener` with each note on `topic` and the replica id it came from (PostgreSQL; never on SQLite). */
+  /** Calls `listener` with each note on `topic` another replica sent, and that replica's id (PostgreSQL; never on SQLite). */
   onReplicaNote(topic: string, listener: NoteListener): void {
     this.replicas?.notes.listen(topic, listener);
-  }
-
-  /** This process's id among the replicas (PostgreSQL); undefined on SQLite. */
-  get replicaId(): string | undefined {
-    return this.replicas?.replicaId;
   }
 
   /** This store's replica id and listening connection (PostgreSQL), for tests. */

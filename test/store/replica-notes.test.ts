@@ -19,6 +19,15 @@ describe('ReplicaNotes', () => {
     expect(heard).toEqual(expected);
   });
 
+  it('passes on no note of its own replica (its listener hears those too)', () => {
+    const notes = new ReplicaNotes('me');
+    const heard: string[] = [];
+    notes.listen('stop', (body, from) => heard.push(`${from}:${body}`));
+    notes.heard(encode('stop', 'me', '1'));
+    notes.heard(encode('stop', 'other', '2'));
+    expect(heard).toEqual(['other:2']);
+  });
+
   it('tells every listener of the topic', () => {
     const notes = new ReplicaNotes();
     const heard: string[] = [];

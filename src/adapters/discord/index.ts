@@ -148,7 +148,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   }
 
   watchRestBudget(restClient.rest as RestEvents, scheduler, writeBudget, logger);
-  const scheduled: ScheduledRequest = async <T>(read: () => Promise<T>) => (await scheduler.run('first', read)) as T;
+  const scheduled: ScheduledRequest = async <T>(request: () => Promise<T>) => (await scheduler.run('first', request)) as T;
 
   let registration: Promise<void> | undefined;
   /** Slash commands, once per process (any replica may: the PUT replaces the same set). */

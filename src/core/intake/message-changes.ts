@@ -31,7 +31,7 @@ export class MessageChanges {
     private readonly logger: Logger,
     private readonly inOrder: (thread: ThreadRef, change: () => Promise<void>) => Promise<void>,
   ) {
-    store.onReplicaNote(EARLY_CHANGE_NOTE, (body, from) => this.heard(body, from));
+    store.onReplicaNote(EARLY_CHANGE_NOTE, (body) => this.heard(body));
   }
 
   async edit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
@@ -58,7 +58,7 @@ export class MessageChanges {
 
   private async share(thread: ThreadRef, messageId: string, change: EarlyChange): Promise<void> {
     try {
-      if (!(await this.store.tellReplicas(EARLY_CHANGE_NOTE, encodeEarlyChange(thread, messageId, change))) && this.store.replicaId !== undefined) {
+      if (!(await this.store.tellReplicas(EARLY_CHANGE_NOTE, encodeEarlyChange(thread, messageId, change))) && this.store.backend === 'postgres') {
         this.logger.warn({ thread, message: messageId }, 'an edit too long to tell the other replicas about: one that takes the message in keeps its first text');
       }
     } catch (error) {
@@ -72,8 +72,7 @@ export class MessageChanges {
    * tombstones after its barrier, before it commits). A create taken in before the note came
    * gets the change in intake order, as a late change would.
    */
-  private heard(body: string, from: string): void {
-    if (from === this.store.replicaId) return;
+  private heard(body: string): void {
     const heard = decodeEarlyChange(body);
     if (heard === undefined) {
       this.logger.warn('a note about a message change that this version cannot read');

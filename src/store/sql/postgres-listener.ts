@@ -33,7 +33,7 @@ export interface ListenerHandlers {
   /** A notification on CACHE_CHANNEL: its payload. */
   onChange(payload: string): void;
   /** A notification on NOTES_CHANNEL: its payload. */
-  onNote?(payload: string): void;
+  onNote(payload: string): void;
   /** The connection is gone (and with it any notification sent meanwhile), or back: drop every cache. */
   onLost(): void;
 }
@@ -154,7 +154,7 @@ export class PostgresListener {
       return;
     }
     if (message.channel === NOTES_CHANNEL) {
-      this.handlers.onNote?.(message.payload ?? '');
+      this.handlers.onNote(message.payload ?? '');
       return;
     }
     const barrier = this.inFlight;
