@@ -216,6 +216,11 @@ export class ReplyJobRepo extends Repo {
     return (await this.sql.all<JobRow>("SELECT * FROM reply_jobs WHERE state IN ('pending', 'running') ORDER BY created_at, id")).map(toJob);
   }
 
+  /** Whether the job answering this message is still open (being answered, or waiting its turn). */
+  async openFor(messageId: number): Promise<boolean> {
+    return (await this.sql.get(`SELECT 1 AS open FROM reply_jobs WHERE message_id = ? AND ${OPEN}`, [messageId])) !== undefined;
+  }
+
   async forMessage(messageId: number): Promise<ReplyJob | undefined> {
     const row = await this.sql.get<JobRow>('SELECT * FROM reply_jobs WHERE message_id = ?', [messageId]);
     return row === undefined ? undefined : toJob(row);

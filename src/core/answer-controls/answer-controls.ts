@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../../store/index.js';
 import type { StoredAnswer } from '../../store/answers.js';
-import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js';
+import type { Conversation, StoredMessage } from '../../store/types.js';
 import type { ControlPress, ControlReply } from '../types.js';
 import { parseControlId } from './control-ids.js';
 
@@ -96,7 +96,7 @@ export class AnswerControls {
       case 'stop': {
         const live = this.live.get(question.id);
         // Replicas: another one may be writing it; its job is open until the answer is stored.
-        const elsewhere = live === undefined && store.backend === 'postgres' && isOpen(await store.jobs.forMessage(question.id));
+        const elsewhere = live === undefined && store.backend === 'postgres' && (await store.jobs.openFor(question.id));
         if (live === undefined && !elsewhere) return { text: 'This answer is already finished.' };
         if (!mayControl) return { text: 'Only the person who asked or an admin can stop this answer.' };
         if (live !== undefined) {
@@ -142,5 +142,3 @@ export class AnswerControls {
     }
   }
 }
-
-const isOpen = (job: ReplyJob | undefined): boolean => job !== undefined && (job.state === 'pending' || job.state === 'running');
