@@ -83,8 +83,10 @@ export class MessageChanges {
     this.inOrder(thread, async () => {
       await this.store.syncCaches();
       const message = await this.find(thread, messageId);
-      const pending = message === undefined ? undefined : this.tombstones.take(thread, messageId);
-      if (message !== undefined && pending !== undefined) await this.applyTo(message, pending);
+      // Not stored here: the tombstone waits for its create.
+      if (message === undefined) return;
+      const pending = this.tombstones.take(thread, messageId);
+      if (pending !== undefined) await this.applyTo(message, pending);
     }).catch((error: unknown) => this.logger.warn({ err: error, thread, message: messageId }, 'could not apply a message change another replica heard of'));
   }
 
