@@ -1,10 +1,11 @@
 /**
  * Keeps the bot's WriteScheduler in step with every REST request discord.js makes, not only the
- * answers' writes and the history reads that ask it first. Discord's global limit (50 requests a
- * second) counts them all: the client's own calls at login (`/users/@me`, `/gateway/bot`), the
- * command registration, a thread's starter message. A burst of mentions right after a start would otherwise find
- * the window fuller than the scheduler knew, and the one 429 it then met holds every answer's
- * writes for the second Discord asks. Interaction responses and webhooks are outside the limit.
+ * answers' writes, history reads and thread openings that ask it first. Discord's global limit
+ * (50 requests a second) counts them all: the client's own calls at login (`/users/@me`,
+ * `/gateway/bot`), the command registration, a thread's starter message. A burst of mentions
+ * right after a start would otherwise find the window fuller than the scheduler knew, and the one
+ * 429 it then met holds every answer's writes for the second Discord asks. Interaction responses
+ * and webhooks are outside the limit.
  */
 import type { Logger } from 'pino';
 import type { WriteBudget, WriteScheduler } from '../../core/concurrency/write-scheduler.js';
