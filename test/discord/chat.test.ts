@@ -210,6 +210,25 @@ describe('Discord adapter', () => {
     expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['echo: start', 'echo: Bob: said while you were away']);
   });
 
+  it('answers a channel mention posted while the session was lost, read back from a channel it answers in; one answered before is not answered again', async () => {
+    w = await startDiscordWorld();
+    const first = w.discord.post(w.general.id, w.alice, w.discord.mention('start'));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${first.id}/messages`, 'first answer');
+    await w.h.core.idle();
+    w.discord.invalidateSession();
+    // A new conversation started in the channel while the bot is between sessions, and chatter that is not for it.
+    const missed = w.discord.seed(w.general.id, w.bob, w.discord.mention('did you see this?'));
+    w.discord.seed(w.general.id, w.alice, 'just chatting');
+    await w.discord.gateway.waitFor((e) => e.kind === 'identify', 'second IDENTIFY', { since: w.discord.gateway.length, timeoutMs: 15_000 });
+    const read = await w.discord.rest.waitFor((r) => r.method === 'GET' && r.path === `/channels/${w?.general.id}/messages` && r.query.has('after'), 'the channel read back');
+    expect(BigInt(read.query.get('after') ?? '0')).toBeLessThan(BigInt(missed.id));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${missed.id}/messages` && r.status === 200, 'the missed mention answered in its thread');
+    await w.h.core.idle();
+    expect(w.discord.botMessages(missed.id).map((m) => m.content)).toEqual(['echo: did you see this?']);
+    expect(w.discord.botMessages(first.id).map((m) => m.content)).toEqual(['echo: start']);
+    expect(w.h.anthropic.messageRequests()).toHaveLength(2);
+  });
+
   it('only records missed messages older than the answer window', async () => {
     w = await startDiscordWorld({ answerMissedWithinMs: 0 });
     const mention = w.discord.post(w.general.id, w.alice, w.discord.mention('start'));

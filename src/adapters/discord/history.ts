@@ -1,14 +1,15 @@
 /**
  * Reading a thread from REST: once when the bot first joins a thread (backfill, paged up to a
  * limit, with the starter message from the parent channel), at every new session (start or
- * lost session: catch-up with `after=` the newest stored message), and after a crash (an answer
- * posted but never recorded). No reply reads history otherwise.
+ * lost session: catch-up with `after=` the newest stored message, and the channels of those
+ * threads from the answer window on, for new mentions), and after a crash (an answer posted but
+ * never recorded). No reply reads history otherwise.
  */
-import { DiscordAPIError, RESTJSONErrorCodes, type Collection, type Message, type TextBasedChannel, type ThreadChannel } from 'discord.js';
+import { DiscordAPIError, RESTJSONErrorCodes, SnowflakeUtil, type Collection, type Message, type TextBasedChannel, type ThreadChannel } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
 import type { CatchUpProgress } from './catch-up-gate.js';
-import { toInbound, type BotIdentity } from './inbound.js';
+import { mentionsBot, toInbound, type BotIdentity } from './inbound.js';
 import { atOnce, type ScheduledRequest } from './rest-budget.js';
 
 const PAGE = 100;
@@ -47,7 +48,7 @@ export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot:
 
 export interface CatchUpOptions {
   readonly fetchChannel: (id: string) => Promise<Fetchable | null>;
-  /** Threads active since then are read back. */
+  /** Threads active since then are read back (and their channels, for new mentions: see readBackChannels). */
   readonly activeSince: number;
   /**
    * Messages from then on go through the live path (`replay`), so a mention or follow-up sent
@@ -101,8 +102,47 @@ async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, option
       options.progress?.caughtUp(thread.threadKey);
     }
   }
-  if (recorded > 0) logger.info({ recorded }, 'caught up messages missed while away');
-  return recorded;
+  const mentions = await readBackChannels(channelsOf(threads.map(({ thread }) => thread)), bot, logger, options);
+  if (recorded + mentions > 0) logger.info({ recorded, channelMentions: mentions }, 'caught up messages missed while away');
+  return recorded + mentions;
+}
+
+/** The channels the bot's threads are in (a DM is its own thread: none). */
+function channelsOf(threads: readonly ThreadRef[]): string[] {
+  return [...new Set(threads.filter((thread) => thread.channelId !== thread.threadKey).map((thread) => thread.channelId))];
+}
+
+/**
+ * A mention in a channel starts a conversation of its own, so no thread read back holds one
+ * posted while there was no session. The channels the bot takes part in are read from the answer
+ * window on, and each mention from a person goes through the live path: a new one is answered in
+ * its new thread, one taken in before is a duplicate to the core. (A first mention in a channel
+ * the bot never answered in is not found: reading every channel of every guild would cost more
+ * REST requests than a start can spend.)
+ */
+async function readBackChannels(channelIds: readonly string[], bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
+  let replayed = 0;
+  const since = SnowflakeUtil.generate({ timestamp: options.answerSince }).toString();
+  for (const channelId of channelIds) {
+    try {
+      const channel = await options.fetchChannel(channelId);
+      if (channel === null) continue;
+      for (let after = since; ; ) {
+        const page = await (options.scheduled ?? atOnce)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
+        const messages = [...page.values()].sort(bySnowflake);
+        for (const message of messages) {
+          if (message.author.bot || !mentionsBot(message, bot)) continue;
+          options.replay(message);
+          replayed += 1;
+        }
+        if (page.size < PAGE) break;
+        after = (messages[messages.length - 1] as Message).id;
+      }
+    } catch (error) {
+      logger.warn({ err: error, channel: channelId }, 'could not read back mentions in a channel');
+    }
+  }
+  return replayed;
 }
 
 /**
