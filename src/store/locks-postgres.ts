@@ -28,7 +28,7 @@ export class PostgresLocks implements ResourceLocks {
 
   constructor(
     private readonly connection: pg.ClientConfig,
-    name: string,
+    private readonly name: string,
   ) {
     this.resourceKey = namespaceKey(name);
     this.presenceKey = (this.resourceKey + 1) & 0x7fffffff;
@@ -120,7 +120,7 @@ export class PostgresLocks implements ResourceLocks {
       await client.connect();
       // The server drops a session whose client vanished (a crashed host) within about 15 s,
       // freeing its shards for the others; the defaults would take hours.
-      await client.query("SET application_name = 'threadline shard locks'; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 3; SET tcp_keepalives_count = 3");
+      await client.query(`SET application_name = ${client.escapeLiteral(`threadline ${this.name} locks`)}; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 3; SET tcp_keepalives_count = 3`);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
       await client.query('SELECT pg_advisory_lock($1, pg_backend_pid())', [this.presenceKey]);
       this.pid = String(pid);

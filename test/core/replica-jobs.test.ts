@@ -3,7 +3,8 @@
  * its own store (pool), replica id and short lease, against one fake Messages API through the
  * real SDK. A replica that stops renewing has its job answered once by the other; a thread's
  * mentions taken in by different replicas are answered one at a time, in order; a replica that
- * shuts down gracefully gives its jobs back at once. The clock is shared and injected: a lease
+ * shuts down gracefully gives its jobs back at once; Stop and Regenerate work from either
+ * replica, and an answer is regenerated once at a time among them. The clock is shared and injected: a lease
  * runs out only when the test moves the clock, never after a real wait.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestD
 import { recordingSink, type RecordingSink } from '../helpers/recording-sink.js';
 
 const LEASE_MS = 1000;
+/** Where Posts keeps the answers that regenerations of the answer to `questionId` posted. */
+const regenerated = (questionId: string) => `regenerated ${questionId}`;
 
 /** What every replica posted, by the message it answers; `posted(id)` resolves on the first answer to it. */
 class Posts {
@@ -107,7 +110,11 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
       replicaId: id,
       replyLeaseMs: leaseMs,
     });
-    core.registerPlatform('discord', { urlsArePublic: true, replySink: (_thread: ThreadRef, messageId: string) => posts.sink(id, messageId) });
+    core.registerPlatform('discord', {
+      urlsArePublic: true,
+      replySink: (_thread: ThreadRef, messageId: string) => posts.sink(id, messageId),
+      replaceSink: (_thread: ThreadRef, questionId: string) => posts.sink(id, regenerated(questionId)),
+    });
     opened.push({ core, store });
     return core;
   }
@@ -282,6 +289,34 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     // Stored and finished: a later press is told so, on either replica.
     expect((await press(question.author.id)).text).toMatch(/already finished/);
     never();
+  });
+
+  it('regenerates an answer once among replicas, and stops the regeneration from a Stop press that reached another', async () => {
+    const [a, b] = await twoReplicas();
+    const question = inbound('tell me everything', { mentionsBot: true });
+    await a.handle(question, { sink: () => posts.sink('A', question.messageId) });
+    let resume!: () => void;
+    anthropic.enqueue({ text: 'a second answer that would go on', chunkSize: 4, pauseAfterChars: { chars: 8, until: new Promise<void>((resolve) => (resume = resolve)) } });
+    const store = opened[1]?.store as Store;
+    const conversation = await store.conversations.find(question.thread);
+    const stored = await store.messages.find(conversation?.id as number, question.messageId);
+    const press = (on: ChatService, action: 'regen' | 'stop') =>
+      on.pressControl({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId(action, stored?.id as number), actor: { id: question.author.id, name: 'Alice', isAdmin: false } });
+    expect(await press(a, 'regen')).toEqual({});
+    await expect.poll(() => anthropic.messageRequests().length).toBe(2);
+    // A second press that reached the other replica starts no second regeneration.
+    expect((await press(b, 'regen')).text).toMatch(/already being written/);
+    // Stop reaches the regeneration where it runs.
+    expect(await press(b, 'stop')).toEqual({});
+    await posts.posted(regenerated(question.messageId));
+    await a.idle();
+    expect(posts.answers(regenerated(question.messageId))).toEqual([{ replica: 'A', text: 'a second' }]);
+    expect(anthropic.messageRequests()).toHaveLength(2);
+    resume();
+    // Once it is over, either replica may regenerate again (A lets its lock go as the regeneration ends).
+    await expect.poll(async () => (await press(b, 'regen')).text).toBeUndefined();
+    await b.idle();
+    expect(posts.answers(regenerated(question.messageId)).map(({ replica }) => replica)).toEqual(['A', 'B']);
   });
 });
 

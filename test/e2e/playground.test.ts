@@ -36,7 +36,8 @@ describe('the playground in a real browser, against npm start', { timeout: 120_0
   const startPlayground = async () => {
     bot = startBot(env());
     // Polls like expect.poll, which beforeAll cannot use.
-    for (const deadline = Date.now() + 20_000; (await healthOf(port))?.status !== 200; ) {
+    // `npm start` compiles the app at start: under the whole suite's load that took over 20 s here.
+    for (const deadline = Date.now() + 60_000; (await healthOf(port))?.status !== 200; ) {
       if (Date.now() > deadline || bot.child.exitCode !== null) throw new Error(`the playground did not become healthy:\n${bot.output.join('')}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -64,7 +65,7 @@ describe('the playground in a real browser, against npm start', { timeout: 120_0
     page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await startPlayground();
-  });
+  }, 90_000);
   afterAll(async () => {
     if (bot !== undefined && bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
     await bot?.exited;

@@ -4,9 +4,11 @@
  * Regenerate are for the person who asked and for admins. Presses are decided from the stored
  * question their id names, so they work after a restart. Stop needs the process the answer
  * streams in: a press that reaches another replica (PostgreSQL) is passed on through the store.
+ * A regeneration holds a lock named by its question among the replicas, so a second press on
+ * another replica does not start a second one, and a Stop there finds it.
  */
 import type { Logger } from 'pino';
-import type { Store } from '../../store/index.js';
+import type { ResourceLocks, Store } from '../../store/index.js';
 import type { StoredAnswer } from '../../store/answers.js';
 import type { Conversation, StoredMessage } from '../../store/types.js';
 import type { ControlPress, ControlReply } from '../types.js';
@@ -14,6 +16,11 @@ import { parseControlId } from './control-ids.js';
 
 /** The note (store.tellReplicas) that passes a Stop press on to the replica writing the answer: its body is the question's row id. */
 const STOP_NOTE = 'stop';
+/** Store.heldLocks namespace: the questions being answered again, one lock each. */
+const REGENERATIONS = 'regenerations';
+
+/** A question's lock (advisory lock keys are 31-bit: two questions 2^31 ids apart share one, and one waits for the other). */
+const lockOf = (questionId: number): number => questionId % 0x80000000;
 
 export const FORGOTTEN_TEXT = 'I no longer have this answer (the thread was forgotten or is older than what I keep), so this button does nothing now.';
 
@@ -41,9 +48,11 @@ export interface TrackedAnswer {
 export class AnswerControls {
   private readonly live = new Map<number, LiveAnswer>();
   private readonly regenerating = new Set<number>();
+  private readonly regenerations: ResourceLocks;
 
   constructor(private readonly options: AnswerControlsOptions) {
     options.store.onReplicaNote(STOP_NOTE, (body) => this.stopHere(Number(body)));
+    this.regenerations = options.store.heldLocks(REGENERATIONS);
   }
 
   /** Registers an answer to `questionId` as streaming, so Stop can reach it. */
@@ -71,6 +80,26 @@ export class AnswerControls {
     live.controller.abort();
   }
 
+  /**
+   * Takes the question's regeneration lock; false while another replica holds it. A database
+   * that cannot be asked does not stop the regeneration: storing it needs the database anyway.
+   */
+  private async lockRegeneration(questionId: number, log: Logger): Promise<boolean> {
+    try {
+      return await this.regenerations.tryAcquire(lockOf(questionId));
+    } catch (error) {
+      log.warn({ err: error }, 'could not lock the regeneration among replicas; regenerating anyway');
+      return true;
+    }
+  }
+
+  /** Whether another replica regenerates this question's answer now. */
+  private async regeneratedElsewhere(questionId: number): Promise<boolean> {
+    const holders = await this.regenerations.survey();
+    for (const [replica, held] of holders.replicas) if (replica !== holders.self && held.includes(lockOf(questionId))) return true;
+    return false;
+  }
+
   /** Decides a press; quick (a regeneration runs on after the reply). `text` is for the presser alone. */
   async press(press: ControlPress): Promise<ControlReply> {
     const parsed = parseControlId(press.controlId);
@@ -95,8 +124,8 @@ export class AnswerControls {
     switch (parsed.action) {
       case 'stop': {
         const live = this.live.get(question.id);
-        // Replicas: another one may be writing it; its job is open until the answer is stored.
-        const elsewhere = live === undefined && store.backend === 'postgres' && (await store.jobs.openFor(question.id));
+        // Replicas: another one may be writing it: its job is open until the answer is stored, a regeneration holds its lock.
+        const elsewhere = live === undefined && store.backend === 'postgres' && ((await store.jobs.openFor(question.id)) || (await this.regeneratedElsewhere(question.id)));
         if (live === undefined && !elsewhere) return { text: 'This answer is already finished.' };
         if (!mayControl) return { text: 'Only the person who asked or an admin can stop this answer.' };
         if (live !== undefined) {
@@ -114,14 +143,22 @@ export class AnswerControls {
         if (!mayControl) return { text: 'Only the person who asked or an admin can regenerate this answer.' };
         const refused = await this.options.answersRefused?.(conversation);
         if (refused !== undefined) return { text: refused };
+        const busy = { text: 'This answer is already being written; wait for it to finish.' };
         // Checked and marked with no await between: two quick presses start one regeneration.
-        if (this.live.has(question.id) || this.regenerating.has(question.id)) return { text: 'This answer is already being written; wait for it to finish.' };
+        if (this.live.has(question.id) || this.regenerating.has(question.id)) return busy;
         this.regenerating.add(question.id);
+        if (!(await this.lockRegeneration(question.id, log))) {
+          this.regenerating.delete(question.id);
+          return busy;
+        }
         log.info('regenerating an answer');
         void this.options
           .regenerate(conversation, question, answer)
           .catch((error: unknown) => log.error({ err: error }, 'regeneration failed'))
-          .finally(() => this.regenerating.delete(question.id));
+          .finally(() => {
+            this.regenerating.delete(question.id);
+            this.regenerations.release(lockOf(question.id)).catch((error: unknown) => log.warn({ err: error }, 'could not release a regeneration’s lock; it ends with its connection'));
+          });
         return {};
       }
       case 'up':
