@@ -215,10 +215,8 @@ export class ChatService implements ChatCore, ThreadReader {
     return this.intake.recordDelete(thread, messageId);
   }
 
-  async recentThreads(platform: Platform, sinceMs: number): Promise<Array<{ thread: ThreadRef; lastMessageId: string }>> {
-    return (await this.store.conversations.recent(platform, sinceMs)).flatMap(({ conversation, lastMessageId }) =>
-      lastMessageId === null ? [] : [{ thread: refOf(conversation), lastMessageId }],
-    );
+  async recentThreads(platform: Platform, sinceMs: number): Promise<Array<{ thread: ThreadRef; lastMessageId: string | null }>> {
+    return (await this.store.conversations.recent(platform, sinceMs)).map(({ conversation, lastMessageId }) => ({ thread: refOf(conversation), lastMessageId }));
   }
 
   ingest(msgs: readonly InboundMessage[]): Promise<void> {

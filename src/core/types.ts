@@ -196,8 +196,11 @@ export interface ChatCore {
    * recorded as deleted and never answered. Resolves once applied.
    */
   recordDelete(thread: ThreadRef, messageId: string): Promise<void>;
-  /** Threads with stored activity since `sinceMs`, with their newest stored platform message id (catch-up). */
-  recentThreads(platform: Platform, sinceMs: number): Promise<Array<{ thread: ThreadRef; lastMessageId: string }>>;
+  /**
+   * Threads with stored activity since `sinceMs`, with the newest stored platform message id someone
+   * other than the bot wrote (catch-up reads on from it; null when there is none: a forgotten thread).
+   */
+  recentThreads(platform: Platform, sinceMs: number): Promise<Array<{ thread: ThreadRef; lastMessageId: string | null }>>;
   /** Record messages read from the platform (catch-up after missed events) without answering. */
   ingest(msgs: readonly InboundMessage[]): Promise<void>;
   /** `/instructions` on either platform; the adapter decides `actor.isAdmin` from platform facts. */

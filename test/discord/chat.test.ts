@@ -210,11 +210,15 @@ describe('Discord adapter', () => {
     expect(w.discord.botMessages(mention.id).map((m) => m.content)).toEqual(['echo: start', 'echo: Bob: said while you were away']);
   });
 
-  it('answers a channel mention posted while the session was lost, read back from a channel it answers in; one answered before is not answered again', async () => {
+  it('answers a channel mention posted while the session was lost, read back from a channel it answers in; one answered before is not answered again, even forgotten', async () => {
     w = await startDiscordWorld();
     const first = w.discord.post(w.general.id, w.alice, w.discord.mention('start'));
     await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${first.id}/messages`, 'first answer');
+    const earlier = w.discord.post(w.general.id, w.alice, w.discord.mention('something to forget'));
+    await w.discord.rest.waitFor((r) => r.method === 'POST' && r.path === `/channels/${earlier.id}/messages`, 'the answer to forget');
     await w.h.core.idle();
+    const forgotten = await w.h.store.conversations.find({ platform: 'discord', workspaceId: w.discord.guildId, channelId: w.general.id, threadKey: earlier.id });
+    await w.h.store.forgetConversation(forgotten?.id as number);
     w.discord.invalidateSession();
     // A new conversation started in the channel while the bot is between sessions, and chatter that is not for it.
     const missed = w.discord.seed(w.general.id, w.bob, w.discord.mention('did you see this?'));
@@ -226,7 +230,8 @@ describe('Discord adapter', () => {
     await w.h.core.idle();
     expect(w.discord.botMessages(missed.id).map((m) => m.content)).toEqual(['echo: did you see this?']);
     expect(w.discord.botMessages(first.id).map((m) => m.content)).toEqual(['echo: start']);
-    expect(w.h.anthropic.messageRequests()).toHaveLength(2);
+    expect(w.discord.botMessages(earlier.id).map((m) => m.content)).toEqual(['echo: something to forget']);
+    expect(w.h.anthropic.messageRequests()).toHaveLength(3);
   });
 
   it('only records missed messages older than the answer window', async () => {

@@ -75,7 +75,9 @@ export async function catchUp(core: ChatCore, bot: BotIdentity, logger: Logger, 
 
 async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
   let recorded = 0;
-  const threads = (await core.recentThreads('discord', options.activeSince)).filter(({ thread }) => options.includes === undefined || options.includes(thread));
+  const known = (await core.recentThreads('discord', options.activeSince)).filter(({ thread }) => options.includes === undefined || options.includes(thread));
+  // A conversation with nothing stored from others (forgotten, say) has nowhere to read on from.
+  const threads = known.flatMap(({ thread, lastMessageId }) => (lastMessageId === null ? [] : [{ thread, lastMessageId }]));
   options.progress?.listed(threads.map(({ thread }) => thread.threadKey));
   for (const { thread, lastMessageId } of threads) {
     try {
@@ -102,14 +104,9 @@ async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, option
       options.progress?.caughtUp(thread.threadKey);
     }
   }
-  const mentions = await readBackChannels(channelsOf(threads.map(({ thread }) => thread)), bot, logger, options);
+  const mentions = await readBackChannels(known.map(({ thread }) => thread), bot, logger, options);
   if (recorded + mentions > 0) logger.info({ recorded, channelMentions: mentions }, 'caught up messages missed while away');
   return recorded + mentions;
-}
-
-/** The channels the bot's threads are in (a DM is its own thread: none). */
-function channelsOf(threads: readonly ThreadRef[]): string[] {
-  return [...new Set(threads.filter((thread) => thread.channelId !== thread.threadKey).map((thread) => thread.channelId))];
 }
 
 /**
@@ -120,7 +117,11 @@ function channelsOf(threads: readonly ThreadRef[]): string[] {
  * the bot never answered in is not found: reading every channel of every guild would cost more
  * REST requests than a start can spend.)
  */
-async function readBackChannels(channelIds: readonly string[], bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
+async function readBackChannels(known: readonly ThreadRef[], bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
+  // A mention that started a conversation still known is never taken in again (one forgotten since would be answered anew).
+  const started = new Set(known.map((thread) => thread.threadKey));
+  // The channels the bot's threads are in (a DM is its own thread: none).
+  const channelIds = new Set(known.filter((thread) => thread.channelId !== thread.threadKey).map((thread) => thread.channelId));
   let replayed = 0;
   const since = SnowflakeUtil.generate({ timestamp: options.answerSince }).toString();
   for (const channelId of channelIds) {
@@ -131,7 +132,7 @@ async function readBackChannels(channelIds: readonly string[], bot: BotIdentity,
         const page = await (options.scheduled ?? atOnce)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
         const messages = [...page.values()].sort(bySnowflake);
         for (const message of messages) {
-          if (message.author.bot || !mentionsBot(message, bot)) continue;
+          if (message.author.bot || started.has(message.id) || !mentionsBot(message, bot)) continue;
           options.replay(message);
           replayed += 1;
         }

@@ -19,7 +19,7 @@ const STOP_NOTE = 'stop';
 /** Store.heldLocks namespace: the questions being answered again, one lock each. */
 const REGENERATIONS = 'regenerations';
 
-/** A question's lock (advisory lock keys are 31-bit: two questions 2^31 ids apart share one, and one waits for the other). */
+/** A question's lock (advisory lock keys are 31-bit: two questions 2^31 ids apart share one, and the later press is told to wait). */
 const lockOf = (questionId: number): number => questionId % 0x80000000;
 
 export const FORGOTTEN_TEXT = 'I no longer have this answer (the thread was forgotten or is older than what I keep), so this button does nothing now.';
