@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
 import type { CatchUpProgress } from './catch-up-gate.js';
 import { mentionsBot, toInbound, type BotIdentity } from './inbound.js';
-import { atOnce, type ScheduledRequest } from './rest-budget.js';
+import type { ScheduledRequest } from './rest-budget.js';
 
 const PAGE = 100;
 
@@ -24,7 +24,7 @@ export function bySnowflake(a: Message, b: Message): number {
 type Fetchable = TextBasedChannel & { messages: { fetch(options: { limit: number; before?: string; after?: string; cache?: boolean }): Promise<Collection<string, Message>> } };
 
 /** The thread's messages, oldest first, at most `limit`, including the starter message of a thread. */
-export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number, scheduled: ScheduledRequest = atOnce): Promise<InboundMessage[]> {
+export async function backfillThread(channel: Fetchable, thread: ThreadRef, bot: BotIdentity, limit: number, scheduled: ScheduledRequest): Promise<InboundMessage[]> {
   const collected: Message[] = [];
   let before: string | undefined;
   while (collected.length < limit) {
@@ -61,7 +61,7 @@ export interface CatchUpOptions {
   /** Told which threads are read back and when each is handed over (catch-up-gate.ts: live messages wait for it). */
   readonly progress?: CatchUpProgress;
   /** Discord counts reads against the same 50 requests a second as writes (rest-budget.ts). */
-  readonly scheduled?: ScheduledRequest;
+  readonly scheduled: ScheduledRequest;
 }
 
 /** Reads back what was said in recently active threads while there was no session. */
@@ -85,7 +85,7 @@ async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, option
       if (channel === null) continue;
       let after = lastMessageId;
       for (;;) {
-        const page = await (options.scheduled ?? atOnce)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
+        const page = await options.scheduled(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
         if (page.size === 0) break;
         const messages = [...page.values()].sort(bySnowflake);
         const old = messages.filter((message) => message.createdTimestamp < options.answerSince);
@@ -129,7 +129,7 @@ async function readBackChannels(known: readonly ThreadRef[], bot: BotIdentity, l
       const channel = await options.fetchChannel(channelId);
       if (channel === null) continue;
       for (let after = since; ; ) {
-        const page = await (options.scheduled ?? atOnce)(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
+        const page = await options.scheduled(() => channel.messages.fetch({ limit: PAGE, after, cache: false }));
         const messages = [...page.values()].sort(bySnowflake);
         for (const message of messages) {
           if (message.author.bot || started.has(message.id) || !mentionsBot(message, bot)) continue;
@@ -157,7 +157,7 @@ export async function removeStrayReplies(
   botId: string,
   keep: ReadonlySet<string>,
   only: { readonly repliesTo?: string } = {},
-  scheduled: ScheduledRequest = atOnce,
+  scheduled: ScheduledRequest,
 ): Promise<number> {
   const later = await scheduled(() => channel.messages.fetch({ limit: PAGE, after: afterId, cache: false }));
   const strays = [...later.values()].filter(

@@ -8,7 +8,7 @@ import { DiscordAPIError, RESTJSONErrorCodes, type AnyThreadChannel, type Channe
 import type { Logger } from 'pino';
 import type { ReplySink } from '../../core/types.js';
 import { ThreadlineError } from '../../errors.js';
-import { atOnce, type ScheduledRequest } from './rest-budget.js';
+import type { ScheduledRequest } from './rest-budget.js';
 
 /** Where a channel mention's answer goes. */
 export type ThreadOpening =
@@ -31,7 +31,7 @@ export function threadName(text: string, authorName: string): string {
  * A failure that may have opened it all the same (a lost response, Discord's 5xx after
  * discord.js's retries) looks for it before answering in the channel, so nothing answers twice.
  */
-export async function openThread(starter: Message, name: string, find: () => Promise<Channel | null>, scheduled: ScheduledRequest = atOnce): Promise<ThreadOpening> {
+export async function openThread(starter: Message, name: string, find: () => Promise<Channel | null>, scheduled: ScheduledRequest): Promise<ThreadOpening> {
   let failure: unknown;
   try {
     // The answer's first write: it goes when a first text would.

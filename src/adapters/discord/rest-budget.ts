@@ -36,9 +36,6 @@ export function spendsUnasked(method: string, route: string): boolean {
  */
 export type ScheduledRequest = <T>(request: () => Promise<T>) => Promise<T>;
 
-/** Sent at once (tests and callers without a scheduler). */
-export const atOnce: ScheduledRequest = (request) => request();
-
 /** What discord.js's REST manager lets the adapter listen to. */
 export interface RestEvents {
   on(event: 'rateLimited', listener: (info: { route: string; retryAfter: number; global: boolean }) => void): unknown;
