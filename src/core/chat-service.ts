@@ -167,7 +167,7 @@ export class ChatService implements ChatCore, ThreadReader {
       answersRefused: async (conversation) =>
         (await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId)).answers.value ? undefined : ANSWERS_OFF_TEXT,
     });
-    this.answering = new Answering(context, { records, pipeline, requests: this.requests, webTools, panel: this.panel, controls: this.controls });
+    this.answering = new Answering(context, { records, pipeline, requests: this.requests, webTools, panel: this.panel, controls: this.controls, leases: this.leases });
     this.answering.rulesFor(options.modelId);
     this.recovery = new Recovery(context, records, this.answering, this.leases);
     this.jobs = new JobDispatch(context, this.answering, this.recovery);

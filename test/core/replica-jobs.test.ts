@@ -150,6 +150,31 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     never();
   });
 
+  it('a replica that stopped renewing and then finds its answer posts nothing: the replica that took the job over answers it, once', async () => {
+    await start();
+    const [a, b] = [await replica('A'), await replica('B')];
+    let resume!: () => void;
+    anthropic.enqueue({ text: 'the answer A finishes too late', chunkSize: 4, pauseAfterChars: { chars: 8, until: new Promise<void>((resolve) => (resume = resolve)) } });
+    const question = inbound('what broke?', { mentionsBot: true });
+    const onA = a.handle(question, { sink: () => posts.sink('A', question.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    // A freezes: it renews no more, and its lease runs out while the model writes.
+    await a.stopLeases({ release: false });
+    clock += LEASE_MS + 1;
+    await posts.posted(question.messageId);
+    await b.idle();
+    expect(posts.answers(question.messageId)).toEqual([{ replica: 'B', text: 'echo: what broke?' }]);
+    // A comes back and its model call ends: it leaves the reply to B.
+    resume();
+    expect(await onA).toEqual({ kind: 'failed', code: 'reply_abandoned', postedIds: [] });
+    expect(posts.answers(question.messageId)).toEqual([{ replica: 'B', text: 'echo: what broke?' }]);
+    const progressOnA = (posts.byMessage.get(question.messageId) ?? []).filter(({ replica }) => replica === 'A').flatMap(({ sink }) => sink.progressTexts);
+    expect(progressOnA.every((text) => text.length <= 8)).toBe(true);
+    const store = opened[1]?.store as Store;
+    const conversation = await store.conversations.find(question.thread);
+    expect((await store.messages.thread(conversation?.id as number)).filter((row) => row.role === 'assistant').map((row) => row.text)).toEqual(['echo: what broke?']);
+  });
+
   it('answers two mentions of one thread taken in by different replicas in order, the second after the first is stored', async () => {
     // No sweep runs during the test: the second answer comes from A's handoff.
     const [a, b] = await twoReplicas();

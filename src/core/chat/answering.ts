@@ -3,6 +3,7 @@
  * streamed model call with its retries (rejected tools, too long, unreachable images), and what
  * is posted and stored afterwards. A regeneration is the same answer into the old answer's place.
  */
+import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../../errors.js';
 import type { StoredAnswer } from '../../store/answers.js';
 import type { Store } from '../../store/index.js';
@@ -20,6 +21,7 @@ import { lazyChild } from '../lazy-logger.js';
 import type { HandleOutcome, PlatformServices, PostedIds, ReplySink } from '../types.js';
 import { completeTurn, turnOutcome, type TurnResult, type WebTools } from '../web-tools/index.js';
 import type { AnswerRecords } from './answer-records.js';
+import type { JobLeases } from './job-leases.js';
 import { ChatPart, type ChatContext } from './context.js';
 import { SystemPromptUpdate } from './system-prompt-update.js';
 import { writeTogether } from './write-together.js';
@@ -37,6 +39,8 @@ export interface AnsweringParts {
   readonly webTools: WebTools;
   readonly panel: AssistantPanel;
   readonly controls: AnswerControls;
+  /** Whether this replica still holds a job's lease (JobLeases): a replica that lost it posts nothing more. */
+  readonly leases: Pick<JobLeases, 'holds' | 'done'>;
 }
 
 export class Answering extends ChatPart {
@@ -49,6 +53,7 @@ export class Answering extends ChatPart {
   private readonly panel: AssistantPanel;
   private readonly controls: AnswerControls;
   private readonly systemPrompt: SystemPromptUpdate;
+  private readonly leases: Pick<JobLeases, 'holds' | 'done'>;
 
   constructor(context: ChatContext, parts: AnsweringParts) {
     super(context);
@@ -58,6 +63,7 @@ export class Answering extends ChatPart {
     this.webTools = parts.webTools;
     this.panel = parts.panel;
     this.controls = parts.controls;
+    this.leases = parts.leases;
     this.systemPrompt = new SystemPromptUpdate(this.store);
   }
 
@@ -111,8 +117,21 @@ export class Answering extends ChatPart {
       }
       return { kind: 'failed', code: 'platform_post_failed', postedIds };
     } finally {
-      if (jobId !== null) this.ownJobs.delete(jobId);
+      if (jobId !== null) {
+        this.ownJobs.delete(jobId);
+        this.leases.done(jobId);
+      }
     }
+  }
+
+  /**
+   * This replica stopped renewing the job's lease long enough that another may have taken it
+   * over (it was frozen, or cut off from the database): it posts and stores nothing more, and
+   * leaves the job to whoever holds it now.
+   */
+  private abandoned(log: Logger): HandleOutcome {
+    log.warn('this replica lost the lease of the reply it was writing (paused, or cut off from the database): leaving it to the replica that holds it now');
+    return { kind: 'failed', code: 'reply_abandoned', postedIds: [] };
   }
 
   /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
@@ -134,6 +153,7 @@ export class Answering extends ChatPart {
       log.warn({ err: error }, 'could not show progress; answering anyway');
     }
     const tracked = this.controls.track(message.id, message.authorId, sink.signal);
+    const holds = () => jobId === null || this.leases.holds(jobId);
 
     let result: TurnResult;
     let userNotes: readonly string[] = [];
@@ -154,7 +174,9 @@ export class Answering extends ChatPart {
           const withTools = web.tools === undefined ? assembled.request : { ...assembled.request, tools: web.tools };
           const request = withThinking(this.panel.withViewedChannel(withTools, viewing), rules, this.options.thinking ?? 'off');
           result = await completeTurn(this.options.model, request, {
-            onText: (text) => sink.progress?.(text),
+            onText: (text) => {
+              if (holds()) sink.progress?.(text);
+            },
             onThinking: () => sink.thinking?.(),
             onActivity: (activity) => sink.activity?.(activity),
             onStart: () => sink.modelStarted?.(),
@@ -184,6 +206,7 @@ export class Answering extends ChatPart {
       }
     } catch (error) {
       tracked.release();
+      if (!holds()) return this.abandoned(log);
       if (tracked.signal.aborted) {
         log.info('answer stopped by the user before any text');
         return this.records.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
@@ -193,6 +216,7 @@ export class Answering extends ChatPart {
       return this.records.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log, replacing);
     }
     tracked.release();
+    if (!holds()) return this.abandoned(log);
     const stopped = result.stopReason === STOPPED_BY_USER;
     if (stopped) log.info('answer stopped by the user');
 

@@ -216,7 +216,17 @@ export class Intake extends ChatPart {
     const at = this.now();
     const withId = (owned: boolean) => (id: number | undefined) => (id === undefined ? undefined : { id, owned });
     if (!this.leases.shared) return tx.jobs.create(messageId, conversationId, at, this.leases.lease()).then(withId(true));
-    if (this.leases.mayClaim) return tx.commitWith((last) => last.jobs.createInTurn(messageId, conversationId, at, this.leases.lease()));
+    if (this.leases.mayClaim) {
+      return tx.commitWith(async (last) => {
+        let created: { id: number; owned: boolean } | undefined;
+        // Only a job created owned is held in this replica's name (JobLeases.holds fences its posts).
+        await this.leases.taking(async (lease) => {
+          created = await last.jobs.createInTurn(messageId, conversationId, at, lease);
+          return created?.owned === true ? [created] : [];
+        });
+        return created;
+      });
+    }
     return tx.commitWith((last) => last.jobs.create(messageId, conversationId, at)).then(withId(false));
   }
 

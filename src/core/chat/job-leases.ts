@@ -30,6 +30,8 @@ export class JobLeases {
   private claiming = true;
   /** Jobs held in this replica's name but not in `ownJobs` at the last renewal. */
   private unaccounted = new Set<number>();
+  /** Where leases are shared: the end of the lease last written for each job this replica took (fences its posts, see `holds`). */
+  private readonly heldUntil = new Map<number, number>();
 
   constructor(private readonly options: JobLeasesOptions) {
     this.replicaId = options.replicaId;
@@ -40,6 +42,34 @@ export class JobLeases {
   /** A lease in this replica's name from now. */
   lease(): Lease {
     return { owner: this.replicaId, expiresAt: this.options.now() + this.leaseMs };
+  }
+
+  /**
+   * Takes jobs with a lease in this replica's name (`take` writes it: a create or a claim); the
+   * jobs it returns are held until that lease ends, unless renewed.
+   */
+  async taking<T extends { readonly id: number }>(take: (lease: Lease) => Promise<readonly T[]>): Promise<readonly T[]> {
+    const lease = this.lease();
+    const taken = await take(lease);
+    if (this.shared) for (const job of taken) this.heldUntil.set(job.id, lease.expiresAt);
+    return taken;
+  }
+
+  /**
+   * Whether this replica may still post for the job: its lease, as this replica last wrote it,
+   * runs at least another third of a lease. A replica that stopped renewing (frozen, or cut off
+   * from the database) past that point may have lost the job to another's sweep, which answers
+   * it: this one posts nothing more. Always true on SQLite, and for a job not taken through
+   * `taking`.
+   */
+  holds(jobId: number): boolean {
+    const until = this.heldUntil.get(jobId);
+    return until === undefined || this.options.now() < until - this.periodMs;
+  }
+
+  /** The job is answered or given up here: nothing more to fence. */
+  done(jobId: number): void {
+    this.heldUntil.delete(jobId);
   }
 
   /** Every third of a lease: a renewal in time even when one tick is slow or a statement fails. */
@@ -84,7 +114,10 @@ export class JobLeases {
    * jobs join `ownJobs` a moment after their commit.
    */
   async renew(): Promise<void> {
-    const held = await this.options.store.jobs.renew(this.lease());
+    const lease = this.lease();
+    const held = await this.options.store.jobs.renew(lease);
+    // Only the jobs still in this replica's name: one another replica took over keeps its old end.
+    for (const id of held) if (this.heldUntil.has(id)) this.heldUntil.set(id, lease.expiresAt);
     const lost = held.filter((id) => !this.options.ownJobs.has(id));
     for (const id of lost.filter((id) => this.unaccounted.has(id))) {
       this.options.logger.warn({ jobId: id }, 'a reply this replica held was not being answered; letting it go to be taken up again');

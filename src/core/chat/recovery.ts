@@ -47,8 +47,8 @@ export class Recovery extends ChatPart {
     if (!this.leases.mayClaim) return;
     await this.claims.run(async (queued) => {
       const jobs = this.leases.shared
-        ? await this.store.jobs.claim(this.leases.lease(), platform, this.now())
-        : await this.store.jobs.takeAll(this.leases.lease(), platform, this.now());
+        ? await this.leases.taking((lease) => this.store.jobs.claim(lease, platform, this.now()))
+        : await this.leases.taking((lease) => this.store.jobs.takeAll(lease, platform, this.now()));
       const taken = this.notYetMine(jobs);
       if (taken.length === 0) return queued();
       this.logger.info({ platform, pending: taken.length }, 'answering mentions left from a previous run');
@@ -86,7 +86,7 @@ export class Recovery extends ChatPart {
     for (const [platform, services] of this.platforms) {
       if (services.replySink === undefined || !this.leases.mayClaim) continue;
       await this.claims.run(async (queued) => {
-        const taken = this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now()));
+        const taken = this.notYetMine(await this.leases.taking((lease) => this.store.jobs.claim(lease, platform, this.now())));
         if (taken.length === 0) return queued();
         this.logger.info({ platform, taken: taken.length }, 'taking up replies another replica left or that waited for their turn');
         this.track(this.takeover.answer(platform, taken, undefined, queued)).catch((error: unknown) => this.logger.error({ err: error, platform }, 'could not answer the replies taken up'));
@@ -119,7 +119,7 @@ export class Recovery extends ChatPart {
   private async claimIn(platform: Platform, conversationId: number): Promise<ReplyJob[]> {
     // Jobs it takes may be others' questions, posted through the platform's reply sink.
     if (!this.leases.mayClaim || this.platforms.get(platform)?.replySink === undefined) return [];
-    return this.notYetMine(await this.store.jobs.claim(this.leases.lease(), platform, this.now(), { conversationId }));
+    return this.notYetMine(await this.leases.taking((lease) => this.store.jobs.claim(lease, platform, this.now(), { conversationId })));
   }
 
   /** Jobs this replica holds already (queued or answering) are never taken a second time. */
