@@ -80,6 +80,10 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`JobLeases.holds on PostgreSQL$
       expect(held()).toEqual([true, false]);
       now = 1400;
       expect(held()).toEqual([false, false]);
+      // No answer here works on `lost` any more and its lease is over: the next renewal forgets it.
+      ownJobs.delete(lost);
+      await leases.renew();
+      expect(leases.holds(lost)).toBe(true);
       leases.done(kept);
       // A job it no longer tracks is not fenced (a job not taken through `taking`, as on SQLite).
       expect(leases.holds(kept)).toBe(true);

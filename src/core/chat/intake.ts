@@ -217,13 +217,11 @@ export class Intake extends ChatPart {
     const withId = (owned: boolean) => (id: number | undefined) => (id === undefined ? undefined : { id, owned });
     if (!this.leases.shared) return tx.jobs.create(messageId, conversationId, at, this.leases.lease()).then(withId(true));
     if (this.leases.mayClaim) {
+      const lease = this.leases.lease();
       return tx.commitWith(async (last) => {
-        let created: { id: number; owned: boolean } | undefined;
+        const created = await last.jobs.createInTurn(messageId, conversationId, at, lease);
         // Only a job created owned is held in this replica's name (JobLeases.holds fences its posts).
-        await this.leases.taking(async (lease) => {
-          created = await last.jobs.createInTurn(messageId, conversationId, at, lease);
-          return created?.owned === true ? [created] : [];
-        });
+        if (created?.owned === true) this.leases.took(created.id, lease);
         return created;
       });
     }

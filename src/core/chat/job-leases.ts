@@ -51,8 +51,13 @@ export class JobLeases {
   async taking<T extends { readonly id: number }>(take: (lease: Lease) => Promise<readonly T[]>): Promise<readonly T[]> {
     const lease = this.lease();
     const taken = await take(lease);
-    if (this.shared) for (const job of taken) this.heldUntil.set(job.id, lease.expiresAt);
+    for (const job of taken) this.took(job.id, lease);
     return taken;
+  }
+
+  /** A job written with `lease` in this replica's name (created owned, or claimed): held until it ends, unless renewed. */
+  took(jobId: number, lease: Lease): void {
+    if (this.shared) this.heldUntil.set(jobId, lease.expiresAt);
   }
 
   /**
@@ -118,6 +123,8 @@ export class JobLeases {
     const held = await this.options.store.jobs.renew(lease);
     // Only the jobs still in this replica's name: one another replica took over keeps its old end.
     for (const id of held) if (this.heldUntil.has(id)) this.heldUntil.set(id, lease.expiresAt);
+    // A job no answer here works on (given up, or answered with an apology) needs no fence once its lease is over.
+    for (const [id, until] of this.heldUntil) if (!this.options.ownJobs.has(id) && until < this.options.now()) this.heldUntil.delete(id);
     const lost = held.filter((id) => !this.options.ownJobs.has(id));
     for (const id of lost.filter((id) => this.unaccounted.has(id))) {
       this.options.logger.warn({ jobId: id }, 'a reply this replica held was not being answered; letting it go to be taken up again');

@@ -46,9 +46,7 @@ export class Recovery extends ChatPart {
     }
     if (!this.leases.mayClaim) return;
     await this.claims.run(async (queued) => {
-      const jobs = this.leases.shared
-        ? await this.leases.taking((lease) => this.store.jobs.claim(lease, platform, this.now()))
-        : await this.leases.taking((lease) => this.store.jobs.takeAll(lease, platform, this.now()));
+      const jobs = await this.leases.taking((lease) => (this.leases.shared ? this.store.jobs.claim(lease, platform, this.now()) : this.store.jobs.takeAll(lease, platform, this.now())));
       const taken = this.notYetMine(jobs);
       if (taken.length === 0) return queued();
       this.logger.info({ platform, pending: taken.length }, 'answering mentions left from a previous run');
