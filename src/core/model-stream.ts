@@ -12,8 +12,12 @@ import type { ModelMetrics } from './metrics.js';
 import { STOPPED_BY_USER, type ModelResult, type StreamHandlers } from './model-client.js';
 import { toModelError } from './model-errors.js';
 import type { ClaudeRequest } from './request/types.js';
+import { requestJson } from './request/request-json.js';
 import { StreamedText } from './streamed-text.js';
 import { activityOf, textOfBlocks } from './web-tools/content.js';
+
+/** A string body is sent as it is only with its content type given (the SDK's `buildBody`). */
+const JSON_BODY = { 'content-type': 'application/json' } as const;
 
 /** Statuses that mean "the account or the API is at its limit": the gate, not the SDK, retries them. */
 export const LOAD_STATUSES = new Set([429, 529]);
@@ -67,8 +71,10 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
     armIdleTimer();
     const sentAt = performance.now();
     let firstTokenSeen = false;
+    // The body goes as text the bot serialized itself (request-json.ts): the SDK sends a string body as it is.
+    const body = requestJson({ ...request, stream: true });
     const { data: stream, response, request_id } = await deps.client.messages
-      .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal })
+      .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal, body, headers: JSON_BODY })
       .withResponse();
     permit.succeeded(headroomFrom(response.headers));
     requestId = request_id ?? null;

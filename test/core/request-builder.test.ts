@@ -3,6 +3,7 @@ import { assemble } from '../../src/core/request/assemble.js';
 import type { AssembleInput, HistoryTurn } from '../../src/core/request/types.js';
 import { modelRules } from '../../src/core/models.js';
 import { RequestBuilder } from '../../src/core/request/request-builder.js';
+import { requestJson } from '../../src/core/request/request-json.js';
 
 /** Deterministic pseudo-random numbers, so a failure can be replayed from its seed. */
 function randomFrom(seed: number): () => number {
@@ -81,6 +82,8 @@ describe('RequestBuilder', () => {
     for (const input of conversation(seed, model, 150, budget)) {
       const built = builder.build(input);
       expect(built).toEqual(assemble(input));
+      // What is sent: the text kept for each message from the requests before is still exact.
+      expect(requestJson(built.request)).toBe(JSON.stringify(built.request));
       // The system prompt's, the automatic one and at most two stride breakpoints (§10: four at most).
       expect(JSON.stringify(built.request).split('"cache_control"').length - 1).toBeLessThanOrEqual(4);
       if (previous !== undefined && built.request.messages[0] === previous[0]) reused += 1;

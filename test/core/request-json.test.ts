@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { requestJson } from '../../src/core/request/request-json.js';
+import type { ClaudeRequest, RequestMessage } from '../../src/core/request/types.js';
+
+const message = (role: RequestMessage['role'], text: string): RequestMessage => ({ role, content: [{ type: 'text', text }] });
+const request = (messages: RequestMessage[], extra: Record<string, unknown> = {}): ClaudeRequest => ({
+  model: 'claude-opus-4-8',
+  max_tokens: 1024,
+  system: [{ type: 'text', text: 'be brief', cache_control: { type: 'ephemeral' } }],
+  messages,
+  cache_control: { type: 'ephemeral' },
+  ...extra,
+});
+
+describe('requestJson', () => {
+  const shared = message('user', 'a question with "quotes", a \\ backslash, a line\nbreak and ünïcødé 🧵');
+  it.each<[string, { readonly messages: RequestMessage[]; readonly [key: string]: unknown }]>([
+    ['a plain request', { ...request([shared]) }],
+    ['one with tools and stream', { ...request([shared, message('assistant', 'an answer'), message('user', 'more?')], { tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }] }), stream: true }],
+    ['undefined fields left out, as JSON.stringify does', { ...request([shared]), tools: undefined, thinking: { type: 'adaptive' } }],
+    ['an image and a document block', { ...request([{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: 'file_1' }, title: 'a.pdf' }, { type: 'image', source: { type: 'url', url: 'https://cdn.example/a.png' } }, { type: 'text', text: 'what is this?' }] }]) }],
+    ['no messages', { ...request([]) }],
+  ])('is JSON.stringify of %s', (_name, body) => {
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+    // The second time from the kept texts.
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+  });
+
+  it('reuses a message serialized before in a later request, and refuses a change to it', () => {
+    const first = message('user', 'first?');
+    requestJson(request([first]));
+    const next = request([first, message('assistant', 'one'), message('user', 'second?')]);
+    expect(requestJson(next)).toBe(JSON.stringify(next));
+    expect(() => first.content.push({ type: 'text', text: 'changed later' })).toThrow(TypeError);
+    expect(() => {
+      (first.content[0] as { text: string }).text = 'changed later';
+    }).toThrow(TypeError);
+    expect(requestJson(next)).toBe(JSON.stringify(next));
+  });
+});
