@@ -19,6 +19,7 @@ import { JobDispatch } from './chat/job-dispatch.js';
 import { JobLeases } from './chat/job-leases.js';
 import { Limits } from './chat/limits.js';
 import { Recovery } from './chat/recovery.js';
+import { Regenerations } from './chat/regenerations.js';
 import { refOf, threadKey } from './chat/thread-refs.js';
 import { ConversationRequests } from './request/conversation-requests.js';
 import { InstructionsService, type CommandReply, type InstructionsCommand } from './instructions.js';
@@ -106,6 +107,7 @@ export class ChatService implements ChatCore, ThreadReader {
   private readonly answering: Answering;
   private readonly recovery: Recovery;
   private readonly jobs: JobDispatch;
+  private readonly regenerations: Regenerations;
   private readonly leases: JobLeases;
   private readonly admin: AdminCommands;
 
@@ -163,7 +165,7 @@ export class ChatService implements ChatCore, ThreadReader {
       store: this.store,
       logger: this.logger,
       now: this.now,
-      regenerate: (conversation, question, answer) => this.answering.regenerate(conversation, question, answer),
+      regenerate: (conversation, question, answer) => this.regenerations.start(conversation, question, answer),
       answersRefused: async (conversation) =>
         (await this.settings.effective(conversation.platform, conversation.workspaceId, conversation.channelId)).answers.value ? undefined : ANSWERS_OFF_TEXT,
     });
@@ -171,6 +173,7 @@ export class ChatService implements ChatCore, ThreadReader {
     this.answering.rulesFor(options.modelId);
     this.recovery = new Recovery(context, records, this.answering, this.leases);
     this.jobs = new JobDispatch(context, this.answering, this.recovery);
+    this.regenerations = new Regenerations(context, this.leases, this.jobs);
     this.admin = new AdminCommands(context, this.requests);
   }
 
@@ -204,7 +207,7 @@ export class ChatService implements ChatCore, ThreadReader {
       return this.metrics.replyQueued(msg.thread.platform).run(() => this.limits.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
     }
     if (intake.kind !== 'job') return intake.outcome;
-    return this.jobs.answer(msg.thread.platform, threadKey(msg.thread), intake, ctx);
+    return this.jobs.answer(msg.thread.platform, threadKey(msg.thread), intake, ctx.sink);
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {
@@ -276,6 +279,7 @@ export class ChatService implements ChatCore, ThreadReader {
   async idle(): Promise<void> {
     await this.intake.idle();
     do {
+      await this.regenerations.idle();
       await this.replies.idle();
       await this.recovery.idle();
     } while (this.replies.activeKeys > 0);

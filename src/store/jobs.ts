@@ -216,6 +216,14 @@ export class ReplyJobRepo extends Repo {
     return (await this.sql.all<JobRow>("SELECT * FROM reply_jobs WHERE state IN ('pending', 'running') ORDER BY created_at, id")).map(toJob);
   }
 
+  /**
+   * Deletes the finished job of `messageId`, if it has one, so the message may take a new job
+   * (its answer is written again: a regeneration). An open job is left as it is.
+   */
+  async removeFinished(messageId: number): Promise<void> {
+    await this.sql.run(`DELETE FROM reply_jobs WHERE message_id = ? AND NOT (${OPEN})`, [messageId]);
+  }
+
   /** Whether the job answering this message is still open (being answered, or waiting its turn). */
   async openFor(messageId: number): Promise<boolean> {
     return (await this.sql.get(`SELECT 1 AS open FROM reply_jobs WHERE message_id = ? AND ${OPEN}`, [messageId])) !== undefined;

@@ -46,28 +46,6 @@ export function openResourceLocks(sql: SqlExecutor, name: string): ResourceLocks
   return new LocalLocks();
 }
 
-/** Locks opened once per namespace and closed together (Store.heldLocks). */
-export class HeldLocks {
-  private readonly byName = new Map<string, ResourceLocks>();
-
-  constructor(private readonly sql: SqlExecutor) {}
-
-  named(name: string): ResourceLocks {
-    let locks = this.byName.get(name);
-    if (locks === undefined) {
-      locks = openResourceLocks(this.sql, name);
-      this.byName.set(name, locks);
-    }
-    return locks;
-  }
-
-  async close(): Promise<void> {
-    const all = [...this.byName.values()];
-    this.byName.clear();
-    await Promise.all(all.map((locks) => locks.close()));
-  }
-}
-
 /** One process owns the database (SQLite): every resource is free for it. */
 export class LocalLocks implements ResourceLocks {
   private readonly mine = new Set<number>();

@@ -25,7 +25,7 @@ import { readMigrations } from './migrate.js';
 import { migratePostgres } from './migrate-postgres.js';
 import { AnswerRepo } from './answers.js';
 import { ConversationRepo } from './conversations.js';
-import { HeldLocks, openResourceLocks, type ResourceLocks } from './locks.js';
+import { openResourceLocks, type ResourceLocks } from './locks.js';
 import { ProcessedEventRepo } from './events.js';
 import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
@@ -75,8 +75,6 @@ export class Store {
     private readonly sql: SqlExecutor,
     repos: Repos,
     private readonly replicas?: ReplicaCaches,
-    /** Locks held for the process's lifetime (`heldLocks`), shared with its transactions' copies and closed with the store. */
-    private readonly held: HeldLocks = new HeldLocks(sql),
   ) {
     Object.assign(this, repos);
   }
@@ -173,14 +171,6 @@ export class Store {
   }
 
   /**
-   * The same, opened once per name and closed with the store: for holds a part takes while it
-   * works (a regeneration), where nobody else would close them.
-   */
-  heldLocks(name: string): ResourceLocks {
-    return this.held.named(name);
-  }
-
-  /**
    * The barrier before reads that must see every write committed before it, by any replica:
    * a reply, a recorded message, a command. PostgreSQL: one round trip on the listening
    * connection (replica-caches.ts). SQLite: nothing, every write went through this process.
@@ -233,7 +223,6 @@ export class Store {
   }
 
   async close(): Promise<void> {
-    await this.held.close();
     await this.replicas?.close();
     await this.sql.close();
   }
@@ -251,7 +240,7 @@ export class Store {
       settings: this.settings.on(sql),
       answers: this.answers.on(sql),
       rateLimits: this.rateLimits.on(sql),
-    }, this.replicas, this.held);
+    }, this.replicas);
   }
 
   private invalidateCaches(): void {

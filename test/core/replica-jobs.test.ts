@@ -4,7 +4,7 @@
  * real SDK. A replica that stops renewing has its job answered once by the other; a thread's
  * mentions taken in by different replicas are answered one at a time, in order; a replica that
  * shuts down gracefully gives its jobs back at once; Stop and Regenerate work from either
- * replica, and an answer is regenerated once at a time among them. The clock is shared and injected: a lease
+ * replica, and a regeneration is a job of its thread like an answer: once at a time, in turn. The clock is shared and injected: a lease
  * runs out only when the test moves the clock, never after a real wait.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -338,10 +338,91 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     expect(posts.answers(regenerated(question.messageId))).toEqual([{ replica: 'A', text: 'a second' }]);
     expect(anthropic.messageRequests()).toHaveLength(2);
     resume();
-    // Once it is over, either replica may regenerate again (A lets its lock go as the regeneration ends).
+    // Once it is over, either replica may regenerate again (its job is closed).
     await expect.poll(async () => (await press(b, 'regen')).text).toBeUndefined();
     await b.idle();
     expect(posts.answers(regenerated(question.messageId)).map(({ replica }) => replica)).toEqual(['A', 'B']);
+  });
+
+  /** What a request sent, turn by turn. */
+  const turnsOf = (request: unknown) =>
+    (request as { messages: Array<{ role: string; content: Array<{ text?: string }> }> }).messages.map((m) => `${m.role}:${m.content.map((c) => c.text ?? '').join('')}`);
+
+  async function questionRow(store: Store, question: ReturnType<typeof inbound>): Promise<number> {
+    const conversation = await store.conversations.find(question.thread);
+    return (await store.messages.find(conversation?.id as number, question.messageId))?.id as number;
+  }
+
+  const regen = async (on: ChatService, questionId: number, actor: string) =>
+    on.pressControl({ platform: 'discord', workspaceId: THREAD.workspaceId, controlId: controlId('regen', questionId), actor: { id: actor, name: actor, isAdmin: false } });
+
+  it('gives a regeneration the thread\'s turn: a mention another replica takes in meanwhile is answered after it, from the new answer', async () => {
+    const [a, b] = await twoReplicas();
+    const question = inbound('tell me everything', { mentionsBot: true });
+    await a.handle(question, { sink: () => posts.sink('A', question.messageId) });
+    let resume!: () => void;
+    anthropic.enqueue({ text: 'a better answer', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (resume = resolve)) } });
+    expect(await regen(a, await questionRow(opened[0]?.store as Store, question), question.author.id)).toEqual({});
+    await expect.poll(() => anthropic.messageRequests().length).toBe(2);
+    // B takes in a follow-up while A regenerates: it waits for A's turn, as behind any answer.
+    const followUp = inbound('and then?', { mentionsBot: true });
+    expect((await b.handle(followUp, { sink: () => posts.sink('B (taken in)', followUp.messageId) })).kind).toBe('recorded');
+    expect(anthropic.messageRequests()).toHaveLength(2);
+    resume();
+    await posts.posted(followUp.messageId);
+    await Promise.all([a.idle(), b.idle()]);
+    expect(posts.answers(regenerated(question.messageId))).toEqual([{ replica: 'A', text: 'a better answer' }]);
+    expect(posts.answers(followUp.messageId)).toEqual([{ replica: 'A', text: 'echo: and then?' }]);
+    expect(turnsOf(anthropic.messageRequests()[2]?.body)).toEqual(['user:tell me everything', 'assistant:a better answer', 'user:and then?']);
+  });
+
+  it('waits with a regeneration for the answer another replica is writing in the thread, which then regenerates in place', async () => {
+    const [a, b] = await twoReplicas();
+    const first = inbound('first question', { mentionsBot: true });
+    await a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    let resume!: () => void;
+    anthropic.enqueue({ text: 'second answer', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (resume = resolve)) } });
+    const second = inbound('second question', { mentionsBot: true });
+    const answeringSecond = b.handle(second, { sink: () => posts.sink('B', second.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(2);
+    // Regenerate the first answer on A while B writes the second: it waits for B's turn to end.
+    anthropic.enqueue({ text: 'a new first answer' });
+    expect(await regen(a, await questionRow(opened[0]?.store as Store, first), first.author.id)).toEqual({});
+    expect(anthropic.messageRequests()).toHaveLength(2);
+    expect((await regen(b, await questionRow(opened[1]?.store as Store, first), first.author.id)).text).toMatch(/already being written/);
+    resume();
+    expect((await answeringSecond).kind).toBe('answered');
+    await posts.posted(regenerated(first.messageId));
+    await Promise.all([a.idle(), b.idle()]);
+    // B, whose turn it was, took the waiting regeneration up and wrote it into the first answer's place.
+    expect(posts.answers(regenerated(first.messageId))).toEqual([{ replica: 'B', text: 'a new first answer' }]);
+    expect(posts.answers(first.messageId)).toEqual([{ replica: 'A', text: 'echo: first question' }]);
+    expect(turnsOf(anthropic.messageRequests()[2]?.body)).toEqual(['user:first question']);
+    const store = opened[1]?.store as Store;
+    const conversation = await store.conversations.find(first.thread);
+    expect((await store.messages.thread(conversation?.id as number)).filter((row) => row.role === 'assistant').map((row) => row.text).sort()).toEqual(['a new first answer', 'second answer']);
+  });
+
+  it('regenerates in place, once, on a live replica an answer whose regenerating replica stopped renewing', async () => {
+    await start();
+    const [a, b] = [await replica('A'), await replica('B')];
+    const question = inbound('tell me everything', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-dead-regeneration' } });
+    await a.handle(question, { sink: () => posts.sink('A', question.messageId) });
+    let never!: () => void;
+    anthropic.enqueue({ text: 'A dies writing this', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (never = resolve)) } });
+    expect(await regen(a, await questionRow(opened[0]?.store as Store, question), question.author.id)).toEqual({});
+    await expect.poll(() => anthropic.messageRequests().length).toBe(2);
+    await a.stopLeases({ release: false });
+    clock += LEASE_MS + 1;
+    await expect.poll(() => posts.answers(regenerated(question.messageId))).toEqual([{ replica: 'B', text: 'echo: tell me everything' }]);
+    await b.idle();
+    // In place: no second answer to the question.
+    expect(posts.answers(question.messageId)).toEqual([{ replica: 'A', text: 'echo: tell me everything' }]);
+    const store = opened[1]?.store as Store;
+    const conversation = await store.conversations.find(question.thread);
+    expect((await store.messages.thread(conversation?.id as number)).filter((row) => row.role === 'assistant').map((row) => row.text)).toEqual(['echo: tell me everything']);
+    expect(await store.jobs.open()).toEqual([]);
+    never();
   });
 });
 
@@ -365,6 +446,36 @@ describe('one process on SQLite', () => {
       });
       await h.core.resumePending('discord');
       expect(posted).toEqual([left.messageId]);
+      expect(await h.store.jobs.open()).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('at start, regenerates in place the answer a previous run was regenerating when it stopped', async () => {
+    const h = await createCoreHarness();
+    try {
+      const posted: string[] = [];
+      const replaced: string[] = [];
+      h.core.registerPlatform('discord', {
+        urlsArePublic: true,
+        replySink: (_thread: ThreadRef, messageId: string) => ({ ...recordingSink(), finish: async () => (posted.push(messageId), ['p']) }),
+        replaceSink: (_thread: ThreadRef, messageId: string, ids: readonly string[]) => ({ ...recordingSink(), finish: async (reply) => (replaced.push(`${messageId}: ${reply.text}`), [...ids]) }),
+      });
+      const question = inbound('hello', { mentionsBot: true, thread: { ...THREAD, threadKey: 'thread-sqlite-regeneration' } });
+      await h.core.handle(question, { sink: () => ({ ...recordingSink(), finish: async () => ['the answer'] }) });
+      const conversation = await h.store.conversations.find(question.thread);
+      const stored = await h.store.messages.find(conversation?.id as number, question.messageId);
+      // A Regenerate press reopened the question's job, and that run ended before the new answer was stored.
+      await h.store.transaction(async (tx) => {
+        await tx.jobs.removeFinished(stored?.id as number);
+        await tx.jobs.create(stored?.id as number, conversation?.id as number, Date.now(), { owner: 'a previous run', expiresAt: Date.now() + 3_600_000 });
+      });
+      h.anthropic.enqueue({ text: 'a new answer' });
+      await h.core.resumePending('discord');
+      expect(replaced).toEqual([`${question.messageId}: a new answer`]);
+      expect(posted).toEqual([]);
+      expect((await h.store.messages.thread(conversation?.id as number)).filter((row) => row.role === 'assistant').map((row) => row.text)).toEqual(['a new answer']);
       expect(await h.store.jobs.open()).toEqual([]);
     } finally {
       await h.close();

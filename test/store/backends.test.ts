@@ -227,6 +227,13 @@ forEachBackend((backend) => {
     await store.jobs.finish(j2 as number, 'dropped', 11);
     expect(await store.jobs.open()).toEqual([]);
     expect((await store.jobs.forMessage(m2))?.state).toBe('dropped');
+    // A finished job gives way to a new one for its message (a regeneration); an open one stays.
+    await store.jobs.removeFinished(m1);
+    const again = await store.jobs.create(m1, conversation.id, 12);
+    expect(again).toBeDefined();
+    await store.jobs.removeFinished(m1);
+    expect(await store.jobs.create(m1, conversation.id, 13)).toBeUndefined();
+    expect((await store.jobs.open()).map((job) => job.id)).toEqual([again]);
   });
 
   it('counts usage in numbers, per channel and user, and the web searches', async () => {

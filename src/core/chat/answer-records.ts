@@ -31,6 +31,7 @@ export class AnswerRecords extends ChatPart {
       } catch (error) {
         log.error({ err: error }, 'could not restore the answer after a failed regeneration');
       }
+      if (jobId !== null) await this.store.jobs.finish(jobId, 'failed', this.now());
       return { kind: 'failed', code: failure.code, postedIds: posted };
     }
     try {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ThreadlineError, isThreadlineError } from '../../errors.js';
 import type { StoredAnswer } from '../../store/answers.js';
 import type { Store } from '../../store/index.js';
-import type { Conversation, StoredMessage } from '../../store/types.js';
+import type { Conversation } from '../../store/types.js';
 import type { AnswerControls } from '../answer-controls/answer-controls.js';
 import { replaceStoredAnswer } from '../answer-controls/replace-answer.js';
 import { answerNotes, withThinking } from '../answer-controls/thinking.js';
@@ -18,7 +18,7 @@ import { STOPPED_BY_USER } from '../model-client.js';
 import { refusalMessage, toModelError, userMessageFor } from '../model-errors.js';
 import { modelRules, type ModelRules } from '../models.js';
 import { lazyChild } from '../lazy-logger.js';
-import type { HandleOutcome, PlatformServices, PostedIds, ReplySink } from '../types.js';
+import type { HandleOutcome, PostedIds, ReplySink } from '../types.js';
 import { completeTurn, turnOutcome, type TurnResult, type WebTools } from '../web-tools/index.js';
 import type { AnswerRecords } from './answer-records.js';
 import { ChatPart, type ChatContext } from './context.js';
@@ -65,14 +65,6 @@ export class Answering extends ChatPart {
     this.controls = parts.controls;
     this.leases = parts.leases;
     this.systemPrompt = new SystemPromptUpdate(this.store);
-  }
-
-  /** Regenerate: the question answered again, into the old answer's messages, through the thread's queue. */
-  async regenerate(conversation: Conversation, question: StoredMessage, answer: StoredAnswer): Promise<void> {
-    const services = this.platforms.get(conversation.platform);
-    if (services?.replaceSink === undefined) return;
-    const makeSink = () => (services.replaceSink as NonNullable<PlatformServices['replaceSink']>)(refOf(conversation), question.platformMessageId, answer.platformMessageIds);
-    await this.replies.run(threadKey(refOf(conversation)), () => this.answerSafely(null, conversation.id, question.id, makeSink, answer));
   }
 
   /** The request rules of the model the settings choose for this conversation, now. */

@@ -201,31 +201,10 @@ export class Intake extends ChatPart {
     const counted = limitsChecked === undefined ? NOT_NEW : await limitsChecked;
     const limit = counted === NOT_NEW ? await this.limits.checkLimits(tx, msg) : counted;
     if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
-    const job = await this.createJob(tx, rowId, conversation.id);
+    // The transaction's last statement: COMMIT goes with it.
+    const job = await this.leases.createJob(tx, rowId, conversation.id);
     if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
     return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
-  }
-
-  /**
-   * The message's job, the transaction's last statement (COMMIT goes with it). Owned at once when
-   * the thread's turn is free (one process on SQLite: always), so the common path needs no claim
-   * of its own. A replica on its way out holds none: its leases are given back (or about to be),
-   * and a job it held would stall the thread until the lease ran out; another replica takes it.
-   */
-  private createJob(tx: Store, messageId: number, conversationId: number): Promise<{ id: number; owned: boolean } | undefined> {
-    const at = this.now();
-    const withId = (owned: boolean) => (id: number | undefined) => (id === undefined ? undefined : { id, owned });
-    if (!this.leases.shared) return tx.jobs.create(messageId, conversationId, at, this.leases.lease()).then(withId(true));
-    if (this.leases.mayClaim) {
-      const lease = this.leases.lease();
-      return tx.commitWith(async (last) => {
-        const created = await last.jobs.createInTurn(messageId, conversationId, at, lease);
-        // Only a job created owned is held in this replica's name (JobLeases.holds fences its posts).
-        if (created?.owned === true) this.leases.took(created.id, lease);
-        return created;
-      });
-    }
-    return tx.commitWith((last) => last.jobs.create(messageId, conversationId, at)).then(withId(false));
   }
 
   /** `/settings` forbids answering `msg`: what to say instead, or undefined. */

@@ -10,6 +10,12 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/index.js';
 import type { Lease } from '../../store/jobs.js';
 
+/** A job just created: `owned` when this replica holds it and answers it now, else it waits for its thread's turn. */
+export interface CreatedJob {
+  readonly id: number;
+  readonly owned: boolean;
+}
+
 export interface JobLeasesOptions {
   readonly store: Store;
   readonly logger: Logger;
@@ -42,6 +48,29 @@ export class JobLeases {
   /** A lease in this replica's name from now. */
   lease(): Lease {
     return { owner: this.replicaId, expiresAt: this.options.now() + this.leaseMs };
+  }
+
+  /**
+   * A new job for `messageId` (a mention's, or a regeneration's), as the last statement of `tx`
+   * (COMMIT goes with it on PostgreSQL). Owned at once when the thread's turn is free (one process
+   * on SQLite: always), so the common path needs no claim of its own. A replica on its way out
+   * holds none: its leases are given back (or about to be), and a job it held would stall the
+   * thread until the lease ran out; another replica takes it. Undefined when the message has a job.
+   */
+  createJob(tx: Store, messageId: number, conversationId: number): Promise<CreatedJob | undefined> {
+    const at = this.options.now();
+    const withId = (owned: boolean) => (id: number | undefined) => (id === undefined ? undefined : { id, owned });
+    if (!this.shared) return tx.jobs.create(messageId, conversationId, at, this.lease()).then(withId(true));
+    if (this.claiming) {
+      const lease = this.lease();
+      return tx.commitWith(async (last) => {
+        const created = await last.jobs.createInTurn(messageId, conversationId, at, lease);
+        // Only a job created owned is held in this replica's name (`holds` fences its posts).
+        if (created?.owned === true) this.took(created.id, lease);
+        return created;
+      });
+    }
+    return tx.commitWith((last) => last.jobs.create(messageId, conversationId, at)).then(withId(false));
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { ThreadlineError } from '../../errors.js';
+import type { StoredAnswer } from '../../store/answers.js';
 import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js';
 import type { HandleOutcome, Platform, PlatformServices, ReplySink, ThreadRef } from '../types.js';
 import type { AnswerRecords } from './answer-records.js';
@@ -21,6 +22,8 @@ const STALE_APOLOGY =
  * so it cannot keep the bot down.
  */
 const MAX_RESUMES = 3;
+/** A regeneration taken up too late: the old answer stays, with this note. */
+const STALE_REGENERATION = 'I was restarted while writing a new answer, and by now it may no longer be useful. Press Regenerate again if you still want one.';
 const ABANDONED_APOLOGY =
   'Sorry, I could not answer this: I was restarted while answering it several times in a row. Please ask again, perhaps in other words.';
 
@@ -71,34 +74,41 @@ export class Takeover extends ChatPart {
   private async queueAndAnswer(platform: Platform, jobs: readonly ReplyJob[], own: OwnJob | undefined, queued: () => void): Promise<HandleOutcome | undefined> {
     const services = this.platforms.get(platform);
     for (const job of jobs) this.ownJobs.add(job.id);
-    const found: Array<{ job: ReplyJob; conversation: Conversation; message: StoredMessage }> = [];
+    const found: Array<{ job: ReplyJob; conversation: Conversation; message: StoredMessage; replacing: StoredAnswer | undefined }> = [];
     for (const job of jobs) {
       // Another replica may have recorded the question (and more of the thread) since this one
       // last read the conversation: its cached thread is read again.
       if (job.id !== own?.jobId) this.store.messages.invalidate(job.conversationId);
       const conversation = await this.store.conversations.get(job.conversationId);
       const message = await this.store.messages.get(job.messageId);
-      if (conversation === undefined || message === undefined || message.deletedAt !== null) {
+      const live = conversation !== undefined && message !== undefined && message.deletedAt === null;
+      const replacing = live ? await this.regenerated(message) : undefined;
+      // A regeneration needs a platform that can put the new answer in the old one's place.
+      if (!live || (replacing !== undefined && services?.replaceSink === undefined)) {
         await this.store.jobs.finish(job.id, 'dropped', this.now());
         this.ownJobs.delete(job.id);
         if (conversation !== undefined) this.afterAnswer(platform, conversation.id);
         continue;
       }
-      found.push({ job, conversation, message });
+      found.push({ job, conversation, message, replacing });
     }
     const maxAge = this.options.pendingReplyMaxAgeMs ?? 30 * 60_000;
     const runs: Array<() => Promise<HandleOutcome>> = [];
     let ownIndex: number | undefined;
-    for (const { job, conversation, message } of found) {
+    for (const { job, conversation, message, replacing } of found) {
       const thread = refOf(conversation);
       const mine = own?.jobId === job.id ? own : undefined;
-      const makeSink = mine?.makeSink ?? (() => (services?.replySink as NonNullable<PlatformServices['replySink']>)(thread, message.platformMessageId));
+      const makeSink =
+        mine?.makeSink ??
+        (replacing === undefined
+          ? () => (services?.replySink as NonNullable<PlatformServices['replySink']>)(thread, message.platformMessageId)
+          : () => (services?.replaceSink as NonNullable<PlatformServices['replaceSink']>)(thread, message.platformMessageId, replacing.platformMessageIds));
       const log = this.logger.child({ thread: conversation.threadKey, message: message.platformMessageId });
       // A previous owner may have posted (part of) this answer before it died without recording it.
       const clearStrays = () => (job.attempts > 0 && services !== undefined ? this.removeStrayReplies(services, thread, conversation.id, message.platformMessageId, log) : Promise.resolve());
       const apology =
         this.now() - job.createdAt > maxAge
-          ? { text: STALE_APOLOGY, failure: new ThreadlineError('reply_expired', 'too old'), why: 'mention too old to answer when taken up; apologizing' }
+          ? { text: replacing === undefined ? STALE_APOLOGY : STALE_REGENERATION, failure: new ThreadlineError('reply_expired', 'too old'), why: 'mention too old to answer when taken up; apologizing' }
           : job.attempts > MAX_RESUMES
             ? { text: ABANDONED_APOLOGY, failure: new ThreadlineError('reply_abandoned', 'resumed too often'), why: 'mention was taken up at each of the last restarts; apologizing instead' }
             : undefined;
@@ -109,14 +119,14 @@ export class Takeover extends ChatPart {
               const reply = this.metrics.replyQueued(platform);
               return reply.run(async () => {
                 await clearStrays();
-                return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()));
+                return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()), replacing);
               });
             }
           : async () => {
               log.warn({ ageMs: this.now() - job.createdAt, attempts: job.attempts }, apology.why);
               try {
                 await clearStrays();
-                return await this.records.failWith(job.id, message, makeSink(), apology.text, apology.failure, log);
+                return await this.records.failWith(job.id, message, makeSink(), apology.text, apology.failure, log, replacing);
               } finally {
                 this.ownJobs.delete(job.id);
               }
@@ -136,6 +146,17 @@ export class Takeover extends ChatPart {
     queued();
     const outcomes = await Promise.all(started);
     return ownIndex === undefined ? undefined : outcomes[ownIndex];
+  }
+
+  /**
+   * The stored answer a job writes again, or undefined when the job writes its message's first
+   * answer. A first answer is stored in the same commit that closes its job, so an open job whose
+   * question has an answer (with text: a failure's note is stored without) is a regeneration.
+   */
+  private async regenerated(message: StoredMessage): Promise<StoredAnswer | undefined> {
+    if (message.role !== 'user') return undefined;
+    const answer = await this.store.answers.answerTo(message.id);
+    return answer === undefined || answer.text === '' ? undefined : answer;
   }
 
   /** Removes what an interrupted answer left visible, so the fresh answer is the only one. */
