@@ -37,4 +37,13 @@ describe('requestJson', () => {
     }).toThrow(TypeError);
     expect(requestJson(next)).toBe(JSON.stringify(next));
   });
+
+  it('does not keep the text of a message with an inline image: sent exactly, and left unfrozen', () => {
+    const inline: RequestMessage = { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(100_000) } }, { type: 'text', text: 'this?' }] };
+    const body = request([inline]);
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+    expect(Object.isFrozen(inline)).toBe(false);
+    (inline.content[1] as { text: string }).text = 'and now this?';
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+  });
 });

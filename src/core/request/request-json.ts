@@ -13,6 +13,11 @@
 import type { RequestMessage } from './types.js';
 
 const messageJson = new WeakMap<RequestMessage, string>();
+/**
+ * Longer texts are not kept: such a message carries an inline image or document (base64), whose
+ * text would double what the request builder already holds for as long as it holds it.
+ */
+const KEPT_TEXT_MAX_CHARS = 64 * 1024;
 
 /** `JSON.stringify(request)`, reusing the text of every message serialized before. */
 export function requestJson<Request extends { readonly messages: readonly RequestMessage[] }>(request: Request): string {
@@ -31,8 +36,10 @@ function messagesJson(messages: readonly RequestMessage[]): string {
     let text = messageJson.get(message);
     if (text === undefined) {
       text = JSON.stringify(message);
-      freeze(message);
-      messageJson.set(message, text);
+      if (text.length <= KEPT_TEXT_MAX_CHARS) {
+        freeze(message);
+        messageJson.set(message, text);
+      }
     }
     parts.push(text);
   }
