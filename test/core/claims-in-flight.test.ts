@@ -52,31 +52,4 @@ describe('ClaimsInFlight', () => {
     later.open();
     await laterClaim;
   });
-
-  it('starts a claim only once the claim before it has queued its jobs, so they queue in the order they were made', async () => {
-    const claims = new ClaimsInFlight();
-    const firstReads = gate();
-    const order: string[] = [];
-    const first = claims.run(async (queued) => {
-      order.push('first claims');
-      await firstReads.promise;
-      order.push('first queues');
-      queued();
-    });
-    const second = claims.run(async (queued) => {
-      order.push('second claims');
-      queued();
-    });
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(order).toEqual(['first claims']);
-    firstReads.open();
-    await Promise.all([first, second]);
-    expect(order).toEqual(['first claims', 'first queues', 'second claims']);
-  });
-
-  it('starts the next claim after one that failed', async () => {
-    const claims = new ClaimsInFlight();
-    await expect(claims.run(async () => Promise.reject(new Error('database gone')))).rejects.toThrow('database gone');
-    expect(await claims.run(async (queued) => (queued(), 'ran'))).toBe('ran');
-  });
 });

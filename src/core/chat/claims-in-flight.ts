@@ -5,30 +5,20 @@
  * every earlier job is this replica's), which goes straight onto the answer queue and would be
  * answered before the job just claimed. Intake waits for the claims in flight first, so a
  * thread's answers keep the order of its jobs.
- *
- * Claims run one at a time, each after the one before has queued its jobs. Two claims of one
- * replica in flight together (a take-in and a sweep) could otherwise come back in either order:
- * the later one may take a thread's next job (its turn came when the first claim took the job
- * before it) and queue it first, answering the thread out of order.
  */
 export class ClaimsInFlight {
   private readonly inFlight = new Set<Promise<void>>();
-  /** The last claim's queueing: the next claim starts after it. */
-  private last: Promise<void> = Promise.resolve();
 
   /**
-   * Runs a claim once every claim before it has queued its jobs: `work` gets `queued`, which it
-   * (or the takeover it starts) must call once the claimed jobs are on their queues, or there
-   * were none. A claim that fails counts as queued.
+   * Runs a claim: `work` gets `queued`, which it (or the takeover it starts) must call once the
+   * claimed jobs are on their queues, or there were none. A claim that fails counts as queued.
    */
   run<T>(work: (queued: () => void) => Promise<T>): Promise<T> {
     let done!: () => void;
     const queued = new Promise<void>((resolve) => (done = resolve));
     this.inFlight.add(queued);
     void queued.then(() => this.inFlight.delete(queued));
-    const before = this.last;
-    this.last = queued;
-    const result = before.then(() => work(done));
+    const result = work(done);
     result.catch(done);
     return result;
   }
