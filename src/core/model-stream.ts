@@ -1,8 +1,8 @@
 /**
  * One Messages API call, streamed and watched: the SDK's timeout covers only the wait for
  * response headers, and a stream that goes quiet after them would otherwise hang a thread
- * forever. The SDK's MessageStream folds the events into the message (tool inputs, citations,
- * server tool result blocks); this adds what the bot shows while it runs.
+ * forever. The events are folded into the message as they come (message-fold.ts: tool inputs,
+ * citations, server tool result blocks); this adds what the bot shows while it runs.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { ThreadlineError } from '../errors.js';
@@ -10,6 +10,7 @@ import type { AdaptiveConcurrency, Permit } from './concurrency/adaptive-concurr
 import { headroomFrom, retryAfterMs } from './concurrency/rate-limit-headers.js';
 import type { ModelMetrics } from './metrics.js';
 import { STOPPED_BY_USER, type ModelResult, type StreamHandlers } from './model-client.js';
+import { MessageFold } from './message-fold.js';
 import { toModelError } from './model-errors.js';
 import type { ClaudeRequest } from './request/types.js';
 import { requestJson } from './request/request-json.js';
@@ -22,7 +23,6 @@ const JSON_BODY = { 'content-type': 'application/json' } as const;
 /** Statuses that mean "the account or the API is at its limit": the gate, not the SDK, retries them. */
 export const LOAD_STATUSES = new Set([429, 529]);
 
-type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
 type Message = Anthropic.Messages.Message;
 
 export interface StreamDeps {
@@ -74,14 +74,15 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
     // The body goes as text the bot serialized itself (request-json.ts): the SDK sends a string body as it is.
     const body = requestJson({ ...request, stream: true });
     const { data: stream, response, request_id } = await deps.client.messages
-      .stream(request as unknown as Anthropic.Messages.MessageStreamParams, { signal: controller.signal, body, headers: JSON_BODY })
+      .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsStreaming), stream: true }, { signal: controller.signal, body, headers: JSON_BODY })
       .withResponse();
     permit.succeeded(headroomFrom(response.headers));
     requestId = request_id ?? null;
+    const fold = new MessageFold();
     let shown = '';
-    for await (const event of stream as AsyncIterable<RawEvent>) {
+    for await (const event of stream) {
       armIdleTimer();
-      const current = stream.currentMessage;
+      const current = fold.add(event);
       if (current === undefined) continue;
       snapshot = current;
       if (event.type === 'content_block_start') {
@@ -110,7 +111,7 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
       if (!stalled && callerStopped()) return stoppedByUser();
       throw new Error('stream aborted');
     }
-    const message = await stream.finalMessage();
+    const message = fold.final();
     const result = { ...resultOf(message, textOfBlocks([...earlier, ...message.content]), requestId), ...thinking.result() };
     deps.gate.observeTokens(result.usage.inputTokens + result.usage.cacheCreationTokens + result.usage.outputTokens);
     deps.metrics?.modelUsage(result.usage);
