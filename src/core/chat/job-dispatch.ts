@@ -11,7 +11,7 @@ import { ChatPart, type ChatContext } from './context.js';
 import type { IntakeResult } from './intake.js';
 import type { Recovery } from './recovery.js';
 
-type CreatedJob = Omit<Extract<IntakeResult, { kind: 'job' }>, 'kind'>;
+type DispatchedJob = Omit<Extract<IntakeResult, { kind: 'job' }>, 'kind'>;
 
 export class JobDispatch extends ChatPart {
   constructor(
@@ -23,7 +23,7 @@ export class JobDispatch extends ChatPart {
   }
 
   /** `replacing`: the job writes that answer again, in its place (a regeneration). */
-  async answer(platform: Platform, key: string, job: CreatedJob, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+  async answer(platform: Platform, key: string, job: DispatchedJob, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
     // Another replica answers this thread now (or its turn is open): answered here only if it can be taken at once.
     if (!job.owned) return (await this.recovery.takeIn(platform, job.conversationId, { jobId: job.jobId, makeSink })) ?? { kind: 'recorded' };
     this.ownJobs.add(job.jobId);

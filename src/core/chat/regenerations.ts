@@ -13,7 +13,7 @@ import type { JobDispatch } from './job-dispatch.js';
 import type { JobLeases } from './job-leases.js';
 import { refOf, threadKey } from './thread-refs.js';
 
-/** What a press started: a regeneration, nothing (an answer to the question is being written), or nothing (the platform cannot replace answers). */
+/** What a press did: started a regeneration; nothing, an answer to the question being written (`busy`); nothing, the platform cannot replace answers (`unsupported`). */
 export type RegenerationStart = 'started' | 'busy' | 'unsupported';
 
 export class Regenerations extends ChatPart {
