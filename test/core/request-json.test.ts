@@ -38,6 +38,25 @@ describe('requestJson', () => {
     expect(requestJson(next)).toBe(JSON.stringify(next));
   });
 
+  it('keeps the text of a long run of plain messages (a thread of chatter folded into one turn)', () => {
+    const chatter: RequestMessage = { role: 'user', content: Array.from({ length: 600 }, (_, i) => ({ type: 'text' as const, text: `message ${i}: ${'some thread content '.repeat(6)}` })) };
+    const body = request([chatter, message('assistant', 'one'), message('user', 'two?')]);
+    expect(JSON.stringify(chatter).length).toBeGreaterThan(64 * 1024);
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+    expect(Object.isFrozen(chatter)).toBe(true);
+    expect(() => chatter.content.push({ type: 'text', text: 'changed later' })).toThrow(TypeError);
+  });
+
+  it.each<[string, RequestMessage['content'][number]]>([
+    ['an inline image', { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(100) } }],
+    ['an inline PDF', { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBER'.repeat(20) }, title: 'a.pdf' }],
+  ])('does not keep the text of a message with %s, however short', (_name, block) => {
+    const inline: RequestMessage = { role: 'user', content: [block, { type: 'text', text: 'this?' }] };
+    const body = request([inline]);
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+    expect(Object.isFrozen(inline)).toBe(false);
+  });
+
   it('does not keep the text of a message with an inline image: sent exactly, and left unfrozen', () => {
     const inline: RequestMessage = { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(100_000) } }, { type: 'text', text: 'this?' }] };
     const body = request([inline]);

@@ -13,11 +13,6 @@
 import type { RequestMessage } from './types.js';
 
 const messageJson = new WeakMap<RequestMessage, string>();
-/**
- * Longer texts are not kept: such a message carries an inline image or document (base64), whose
- * text would double what the request builder already holds for as long as it holds it.
- */
-const KEPT_TEXT_MAX_CHARS = 64 * 1024;
 
 /** `JSON.stringify(request)`, reusing the text of every message serialized before. */
 export function requestJson<Request extends { readonly messages: readonly RequestMessage[] }>(request: Request): string {
@@ -36,7 +31,7 @@ function messagesJson(messages: readonly RequestMessage[]): string {
     let text = messageJson.get(message);
     if (text === undefined) {
       text = JSON.stringify(message);
-      if (text.length <= KEPT_TEXT_MAX_CHARS) {
+      if (!carriesInlineData(message)) {
         freeze(message);
         messageJson.set(message, text);
       }
@@ -44,6 +39,15 @@ function messagesJson(messages: readonly RequestMessage[]): string {
     parts.push(text);
   }
   return `[${parts.join(',')}]`;
+}
+
+/**
+ * An inline image or document (base64) is not kept: its text would double what the request
+ * builder already holds for as long as it holds it. A long run of plain messages is kept
+ * whatever its size, since serializing it again is what this module saves.
+ */
+function carriesInlineData(message: RequestMessage): boolean {
+  return message.content.some((block) => 'source' in block && block.source.type === 'base64');
 }
 
 function freeze(message: RequestMessage): void {
