@@ -58,7 +58,7 @@ describe('100 mentions at once under the account and platform limits', () => {
   it('counts the client’s own requests at login against the global budget: a burst right after a start meets no 429', { timeout: 60_000 }, async () => {
     // A small global limit, so that the requests of the login and the command registration are a
     // good part of the first window.
-    w = await startDiscordWorld({ logLevel: 'warn', fake: { globalRequestsPerSecond: 10 }, writeBudget: { key: 'discord:global', limit: 10, windowMs: 1020 } });
+    w = await startDiscordWorld({ logLevel: 'warn', fake: { globalRequestsPerSecond: 10 }, writeBudget: { key: 'discord:global', limit: 10, windowMs: 1000 } });
     const atLogin = w.discord.rest.entries.length;
     expect(atLogin).toBeGreaterThanOrEqual(3);
     const threads = Array.from({ length: 10 }, (_, i) => w!.discord.addThread(w!.general.id, `right after start ${i}`).id);
@@ -74,7 +74,7 @@ describe('100 mentions at once under the account and platform limits', () => {
     w = await startDiscordWorld({
       logLevel: 'warn',
       fake: { globalRequestsPerSecond: 10 },
-      writeBudget: { key: 'discord:global', limit: 10, windowMs: 1020 },
+      writeBudget: { key: 'discord:global', limit: 10, windowMs: 1000 },
       // Threads that exist before the bot connects: each mention reads its thread's history first.
       before: (discord) => {
         const general = [...discord.channels.values()].find((channel) => channel.name === 'general') as { id: string };
@@ -89,7 +89,7 @@ describe('100 mentions at once under the account and platform limits', () => {
   });
 
   it('opens the threads of channel mentions within the budget: no 429 when many come at once', { timeout: 60_000 }, async () => {
-    w = await startDiscordWorld({ logLevel: 'warn', fake: { globalRequestsPerSecond: 10 }, writeBudget: { key: 'discord:global', limit: 10, windowMs: 1020 } });
+    w = await startDiscordWorld({ logLevel: 'warn', fake: { globalRequestsPerSecond: 10 }, writeBudget: { key: 'discord:global', limit: 10, windowMs: 1000 } });
     const mentions = Array.from({ length: 10 }, (_, i) => w!.discord.post(w!.general.id, w!.alice, w!.discord.mention(`channel question ${i}`)));
     await answerInEveryThread(w, mentions.map((mention) => mention.id), { timeoutMs: 50_000 });
     await w.h.core.idle();
