@@ -45,9 +45,9 @@ export interface DiscordAdapterOptions {
 
 /**
  * Discord allows a bot 50 requests per second in all (discord.js enforces it too, in windows that
- * start at a send). The scheduler counts a write from when it came back, by when Discord has
- * surely counted it, so a plain second is safe: two writes a window apart left at least a second
- * apart after the first one arrived.
+ * start at a send). The scheduler counts a write until a window after it came back, and Discord
+ * counted it before that, on arrival: a write let through once the window has passed arrives
+ * more than a second after the one whose slot it takes, so a plain second is safe.
  */
 const DISCORD_GLOBAL_BUDGET: WriteBudget = { key: 'discord:global', limit: 50, windowMs: 1000 };
 
