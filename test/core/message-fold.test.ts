@@ -5,17 +5,19 @@ import { MessageFold } from '../../src/core/message-fold.js';
 
 type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
 
+/** An event as the wire carries it: the literals below leave out fields the SDK's types require. */
+const raw = (event: Record<string, unknown>): RawEvent => event as unknown as RawEvent;
 const start = (usage: Record<string, unknown> = {}): RawEvent =>
-  ({
+  raw({
     type: 'message_start',
     message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-opus-4-8', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 120, output_tokens: 1, cache_read_input_tokens: 100, cache_creation_input_tokens: 0, ...usage } },
-  }) as unknown as RawEvent;
-const blockStart = (index: number, block: Record<string, unknown>): RawEvent => ({ type: 'content_block_start', index, content_block: block }) as unknown as RawEvent;
-const delta = (index: number, value: Record<string, unknown>): RawEvent => ({ type: 'content_block_delta', index, delta: value }) as unknown as RawEvent;
-const stop = (index: number): RawEvent => ({ type: 'content_block_stop', index }) as unknown as RawEvent;
+  });
+const blockStart = (index: number, block: Record<string, unknown>): RawEvent => raw({ type: 'content_block_start', index, content_block: block });
+const delta = (index: number, value: Record<string, unknown>): RawEvent => raw({ type: 'content_block_delta', index, delta: value });
+const stop = (index: number): RawEvent => raw({ type: 'content_block_stop', index });
 const end = (stopReason: string, usage: Record<string, unknown> = { output_tokens: 42 }, extra: Record<string, unknown> = {}): RawEvent[] => [
-  { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null, ...extra }, usage } as unknown as RawEvent,
-  { type: 'message_stop' } as unknown as RawEvent,
+  raw({ type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null, ...extra }, usage }),
+  raw({ type: 'message_stop' }),
 ];
 const text = (index: number, ...parts: string[]): RawEvent[] => [blockStart(index, { type: 'text', text: '' }), ...parts.map((part) => delta(index, { type: 'text_delta', text: part })), stop(index)];
 
@@ -85,7 +87,7 @@ describe('MessageFold', () => {
 
   it('gives nothing before message_start, and no final message before message_stop', () => {
     const fold = new MessageFold();
-    expect(fold.add({ type: 'ping' } as unknown as RawEvent)).toBeUndefined();
+    expect(fold.add(raw({ type: 'ping' }))).toBeUndefined();
     fold.add(start());
     for (const event of text(0, 'cut')) fold.add(event);
     expect(() => fold.final()).toThrow(/before its message was complete/);
