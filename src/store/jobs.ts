@@ -86,19 +86,17 @@ export class ReplyJobRepo extends Repo {
    * is created owned by that replica whatever else is open (SQLite: one process owns everything).
    */
   async create(messageId: number, conversationId: number, at: number, lease?: Lease): Promise<number | undefined> {
-    const row =
-      lease === undefined
-        ? await this.sql.get<{ id: number }>(
-            `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at)
-             VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
-            [messageId, conversationId, at, at],
-          )
-        : await this.sql.get<{ id: number }>(
-            `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at)
-             VALUES (?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING id`,
-            [messageId, conversationId, at, at, lease.owner, lease.expiresAt],
-          );
-    return row?.id;
+    return lease === undefined
+      ? this.sql.insert(
+          `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at)
+           VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+          [messageId, conversationId, at, at],
+        )
+      : this.sql.insert(
+          `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at)
+           VALUES (?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+          [messageId, conversationId, at, at, lease.owner, lease.expiresAt],
+        );
   }
 
   /**
@@ -190,13 +188,14 @@ export class ReplyJobRepo extends Repo {
    * the conversation waits for its turn (nobody holds it alive): see `takeWaiting`.
    */
   async finish(id: number, state: Exclude<JobState, 'pending' | 'running'>, at: number): Promise<void> {
-    const shared = this.sql.dialect === 'postgres';
-    const row = await this.sql.get<{ conversation_id: number; waiting: boolean | number }>(
-      `UPDATE reply_jobs SET state = ?, posted_at = CASE WHEN ? = 'done' THEN ? ELSE posted_at END, updated_at = ? WHERE id = ? AND ${OPEN}
-       RETURNING conversation_id, ${shared ? WAITING : '0'} AS waiting`,
-      shared ? [state, state, at, at, id, at] : [state, state, at, at, id],
-    );
-    if (row !== undefined && Boolean(row.waiting)) this.waiting.add(row.conversation_id);
+    const close = `UPDATE reply_jobs SET state = ?, posted_at = CASE WHEN ? = 'done' THEN ? ELSE posted_at END, updated_at = ? WHERE id = ? AND ${OPEN}`;
+    // SQLite: one process answers every job, so none waits for another's turn (and RETURNING would cost a temporary b-tree).
+    if (this.sql.dialect === 'sqlite') {
+      await this.sql.run(close, [state, state, at, at, id]);
+      return;
+    }
+    const row = await this.sql.get<{ conversation_id: number; waiting: boolean }>(`${close} RETURNING conversation_id, ${WAITING} AS waiting`, [state, state, at, at, id, at]);
+    if (row?.waiting === true) this.waiting.add(row.conversation_id);
   }
 
   /**

@@ -87,11 +87,10 @@ export class MessageRepo extends Repo {
 
   /** Inserts unless the platform id is already stored; returns the new row id or `undefined`. */
   async insert(message: NewMessage): Promise<number | undefined> {
-    const row = await this.sql.get<{ id: number }>(
+    const id = await this.sql.insert(
       `INSERT INTO messages (conversation_id, platform_message_id, author_id, author_name, author_kind, role, text, created_at, reply_to_message_id, reply_part_of)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (conversation_id, platform_message_id) DO NOTHING
-       RETURNING id`,
+       ON CONFLICT (conversation_id, platform_message_id) DO NOTHING`,
       [
         message.conversationId,
         message.platformMessageId,
@@ -105,10 +104,10 @@ export class MessageRepo extends Repo {
         message.replyPartOf ?? null,
       ],
     );
-    if (row === undefined) return undefined;
-    const attachments = await insertAttachments(this.sql, row.id, message.attachments ?? []);
+    if (id === undefined) return undefined;
+    const attachments = await insertAttachments(this.sql, id, message.attachments ?? []);
     this.appendToCache({
-      id: row.id,
+      id,
       conversationId: message.conversationId,
       platformMessageId: message.platformMessageId,
       authorId: message.authorId,
@@ -123,7 +122,7 @@ export class MessageRepo extends Repo {
       replyPartOf: message.replyPartOf ?? null,
       attachments,
     });
-    return row.id;
+    return id;
   }
 
   async find(conversationId: number, platformMessageId: string): Promise<StoredMessage | undefined> {
@@ -289,12 +288,12 @@ export class MessageRepo extends Repo {
 async function insertAttachments(sql: SqlExecutor, messageId: number, attachments: readonly NewAttachment[]): Promise<StoredAttachment[]> {
   const stored: StoredAttachment[] = [];
   for (const [position, attachment] of attachments.entries()) {
-    const row = await sql.get<{ id: number }>(
+    const id = await sql.insert(
       `INSERT INTO attachments (message_id, position, platform_file_id, name, kind, media_type, size, width, height, url, url_expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, platform_file_id) DO NOTHING RETURNING id`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, platform_file_id) DO NOTHING`,
       [messageId, position, attachment.platformFileId, attachment.name, attachment.kind, attachment.mediaType, attachment.size, attachment.width, attachment.height, attachment.url, attachment.urlExpiresAt],
     );
-    if (row !== undefined) stored.push({ ...attachment, id: row.id, messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null, pageCount: null });
+    if (id !== undefined) stored.push({ ...attachment, id, messageId, position, anthropicFileId: null, textContent: null, unavailableReason: null, pageCount: null });
   }
   return stored;
 }

@@ -146,6 +146,39 @@ describe('SQLite backend', () => {
     expect(order).toEqual(['first', 'queued', 'closed']);
   });
 
+  it('writes a reply (question with an attachment, its job, the answer, usage, the job closed) without building a temporary b-tree', async () => {
+    // SQLite builds one for a CHECK with an IN list of three values or more and for RETURNING,
+    // each with a page cache of its own in freshly faulted memory: most of its time per reply.
+    const executor = new SqliteExecutor(openDatabase(join(dir, 'threadline.db')));
+    const store = Store.over(executor);
+    try {
+      const conversation = await store.conversations.findOrCreate(THREAD, 1);
+      const attachment = { platformFileId: 'F', name: 'a.png', kind: 'image', mediaType: 'image/png', size: 1, width: 1, height: 1, url: 'u', urlExpiresAt: null } as const;
+      const question = { conversationId: conversation.id, authorId: 'U1', authorName: 'Ann', authorKind: 'user', role: 'user', text: 'q', createdAt: 1 } as const;
+      const before = new Set(executor.statementTexts());
+      await store.transaction(async (tx) => {
+        const id = (await tx.messages.insert({ ...question, platformMessageId: 'q1', attachments: [attachment] })) as number;
+        await tx.conversations.touch(conversation.id, 2);
+        expect(await tx.jobs.create(id, conversation.id, 2, { owner: 'me', expiresAt: 10 })).toBeGreaterThan(0);
+      });
+      const [job] = await store.jobs.open();
+      await store.transaction(async (tx) => {
+        await tx.messages.insert({ ...question, platformMessageId: 'a1', authorId: 'self', authorKind: 'self', role: 'assistant', text: 'a', replyToMessageId: job?.messageId ?? 0 });
+        await tx.usage.record({ conversationId: conversation.id, platform: 'slack', workspaceId: 'T1', channelId: 'C1', userId: 'U1', model: 'm', requestId: null, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0, stopReason: null, createdAt: 3 });
+        await tx.jobs.finish(job?.id ?? 0, 'done', 3);
+      });
+      const writes = executor.statementTexts().filter((text) => !before.has(text) && /^\s*(INSERT|UPDATE)/.test(text));
+      expect(writes.length).toBeGreaterThanOrEqual(5);
+      const temporary = writes.filter((text) => {
+        const args = Array.from(text.matchAll(/\?/g), () => null);
+        return (executor.database.prepare(`EXPLAIN ${text}`).all(...args) as Array<{ opcode: string }>).some((op) => op.opcode === 'OpenEphemeral');
+      });
+      expect(temporary).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
   describe('query plans', () => {
     /** Full scans that are fine: they run at startup or in the daily retention pass, not per message. */
     const allowedScans: Array<[table: string, sql: RegExp, why: string]> = [

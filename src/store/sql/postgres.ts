@@ -32,6 +32,10 @@ export class PostgresExecutor implements SqlExecutor {
     return (await this.pool.query(this.statements.config(sql, params))).rowCount ?? 0;
   }
 
+  async insert(sql: string, params: readonly SqlValue[] = []): Promise<number | undefined> {
+    return (await this.get<{ id: number }>(returningId(sql), params))?.id;
+  }
+
   async transaction<T>(work: (sql: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const client = await this.pool.connect();
     const writes = new CoalescedWrites(client);
@@ -107,6 +111,10 @@ class ClientExecutor implements SqlExecutor {
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     return (await this.query(sql, params)).rowCount ?? 0;
+  }
+
+  async insert(sql: string, params: readonly SqlValue[] = []): Promise<number | undefined> {
+    return (await this.get<{ id: number }>(returningId(sql), params))?.id;
   }
 
   /** COMMIT went out behind the last statements (commitWith): the transaction sends no other. */
@@ -207,6 +215,11 @@ class CoalescedWrites {
       }),
     );
   }
+}
+
+/** An INSERT written for SqlExecutor.insert, asking for the new row's id. */
+function returningId(sql: string): string {
+  return `${sql} RETURNING id`;
 }
 
 /** Statement texts in PostgreSQL's placeholder style, each with its prepared-statement name. */

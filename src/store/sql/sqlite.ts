@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database, RunResult, Statement } from 'better-sqlite3';
 import type { SqlExecutor, SqlValue } from './executor.js';
 
 /**
@@ -31,6 +31,10 @@ export class SqliteExecutor implements SqlExecutor {
 
   run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     return this.connection.alone(() => this.connection.statement(sql).run(...params).changes);
+  }
+
+  insert(sql: string, params: readonly SqlValue[] = []): Promise<number | undefined> {
+    return this.connection.alone(() => insertedId(this.connection.statement(sql).run(...params)));
   }
 
   transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
@@ -80,6 +84,11 @@ export class SqliteExecutor implements SqlExecutor {
   get database(): Database {
     return this.connection.db;
   }
+}
+
+/** The id of the row an INSERT wrote; undefined when it wrote none. */
+function insertedId(result: RunResult): number | undefined {
+  return result.changes === 0 ? undefined : Number(result.lastInsertRowid);
 }
 
 class Connection {
@@ -206,6 +215,10 @@ class TransactionExecutor implements SqlExecutor {
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     return this.connection.statement(sql).run(...params).changes;
+  }
+
+  async insert(sql: string, params: readonly SqlValue[] = []): Promise<number | undefined> {
+    return insertedId(this.connection.statement(sql).run(...params));
   }
 
   async transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
