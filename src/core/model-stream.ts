@@ -73,8 +73,11 @@ export async function streamOnce(deps: StreamDeps, request: ClaudeRequest, handl
     let firstTokenSeen = false;
     // The body goes as text the bot serialized itself (request-json.ts): the SDK sends a string body as it is.
     const body = requestJson({ ...request, stream: true });
+    // The params only tell the SDK what the body is (model, stream); without the messages it does
+    // not walk every block of a long thread looking for its own helpers' tags, which ours never carry.
+    const params: Anthropic.Messages.MessageCreateParamsStreaming = { ...(request as unknown as Anthropic.Messages.MessageCreateParamsStreaming), messages: [], stream: true };
     const { data: stream, response, request_id } = await deps.client.messages
-      .create({ ...(request as unknown as Anthropic.Messages.MessageCreateParamsStreaming), stream: true }, { signal: controller.signal, body, headers: JSON_BODY })
+      .create(params, { signal: controller.signal, body, headers: JSON_BODY })
       .withResponse();
     permit.succeeded(headroomFrom(response.headers));
     requestId = request_id ?? null;
