@@ -6,6 +6,8 @@
  * the caller starts over behind a passed barrier. SQLite has no other writer: always current.
  */
 import { epochKeys, scopeKey, type CacheEpochs } from './cache-epochs.js';
+import type { ReplicaBarrier } from './replica-caches.js';
+import type { PreludeStatement } from './sql/executor.js';
 import { keyOf } from './conversations.js';
 import type { Platform } from '../core/types.js';
 
@@ -20,11 +22,17 @@ export interface CachedReads {
 }
 
 export interface ReadAhead {
-  /** Waits for the barrier; true when no change it brought in touched `reads`. */
+  /** Waits for the barrier (sending it first if nothing did); true when no change it brought in touched `reads`. */
   current(reads: CachedReads): Promise<boolean>;
+  /**
+   * The barrier's statement, when it has not left yet, for the caller's transaction to send
+   * ahead of its BEGIN in the same write (TransactionOptions.before): a write and a round trip
+   * on the listening connection less. Taken once.
+   */
+  takeBarrier(): PreludeStatement | undefined;
 }
 
-export const ALWAYS_CURRENT: ReadAhead = { current: () => Promise.resolve(true) };
+export const ALWAYS_CURRENT: ReadAhead = { current: () => Promise.resolve(true), takeBarrier: () => undefined };
 
 /** Reads started at epoch `since`, with the barrier `synced` on its way. */
 export function readAhead(epochs: CacheEpochs, since: number, synced: Promise<void>): ReadAhead {
@@ -32,6 +40,31 @@ export function readAhead(epochs: CacheEpochs, since: number, synced: Promise<vo
     async current(reads) {
       await synced;
       return keysOf(reads).every((key) => epochs.unchanged(key, since));
+    },
+    takeBarrier: () => undefined,
+  };
+}
+
+/** Reads started at epoch `since`, with `barrier` still to send: by the caller's transaction, or by `current`. */
+export function readAheadOfBarrier(epochs: CacheEpochs, since: number, barrier: ReplicaBarrier): ReadAhead {
+  let synced: Promise<void> | undefined;
+  let taken = false;
+  return {
+    async current(reads) {
+      synced ??= barrier.sendHere();
+      await synced;
+      return keysOf(reads).every((key) => epochs.unchanged(key, since));
+    },
+    takeBarrier() {
+      if (taken || synced !== undefined) return undefined;
+      taken = true;
+      return {
+        sql: barrier.sql,
+        params: barrier.params,
+        sent: (result) => {
+          synced ??= barrier.sentAs(result);
+        },
+      };
     },
   };
 }

@@ -24,6 +24,16 @@ import type { SettingsRepo } from './settings.js';
 import { PostgresListener } from './sql/postgres-listener.js';
 import { ReplicaNotes } from './replica-notes.js';
 
+/** A barrier whose statement the caller sends (ReplicaCaches.barrier): settled as `sync()` is. */
+export interface ReplicaBarrier {
+  readonly sql: string;
+  readonly params: readonly string[];
+  /** The statement is on the wire as `result` (outside any transaction). */
+  sentAs(result: Promise<unknown>): Promise<void>;
+  /** Not sent after all: a plain `sync()`. */
+  sendHere(): Promise<void>;
+}
+
 export interface CachingRepos {
   readonly conversations: ConversationRepo;
   readonly messages: MessageRepo;
@@ -70,6 +80,19 @@ export class ReplicaCaches {
 
   async sync(): Promise<void> {
     if (!(await this.listener.sync())) this.dropAll();
+  }
+
+  /**
+   * `sync()` with the statement left for the caller to send ahead of a transaction (see
+   * PostgresListener.barrier); undefined while the listener is disconnected.
+   */
+  barrier(): ReplicaBarrier | undefined {
+    const pending = this.listener.barrier();
+    if (pending === undefined) return undefined;
+    const passed = async (ok: Promise<boolean>) => {
+      if (!(await ok)) this.dropAll();
+    };
+    return { sql: pending.sql, params: pending.params, sentAs: (result) => passed(pending.sentAs(result)), sendHere: () => passed(pending.sendHere()) };
   }
 
   /** Listens again now if the connection was lost (sync retries it too, once a second); true when listening. */

@@ -31,7 +31,7 @@ import { InstructionRepo } from './instructions.js';
 import { ReplyJobRepo } from './jobs.js';
 import { MessageRepo } from './messages.js';
 import { RateLimitRepo } from './rate-limits.js';
-import { ALWAYS_CURRENT, readAhead, type ReadAhead } from './read-ahead.js';
+import { ALWAYS_CURRENT, readAhead, readAheadOfBarrier, type ReadAhead } from './read-ahead.js';
 import { newReplicaId, ReplicaCaches } from './replica-caches.js';
 import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
@@ -180,14 +180,16 @@ export class Store {
   }
 
   /**
-   * The barrier sent but not waited for, for cache reads checked before they count
-   * (read-ahead.ts): its round trip overlaps the statements the caller sends meanwhile.
+   * The barrier not waited for, for cache reads checked before they count (read-ahead.ts): its
+   * round trip overlaps the statements the caller sends meanwhile. It leaves with the caller's
+   * transaction when that passes `takeBarrier()` as its `before`, else when first checked.
    * SQLite: always current.
    */
   readAhead(): ReadAhead {
     if (this.replicas === undefined) return ALWAYS_CURRENT;
     const since = this.replicas.epochs.start();
-    return readAhead(this.replicas.epochs, since, this.syncCaches());
+    const barrier = this.replicas.barrier();
+    return barrier === undefined ? readAhead(this.replicas.epochs, since, this.syncCaches()) : readAheadOfBarrier(this.replicas.epochs, since, barrier);
   }
 
   /** The barrier passed first: reads after it need no check. */

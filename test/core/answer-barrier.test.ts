@@ -5,22 +5,19 @@
  * was fetched from the platform — passes one of its own, after the wait, so it still sees what
  * another replica committed meanwhile.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplySink } from '../../src/core/types.js';
 import { createCoreHarness, type Harness } from '../helpers/harness.js';
 import { inbound, THREAD } from '../helpers/messages.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
+import { onEachBarrier } from '../helpers/barriers.js';
 import { recordingSink } from '../helpers/recording-sink.js';
 
 const admin = { id: 'u-admin', name: 'Ada', isAdmin: true };
 
 /** Every barrier `h` passes, in order with the test's own marks. */
 function recordBarriers(h: Harness, events: string[]): void {
-  const sync = h.store.syncCaches.bind(h.store);
-  vi.spyOn(h.store, 'syncCaches').mockImplementation(() => {
-    events.push('barrier');
-    return sync();
-  });
+  onEachBarrier(h.store, () => events.push('barrier'));
 }
 
 /** A sink whose answer holds at `start` until released: its thread's next answer queues behind it. */

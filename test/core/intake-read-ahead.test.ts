@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createCoreHarness, type Harness } from '../helpers/harness.js';
 import { inbound, THREAD } from '../helpers/messages.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
+import { onEachBarrier } from '../helpers/barriers.js';
 import { recordingSink } from '../helpers/recording-sink.js';
 
 const admin = { id: 'u-admin', name: 'Ada', isAdmin: true };
@@ -71,11 +72,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`intake reads ahead of the barr
     const b = await replica();
     await b.core.handle(inbound('hello', { mentionsBot: true }), { sink: recordingSink });
     let barriers = 0;
-    const sync = b.store.syncCaches.bind(b.store);
-    vi.spyOn(b.store, 'syncCaches').mockImplementation(() => {
-      barriers += 1;
-      return sync();
-    });
+    onEachBarrier(b.store, () => (barriers += 1));
     const question = inbound('again?', { mentionsBot: true });
     expect((await b.core.handle(question, { sink: recordingSink })).kind).toBe('answered');
     expect(barriers).toBe(1);

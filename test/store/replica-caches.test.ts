@@ -4,7 +4,8 @@
  * listening connection was cut. And rate limits counted across both.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
 
@@ -91,6 +92,52 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replica caches on PostgreSQL${
     } finally {
       await fresh.close();
     }
+  });
+
+  /** The queries B's listening connection sends from now on. */
+  const listenerQueries = (store: Store): (() => number) => {
+    const client = (store.replication as unknown as { listener: { client: pg.Client } }).listener.client;
+    const query = vi.spyOn(client, 'query');
+    return () => query.mock.calls.length;
+  };
+
+  it('a barrier a transaction carries ahead of its BEGIN brings in what A committed before it, with nothing sent on the listening connection', async () => {
+    await replicas();
+    const conversation = await a.conversations.findOrCreate(THREAD, 1);
+    await a.messages.insert(message(conversation.id, 'm1', 1));
+    await b.syncCaches();
+    expect((await b.messages.thread(conversation.id)).map((row) => row.text)).toEqual(['text of m1']);
+    const sent = listenerQueries(b);
+    await a.messages.insert(message(conversation.id, 'm2', 2));
+
+    const reads = b.readAhead();
+    const before = reads.takeBarrier();
+    expect(before).toBeDefined();
+    expect(reads.takeBarrier()).toBeUndefined();
+    await b.transaction((tx) => tx.events.claim('k1', 1), { before });
+    // What B read ahead is stale, and the barrier has brought in A's insert.
+    expect(await reads.current({ thread: THREAD, conversationId: conversation.id, messagesOf: conversation.id })).toBe(false);
+    expect((await b.messages.thread(conversation.id)).map((row) => row.text)).toEqual(['text of m1', 'text of m2']);
+    expect(sent()).toBe(0);
+  });
+
+  it('a barrier nothing carried, or whose statement failed, goes on the listening connection', async () => {
+    await replicas();
+    const conversation = await a.conversations.findOrCreate(THREAD, 1);
+    await b.syncCaches();
+    const sent = listenerQueries(b);
+    await a.messages.insert(message(conversation.id, 'm1', 1));
+    const reads = b.readAhead();
+    await reads.current({ thread: THREAD, messagesOf: conversation.id });
+    expect(reads.takeBarrier()).toBeUndefined();
+    expect(sent()).toBe(1);
+    expect((await b.messages.thread(conversation.id)).map((row) => row.text)).toEqual(['text of m1']);
+
+    await a.messages.insert(message(conversation.id, 'm2', 2));
+    const pending = b.replication?.barrier();
+    await pending?.sentAs(Promise.reject(new Error('the connection it went on broke')));
+    expect(sent()).toBe(2);
+    expect((await b.messages.thread(conversation.id)).map((row) => row.text)).toEqual(['text of m1', 'text of m2']);
   });
 
   it('a thread A starts is known to B, and a conversation A forgets is empty on B', async () => {

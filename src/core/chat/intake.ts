@@ -145,7 +145,9 @@ export class Intake extends ChatPart {
     const ahead = optimistic && this.store.backend === 'postgres' && conversation !== undefined;
     const plan: RecordPlan = { known: conversation, history, wantsAnswer, fetchesHistory, reads, read, ahead };
     try {
-      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan));
+      // The barrier, unless something sent it already, leaves in the transaction's first write.
+      const before = reads.takeBarrier();
+      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan), before === undefined ? undefined : { before });
     } catch (error) {
       // Went ahead and was wrong (or a statement failed for reads that turned out stale): in order, behind the barrier.
       if ((isThreadlineError(error) && error.code === 'intake_redo') || (optimistic && !(await reads.current(read)))) return again();

@@ -5,6 +5,12 @@
  */
 export type SqlValue = string | number | null;
 
+export interface PreludeStatement {
+  readonly sql: string;
+  readonly params: readonly SqlValue[];
+  sent(result: Promise<unknown>): void;
+}
+
 export interface SqlExecutor {
   readonly dialect: 'sqlite' | 'postgres';
   /** The first row, or undefined. */
@@ -38,6 +44,12 @@ export interface SqlExecutor {
 }
 
 export interface TransactionOptions {
+  /**
+   * A statement the transaction's connection sends just ahead of BEGIN, in the same write, so it
+   * commits on its own first: the replicas' cache barrier (read-ahead.ts). `sent` gets its result,
+   * which the transaction does not wait for. SQLite, with no replicas, is never given one.
+   */
+  readonly before?: PreludeStatement;
   /**
    * The body sends every statement it will send before it waits for any result (independent
    * writes started together, each one statement). PostgreSQL then sends COMMIT right behind

@@ -14,6 +14,11 @@
  * handed to `onChange` by then. The session runs with `synchronous_commit = off`: the barrier's
  * commit has nothing worth a WAL flush.
  *
+ * A barrier need not be sent on this connection: `barrier()` hands out its statement for a
+ * transaction to send on its own connection just ahead of its BEGIN, in the same write. Run on
+ * its own there (autocommit), it commits before the transaction begins, and the order of
+ * delivery promises the same; the reply saves a socket write and the round trip on this one.
+ *
  * A lost connection (server restart, `pg_terminate_backend`, a barrier that never comes back)
  * calls `onLost`: the caller drops every cache, since notifications in the gap are gone. Until
  * the connection is back, `sync()` resolves `false` at once (the caller then drops its caches
@@ -44,6 +49,17 @@ interface Barrier {
   resolve(ok: boolean): void;
 }
 
+/** A barrier whose statement the caller sends, on another connection: see `PostgresListener.barrier`. */
+export interface PendingBarrier {
+  /** `SELECT pg_notify(…)` on this replica's channel, with its token: to send outside any transaction. */
+  readonly sql: string;
+  readonly params: readonly string[];
+  /** The statement is on the wire as `result`: true once its token is back, false as `sync()` would be (a failed statement is sent again here). */
+  sentAs(result: Promise<unknown>): Promise<boolean>;
+  /** Sent nowhere after all: `sync()`. */
+  sendHere(): Promise<boolean>;
+}
+
 export class PostgresListener {
   private client: pg.Client | undefined;
   private connecting: Promise<boolean> | undefined;
@@ -55,6 +71,8 @@ export class PostgresListener {
   /** The barrier on the wire, and the one the next callers share (sent when the first returns). */
   private inFlight: Barrier | undefined;
   private next: Barrier | undefined;
+  /** Barriers sent on other connections (`barrier()`), by token; several may be on their way. */
+  private readonly sentElsewhere = new Map<string, Barrier>();
   private readonly syncChannel: string;
 
   constructor(
@@ -85,6 +103,34 @@ export class PostgresListener {
     if (this.inFlight === undefined) return this.send(this.newBarrier());
     this.next ??= this.newBarrier();
     return this.next.done;
+  }
+
+  /**
+   * A barrier for the caller to send itself, ahead of a transaction on another connection (its
+   * statement must run on its own, not inside the transaction); undefined while disconnected,
+   * where `sync()` is the way.
+   */
+  barrier(): PendingBarrier | undefined {
+    const client = this.client;
+    if (client === undefined) return undefined;
+    const barrier = this.newBarrier();
+    return {
+      sql: 'SELECT pg_notify(?, ?)',
+      params: [this.syncChannel, barrier.token],
+      sentAs: (result) => {
+        if (this.client !== client) return Promise.resolve(false);
+        this.sentElsewhere.set(barrier.token, barrier);
+        const timer = setTimeout(() => this.lose(client), BARRIER_TIMEOUT_MS);
+        timer.unref();
+        void barrier.done.then(() => clearTimeout(timer));
+        // Its connection failed (the transaction fails with it): the barrier goes here instead.
+        result.catch(() => {
+          if (this.sentElsewhere.delete(barrier.token)) void this.sync().then(barrier.resolve);
+        });
+        return barrier.done;
+      },
+      sendHere: () => this.sync(),
+    };
   }
 
   /** The connection's server process id (tests end it with pg_terminate_backend). */
@@ -157,8 +203,15 @@ export class PostgresListener {
       this.handlers.onNote(message.payload ?? '');
       return;
     }
+    if (message.channel !== this.syncChannel) return;
+    const elsewhere = this.sentElsewhere.get(message.payload ?? '');
+    if (elsewhere !== undefined) {
+      this.sentElsewhere.delete(elsewhere.token);
+      elsewhere.resolve(true);
+      return;
+    }
     const barrier = this.inFlight;
-    if (message.channel !== this.syncChannel || barrier === undefined || barrier.token !== message.payload) return;
+    if (barrier === undefined || barrier.token !== message.payload) return;
     barrier.resolve(true);
     this.inFlight = undefined;
     const waiting = this.next;
@@ -180,7 +233,9 @@ export class PostgresListener {
   private settle(ok: boolean): void {
     this.inFlight?.resolve(ok);
     this.next?.resolve(ok);
+    for (const barrier of this.sentElsewhere.values()) barrier.resolve(ok);
     this.inFlight = undefined;
     this.next = undefined;
+    this.sentElsewhere.clear();
   }
 }

@@ -45,6 +45,12 @@ export class PostgresExecutor implements SqlExecutor {
       // BEGIN fails only with its connection (a broken one, or one left in a failed transaction),
       // and then the statements behind it fail too; its error is the one reported.
       writes.hold();
+      const before = options.before;
+      if (before !== undefined) {
+        const ahead = client.query(this.statements.config(before.sql, before.params));
+        ahead.catch(() => undefined);
+        before.sent(ahead);
+      }
       const begun = client.query('BEGIN');
       begun.catch(() => undefined);
       try {
