@@ -3,15 +3,15 @@
  * reply_jobs, attachments and conversations tables: every row, and every row pointing at them,
  * must survive it, and the constraints and foreign keys must hold as before.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
+import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/index.js';
 import { SqliteExecutor } from '../../src/store/sql/sqlite.js';
+import { migrationsBefore } from '../helpers/migrations.js';
 
-const CHECKS_MIGRATION = /^\d{4}_checks_without_lists\.sql$/;
 const THREAD = { platform: 'slack', workspaceId: 'T1', channelId: 'C1', threadKey: 'C1:1.0' } as const;
 
 describe('migration to CHECK constraints without IN lists', () => {
@@ -22,12 +22,7 @@ describe('migration to CHECK constraints without IN lists', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps every row and every reference, and still refuses what the constraints refused', async () => {
-    const before = join(dir, 'before');
-    mkdirSync(before);
-    const files = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
-    const index = files.findIndex((file) => CHECKS_MIGRATION.test(file));
-    expect(index).toBeGreaterThan(0);
-    for (const file of files.slice(0, index)) copyFileSync(join(MIGRATIONS_DIR, file), join(before, file));
+    const before = migrationsBefore(dir, 'checks_without_lists');
     const path = join(dir, 'threadline.db');
 
     const old = Store.over(new SqliteExecutor(openDatabase(path, before)));

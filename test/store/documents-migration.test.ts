@@ -1,9 +1,10 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
+import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/index.js';
+import { migrationsBefore } from '../helpers/migrations.js';
 
 const THREAD = { platform: 'discord', workspaceId: 'g1', channelId: 'c1', threadKey: 't1' } as const;
 
@@ -16,10 +17,7 @@ describe('the documents migration', () => {
 
   it('keeps attachments stored before it, turns stored PDFs into documents, and stores page counts after it', async () => {
     // A database written by the release before: the migrations before this one only.
-    const before = join(dir, 'before');
-    mkdirSync(before);
-    const files = readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.sql')).sort();
-    for (const file of files.slice(0, files.findIndex((name) => name.endsWith('_documents.sql')))) copyFileSync(join(MIGRATIONS_DIR, file), join(before, file));
+    const before = migrationsBefore(dir, 'documents');
     const path = join(dir, 'threadline.db');
     const old = openDatabase(path, before);
     old.prepare("INSERT INTO conversations (id, platform, workspace_id, channel_id, thread_key, created_at, last_activity_at) VALUES (1, 'discord', 'g1', 'c1', 't1', 1, 1)").run();

@@ -2,15 +2,15 @@
  * The migration that admits the playground's 'web' platform rebuilds the conversations table:
  * every existing conversation, message, job and usage row must survive it untouched.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, openDatabase } from '../../src/store/database.js';
+import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/index.js';
 import { SqliteExecutor } from '../../src/store/sql/sqlite.js';
+import { migrationsBefore } from '../helpers/migrations.js';
 
-const WEB_MIGRATION = /^\d{4}_web_platform\.sql$/;
 
 describe('migration to the web platform', () => {
   let dir: string;
@@ -20,12 +20,7 @@ describe('migration to the web platform', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps every row that points at a conversation, and accepts web threads afterwards', async () => {
-    const before = join(dir, 'before');
-    mkdirSync(before);
-    const files = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
-    const webIndex = files.findIndex((file) => WEB_MIGRATION.test(file));
-    expect(webIndex).toBeGreaterThan(0);
-    for (const file of files.slice(0, webIndex)) copyFileSync(join(MIGRATIONS_DIR, file), join(before, file));
+    const before = migrationsBefore(dir, 'web_platform');
     const path = join(dir, 'threadline.db');
 
     const old = Store.over(new SqliteExecutor(openDatabase(path, before)));
