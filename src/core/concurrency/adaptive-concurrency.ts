@@ -54,6 +54,7 @@ interface Waiter {
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort?: () => void;
+  granted?: boolean;
 }
 
 const DECREASE = 0.75;
@@ -127,14 +128,16 @@ export class AdaptiveConcurrency {
         if (queue === undefined) this.queues.set(key, [waiter]);
         else queue.push(waiter);
       }
-      if (options.signal !== undefined) {
+      this.grow(false);
+      this.dispatch();
+      // Only a call that waits listens for its signal: most are granted at once, and an
+      // EventTarget listener added and removed again is a dear pair of calls on every model call.
+      if (options.signal !== undefined && waiter.granted !== true) {
         waiter.onAbort = () => {
           if (this.remove(waiter)) reject(options.signal?.reason);
         };
         options.signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      this.grow(false);
-      this.dispatch();
     });
   }
 
@@ -145,6 +148,7 @@ export class AdaptiveConcurrency {
   }
 
   private grant(waiter: Waiter): void {
+    waiter.granted = true;
     if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     this.running += 1;
     this.starts += 1;
