@@ -157,6 +157,11 @@ export class ReplyJobRepo extends Repo {
     return rows.map((row) => row.id);
   }
 
+  /** Whether the conversation has an open job earlier than `id` (its answer comes first, wherever it is answered). */
+  async earlierOpen(id: number, conversationId: number): Promise<boolean> {
+    return (await this.sql.get(`SELECT 1 AS open FROM reply_jobs WHERE conversation_id = ? AND id < ? AND ${OPEN} LIMIT 1`, [conversationId, id])) !== undefined;
+  }
+
   /** Ends `owner`'s lease on one job now, so the next claim takes it (a job its owner lost track of). */
   async expire(id: number, owner: string): Promise<void> {
     await this.sql.run(`UPDATE reply_jobs SET lease_expires_at = 0 WHERE id = ? AND lease_owner = ? AND ${OPEN}`, [id, owner]);

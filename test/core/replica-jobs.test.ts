@@ -227,6 +227,51 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
     never();
   });
 
+  it('a replica that gave up an answer late does not answer the thread\'s next question before it: both are answered in order', async () => {
+    await start();
+    const a = await replica('A');
+    const store = opened[0]?.store as Store;
+    /** Resolves right after one of A's renewals has written its leases (so the next is a period away). */
+    const renewed = async (jobId: number) => {
+      clock += 1;
+      await expect.poll(async () => (await store.jobs.leaseOf(jobId))?.expiresAt, { timeout: 5_000 }).toBe(clock + LEASE_MS);
+    };
+    let resumeFirst!: () => void;
+    let resumeSecond!: () => void;
+    anthropic.enqueue({ text: 'A gives this one up', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (resumeFirst = resolve)) } });
+    anthropic.enqueue({ text: 'the second model call', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (resumeSecond = resolve)) } });
+    const thread = { ...THREAD, threadKey: 'thread-given-up' };
+    const first = inbound('first question', { mentionsBot: true, thread });
+    const second = inbound('second question', { mentionsBot: true, thread });
+    void a.handle(first, { sink: () => posts.sink('A', first.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    // The follow-up waits in A's own queue, behind the answer A is writing.
+    void a.handle(second, { sink: () => posts.sink('A', second.messageId) });
+    const jobs = async () => (await store.executor.all<{ id: number }>('SELECT id FROM reply_jobs ORDER BY id')).map((row) => row.id);
+    await expect.poll(jobs).toHaveLength(2);
+    const [firstJob, secondJob] = (await jobs()) as [number, number];
+    // A stalls past its lease just as the first model call ends: it gives that answer up.
+    await renewed(firstJob);
+    clock += LEASE_MS + 1;
+    resumeFirst();
+    // Its renewals go on: one lands while the next model call (whichever A makes) is under way.
+    await expect.poll(() => anthropic.messageRequests().length, { timeout: 5_000 }).toBe(2);
+    await renewed(secondJob);
+    resumeSecond();
+    await posts.posted(first.messageId);
+    await posts.posted(second.messageId);
+    await a.idle();
+    expect(posts.answers(first.messageId)).toHaveLength(1);
+    expect(posts.answers(second.messageId)).toHaveLength(1);
+    // The second question was answered from a thread that held the first answer.
+    const last = anthropic.messageRequests().at(-1)?.body as { messages: Array<{ role: string; content: Array<{ text?: string }> }> };
+    expect(last.messages.map((m) => `${m.role}:${m.content.map((c) => c.text ?? '').join('')}`)).toEqual([
+      'user:first question',
+      `assistant:${posts.answers(first.messageId)[0]?.text}`,
+      'user:second question',
+    ]);
+  });
+
   it('lets another replica take a job at once when its replica shuts down gracefully', async () => {
     await start();
     const [a, b] = [await replica('A'), await replica('B')];

@@ -40,7 +40,7 @@ export interface AnsweringParts {
   readonly panel: AssistantPanel;
   readonly controls: AnswerControls;
   /** Whether this replica still holds a job's lease (JobLeases): a replica that lost it posts nothing more. */
-  readonly leases: Pick<JobLeases, 'holds' | 'done'>;
+  readonly leases: Pick<JobLeases, 'holds' | 'done' | 'gaveUp' | 'mustWait'>;
 }
 
 export class Answering extends ChatPart {
@@ -53,7 +53,7 @@ export class Answering extends ChatPart {
   private readonly panel: AssistantPanel;
   private readonly controls: AnswerControls;
   private readonly systemPrompt: SystemPromptUpdate;
-  private readonly leases: Pick<JobLeases, 'holds' | 'done'>;
+  private readonly leases: Pick<JobLeases, 'holds' | 'done' | 'gaveUp' | 'mustWait'>;
 
   constructor(context: ChatContext, parts: AnsweringParts) {
     super(context);
@@ -90,6 +90,10 @@ export class Answering extends ChatPart {
     try {
       // Replicas: what any of them committed before this reply (instructions, settings, /forget, messages) is seen by it.
       if (!cachesSynced) await this.store.syncCaches();
+      if (jobId !== null && (await this.leases.mustWait(jobId, conversationId))) {
+        this.logger.info({ jobId }, 'an earlier answer of this thread was given up here: leaving this one to be taken up after it, in order');
+        return { kind: 'failed', code: 'reply_abandoned', postedIds: [] };
+      }
       return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
@@ -121,8 +125,16 @@ export class Answering extends ChatPart {
    * over (it was frozen, or cut off from the database): it posts and stores nothing more, and
    * leaves the job to whoever holds it now.
    */
-  private abandoned(log: Logger): HandleOutcome {
+  private async abandoned(jobId: number | null, conversationId: number, log: Logger): Promise<HandleOutcome> {
     log.warn('this replica lost the lease of the reply it was writing (paused, or cut off from the database): leaving it to the replica that holds it now');
+    if (jobId !== null) {
+      try {
+        await this.leases.gaveUp(jobId, conversationId);
+      } catch (error) {
+        // Its lease runs out by itself; a sweep takes it up then.
+        log.warn({ err: error }, 'could not give back the reply at once');
+      }
+    }
     return { kind: 'failed', code: 'reply_abandoned', postedIds: [] };
   }
 
@@ -198,7 +210,7 @@ export class Answering extends ChatPart {
       }
     } catch (error) {
       tracked.release();
-      if (!holds()) return this.abandoned(log);
+      if (!holds()) return this.abandoned(jobId, conversation.id, log);
       if (tracked.signal.aborted) {
         log.info('answer stopped by the user before any text');
         return this.records.failWith(jobId, message, sink, 'Stopped before I wrote anything.', new ThreadlineError('stopped_by_user', 'stopped'), log, replacing);
@@ -208,7 +220,7 @@ export class Answering extends ChatPart {
       return this.records.failWith(jobId, message, sink, userMessageFor(failure, rules.id), failure, log, replacing);
     }
     tracked.release();
-    if (!holds()) return this.abandoned(log);
+    if (!holds()) return this.abandoned(jobId, conversation.id, log);
     const stopped = result.stopReason === STOPPED_BY_USER;
     if (stopped) log.info('answer stopped by the user');
 

@@ -38,6 +38,8 @@ export class JobLeases {
   private unaccounted = new Set<number>();
   /** Where leases are shared: the end of the lease last written for each job this replica took (fences its posts, see `holds`). */
   private readonly heldUntil = new Map<number, number>();
+  /** Conversations where this replica gave up an answer whose turn has not come back in order yet (`mustWait`). */
+  private readonly gaveUpIn = new Set<number>();
 
   constructor(private readonly options: JobLeasesOptions) {
     this.replicaId = options.replicaId;
@@ -99,6 +101,34 @@ export class JobLeases {
   holds(jobId: number): boolean {
     const until = this.heldUntil.get(jobId);
     return until === undefined || this.options.now() < until - this.periodMs;
+  }
+
+  /**
+   * This replica gave up the answer to `jobId` (it lost its lease: see `holds`). The job goes
+   * back at once, so a sweep takes it up; and until the thread's turn is back in order, this
+   * replica answers nothing else of the conversation it may have queued behind it (`mustWait`):
+   * a later question answered first would be answered out of order.
+   */
+  async gaveUp(jobId: number, conversationId: number): Promise<void> {
+    this.gaveUpIn.add(conversationId);
+    await this.options.store.jobs.expire(jobId, this.replicaId);
+  }
+
+  /**
+   * Whether `jobId` must go back instead of being answered now: its conversation had an answer
+   * given up here, and an earlier job of it is still open (even one taken up here again since:
+   * it may be queued behind this one). It then goes back (its lease ends now), so a sweep takes
+   * the thread's jobs up in order. Costs a query only after an answer was given up in the
+   * conversation.
+   */
+  async mustWait(jobId: number, conversationId: number): Promise<boolean> {
+    if (!this.gaveUpIn.has(conversationId)) return false;
+    if (!(await this.options.store.jobs.earlierOpen(jobId, conversationId))) {
+      this.gaveUpIn.delete(conversationId);
+      return false;
+    }
+    await this.options.store.jobs.expire(jobId, this.replicaId);
+    return true;
   }
 
   /** The job is answered or given up here: nothing more to fence. */
