@@ -101,7 +101,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replica caches on PostgreSQL${
     return () => query.mock.calls.length;
   };
 
-  it('a barrier a transaction carries ahead of its BEGIN brings in what A committed before it, with nothing sent on the listening connection', async () => {
+  it('a barrier a transaction carries ahead of its BEGIN is passed with nothing sent on the listening connection, and reads after it see what A committed', async () => {
     await replicas();
     const conversation = await a.conversations.findOrCreate(THREAD, 1);
     await a.messages.insert(message(conversation.id, 'm1', 1));
@@ -115,8 +115,9 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replica caches on PostgreSQL${
     expect(before).toBeDefined();
     expect(reads.takeBarrier()).toBeUndefined();
     await b.transaction((tx) => tx.events.claim('k1', 1), { before });
-    // What B read ahead is stale, and the barrier has brought in A's insert.
-    expect(await reads.current({ thread: THREAD, conversationId: conversation.id, messagesOf: conversation.id })).toBe(false);
+    // Past the barrier, B's read has A's insert (whether its notification came before the read
+    // ahead began or with the barrier; intake-read-ahead.test.ts holds it back to tell).
+    await reads.current({ thread: THREAD, conversationId: conversation.id, messagesOf: conversation.id });
     expect((await b.messages.thread(conversation.id)).map((row) => row.text)).toEqual(['text of m1', 'text of m2']);
     expect(sent()).toBe(0);
   });
