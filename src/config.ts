@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { THINKING_SETTINGS, type ThinkingSetting } from './core/answer-controls/thinking.js';
 import { ThreadlineError } from './errors.js';
-import { DEFAULT_SYNCHRONOUS_COMMIT, SYNCHRONOUS_COMMIT_LEVELS, type SynchronousCommit } from './store/sql/postgres.js';
+import { DEFAULT_SYNCHRONOUS_COMMIT, SYNCHRONOUS_COMMIT_LEVELS, type SynchronousCommit } from './store/sql/postgres-pool.js';
 
 const optionalString = z
   .string()

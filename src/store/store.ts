@@ -37,7 +37,8 @@ import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 import type { SqlExecutor, TransactionOptions } from './sql/executor.js';
-import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, PostgresExecutor, type SynchronousCommit } from './sql/postgres.js';
+import { PostgresExecutor } from './sql/postgres.js';
+import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, type SynchronousCommit } from './sql/postgres-pool.js';
 import { NOTES_CHANNEL } from './sql/postgres-listener.js';
 import { encode as encodeNote, fits as noteFits, type NoteListener } from './replica-notes.js';
 import { SqliteExecutor } from './sql/sqlite.js';
@@ -48,7 +49,7 @@ export interface StoreLocation {
   /** `postgres://…` or `postgresql://…`: PostgreSQL. Unset: SQLite at `databasePath`. */
   readonly databaseUrl?: string | undefined;
   readonly databasePath: string;
-  /** PostgreSQL's `synchronous_commit` for the bot's sessions (DATABASE_SYNCHRONOUS_COMMIT); default `off`, see sql/postgres.ts. */
+  /** PostgreSQL's `synchronous_commit` for the bot's sessions (DATABASE_SYNCHRONOUS_COMMIT); default `off`, see sql/postgres-pool.ts. */
   readonly synchronousCommit?: SynchronousCommit | undefined;
 }
 

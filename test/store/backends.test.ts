@@ -11,7 +11,7 @@ import { MIGRATIONS_DIR } from '../../src/store/database.js';
 import { readMigrations } from '../../src/store/migrate.js';
 import { migratePostgres } from '../../src/store/migrate-postgres.js';
 import type { SqlExecutor } from '../../src/store/sql/executor.js';
-import { createPool } from '../../src/store/sql/postgres.js';
+import { createPool } from '../../src/store/sql/postgres-pool.js';
 import { POSTGRES_MIGRATIONS_DIR, Store, redactedUrl } from '../../src/store/store.js';
 import { forEachBackend, type TestBackend } from '../helpers/store-backends.js';
 

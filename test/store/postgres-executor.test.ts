@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlExecutor } from '../../src/store/sql/executor.js';
-import { createPool } from '../../src/store/sql/postgres.js';
+import { createPool } from '../../src/store/sql/postgres-pool.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON, TEST_DATABASE_URL, type TestDatabase } from '../helpers/postgres.js';
 

@@ -123,7 +123,7 @@ export class Answering extends ChatPart {
   /**
    * This replica stopped renewing the job's lease long enough that another may have taken it
    * over (it was frozen, or cut off from the database): it posts and stores nothing more, and
-   * leaves the job to whoever holds it now.
+   * gives the job back (JobLeases.gaveUp) to whoever takes it up, or holds it already.
    */
   private async abandoned(jobId: number | null, conversationId: number, log: Logger): Promise<HandleOutcome> {
     log.warn('this replica lost the lease of the reply it was writing (paused, or cut off from the database): leaving it to the replica that holds it now');
