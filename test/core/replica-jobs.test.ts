@@ -7,7 +7,7 @@
  * replica, and a regeneration is a job of its thread like an answer: once at a time, in turn. The clock is shared and injected: a lease
  * runs out only when the test moves the clock, never after a real wait.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { controlId } from '../../src/core/answer-controls/control-ids.js';
 import { ChatService } from '../../src/core/chat-service.js';
 import { createModelClient } from '../../src/core/model-client.js';
@@ -270,6 +270,62 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`replicas sharing PostgreSQL${T
       `assistant:${posts.answers(first.messageId)[0]?.text}`,
       'user:second question',
     ]);
+  });
+
+  it('answers a thread in order when two claims of one replica come back in the other order', async () => {
+    await start();
+    const [z, a] = [await replica('Z'), await replica('A')];
+    const store = opened[1]?.store as Store;
+    let never!: () => void;
+    anthropic.enqueue({ text: 'Z dies writing this', chunkSize: 4, pauseAfterChars: { chars: 4, until: new Promise<void>((resolve) => (never = resolve)) } });
+    const thread = { ...THREAD, threadKey: 'thread-claims-reordered' };
+    const first = inbound('first question', { mentionsBot: true, thread });
+    const second = inbound('second question', { mentionsBot: true, thread });
+    void z.handle(first, { sink: () => posts.sink('Z', first.messageId) });
+    await expect.poll(() => anthropic.messageRequests().length).toBe(1);
+    await z.stopLeases({ release: false });
+    // A's next claim (a sweep) takes Z's job, and its answer is held back until the claim that
+    // takes the follow-up (intake's, once that claim's turn check sees the first job A's) is back.
+    let sweepCalled!: () => void;
+    const sweepStarted = new Promise<void>((resolve) => (sweepCalled = resolve));
+    let runSweep!: () => void;
+    const sweepMayRun = new Promise<void>((resolve) => (runSweep = resolve));
+    let sweepClaimed!: ReturnType<typeof store.jobs.claim>;
+    let followUpClaimed!: () => void;
+    const followUpBack = new Promise<void>((resolve) => (followUpClaimed = resolve));
+    const claim = store.jobs.claim.bind(store.jobs);
+    let calls = 0;
+    vi.spyOn(store.jobs, 'claim').mockImplementation(async (...args) => {
+      calls += 1;
+      if (calls === 1) {
+        sweepCalled();
+        await sweepMayRun;
+        sweepClaimed = claim(...args);
+        const taken = await sweepClaimed;
+        await followUpBack;
+        return taken;
+      }
+      if (calls === 2) {
+        runSweep();
+        await sweepClaimed;
+        const taken = await claim(...args);
+        // Back before the sweep's, which is released on the next turn of the event loop.
+        setImmediate(followUpClaimed);
+        return taken;
+      }
+      return claim(...args);
+    });
+    clock += LEASE_MS + 1;
+    await sweepStarted;
+    await a.handle(second, { sink: () => posts.sink('A (taken in)', second.messageId) });
+    await posts.posted(first.messageId);
+    await posts.posted(second.messageId);
+    await a.idle();
+    expect(posts.answers(first.messageId)).toHaveLength(1);
+    expect(posts.answers(second.messageId)).toHaveLength(1);
+    const last = anthropic.messageRequests().at(-1)?.body as { messages: Array<{ role: string; content: Array<{ text?: string }> }> };
+    expect(last.messages.map((m) => `${m.role}:${m.content.map((c) => c.text ?? '').join('')}`)).toEqual(['user:first question', 'assistant:echo: first question', 'user:second question']);
+    never();
   });
 
   it('lets another replica take a job at once when its replica shuts down gracefully', async () => {

@@ -115,19 +115,23 @@ export class JobLeases {
   }
 
   /**
-   * Whether `jobId` must go back instead of being answered now: its conversation had an answer
-   * given up here, and an earlier job of it is still open (even one taken up here again since:
-   * it may be queued behind this one). It then goes back (its lease ends now), so a sweep takes
-   * the thread's jobs up in order. Costs a query only after an answer was given up in the
-   * conversation.
+   * Whether `jobId` must go back instead of being answered now, because an earlier job of its
+   * conversation is still open (even one this replica holds: it may be queued behind this one).
+   * Asked of a job this replica took up (`takenUp`: two of its claims may come back in the other
+   * order than they took their jobs), and of any job of a conversation whose answer was given up
+   * here. The job then goes back (its lease ends now), so a sweep, or the handoff once the earlier
+   * answer is stored, takes it up in turn. One query, on those paths only; never on SQLite, where
+   * one process queues every job in order.
    */
-  async mustWait(jobId: number, conversationId: number): Promise<boolean> {
-    if (!this.gaveUpIn.has(conversationId)) return false;
+  async mustWait(jobId: number, conversationId: number, takenUp = false): Promise<boolean> {
+    const gaveUp = this.gaveUpIn.has(conversationId);
+    if (!gaveUp && !(takenUp && this.shared)) return false;
     if (!(await this.options.store.jobs.earlierOpen(jobId, conversationId))) {
       this.gaveUpIn.delete(conversationId);
       return false;
     }
     await this.options.store.jobs.expire(jobId, this.replicaId);
+    this.done(jobId);
     return true;
   }
 

@@ -28,7 +28,7 @@ export class Recovery extends ChatPart {
     private readonly leases: JobLeases,
   ) {
     super(context);
-    this.takeover = new Takeover(context, records, answering, (platform, conversationId) => this.handOff(platform, conversationId));
+    this.takeover = new Takeover(context, records, answering, (platform, conversationId) => this.handOff(platform, conversationId), leases);
     leases.start(() => this.sweep());
   }
 

@@ -11,6 +11,7 @@ import type { Conversation, ReplyJob, StoredMessage } from '../../store/types.js
 import type { HandleOutcome, Platform, PlatformServices, ReplySink, ThreadRef } from '../types.js';
 import type { AnswerRecords } from './answer-records.js';
 import type { Answering } from './answering.js';
+import type { JobLeases } from './job-leases.js';
 import { ChatPart, type ChatContext } from './context.js';
 import { refOf, threadKey } from './thread-refs.js';
 
@@ -40,6 +41,7 @@ export class Takeover extends ChatPart {
     private readonly answering: Answering,
     /** Called once a job's answer (or apology) is stored: the next job of its thread may be taken. */
     private readonly afterAnswer: (platform: Platform, conversationId: number) => void,
+    private readonly leases: Pick<JobLeases, 'mustWait'>,
   ) {
     super(context);
   }
@@ -118,6 +120,12 @@ export class Takeover extends ChatPart {
               // Counted as a queued reply only when it is one: an apology never runs through it.
               const reply = this.metrics.replyQueued(platform);
               return reply.run(async () => {
+                // Another claim of this replica may have taken an earlier job of the thread and not queued it yet.
+                if (await this.leases.mustWait(job.id, conversation.id, true)) {
+                  log.info('an earlier reply of this thread is still open: leaving this one to be taken up after it, in order');
+                  this.ownJobs.delete(job.id);
+                  return { kind: 'failed', code: 'reply_abandoned', postedIds: [] } as const;
+                }
                 await clearStrays();
                 return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()), replacing);
               });
