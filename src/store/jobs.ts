@@ -58,12 +58,13 @@ const CLAIM = claimSql('');
 const CLAIM_IN_CONVERSATION = claimSql(' AND j.conversation_id = ?');
 
 /**
- * createInTurn's insert (`?`: message, conversation, created, updated, the lease's owner and
- * end, conversation, owner, conversation): owned when no other replica holds an open job of the
- * conversation, and marked as the thread's turn (reply_jobs_one_turn) when no job is open.
+ * createInTurn's insert (`?`: the message (see MESSAGE_BY_ID), conversation, created, updated,
+ * the lease's owner and end, conversation, owner, conversation): owned when no other replica
+ * holds an open job of the conversation, and marked as the thread's turn (reply_jobs_one_turn)
+ * when no job is open.
  */
-const IN_TURN = `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at, lease_turn)
-  SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT),
+const inTurn = (message: string) => `INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at, lease_owner, lease_expires_at, lease_turn)
+  SELECT ${message}, CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT),
          CASE WHEN turn.others THEN NULL ELSE CAST(? AS TEXT) END,
          CASE WHEN turn.others THEN NULL ELSE CAST(? AS BIGINT) END,
          CASE WHEN turn.open THEN 0 ELSE 1 END
@@ -71,6 +72,22 @@ const IN_TURN = `INSERT INTO reply_jobs (message_id, conversation_id, state, cre
                EXISTS (SELECT 1 FROM reply_jobs WHERE conversation_id = ? AND ${OPEN}) AS open) AS turn
   WHERE true
   ON CONFLICT DO NOTHING`;
+/** The message by its id (`?`), or by its conversation and platform id (`?`, `?`): one written earlier in the same transaction. */
+const MESSAGE_BY_ID = 'CAST(? AS BIGINT)';
+const MESSAGE_BY_PLATFORM_ID = '(SELECT id FROM messages WHERE conversation_id = CAST(? AS BIGINT) AND platform_message_id = CAST(? AS TEXT))';
+const IN_TURN = inTurn(MESSAGE_BY_ID);
+
+/**
+ * PostgreSQL's createInTurn, one statement: the fallback is a second insert in the same statement,
+ * run only when the first inserted nothing.
+ */
+const inTurnOrWaiting = (message: string) => `WITH first AS (${inTurn(message)} RETURNING id, lease_owner),
+       fallback AS (INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at)
+                    SELECT ${message}, CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE NOT EXISTS (SELECT 1 FROM first)
+                    ON CONFLICT DO NOTHING RETURNING id, CAST(NULL AS TEXT) AS lease_owner)
+  SELECT id, lease_owner FROM first UNION ALL SELECT id, lease_owner FROM fallback`;
+const IN_TURN_OR_WAITING = inTurnOrWaiting(MESSAGE_BY_ID);
+const IN_TURN_OR_WAITING_BY_PLATFORM_ID = inTurnOrWaiting(MESSAGE_BY_PLATFORM_ID);
 
 /** Another open job of the finished one's conversation that nobody holds alive (`?`: now). */
 const WAITING = `EXISTS (SELECT 1 FROM reply_jobs w WHERE w.conversation_id = reply_jobs.conversation_id AND w.id <> reply_jobs.id AND w.${OPEN}
@@ -107,24 +124,41 @@ export class ReplyJobRepo extends Repo {
    * inside the same statement. Undefined when the message already has a job.
    */
   async createInTurn(messageId: number, conversationId: number, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
-    const turnParams = [messageId, conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
+    const turnParams = [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
     if (this.sql.dialect === 'postgres') {
-      // One statement, so it can go out with the transaction's COMMIT (intake sends it last):
-      // the fallback is a second insert in the same statement, run only when the first inserted nothing.
-      const row = await this.sql.get<{ id: number; lease_owner: string | null }>(
-        `WITH first AS (${IN_TURN} RETURNING id, lease_owner),
-              fallback AS (INSERT INTO reply_jobs (message_id, conversation_id, state, created_at, updated_at)
-                           SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE NOT EXISTS (SELECT 1 FROM first)
-                           ON CONFLICT DO NOTHING RETURNING id, CAST(NULL AS TEXT) AS lease_owner)
-         SELECT id, lease_owner FROM first UNION ALL SELECT id, lease_owner FROM fallback`,
-        [...turnParams, messageId, conversationId, at, at],
-      );
-      return row === undefined ? undefined : { id: row.id, owned: row.lease_owner !== null };
+      // One statement, so it can go out with the transaction's COMMIT (intake sends it last).
+      return this.inTurnOrWaiting(IN_TURN_OR_WAITING, [messageId], turnParams, [conversationId, at, at]);
     }
-    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(`${IN_TURN} RETURNING id, lease_owner`, turnParams);
+    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(`${IN_TURN} RETURNING id, lease_owner`, [messageId, ...turnParams]);
     if (row !== undefined) return { id: row.id, owned: row.lease_owner !== null };
     const id = await this.create(messageId, conversationId, at);
     return id === undefined ? undefined : { id, owned: false };
+  }
+
+  /**
+   * createInTurn for the message `platformMessageId` of the conversation, found by that id, so the
+   * statement can leave with the message's own insert, before its row id is back (PostgreSQL only:
+   * intake sends it ahead and withdraws it if the message is not answered after all).
+   */
+  async createInTurnFor(conversationId: number, platformMessageId: string, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
+    if (this.sql.dialect !== 'postgres') throw new Error('createInTurnFor is for PostgreSQL');
+    const turnParams = [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
+    return this.inTurnOrWaiting(IN_TURN_OR_WAITING_BY_PLATFORM_ID, [conversationId, platformMessageId], turnParams, [conversationId, at, at]);
+  }
+
+  /** A job created in the current transaction and not wanted after all (intake's job sent ahead). */
+  async withdraw(id: number): Promise<void> {
+    await this.sql.run('DELETE FROM reply_jobs WHERE id = ?', [id]);
+  }
+
+  private async inTurnOrWaiting(
+    sql: string,
+    message: readonly (string | number)[],
+    turnParams: readonly (string | number)[],
+    fallbackParams: readonly number[],
+  ): Promise<{ id: number; owned: boolean } | undefined> {
+    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(sql, [...message, ...turnParams, ...message, ...fallbackParams]);
+    return row === undefined ? undefined : { id: row.id, owned: row.lease_owner !== null };
   }
 
   /** Takes up to `limit` jobs of `platform` whose turn has come for `lease.owner` (see TAKEABLE), oldest first. */

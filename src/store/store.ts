@@ -133,6 +133,27 @@ export class Store {
   }
 
   /**
+   * `transaction`, handed back as soon as COMMIT is sent (PostgreSQL: TransactionOptions.commitLater)
+   * with `committed`, which settles with the COMMIT: rejected (and the caches dropped) when nothing
+   * was committed. This process's later reads outside a transaction see the writes already;
+   * anything that tells the outside world about them waits for `committed`. SQLite: committed already.
+   */
+  async transactionCommittedLater<T>(work: (tx: Store) => Promise<T>, options?: Omit<TransactionOptions, 'commitLater'>): Promise<{ result: T; committed: Promise<void> }> {
+    let committed: Promise<void> | undefined;
+    const result = await this.transaction(work, {
+      ...options,
+      commitLater: (committing) => {
+        committed = committing.catch((error: unknown) => {
+          this.invalidateCaches();
+          throw error;
+        });
+        committed.catch(() => undefined);
+      },
+    });
+    return { result, committed: committed ?? Promise.resolve() };
+  }
+
+  /**
    * Inside a transaction's body: `work` sends the transaction's last statements, each started
    * before any is awaited, and the body returns right after. On PostgreSQL COMMIT leaves with
    * them, a round trip less (see SqlExecutor.commitWith); outside a transaction, or on SQLite,

@@ -11,7 +11,7 @@ import type { ThinkingSetting } from '../../src/core/answer-controls/thinking.js
 import { ChatService } from '../../src/core/chat-service.js';
 import type { Metrics } from '../../src/core/metrics.js';
 import type { AdaptiveConcurrency } from '../../src/core/concurrency/adaptive-concurrency.js';
-import { createModelClient } from '../../src/core/model-client.js';
+import { createModelClient, type ModelClient } from '../../src/core/model-client.js';
 import { Health } from '../../src/http/health.js';
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/index.js';
@@ -58,6 +58,8 @@ export interface Harness {
   readonly core: ChatService;
   readonly store: Store;
   readonly anthropic: FakeAnthropic;
+  /** The core's model client (spy on it to see when the model is called). */
+  readonly model: ModelClient;
   readonly logger: Logger;
   readonly logLines: string[];
   readonly health: Health;
@@ -114,6 +116,7 @@ export async function createCoreHarness(options: HarnessOptions = {}): Promise<H
     core,
     store,
     anthropic,
+    model,
     logger,
     logLines: lines,
     health,

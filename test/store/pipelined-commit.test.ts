@@ -151,3 +151,54 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`commitWithStatements${TEST_DAT
     expect(await ids()).toEqual([1, 2]);
   });
 });
+
+/**
+ * `store.transactionCommittedLater` on PostgreSQL: the body's result comes back with COMMIT still
+ * on its way, and the process reads its own writes meanwhile: a statement outside a transaction
+ * waits for that COMMIT. A COMMIT that fails rejects `committed`, commits nothing, and drops the
+ * caches. SQLite commits before it resolves.
+ */
+describe.skipIf(TEST_DATABASE_URL === undefined)(`transactionCommittedLater${TEST_DATABASE_URL === undefined ? ` (${POSTGRES_SKIP_REASON})` : ''}`, () => {
+  let database: TestDatabase;
+  let store: Store;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    store = await Store.open({ databasePath: '', databaseUrl: database.url });
+    // COMMIT checks each row (a deferred trigger): slowly for id 1, failing for id 2.
+    await store.executor.run('CREATE TABLE slow_commit (id INTEGER PRIMARY KEY)');
+    await store.executor.run(`CREATE FUNCTION check_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.id = 1 THEN PERFORM pg_sleep(0.3); END IF;
+        IF NEW.id = 2 THEN RAISE EXCEPTION 'refused at commit'; END IF;
+        RETURN NULL;
+      END $$`);
+    await store.executor.run('CREATE CONSTRAINT TRIGGER check_at_commit AFTER INSERT ON slow_commit DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_at_commit()');
+  });
+  afterAll(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+
+  it('hands back the result before COMMIT is answered; a statement outside the transaction sees the write', async () => {
+    let committedYet = false;
+    const { result, committed } = await store.transactionCommittedLater(async (tx) => {
+      await tx.executor.run('INSERT INTO slow_commit (id) VALUES (1)');
+      return 'body done';
+    });
+    void committed.then(() => (committedYet = true));
+    expect(result).toBe('body done');
+    expect(committedYet).toBe(false);
+    expect(await store.executor.get('SELECT id FROM slow_commit WHERE id = 1')).toEqual({ id: 1 });
+    await committed;
+  });
+
+  it('a COMMIT that fails rejects `committed`, stores nothing, and drops the caches', async () => {
+    const invalidate = vi.spyOn(store.messages, 'invalidate');
+    const { committed } = await store.transactionCommittedLater((tx) => tx.executor.run('INSERT INTO slow_commit (id) VALUES (2)'));
+    await expect(committed).rejects.toThrow(/refused at commit/);
+    expect(invalidate).toHaveBeenCalled();
+    expect(await store.executor.get('SELECT id FROM slow_commit WHERE id = 2')).toBeUndefined();
+    // The pool goes on.
+    expect(await store.executor.get('SELECT 1 AS one')).toEqual({ one: 1 });
+  });
+});

@@ -31,6 +31,20 @@ const CUT_NOTE = 'The answer was cut off because it reached the length limit.';
 /** Requests rebuilt after the API could not download an image URL, at most. */
 const IMAGE_FALLBACK_ATTEMPTS = 3;
 
+export interface AnswerOptions {
+  /** A regeneration: the answer takes the place of this one. */
+  readonly replacing?: StoredAnswer | undefined;
+  /**
+   * The caller passed the cache barrier itself and nothing was waited for since (a mention
+   * answered the moment its intake ended), so this reply counts that barrier as its own; anything
+   * that waited (a follow-up queued behind an answer, a job taken over or handed on, a
+   * regeneration) passes a new one.
+   */
+  readonly cachesSynced?: boolean;
+  /** Intake's COMMIT when it may still be on its way: awaited before the model is called. */
+  readonly committed?: Promise<void> | undefined;
+}
+
 /** What answering uses besides the shared context; `ChatService` builds them. */
 export interface AnsweringParts {
   readonly records: AnswerRecords;
@@ -79,12 +93,9 @@ export class Answering extends ChatPart {
 
   /**
    * A bug or a database failure must not leave the user in silence or the job forever running.
-   * `cachesSynced`: the caller passed the cache barrier itself and nothing was waited for since
-   * (a mention answered the moment its intake ended), so this reply counts that barrier as its
-   * own; anything that waited (a follow-up queued behind an answer, a job taken over or handed
-   * on, a regeneration) passes a new one.
    */
-  async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer, cachesSynced = false): Promise<HandleOutcome> {
+  async answerSafely(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, options: AnswerOptions = {}): Promise<HandleOutcome> {
+    const { replacing, cachesSynced = false, committed } = options;
     let sink: ReplySink | undefined;
     const lazySink = () => (sink ??= makeSink());
     try {
@@ -94,7 +105,7 @@ export class Answering extends ChatPart {
         this.logger.info({ jobId }, 'an earlier answer of this thread was given up here: leaving this one to be taken up after it, in order');
         return { kind: 'failed', code: 'reply_abandoned', postedIds: [] };
       }
-      return await this.answer(jobId, conversationId, messageId, lazySink, replacing);
+      return await this.answer(jobId, conversationId, messageId, lazySink, replacing, committed);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
       this.metrics.error('platform', 'platform_post_failed');
@@ -139,7 +150,7 @@ export class Answering extends ChatPart {
   }
 
   /** Answers a stored question; with `replacing`, a regeneration that takes the place of that answer. */
-  private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
+  private async answer(jobId: number | null, conversationId: number, messageId: number, makeSink: () => ReplySink, replacing?: StoredAnswer, committed?: Promise<void>): Promise<HandleOutcome> {
     const message = await this.store.messages.live(conversationId, messageId);
     if (message === undefined) {
       if (jobId !== null) await this.store.jobs.finish(jobId, 'dropped', this.now());
@@ -167,11 +178,20 @@ export class Answering extends ChatPart {
       this.panel.viewedChannel(conversation),
     ]);
     let web = planned;
+    // Set when intake's COMMIT failed: no failure of the model's, so not explained as one.
+    let notStored = false;
+    const stored = committed?.catch((error: unknown) => {
+      notStored = true;
+      throw error;
+    });
+    stored?.catch(() => undefined);
     try {
       const system = await this.systemPrompt.prepareSystem(conversation, message, rules);
       let shrunk = false;
       for (let attempt = 1; ; attempt += 1) {
         const next = await this.requests.next(conversation, message.id, system, log, rules);
+        // Nothing reaches the model for a question not stored yet (intake's COMMIT may still be on its way).
+        await stored;
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
@@ -210,6 +230,7 @@ export class Answering extends ChatPart {
       }
     } catch (error) {
       tracked.release();
+      if (notStored) throw error;
       if (!holds()) return this.abandoned(jobId, conversation.id, log);
       if (tracked.signal.aborted) {
         log.info('answer stopped by the user before any text');

@@ -15,7 +15,7 @@ import { KeyedQueue } from '../keyed-queue.js';
 import { answerRefusal, type AnswerRefusal } from '../settings/access.js';
 import type { AttachmentInput, HandleOutcome, InboundContext, InboundMessage, PostedIds, ReplySink, ThreadRef } from '../types.js';
 import { ChatPart, type ChatContext } from './context.js';
-import type { JobLeases } from './job-leases.js';
+import type { JobAhead, JobLeases } from './job-leases.js';
 import type { Limits } from './limits.js';
 import { threadKey } from './thread-refs.js';
 
@@ -25,8 +25,10 @@ export type IntakeResult =
    * `owned`: this replica holds the job and answers it now; otherwise it waits for the thread's turn.
    * `synced`: nothing was waited for since intake's cache barrier (no thread history was fetched),
    * so an answer that starts at once may count that barrier as its own.
+   * `committed`: intake's COMMIT, still on its way (PostgreSQL, see Intake.record): the answer
+   * builds its request meanwhile and waits for it before calling the model.
    */
-  | { kind: 'job'; jobId: number; conversationId: number; messageId: number; owned: boolean; synced: boolean }
+  | { kind: 'job'; jobId: number; conversationId: number; messageId: number; owned: boolean; synced: boolean; committed?: Promise<void> }
   | { kind: 'limited'; messageId: number; code: 'rate_limited' | 'budget_exhausted'; retryAfterMs: number }
   | { kind: 'refused'; refusal: AnswerRefusal };
 
@@ -40,11 +42,12 @@ interface RecordPlan {
   readonly reads: ReadAhead;
   readonly read: CachedReads;
   /**
-   * PostgreSQL, a thread known here, on the first try: the event's claims, the row and the
-   * limits' count leave together, a round trip each less, before it is known that the event and
-   * the message are new. The count takes only for a row the transaction inserted; an event
-   * claimed before is a duplicate (or, carrying a new message, rolls back and runs again in
-   * order: `intake_redo`).
+   * PostgreSQL, a thread known here, on the first try: the event's claims, the row, the limits'
+   * count and the job leave together, a round trip each less, before it is known that the event
+   * and the message are new. The count takes only for a row the transaction inserted; the job is
+   * withdrawn before COMMIT unless the message is answered; an event claimed before is a duplicate
+   * (or, carrying a new message, rolls back and runs again in order: `intake_redo`). And the
+   * answer starts with COMMIT on its way (`IntakeResult.committed`).
    */
   readonly ahead: boolean;
 }
@@ -66,9 +69,20 @@ export class Intake extends ChatPart {
     this.backfilled = new BackfilledMessages(this.now);
   }
 
-  /** Records `msg` on its thread's intake queue: what `handle` does next. */
+  /**
+   * Records `msg` on its thread's intake queue: what `handle` does next. A job comes back as soon
+   * as its COMMIT is sent; the thread's next event waits for the COMMIT itself.
+   */
   record(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
-    return this.queue.run(threadKey(msg.thread), () => this.intakeMessage(msg, ctx));
+    return new Promise((resolve, reject) => {
+      this.queue
+        .run(threadKey(msg.thread), async () => {
+          const result = await this.intakeMessage(msg, ctx);
+          resolve(result);
+          if (result.kind === 'job') await result.committed;
+        })
+        .catch(reject);
+    });
   }
 
   /** Waits for every queued intake. */
@@ -147,7 +161,13 @@ export class Intake extends ChatPart {
     try {
       // The barrier, unless something sent it already, leaves in the transaction's first write.
       const before = reads.takeBarrier();
-      return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan), before === undefined ? undefined : { before });
+      const options = before === undefined ? {} : { before };
+      if (!ahead) return await this.store.transaction((tx) => this.recordInTransaction(tx, msg, plan), options);
+      // Ahead, the answer need not wait for COMMIT's round trip: it builds its request meanwhile.
+      const { result, committed } = await this.store.transactionCommittedLater((tx) => this.recordInTransaction(tx, msg, plan), options);
+      if (result.kind === 'job') return { ...result, committed };
+      await committed;
+      return result;
     } catch (error) {
       // Went ahead and was wrong (or a statement failed for reads that turned out stale): in order, behind the barrier.
       if ((isThreadlineError(error) && error.code === 'intake_redo') || (optimistic && !(await reads.current(read)))) return again();
@@ -156,6 +176,14 @@ export class Intake extends ChatPart {
   }
 
   private async recordInTransaction(tx: Store, msg: InboundMessage, plan: RecordPlan): Promise<IntakeResult> {
+    const sentAhead: { job?: JobAhead } = {};
+    const result = await this.recordAndDecide(tx, msg, plan, sentAhead);
+    // A job sent ahead for a message that is not answered after all goes again, before COMMIT.
+    if (sentAhead.job !== undefined && result.kind !== 'job') await sentAhead.job.withdraw();
+    return result;
+  }
+
+  private async recordAndDecide(tx: Store, msg: InboundMessage, plan: RecordPlan, sentAhead: { job?: JobAhead }): Promise<IntakeResult> {
     const { known, history, wantsAnswer, fetchesHistory, reads, read, ahead } = plan;
     const keys = msg.dedupeKeys ?? [];
     // Ahead: the event's claims leave with the row (see RecordPlan.ahead); one already claimed undoes it below.
@@ -176,9 +204,11 @@ export class Intake extends ChatPart {
     const inserted = tx.messages.insert(this.toNewMessage(conversation.id, msg));
     // Ahead: the limits' count leaves with the row, counted only if the row is new (a second
     // delivery counts nothing). A message deleted before it came is never counted.
-    const limitsChecked =
-      ahead && wantsAnswer && !this.changes.deletedEarly(msg.thread, msg.messageId) ? this.limits.checkLimits(tx, msg, { conversationId: conversation.id, platformMessageId: msg.messageId }) : undefined;
+    const answerAhead = ahead && wantsAnswer && !this.changes.deletedEarly(msg.thread, msg.messageId);
+    const limitsChecked = answerAhead ? this.limits.checkLimits(tx, msg, { conversationId: conversation.id, platformMessageId: msg.messageId }) : undefined;
     limitsChecked?.catch(() => undefined);
+    // And the job (withdrawn by recordInTransaction unless the message is answered after all).
+    if (answerAhead) sentAhead.job = this.leases.createJobAhead(tx, conversation.id, msg.messageId);
     let rowId = await inserted;
     // The barrier has come back meanwhile: nothing below is decided on a stale read (and nothing is committed yet).
     if (!(await reads.current(read))) throw new ThreadlineError('intake_redo', 'another replica changed what intake read from the caches');
@@ -190,7 +220,9 @@ export class Intake extends ChatPart {
       const existing = await tx.messages.find(conversation.id, msg.messageId);
       // Only a history read (this one, or one this create waited behind) may have stored it; anything else is a second delivery.
       const firstDelivery = await this.backfilled.take(tx, conversation.id, msg.messageId);
-      if (!firstDelivery || existing === undefined || (await tx.jobs.forMessage(existing.id)) !== undefined) {
+      const existingJob = existing === undefined ? undefined : await tx.jobs.forMessage(existing.id);
+      // The job sent ahead is no earlier job of the message.
+      if (!firstDelivery || existing === undefined || (existingJob !== undefined && existingJob.id !== (await sentAhead.job?.id))) {
         return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
       }
       rowId = existing.id;
@@ -203,8 +235,8 @@ export class Intake extends ChatPart {
     const counted = limitsChecked === undefined ? NOT_NEW : await limitsChecked;
     const limit = counted === NOT_NEW ? await this.limits.checkLimits(tx, msg) : counted;
     if (limit !== undefined) return { kind: 'limited', messageId: rowId, ...limit };
-    // The transaction's last statement: COMMIT goes with it.
-    const job = await this.leases.createJob(tx, rowId, conversation.id);
+    // The transaction's last statement: COMMIT goes with it (or the job went ahead with the row).
+    const job = sentAhead.job !== undefined ? await sentAhead.job.keep() : await this.leases.createJob(tx, rowId, conversation.id);
     if (job === undefined) return { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } };
     return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
   }

@@ -25,7 +25,10 @@ export class JobDispatch extends ChatPart {
   /** `replacing`: the job writes that answer again, in its place (a regeneration). */
   async answer(platform: Platform, key: string, job: DispatchedJob, makeSink: () => ReplySink, replacing?: StoredAnswer): Promise<HandleOutcome> {
     // Another replica answers this thread now (or its turn is open): answered here only if it can be taken at once.
-    if (!job.owned) return (await this.recovery.takeIn(platform, job.conversationId, { jobId: job.jobId, makeSink })) ?? { kind: 'recorded' };
+    if (!job.owned) {
+      await job.committed;
+      return (await this.recovery.takeIn(platform, job.conversationId, { jobId: job.jobId, makeSink })) ?? { kind: 'recorded' };
+    }
     this.ownJobs.add(job.jobId);
     const reply = this.metrics.replyQueued(platform);
     // An earlier job of this thread that this replica just claimed may not be queued yet: after it.
@@ -34,7 +37,7 @@ export class JobDispatch extends ChatPart {
     const cachesSynced = job.synced && !waitedForClaims && this.replies.startsAtOnce(key);
     return this.replies.run(key, async () => {
       try {
-        return await reply.run(() => this.answering.answerSafely(job.jobId, job.conversationId, job.messageId, () => reply.watch(makeSink()), replacing, cachesSynced));
+        return await reply.run(() => this.answering.answerSafely(job.jobId, job.conversationId, job.messageId, () => reply.watch(makeSink()), { replacing, cachesSynced, committed: job.committed }));
       } finally {
         this.recovery.handOff(platform, job.conversationId);
       }

@@ -127,7 +127,7 @@ export class Takeover extends ChatPart {
                   return { kind: 'failed', code: 'reply_abandoned', postedIds: [] } as const;
                 }
                 await clearStrays();
-                return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()), replacing);
+                return this.answering.answerSafely(job.id, conversation.id, message.id, () => reply.watch(makeSink()), { replacing });
               });
             }
           : async () => {

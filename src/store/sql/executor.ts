@@ -59,4 +59,12 @@ export interface TransactionOptions {
    * ignores it.
    */
   readonly commitWithStatements?: boolean;
+  /**
+   * PostgreSQL: the transaction resolves with its body's result as soon as COMMIT is on the wire,
+   * and `committing` gets COMMIT's outcome (rejected when nothing was committed). Until it settles,
+   * a statement run outside a transaction waits for it, so this process reads what it just wrote.
+   * The caller must await `committing` before it relies on the writes anywhere else (another
+   * process, a platform). SQLite commits before it resolves: `committing` gets a settled promise.
+   */
+  readonly commitLater?: (committing: Promise<void>) => void;
 }

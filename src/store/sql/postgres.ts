@@ -14,6 +14,8 @@ import type { SqlExecutor, SqlValue, TransactionOptions } from './executor.js';
  */
 export class PostgresExecutor implements SqlExecutor {
   readonly dialect = 'postgres' as const;
+  /** COMMITs of `commitLater` transactions not answered yet: statements outside a transaction wait for them. */
+  private readonly committing = new Set<Promise<void>>();
 
   constructor(
     readonly pool: pg.Pool,
@@ -21,15 +23,21 @@ export class PostgresExecutor implements SqlExecutor {
   ) {}
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    return (await this.pool.query(this.statements.config(sql, params))).rows[0] as T | undefined;
+    return (await this.query(sql, params)).rows[0] as T | undefined;
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    return (await this.pool.query(this.statements.config(sql, params))).rows as T[];
+    return (await this.query(sql, params)).rows as T[];
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    return (await this.pool.query(this.statements.config(sql, params))).rowCount ?? 0;
+    return (await this.query(sql, params)).rowCount ?? 0;
+  }
+
+  /** One statement on the pool, after the COMMITs still on their way (commitLater): it sees what they wrote. */
+  private async query(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+    if (this.committing.size > 0) await Promise.allSettled([...this.committing]);
+    return this.pool.query(this.statements.config(sql, params));
   }
 
   async insert(sql: string, params: readonly SqlValue[] = []): Promise<number | undefined> {
@@ -40,6 +48,8 @@ export class PostgresExecutor implements SqlExecutor {
     const client = await this.pool.connect();
     const writes = new CoalescedWrites(client);
     let broken: Error | undefined;
+    /** A COMMIT sent and not waited for (commitLater): the connection goes back once it is answered. */
+    let committing: Promise<void> | undefined;
     try {
       // Not awaited: BEGIN goes out with the body's first statement, one round trip for both.
       // BEGIN fails only with its connection (a broken one, or one left in a failed transaction),
@@ -58,7 +68,13 @@ export class PostgresExecutor implements SqlExecutor {
         const result = options.commitWithStatements === true ? await executor.commitWith(work) : await work(executor);
         await begun;
         // COMMIT went out behind the body's last statements (commitWith), or goes now.
+        if (!executor.committed && options.commitLater !== undefined) {
+          committing = this.commitLater(client.query('COMMIT'));
+          options.commitLater(committing);
+          return result;
+        }
         if (!executor.committed) await client.query('COMMIT');
+        options.commitLater?.(COMMITTED);
         return result;
       } catch (error) {
         try {
@@ -70,8 +86,23 @@ export class PostgresExecutor implements SqlExecutor {
         throw error;
       }
     } finally {
-      client.release(broken);
+      if (committing === undefined) client.release(broken);
+      else void committing.then(
+        () => client.release(),
+        (error: unknown) => client.release(error instanceof Error ? error : new Error(String(error))),
+      );
     }
+  }
+
+  /** COMMIT's outcome, tracked until it settles (see `query`). */
+  private commitLater(commit: Promise<pg.QueryResult>): Promise<void> {
+    const committing = commit.then((result) => {
+      if (result.command !== 'COMMIT') throw new Error(`the transaction was rolled back (${result.command}): one of its statements failed`);
+    });
+    this.committing.add(committing);
+    const settled = () => this.committing.delete(committing);
+    committing.then(settled, settled);
+    return committing;
   }
 
   commitWith<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
@@ -222,6 +253,8 @@ class CoalescedWrites {
     );
   }
 }
+
+const COMMITTED: Promise<void> = Promise.resolve();
 
 /** Each INSERT text SqlExecutor.insert was given, asking for the new row's id: built once, so the statement lookup sees the same string every time. */
 const withReturningId = new Map<string, string>();
