@@ -204,7 +204,7 @@ export class ChatService implements ChatCore, ThreadReader {
     if (stored === undefined) ctx.onAccepted?.();
     else void stored.then(() => ctx.onAccepted?.(), () => undefined);
     if (intake.kind === 'refused') {
-      return this.metrics.replyQueued(msg.thread.platform).run(() => this.intake.postRefusal(intake.refusal, ctx.sink));
+      return this.metrics.replyQueued(msg.thread.platform).run(() => this.intake.refusals.post(intake.refusal, ctx.sink));
     }
     if (intake.kind === 'limited') {
       return this.metrics.replyQueued(msg.thread.platform).run(() => this.limits.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
@@ -278,7 +278,7 @@ export class ChatService implements ChatCore, ThreadReader {
   }
 
   async answersAllowed(msg: InboundMessage): Promise<boolean> {
-    return (await this.intake.refusalFor(msg)) === undefined;
+    return (await this.intake.refusals.refusalFor(msg)) === undefined;
   }
 
   /** Waits for every queued intake and answer (and the answers they hand the thread on to): for shutdown and tests. */

@@ -7,13 +7,14 @@ import { isThreadlineError, ThreadlineError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
 import { NOT_NEW } from '../../store/rate-limits.js';
 import type { CachedReads, ReadAhead } from '../../store/read-ahead.js';
-import type { Conversation, NewMessage, StoredMessage } from '../../store/types.js';
-import { toNewAttachment } from '../attachments.js';
+import type { Conversation, StoredMessage } from '../../store/types.js';
 import { BackfilledMessages } from '../intake/backfilled.js';
 import { MessageChanges } from '../intake/message-changes.js';
+import { toNewMessage } from '../intake/new-message.js';
+import { SettingsRefusals } from '../intake/refusals.js';
 import { KeyedQueue } from '../keyed-queue.js';
-import { answerRefusal, type AnswerRefusal } from '../settings/access.js';
-import type { AttachmentInput, HandleOutcome, InboundContext, InboundMessage, PostedIds, ReplySink, ThreadRef } from '../types.js';
+import type { AnswerRefusal } from '../settings/access.js';
+import type { AttachmentInput, HandleOutcome, InboundContext, InboundMessage, ThreadRef } from '../types.js';
 import { ChatPart, type ChatContext } from './context.js';
 import type { JobAhead, JobLeases } from './job-leases.js';
 import type { Limits } from './limits.js';
@@ -58,6 +59,8 @@ export class Intake extends ChatPart {
   /** Edits and deletes, run on `queue` so they land in order with the creates they change. */
   private readonly changes: MessageChanges;
   private readonly backfilled: BackfilledMessages;
+  /** Messages `/settings` does not let the bot answer. */
+  readonly refusals: SettingsRefusals;
 
   constructor(
     context: ChatContext,
@@ -67,6 +70,7 @@ export class Intake extends ChatPart {
     super(context);
     this.changes = new MessageChanges(this.store, this.now, this.logger, (thread, change) => this.queue.run(threadKey(thread), change));
     this.backfilled = new BackfilledMessages(this.now);
+    this.refusals = new SettingsRefusals(this.store, this.settings, this.now, this.logger);
   }
 
   /**
@@ -110,7 +114,7 @@ export class Intake extends ChatPart {
       for (const msg of msgs) {
         const conversation = await tx.conversations.find(msg.thread);
         if (conversation === undefined) continue;
-        await tx.messages.insert(this.toNewMessage(conversation.id, msg));
+        await tx.messages.insert(toNewMessage(conversation.id, msg));
         await tx.conversations.touch(conversation.id, msg.createdAt);
       }
     });
@@ -133,14 +137,14 @@ export class Intake extends ChatPart {
     const engagedAsked = !addressed && msg.author.kind === 'user' && this.options.followUpWithoutMention && conversation !== undefined;
     const followUp = engagedAsked && (await this.isEngaged(conversation.id));
     const wantsAnswer = addressed || followUp;
-    const refusal = wantsAnswer ? await this.refusalFor(msg) : undefined;
+    const refusal = wantsAnswer ? await this.refusals.refusalFor(msg) : undefined;
     const read: CachedReads = {
       thread: msg.thread,
       conversationId: conversation?.id,
       messagesOf: engagedAsked ? conversation.id : undefined,
       settingsOf: wantsAnswer ? msg.thread : undefined,
     };
-    if (refusal !== undefined) return (await reads.current(read)) ? this.intakeRefused(msg, conversation, addressed, refusal) : again();
+    if (refusal !== undefined) return (await reads.current(read)) ? this.refusals.record(msg, conversation, addressed, refusal) : again();
     // Threads the bot takes no part in are not recorded at all.
     if (conversation === undefined && !wantsAnswer) return { kind: 'done', outcome: { kind: 'ignored', reason: 'not_participating' } };
 
@@ -197,11 +201,11 @@ export class Intake extends ChatPart {
     const conversation = known ?? (await tx.conversations.findOrCreate(msg.thread, this.now()));
     if (known === undefined) {
       for (const earlier of history) {
-        if ((await tx.messages.insert(this.toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier, msg.createdAt);
+        if ((await tx.messages.insert(toNewMessage(conversation.id, earlier))) !== undefined) await this.backfilled.add(tx, conversation.id, earlier, msg.createdAt);
       }
       await tx.conversations.markBackfilled(conversation.id);
     }
-    const inserted = tx.messages.insert(this.toNewMessage(conversation.id, msg));
+    const inserted = tx.messages.insert(toNewMessage(conversation.id, msg));
     // Ahead: the limits' count leaves with the row, counted only if the row is new (a second
     // delivery counts nothing). A message deleted before it came is never counted.
     const answerAhead = ahead && wantsAnswer && !this.changes.deletedEarly(msg.thread, msg.messageId);
@@ -241,41 +245,6 @@ export class Intake extends ChatPart {
     return { kind: 'job', jobId: job.id, conversationId: conversation.id, messageId: rowId, owned: job.owned, synced: !fetchesHistory };
   }
 
-  /** `/settings` forbids answering `msg`: what to say instead, or undefined. */
-  async refusalFor(msg: InboundMessage): Promise<AnswerRefusal | undefined> {
-    return answerRefusal(await this.settings.effective(msg.thread.platform, msg.thread.workspaceId, msg.thread.channelId), msg);
-  }
-
-  /**
-   * A message `/settings` does not let the bot answer: recorded when its thread is a conversation
-   * already (the history stays whole for when answers are back), otherwise left alone, and a
-   * mention or DM is told why, once (redeliveries are claimed like any event).
-   */
-  private intakeRefused(msg: InboundMessage, conversation: Conversation | undefined, addressed: boolean, refusal: AnswerRefusal): Promise<IntakeResult> {
-    return this.store.transaction(async (tx): Promise<IntakeResult> => {
-      const duplicate = { kind: 'done', outcome: { kind: 'ignored', reason: 'duplicate' } } as const;
-      for (const key of msg.dedupeKeys ?? []) if (!(await tx.events.claim(key, this.now()))) return duplicate;
-      if (conversation !== undefined) {
-        if ((await tx.messages.insert(this.toNewMessage(conversation.id, msg))) === undefined) return duplicate;
-        await tx.conversations.touch(conversation.id, msg.createdAt);
-      } else if (!(await tx.events.claim(`refused:${threadKey(msg.thread)}:${msg.messageId}`, this.now()))) {
-        return duplicate;
-      }
-      this.logger.info({ platform: msg.thread.platform, channel: msg.thread.channelId, user: msg.author.id, code: refusal.code }, 'not answering: /settings');
-      return addressed ? { kind: 'refused', refusal } : { kind: 'done', outcome: { kind: 'recorded' } };
-    });
-  }
-
-  async postRefusal(refusal: AnswerRefusal, makeSink: () => ReplySink): Promise<HandleOutcome> {
-    let postedIds: PostedIds = [];
-    try {
-      postedIds = await makeSink().fail(refusal.text, refusal.code);
-    } catch (error) {
-      this.logger.error({ err: error }, 'could not say why the bot does not answer');
-    }
-    return { kind: 'refused', code: refusal.code, postedIds };
-  }
-
   /**
    * Whether the bot takes part in this thread's conversation: it has answered here, or it has
    * been asked and its answer is still to come (streaming now, or owed from before a restart).
@@ -292,18 +261,4 @@ export class Intake extends ChatPart {
     return false;
   }
 
-  private toNewMessage(conversationId: number, msg: InboundMessage): NewMessage {
-    const self = msg.author.kind === 'self';
-    return {
-      conversationId,
-      platformMessageId: msg.messageId,
-      authorId: msg.author.id,
-      authorName: msg.author.name,
-      authorKind: msg.author.kind,
-      role: self ? 'assistant' : 'user',
-      text: msg.text,
-      createdAt: msg.createdAt,
-      attachments: self ? [] : msg.attachments.map(toNewAttachment),
-    };
-  }
 }
