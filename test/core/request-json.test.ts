@@ -38,6 +38,29 @@ describe('requestJson', () => {
     expect(requestJson(next)).toBe(JSON.stringify(next));
   });
 
+  it('serializes a list exactly whatever it shares with the last one after the same first message', () => {
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((text, i) => message(i % 2 === 0 ? 'user' : 'assistant', text)) as [RequestMessage, RequestMessage, RequestMessage, RequestMessage, RequestMessage];
+    const inline: RequestMessage = { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }, { type: 'text', text: 'this?' }] };
+    const after: RequestMessage = { role: 'assistant', content: [{ type: 'text', text: 'after the image' }] };
+    const lists: RequestMessage[][] = [
+      [a, b],
+      [a, b, c], // grown
+      [a, b, d, e], // the last one replaced (merged) and more added
+      [a, c, e], // one in the middle changed
+      [a], // shorter
+      [a, b, inline, after], // kept up to the inline image only
+      [a, b, inline, after, c],
+    ];
+    for (const list of lists) {
+      const body = request(list);
+      expect(requestJson(body)).toBe(JSON.stringify(body));
+    }
+    // Behind an inline image nothing is kept: a message there may still change.
+    (after.content[0] as { text: string }).text = 'changed after the image';
+    const body = request([a, b, inline, after]);
+    expect(requestJson(body)).toBe(JSON.stringify(body));
+  });
+
   it('keeps the text of a long run of plain messages (a thread of chatter folded into one turn)', () => {
     const chatter: RequestMessage = { role: 'user', content: Array.from({ length: 600 }, (_, i) => ({ type: 'text' as const, text: `message ${i}: ${'some thread content '.repeat(6)}` })) };
     const body = request([chatter, message('assistant', 'one'), message('user', 'two?')]);
