@@ -87,6 +87,8 @@ const inTurnOrWaiting = (message: string) => `WITH first AS (${inTurn(message)} 
                     ON CONFLICT DO NOTHING RETURNING id, CAST(NULL AS TEXT) AS lease_owner)
   SELECT id, lease_owner FROM first UNION ALL SELECT id, lease_owner FROM fallback`;
 const IN_TURN_OR_WAITING = inTurnOrWaiting(MESSAGE_BY_ID);
+/** IN_TURN's parameters after the message's. */
+const turnParams = (conversationId: number, at: number, lease: Lease) => [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
 const IN_TURN_OR_WAITING_BY_PLATFORM_ID = inTurnOrWaiting(MESSAGE_BY_PLATFORM_ID);
 
 /** Another open job of the finished one's conversation that nobody holds alive (`?`: now). */
@@ -124,12 +126,9 @@ export class ReplyJobRepo extends Repo {
    * inside the same statement. Undefined when the message already has a job.
    */
   async createInTurn(messageId: number, conversationId: number, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
-    const turnParams = [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
-    if (this.sql.dialect === 'postgres') {
-      // One statement, so it can go out with the transaction's COMMIT (intake sends it last).
-      return this.inTurnOrWaiting(IN_TURN_OR_WAITING, [messageId], turnParams, [conversationId, at, at]);
-    }
-    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(`${IN_TURN} RETURNING id, lease_owner`, [messageId, ...turnParams]);
+    // PostgreSQL: one statement, so it can go out with the transaction's COMMIT (intake sends it last).
+    if (this.sql.dialect === 'postgres') return this.insertInTurnOrWaiting(IN_TURN_OR_WAITING, [messageId], conversationId, at, lease);
+    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(`${IN_TURN} RETURNING id, lease_owner`, [messageId, ...turnParams(conversationId, at, lease)]);
     if (row !== undefined) return { id: row.id, owned: row.lease_owner !== null };
     const id = await this.create(messageId, conversationId, at);
     return id === undefined ? undefined : { id, owned: false };
@@ -140,10 +139,9 @@ export class ReplyJobRepo extends Repo {
    * statement can leave with the message's own insert, before its row id is back (PostgreSQL only:
    * intake sends it ahead and withdraws it if the message is not answered after all).
    */
-  async createInTurnFor(conversationId: number, platformMessageId: string, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
+  createInTurnFor(conversationId: number, platformMessageId: string, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
     if (this.sql.dialect !== 'postgres') throw new Error('createInTurnFor is for PostgreSQL');
-    const turnParams = [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
-    return this.inTurnOrWaiting(IN_TURN_OR_WAITING_BY_PLATFORM_ID, [conversationId, platformMessageId], turnParams, [conversationId, at, at]);
+    return this.insertInTurnOrWaiting(IN_TURN_OR_WAITING_BY_PLATFORM_ID, [conversationId, platformMessageId], conversationId, at, lease);
   }
 
   /** A job created in the current transaction and not wanted after all (intake's job sent ahead). */
@@ -151,13 +149,9 @@ export class ReplyJobRepo extends Repo {
     await this.sql.run('DELETE FROM reply_jobs WHERE id = ?', [id]);
   }
 
-  private async inTurnOrWaiting(
-    sql: string,
-    message: readonly (string | number)[],
-    turnParams: readonly (string | number)[],
-    fallbackParams: readonly number[],
-  ): Promise<{ id: number; owned: boolean } | undefined> {
-    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(sql, [...message, ...turnParams, ...message, ...fallbackParams]);
+  /** `message`: the parameters of the message's SQL in `sql` (MESSAGE_BY_ID or MESSAGE_BY_PLATFORM_ID). */
+  private async insertInTurnOrWaiting(sql: string, message: readonly (string | number)[], conversationId: number, at: number, lease: Lease): Promise<{ id: number; owned: boolean } | undefined> {
+    const row = await this.sql.get<{ id: number; lease_owner: string | null }>(sql, [...message, ...turnParams(conversationId, at, lease), ...message, conversationId, at, at]);
     return row === undefined ? undefined : { id: row.id, owned: row.lease_owner !== null };
   }
 

@@ -17,12 +17,8 @@
  * sharing PostgreSQL hear each other's writes (replica-caches.ts); a read that must see every
  * write committed before it passes `syncCaches()` first (a no-op on SQLite).
  */
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { ThreadlineError } from '../errors.js';
 import { MIGRATIONS_DIR, openDatabase } from './database.js';
-import { readMigrations } from './migrate.js';
-import { migratePostgres } from './migrate-postgres.js';
 import { AnswerRepo } from './answers.js';
 import { ConversationRepo } from './conversations.js';
 import { openResourceLocks, type ResourceLocks } from './locks.js';
@@ -37,13 +33,11 @@ import { RetentionRepo, type PruneResult } from './retention.js';
 import { SettingsRepo } from './settings.js';
 import { UsageRepo } from './usage.js';
 import type { SqlExecutor, TransactionOptions } from './sql/executor.js';
-import { PostgresExecutor } from './sql/postgres.js';
-import { createPool, DEFAULT_SYNCHRONOUS_COMMIT, type SynchronousCommit } from './sql/postgres-pool.js';
+import { DEFAULT_SYNCHRONOUS_COMMIT, type SynchronousCommit } from './sql/postgres-pool.js';
+import { openPostgres, POSTGRES_MIGRATIONS_DIR, redactedUrl } from './open-postgres.js';
 import { NOTES_CHANNEL } from './sql/postgres-listener.js';
 import { encode as encodeNote, fits as noteFits, type NoteListener } from './replica-notes.js';
 import { SqliteExecutor } from './sql/sqlite.js';
-
-export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/postgres/', import.meta.url));
 
 export interface StoreLocation {
   /** `postgres://…` or `postgresql://…`: PostgreSQL. Unset: SQLite at `databasePath`. */
@@ -275,36 +269,7 @@ export class Store {
   }
 }
 
-async function openPostgres(url: string, replicaId: string, synchronousCommit: SynchronousCommit): Promise<SqlExecutor> {
-  const where = redactedUrl(url);
-  const pool = createPool(url, { replicaId, synchronousCommit });
-  try {
-    await pool.query('SELECT 1');
-  } catch (cause) {
-    await pool.end().catch(() => undefined);
-    throw new ThreadlineError('db_open_failed', `cannot open database ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-  try {
-    await migratePostgres(pool, readMigrations(POSTGRES_MIGRATIONS_DIR), where);
-  } catch (cause) {
-    await pool.end().catch(() => undefined);
-    if (cause instanceof ThreadlineError) throw cause;
-    throw new ThreadlineError('db_open_failed', `cannot use database ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-  return new PostgresExecutor(pool);
-}
-
-/** The URL as it may appear in a log line: without its password. */
-export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'DATABASE_URL (unparseable)';
-  }
-}
-
+export { POSTGRES_MIGRATIONS_DIR, redactedUrl };
 export { MIGRATIONS_DIR };
 export type { PruneResult };
 export type { Conversation, StoredMessage, StoredAttachment, InstructionChange, SettingChange, ReplyJob, UsageRecord } from './types.js';
