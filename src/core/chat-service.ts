@@ -199,10 +199,6 @@ export class ChatService implements ChatCore, ThreadReader {
       return { kind: 'ignored', reason: 'self' };
     }
     const intake = await this.intake.record(msg, ctx);
-    // A job may come back with its COMMIT still on its way: the platform hears of it once stored.
-    const stored = intake.kind === 'job' ? intake.committed : undefined;
-    if (stored === undefined) ctx.onAccepted?.();
-    else void stored.then(() => ctx.onAccepted?.(), () => undefined);
     if (intake.kind === 'refused') {
       return this.metrics.replyQueued(msg.thread.platform).run(() => this.intake.refusals.post(intake.refusal, ctx.sink));
     }
@@ -210,10 +206,7 @@ export class ChatService implements ChatCore, ThreadReader {
       return this.metrics.replyQueued(msg.thread.platform).run(() => this.limits.refuseOverLimit(intake.messageId, intake.code, intake.retryAfterMs, ctx.sink));
     }
     if (intake.kind !== 'job') return intake.outcome;
-    const outcome = await this.jobs.answer(msg.thread.platform, threadKey(msg.thread), intake, ctx.sink);
-    // A message that could not be stored fails its handling, as when intake itself fails (the answer told the user).
-    await stored;
-    return outcome;
+    return this.jobs.answer(msg.thread.platform, threadKey(msg.thread), intake, ctx.sink);
   }
 
   recordEdit(thread: ThreadRef, messageId: string, text: string, attachments?: readonly AttachmentInput[]): Promise<void> {

@@ -76,6 +76,8 @@ const inTurn = (message: string) => `INSERT INTO reply_jobs (message_id, convers
 const MESSAGE_BY_ID = 'CAST(? AS BIGINT)';
 const MESSAGE_BY_PLATFORM_ID = '(SELECT id FROM messages WHERE conversation_id = CAST(? AS BIGINT) AND platform_message_id = CAST(? AS TEXT))';
 const IN_TURN = inTurn(MESSAGE_BY_ID);
+/** IN_TURN's parameters after the message's. */
+const turnParams = (conversationId: number, at: number, lease: Lease) => [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
 
 /**
  * PostgreSQL's createInTurn, one statement: the fallback is a second insert in the same statement,
@@ -87,8 +89,6 @@ const inTurnOrWaiting = (message: string) => `WITH first AS (${inTurn(message)} 
                     ON CONFLICT DO NOTHING RETURNING id, CAST(NULL AS TEXT) AS lease_owner)
   SELECT id, lease_owner FROM first UNION ALL SELECT id, lease_owner FROM fallback`;
 const IN_TURN_OR_WAITING = inTurnOrWaiting(MESSAGE_BY_ID);
-/** IN_TURN's parameters after the message's. */
-const turnParams = (conversationId: number, at: number, lease: Lease) => [conversationId, at, at, lease.owner, lease.expiresAt, conversationId, lease.owner, conversationId];
 const IN_TURN_OR_WAITING_BY_PLATFORM_ID = inTurnOrWaiting(MESSAGE_BY_PLATFORM_ID);
 
 /** Another open job of the finished one's conversation that nobody holds alive (`?`: now). */

@@ -130,7 +130,8 @@ export class Store {
    * `transaction`, handed back as soon as COMMIT is sent (PostgreSQL: TransactionOptions.commitLater)
    * with `committed`, which settles with the COMMIT: rejected (and the caches dropped) when nothing
    * was committed. This process's later reads outside a transaction see the writes already;
-   * anything that tells the outside world about them waits for `committed`. SQLite: committed already.
+   * anything that tells the outside world about them waits for `committed`. SQLite (or a body
+   * that committed with its statements): committed already.
    */
   async transactionCommittedLater<T>(work: (tx: Store) => Promise<T>, options?: Omit<TransactionOptions, 'commitLater'>): Promise<{ result: T; committed: Promise<void> }> {
     let committed: Promise<void> | undefined;

@@ -178,20 +178,13 @@ export class Answering extends ChatPart {
       this.panel.viewedChannel(conversation),
     ]);
     let web = planned;
-    // Set when intake's COMMIT failed: no failure of the model's, so not explained as one.
-    let notStored = false;
-    const stored = committed?.catch((error: unknown) => {
-      notStored = true;
-      throw error;
-    });
-    stored?.catch(() => undefined);
     try {
       const system = await this.systemPrompt.prepareSystem(conversation, message, rules);
       let shrunk = false;
       for (let attempt = 1; ; attempt += 1) {
         const next = await this.requests.next(conversation, message.id, system, log, rules);
         // Nothing reaches the model for a question not stored yet (intake's COMMIT may still be on its way).
-        await stored;
+        await committed;
         userNotes = next.userNotes;
         const { assembled } = next;
         try {
@@ -230,7 +223,8 @@ export class Answering extends ChatPart {
       }
     } catch (error) {
       tracked.release();
-      if (notStored) throw error;
+      // Intake's COMMIT failed: no failure of the model's, so not explained as one.
+      if (committed !== undefined && (await committed.then(() => false, () => true))) throw error;
       if (!holds()) return this.abandoned(jobId, conversation.id, log);
       if (tracked.signal.aborted) {
         log.info('answer stopped by the user before any text');

@@ -75,15 +75,19 @@ export class Intake extends ChatPart {
 
   /**
    * Records `msg` on its thread's intake queue: what `handle` does next. A job comes back as soon
-   * as its COMMIT is sent; the thread's next event waits for the COMMIT itself.
+   * as its COMMIT is sent; the thread's next event, and the platform's `onAccepted`, wait for the
+   * COMMIT itself.
    */
   record(msg: InboundMessage, ctx: InboundContext): Promise<IntakeResult> {
     return new Promise((resolve, reject) => {
       this.queue
         .run(threadKey(msg.thread), async () => {
           const result = await this.intakeMessage(msg, ctx);
+          const committed = result.kind === 'job' ? result.committed : undefined;
+          if (committed === undefined) ctx.onAccepted?.();
+          else committed.then(() => ctx.onAccepted?.()).catch(() => undefined);
           resolve(result);
-          if (result.kind === 'job') await result.committed;
+          await committed;
         })
         .catch(reject);
     });

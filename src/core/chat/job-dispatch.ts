@@ -35,12 +35,15 @@ export class JobDispatch extends ChatPart {
     const waitedForClaims = await this.recovery.claimsQueued();
     // Intake's cache barrier serves the answer too when the answer starts now, having waited for nothing.
     const cachesSynced = job.synced && !waitedForClaims && this.replies.startsAtOnce(key);
-    return this.replies.run(key, async () => {
+    const outcome = await this.replies.run(key, async () => {
       try {
         return await reply.run(() => this.answering.answerSafely(job.jobId, job.conversationId, job.messageId, () => reply.watch(makeSink()), { replacing, cachesSynced, committed: job.committed }));
       } finally {
         this.recovery.handOff(platform, job.conversationId);
       }
     });
+    // A message that could not be stored fails its handling, as when intake itself fails (the answer told the user).
+    await job.committed;
+    return outcome;
   }
 }

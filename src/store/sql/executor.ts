@@ -64,7 +64,8 @@ export interface TransactionOptions {
    * and `committing` gets COMMIT's outcome (rejected when nothing was committed). Until it settles,
    * a statement run outside a transaction waits for it, so this process reads what it just wrote.
    * The caller must await `committing` before it relies on the writes anywhere else (another
-   * process, a platform). SQLite commits before it resolves: `committing` gets a settled promise.
+   * process, a platform). Not called when the transaction resolves committed: on SQLite, or when
+   * COMMIT went out with the body's statements (commitWith).
    */
   readonly commitLater?: (committing: Promise<void>) => void;
 }

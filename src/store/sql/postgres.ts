@@ -74,7 +74,6 @@ export class PostgresExecutor implements SqlExecutor {
           return result;
         }
         if (!executor.committed) await client.query('COMMIT');
-        options.commitLater?.(COMMITTED);
         return result;
       } catch (error) {
         try {
@@ -253,8 +252,6 @@ class CoalescedWrites {
     );
   }
 }
-
-const COMMITTED: Promise<void> = Promise.resolve();
 
 /** Each INSERT text SqlExecutor.insert was given, asking for the new row's id: built once, so the statement lookup sees the same string every time. */
 const withReturningId = new Map<string, string>();

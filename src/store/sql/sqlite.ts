@@ -1,8 +1,5 @@
 import type { Database, RunResult, Statement } from 'better-sqlite3';
-import type { SqlExecutor, SqlValue, TransactionOptions } from './executor.js';
-
-/** SQLite's COMMIT is over when `transaction` resolves (TransactionOptions.commitLater). */
-const COMMITTED: Promise<void> = Promise.resolve();
+import type { SqlExecutor, SqlValue } from './executor.js';
 
 /**
  * better-sqlite3 behind the asynchronous executor. Every statement still runs synchronously
@@ -40,7 +37,7 @@ export class SqliteExecutor implements SqlExecutor {
     return this.connection.alone(() => insertedId(this.connection.statement(sql).run(...params)));
   }
 
-  transaction<T>(work: (sql: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const connection = this.connection;
     return connection.holding(async () => {
       // Prepared once, like every statement here (exec would parse them on every reply).
@@ -48,7 +45,6 @@ export class SqliteExecutor implements SqlExecutor {
       try {
         const result = await work(new TransactionExecutor(connection, 0));
         connection.statement('COMMIT').run();
-        options.commitLater?.(COMMITTED);
         return result;
       } catch (error) {
         if (connection.db.inTransaction) connection.statement('ROLLBACK').run();
