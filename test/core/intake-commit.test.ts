@@ -115,6 +115,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`a mention's intake on PostgreS
     expect(told.failed).toEqual([expect.objectContaining({ code: 'platform_post_failed' })]);
     expect(h.anthropic.messageRequests()).toHaveLength(requests);
     expect(accepted).toBe(false);
+    // Logged once, by whoever called `handle` (the adapter), not also as the answer's own failure.
+    expect(h.logLines.filter((line) => line.includes('refused at commit'))).toEqual([]);
     const conversation = await h.store.conversations.find(THREAD);
     expect((await h.store.messages.thread(conversation?.id ?? -1)).map((row) => row.text)).not.toContainEqual(expect.stringContaining('poison'));
     expect(await h.store.jobs.open()).toEqual([]);

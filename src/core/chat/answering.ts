@@ -107,7 +107,9 @@ export class Answering extends ChatPart {
       }
       return await this.answer(jobId, conversationId, messageId, lazySink, replacing, committed);
     } catch (error) {
-      this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
+      // Intake's failed COMMIT: `handle` rejects with it, and its caller logs it (once).
+      const questionLost = committed !== undefined && (await committed.then(() => false, () => true));
+      if (!questionLost) this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
       this.metrics.error('platform', 'platform_post_failed');
       let postedIds: PostedIds = [];
       try {
