@@ -11,7 +11,7 @@ import { ChatService } from './core/chat-service.js';
 import { Metrics } from './core/metrics.js';
 import { AdaptiveConcurrency } from './core/concurrency/adaptive-concurrency.js';
 import { createModelClient } from './core/model-client.js';
-import { LockedShardAssignment } from './core/shards/shard-assignment.js';
+import { DEFAULT_SHARD_POLL_MS, LockedShardAssignment } from './core/shards/shard-assignment.js';
 import { Health } from './http/health.js';
 import { metricsHandler } from './http/metrics.js';
 import { startHealthServer, type RunningServer } from './http/server.js';
@@ -97,7 +97,8 @@ async function main(): Promise<void> {
     health.enable('discord');
     const { createDiscordAdapter } = await import('./adapters/discord/index.js');
     // Shards are split among the replicas sharing the database (SQLite: all are this process's).
-    const shards = new LockedShardAssignment(store.resourceLocks('discord-shards'), logger.child({ component: 'shards' }));
+    // So are their IDENTIFYs: one per bucket per 5 s for the whole bot, turns taken through the database.
+    const shards = new LockedShardAssignment(store.resourceLocks('discord-shards'), logger.child({ component: 'shards' }), DEFAULT_SHARD_POLL_MS, (key, windowMs) => store.takeTurn(key, windowMs));
     adapters.push(
       createDiscordAdapter({ config: config.discord, core, logger, health, answerMissedWithinMs: config.pendingReplyMaxAgeMs, shards }),
     );

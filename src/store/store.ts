@@ -227,6 +227,16 @@ export class Store {
     return true;
   }
 
+  /**
+   * A turn at something the replicas sharing the database may do once per `windowMs` between
+   * them (a Discord IDENTIFY per bucket): 0 when this process just took it, else the ms until it
+   * may try again. SQLite: always 0 (one process, which paces itself).
+   */
+  async takeTurn(key: string, windowMs: number, now = Date.now()): Promise<number> {
+    if (this.replicas === undefined) return 0;
+    return Number(await this.rateLimits.take([{ key, perWindow: 1 }], now, windowMs));
+  }
+
   /** Calls `listener` with each note on `topic` another replica sent, and that replica's id (PostgreSQL; never on SQLite). */
   onReplicaNote(topic: string, listener: NoteListener): void {
     this.replicas?.notes.listen(topic, listener);

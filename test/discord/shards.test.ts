@@ -48,7 +48,7 @@ function killable(locks: ResourceLocks): { locks: ResourceLocks; kill(): void } 
 async function startReplica(name: string, discord: FakeDiscord, databaseUrl: string, shardCount: number | 'auto'): Promise<Replica> {
   const h = await createCoreHarness({ databaseUrl, secrets: [discord.token] });
   const { locks, kill } = killable(h.store.resourceLocks(NAMESPACE));
-  const assignment = new LockedShardAssignment(locks, h.logger, POLL_MS);
+  const assignment = new LockedShardAssignment(locks, h.logger, POLL_MS, (key, windowMs) => h.store.takeTurn(key, windowMs));
   const adapter = createDiscordAdapter({
     config: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId, historyLimit: 500, shardCount },
     core: h.core,
@@ -82,7 +82,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Discord shards across replicas
 
   it('splits two shards over three replicas, answers each guild from its holder, and takes a dead holder’s shard over with catch-up', { timeout: 60_000 }, async () => {
     database = await createTestDatabase();
-    discord = await startFakeDiscord({ shardCount: 2 });
+    // Discord refuses an IDENTIFY sooner than 5 s after its bucket's last (max_concurrency 1: one bucket).
+    discord = await startFakeDiscord({ shardCount: 2, identifyWindowMs: 5000 });
     const fake = discord;
     const guilds = [fake.addGuild({ shard: 0, count: 2 }), fake.addGuild({ shard: 1, count: 2 })];
     const channels = guilds.map((guild, index) => fake.addTextChannel(`general-${index}`, undefined, guild));
@@ -144,6 +145,8 @@ describe.skipIf(TEST_DATABASE_URL === undefined)(`Discord shards across replicas
     await expect.poll(() => c.h.health.get('discord')).toBe('ready');
     expect(fake.sessions.connectionsPerShard(2)).toEqual(new Map([[0, 1], [1, 1]]));
     expect(fake.gateway.entries.filter((e) => e.kind === 'overlap')).toEqual([]);
+    // The replicas took turns at IDENTIFY through the database: none was refused.
+    expect(fake.gateway.entries.filter((e) => e.kind === 'identify_refused')).toEqual([]);
   });
 });
 

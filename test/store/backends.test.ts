@@ -234,6 +234,24 @@ forEachBackend((backend) => {
     await store.jobs.removeFinished(m1);
     expect(await store.jobs.create(m1, conversation.id, 13)).toBeUndefined();
     expect((await store.jobs.open()).map((job) => job.id)).toEqual([again]);
+    // Created with a lease, a job is that replica's until it runs out; without one, nobody's.
+    const m3 = (await store.messages.insert(userMessage(conversation.id, 'm3'))) as number;
+    const leased = (await store.jobs.create(m3, conversation.id, 14, { owner: 'replica-1', expiresAt: 99 })) as number;
+    expect(await store.jobs.leaseOf(leased)).toEqual({ owner: 'replica-1', expiresAt: 99 });
+    expect(await store.jobs.leaseOf(again as number)).toEqual({ owner: null, expiresAt: null });
+  });
+
+  it('takes turns once per window among the processes sharing it (SQLite: one process, every turn its own)', async () => {
+    const first = await backend.open();
+    const second = await backend.open();
+    const turns = [
+      await first.takeTurn('identify:0', 5000, 1000),
+      await second.takeTurn('identify:0', 5000, 2000),
+      await second.takeTurn('identify:1', 5000, 2000),
+      await second.takeTurn('identify:0', 5000, 6000),
+      await first.takeTurn('identify:0', 5000, 6500),
+    ];
+    expect(turns).toEqual(backend.name === 'sqlite' ? [0, 0, 0, 0, 0] : [0, 4000, 0, 0, 4500]);
   });
 
   it('counts usage in numbers, per channel and user, and the web searches', async () => {

@@ -22,7 +22,7 @@ import { CatchUpGate, type CatchUpProgress } from './catch-up-gate.js';
 import { WriteScheduler, type WriteBudget } from '../../core/concurrency/write-scheduler.js';
 import { AllShards, type ShardAssignment } from '../../core/shards/shard-assignment.js';
 import { createClient, shardOfGuild, ShardClients } from './shard-clients.js';
-import { IdentifyGate } from './identify-gate.js';
+import { IDENTIFY_SPACING_MS, IdentifyGate } from './identify-gate.js';
 import { replyServices } from './reply-services.js';
 import { lazySink } from '../../core/lazy-sink.js';
 import { nowhereSink, openThread, reportOpening, threadName, type ThreadOpening } from './open-thread.js';
@@ -67,7 +67,7 @@ const DEFAULT_ANSWER_MISSED_WITHIN_MS = 30 * 60 * 1000;
 export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
   const { config, core, health } = options;
   const logger = options.logger.child({ adapter: 'discord' });
-  const assignment = options.shards ?? new AllShards();
+  const assignment: ShardAssignment = options.shards ?? new AllShards();
   /** Posts and reads where no shard of ours has the conversation's guild (never logs into the gateway). */
   const restClient = createClient(config.apiUrl);
   restClient.rest.setToken(config.token);
@@ -248,7 +248,13 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         restClient.user = new (ClientUser as unknown as new (client: Client, data: APIUser) => ClientUser)(restClient, me);
         const gateway = (await restClient.rest.get(Routes.gatewayBot())) as APIGatewayBotInfo;
         count = config.shardCount === 'auto' ? gateway.shards : config.shardCount;
-        shards.identifyGate = new IdentifyGate(gateway.session_start_limit.max_concurrency);
+        shards.identifyGate = new IdentifyGate(
+          gateway.session_start_limit.max_concurrency,
+          IDENTIFY_SPACING_MS,
+          Date.now,
+          assignment.identifyTurn?.bind(assignment),
+          (error) => logger.warn({ err: error }, 'could not take an IDENTIFY turn through the database; identifying anyway'),
+        );
       } catch (error) {
         throw new ThreadlineError('config_invalid', `Discord login failed (check DISCORD_TOKEN): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }

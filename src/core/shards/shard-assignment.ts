@@ -26,7 +26,16 @@ export interface ShardAssignment {
   start(count: number, runner: ShardRunner): Promise<void>;
   /** Stops every shard and gives it back. */
   close(): Promise<void>;
+  /**
+   * Replicas sharing a database: the ms before this one may start a gateway session in IDENTIFY
+   * bucket `bucket` (Discord allows one per bucket per `windowMs` for the whole bot), 0 once it
+   * has just taken that turn. Absent: this process is the only one identifying.
+   */
+  identifyTurn?(bucket: number, windowMs: number): Promise<number>;
 }
+
+/** `Store.takeTurn`: a once-per-window turn shared by the replicas of one database. */
+export type TakeTurn = (key: string, windowMs: number) => Promise<number>;
 
 export const DEFAULT_SHARD_POLL_MS = 5_000;
 
@@ -42,6 +51,7 @@ export class LockedShardAssignment implements ShardAssignment {
     private readonly locks: ResourceLocks,
     private readonly logger: Logger,
     private readonly pollMs = DEFAULT_SHARD_POLL_MS,
+    private readonly takeTurn?: TakeTurn,
   ) {
     locks.onLost((error) => {
       this.logger.error({ err: error, shards: [...this.running] }, 'lost the shard lock connection: stopping every shard this replica held');
@@ -60,6 +70,10 @@ export class LockedShardAssignment implements ShardAssignment {
       if (!this.closed) void this.serially(() => this.round(false));
     }, this.pollMs);
     this.timer.unref();
+  }
+
+  identifyTurn(bucket: number, windowMs: number): Promise<number> {
+    return this.takeTurn === undefined ? Promise.resolve(0) : this.takeTurn(`discord-identify:${bucket}`, windowMs);
   }
 
   /** Shards running here now. */

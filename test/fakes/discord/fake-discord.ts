@@ -104,6 +104,12 @@ export interface FakeDiscordOptions {
   readonly shardCount?: number;
   /** `session_start_limit.max_concurrency` in `GET /gateway/bot`: IDENTIFYs per 5 s a bot may start; default 1. */
   readonly maxConcurrency?: number;
+  /**
+   * Refuses an IDENTIFY that comes sooner than this after the last one its bucket (shard id %
+   * max_concurrency) accepted, as Discord does: op 9, logged as `identify_refused`, counted
+   * against nothing else. Discord's window is 5 s; unset, every IDENTIFY is accepted.
+   */
+  readonly identifyWindowMs?: number;
 }
 
 export interface FakeRole {
@@ -140,6 +146,9 @@ export class FakeDiscord {
   /** Recommended shards, answered by `GET /gateway/bot` (a test may change it). */
   shardCount: number;
   readonly maxConcurrency: number;
+  private readonly identifyWindowMs: number | undefined;
+  /** When each IDENTIFY bucket last started a session, for `identifyWindowMs`. */
+  private readonly lastIdentify = new Map<number, number>();
   /** The default guild's roles (`@everyone` first); `addRole` adds more. */
   readonly roles: FakeRole[] = [];
   /** Role ids per user id, sent as `member.roles` with their messages and interactions. */
@@ -165,6 +174,7 @@ export class FakeDiscord {
     this.guilds.push(this.guildId);
     this.shardCount = options.shardCount ?? 1;
     this.maxConcurrency = options.maxConcurrency ?? 1;
+    this.identifyWindowMs = options.identifyWindowMs;
     this.enforceRateLimits = options.enforceRateLimits ?? false;
     this.roles.push({ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 });
     this.globalRequestsPerSecond = options.globalRequestsPerSecond;
@@ -487,6 +497,15 @@ export class FakeDiscord {
   }
 
   private onIdentify(socket: WebSocket, shard: ShardSpec): void {
+    const bucket = shard[0] % Math.max(1, this.maxConcurrency);
+    const now = Date.now();
+    const last = this.lastIdentify.get(bucket);
+    if (this.identifyWindowMs !== undefined && last !== undefined && now - last < this.identifyWindowMs) {
+      this.gateway.push({ kind: 'identify_refused', at: now, shard });
+      socket.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
+      return;
+    }
+    this.lastIdentify.set(bucket, now);
     const guilds = this.guilds.filter((id) => shardOfGuildId(id, shard[1]) === shard[0]);
     const session = this.sessions.identify(socket, shard, `session-${snowflake()}`, guilds);
     this.sendTo(session, 'READY', {

@@ -14,6 +14,8 @@ export type ShardSpec = readonly [id: number, count: number];
 export type GatewayEvent =
   | { readonly kind: 'connect'; readonly at: number }
   | { readonly kind: 'identify'; readonly at: number; readonly shard: ShardSpec; readonly sessionId: string; readonly guilds: readonly string[] }
+  /** An IDENTIFY sooner than its bucket's window allows (FakeDiscordOptions.identifyWindowMs): answered op 9. */
+  | { readonly kind: 'identify_refused'; readonly at: number; readonly shard: ShardSpec }
   | { readonly kind: 'resume'; readonly at: number; readonly shard: ShardSpec }
   | { readonly kind: 'close'; readonly at: number; readonly code: number; readonly shard?: ShardSpec }
   | { readonly kind: 'overlap'; readonly at: number; readonly shard: ShardSpec };
