@@ -1,11 +1,11 @@
 /**
  * Reading a thread from REST: once when the bot first joins a thread (backfill, paged up to a
  * limit, with the starter message from the parent channel), at every new session (start or
- * lost session: catch-up with `after=` the newest stored message, and the channels of those
- * threads from the answer window on, for new mentions), and after a crash (an answer posted but
- * never recorded). No reply reads history otherwise.
+ * lost session: catch-up with `after=` the newest stored message, and the channels people wrote
+ * in from the answer window on, for new mentions), and after a crash (an answer posted but never
+ * recorded). No reply reads history otherwise.
  */
-import { DiscordAPIError, RESTJSONErrorCodes, SnowflakeUtil, type Collection, type Message, type TextBasedChannel, type ThreadChannel } from 'discord.js';
+import { DiscordAPIError, PermissionFlagsBits, RESTJSONErrorCodes, SnowflakeUtil, type Client, type Collection, type Message, type TextBasedChannel, type ThreadChannel } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ChatCore, InboundMessage, ThreadRef } from '../../core/types.js';
 import type { CatchUpProgress } from './catch-up-gate.js';
@@ -13,6 +13,11 @@ import { mentionsBot, toInbound, type BotIdentity } from './inbound.js';
 import type { ScheduledRequest } from './rest-budget.js';
 
 const PAGE = 100;
+/**
+ * Channels read back for mentions beyond those the bot answers in, at most, newest first: each
+ * costs a REST read from the budget every reply shares, at every new session.
+ */
+export const MAX_ACTIVE_CHANNELS = 50;
 
 /** Snowflakes order messages exactly; millisecond timestamps can tie. */
 export function bySnowflake(a: Message, b: Message): number {
@@ -56,6 +61,12 @@ export interface CatchUpOptions {
    */
   readonly answerSince: number;
   readonly replay: (message: Message) => void;
+  /**
+   * Channels and threads of the session's guilds whose newest message is from the answer window
+   * (as the new session's GUILD_CREATE tells it): read back for mentions too, so a first mention
+   * in a channel the bot never answered in is found (see activeChannelsOf).
+   */
+  readonly activeChannels?: () => readonly string[];
   /** Only these conversations (a shard's guilds); default: all. */
   readonly includes?: (thread: ThreadRef) => boolean;
   /** Told which threads are read back and when each is handed over (catch-up-gate.ts: live messages wait for it). */
@@ -111,17 +122,18 @@ async function readBack(core: ChatCore, bot: BotIdentity, logger: Logger, option
 
 /**
  * A mention in a channel starts a conversation of its own, so no thread read back holds one
- * posted while there was no session. The channels the bot takes part in are read from the answer
- * window on, and each mention from a person goes through the live path: a new one is answered in
- * its new thread, one taken in before is a duplicate to the core. (A first mention in a channel
- * the bot never answered in is not found: reading every channel of every guild would cost more
- * REST requests than a start can spend.)
+ * posted while there was no session. The channels the bot takes part in, and those where anyone
+ * wrote since the answer window began (`activeChannels`; threads the bot does not know among
+ * them), are read from the answer window on, and each mention from a person goes through the live
+ * path: a new one is answered in its new thread, one taken in before is a duplicate to the core.
  */
 async function readBackChannels(known: readonly ThreadRef[], bot: BotIdentity, logger: Logger, options: CatchUpOptions): Promise<number> {
   // A mention that started a conversation still known is never taken in again (one forgotten since would be answered anew).
   const started = new Set(known.map((thread) => thread.threadKey));
   // The channels the bot's threads are in (a DM is its own thread: none).
   const channelIds = new Set(known.filter((thread) => thread.channelId !== thread.threadKey).map((thread) => thread.channelId));
+  // Known threads were read back whole already.
+  for (const id of options.activeChannels?.() ?? []) if (!started.has(id)) channelIds.add(id);
   let replayed = 0;
   const since = SnowflakeUtil.generate({ timestamp: options.answerSince }).toString();
   for (const channelId of channelIds) {
@@ -165,4 +177,26 @@ export async function removeStrayReplies(
   );
   for (const stray of strays) await channel.messages.delete(stray.id);
   return strays.length;
+}
+
+/**
+ * The text channels and threads of `client`'s guilds whose newest message is not older than
+ * `since` and that the bot may read, newest first, at most MAX_ACTIVE_CHANNELS (more are logged).
+ */
+export function activeChannelsOf(client: Client, since: number, logger: Logger): string[] {
+  const active: Array<{ id: string; newest: bigint }> = [];
+  for (const guild of client.guilds.cache.values()) {
+    for (const channel of guild.channels.cache.values()) {
+      if (!channel.isTextBased() || channel.lastMessageId === null || channel.lastMessageId === undefined) continue;
+      if (SnowflakeUtil.timestampFrom(channel.lastMessageId) < since) continue;
+      // Unknown (its member not cached): tried; a refusal is logged like any failed read.
+      const permissions = client.user === null ? null : channel.permissionsFor(client.user);
+      if (permissions !== null && !permissions.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) continue;
+      active.push({ id: channel.id, newest: BigInt(channel.lastMessageId) });
+    }
+  }
+  // Snowflakes order exactly; timestamps can tie.
+  active.sort((a, b) => (a.newest < b.newest ? 1 : a.newest > b.newest ? -1 : 0));
+  if (active.length > MAX_ACTIVE_CHANNELS) logger.warn({ active: active.length, read: MAX_ACTIVE_CHANNELS }, 'more channels were active while away than a new session reads back for mentions: reading the newest');
+  return active.slice(0, MAX_ACTIVE_CHANNELS).map((channel) => channel.id);
 }

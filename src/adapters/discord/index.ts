@@ -14,7 +14,7 @@ import type { Health } from '../../http/health.js';
 import { discordAttachmentServices } from './attachment-urls.js';
 import { handleButton } from './buttons.js';
 import { handleAutocomplete, handleCommand, registerCommands } from './commands.js';
-import { backfillThread, catchUp } from './history.js';
+import { activeChannelsOf, backfillThread, catchUp } from './history.js';
 import { mentionsBot, renderText, threadFromChannelMessage, threadOf, toAttachmentInput, toInbound, type BotIdentity } from './inbound.js';
 import { DiscordReplySink, type SendTarget } from './outbound.js';
 import { SeenThreads } from './seen-threads.js';
@@ -210,10 +210,12 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       // READY means a fresh session (a start, a shard taken over, or a session Discord would not
       // resume): whatever was said in this shard's guilds meanwhile was never delivered, so read it back.
       const now = Date.now();
+      const answerSince = now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS);
       void catchUp(core, bot, logger, {
         fetchChannel: (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)),
         activeSince: now - CATCH_UP_WINDOW_MS,
-        answerSince: now - (options.answerMissedWithinMs ?? DEFAULT_ANSWER_MISSED_WITHIN_MS),
+        answerSince,
+        activeChannels: () => activeChannelsOf(client, answerSince, logger),
         includes: (thread) => shardOfGuild(guildOf(thread), shards.count) === shard,
         progress,
         scheduled,

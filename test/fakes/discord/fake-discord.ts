@@ -535,8 +535,9 @@ export class FakeDiscord {
       joined_at: new Date().toISOString(),
       roles: id === this.guildId ? this.roles : [everyone],
       members: [{ user: this.bot, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 }],
-      channels: inGuild.filter((channel) => channel.type !== CHANNEL.PublicThread),
-      threads: inGuild.filter((channel) => channel.type === CHANNEL.PublicThread),
+      // As Discord sends them: each with the id of its newest message (how a client sees where people talked while it was away).
+      channels: inGuild.filter((channel) => channel.type !== CHANNEL.PublicThread).map((channel) => this.withLastMessage(channel)),
+      threads: inGuild.filter((channel) => channel.type === CHANNEL.PublicThread).map((channel) => this.withLastMessage(channel)),
       emojis: [],
       stickers: [],
       features: [],
@@ -545,6 +546,10 @@ export class FakeDiscord {
       stage_instances: [],
       guild_scheduled_events: [],
     };
+  }
+
+  private withLastMessage(channel: FakeChannel): FakeChannel & { last_message_id: string | null } {
+    return { ...channel, last_message_id: this.messages.get(channel.id)?.at(-1)?.id ?? null };
   }
 
   private onResume(socket: WebSocket, resume: { session_id?: string; seq?: number | null }): void {
