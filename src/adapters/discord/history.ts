@@ -64,9 +64,10 @@ export interface CatchUpOptions {
   /**
    * Channels and threads of the session's guilds whose newest message is from the answer window
    * (as the new session's GUILD_CREATE tells it): read back for mentions too, so a first mention
-   * in a channel the bot never answered in is found (see activeChannelsOf).
+   * in a channel the bot never answered in is found (see activeChannelsOf). Taken at READY, before
+   * live messages move the channels' newest ids.
    */
-  readonly activeChannels?: () => readonly string[];
+  readonly activeChannels?: readonly string[];
   /** Only these conversations (a shard's guilds); default: all. */
   readonly includes?: (thread: ThreadRef) => boolean;
   /** Told which threads are read back and when each is handed over (catch-up-gate.ts: live messages wait for it). */
@@ -133,7 +134,7 @@ async function readBackChannels(known: readonly ThreadRef[], bot: BotIdentity, l
   // The channels the bot's threads are in (a DM is its own thread: none).
   const channelIds = new Set(known.filter((thread) => thread.channelId !== thread.threadKey).map((thread) => thread.channelId));
   // Known threads were read back whole already.
-  for (const id of options.activeChannels?.() ?? []) if (!started.has(id)) channelIds.add(id);
+  for (const id of options.activeChannels ?? []) if (!started.has(id)) channelIds.add(id);
   let replayed = 0;
   const since = SnowflakeUtil.generate({ timestamp: options.answerSince }).toString();
   for (const channelId of channelIds) {

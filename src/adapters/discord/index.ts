@@ -215,7 +215,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         fetchChannel: (id) => client.channels.fetch(id).then((c) => (c !== null && c.isTextBased() ? (c as never) : null)),
         activeSince: now - CATCH_UP_WINDOW_MS,
         answerSince,
-        activeChannels: () => activeChannelsOf(client, answerSince, logger),
+        activeChannels: activeChannelsOf(client, answerSince, logger),
         includes: (thread) => shardOfGuild(guildOf(thread), shards.count) === shard,
         progress,
         scheduled,
