@@ -45,6 +45,9 @@ export interface AnswerOptions {
   readonly committed?: Promise<void> | undefined;
 }
 
+/** Whether intake's COMMIT, when one was on its way, failed: the question was never stored. */
+const commitFailed = (committed: Promise<void> | undefined): Promise<boolean> => (committed === undefined ? Promise.resolve(false) : committed.then(() => false, () => true));
+
 /** What answering uses besides the shared context; `ChatService` builds them. */
 export interface AnsweringParts {
   readonly records: AnswerRecords;
@@ -108,8 +111,7 @@ export class Answering extends ChatPart {
       return await this.answer(jobId, conversationId, messageId, lazySink, replacing, committed);
     } catch (error) {
       // Intake's failed COMMIT: `handle` rejects with it, and its caller logs it (once).
-      const questionLost = committed !== undefined && (await committed.then(() => false, () => true));
-      if (!questionLost) this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
+      if (!(await commitFailed(committed))) this.logger.error({ err: error, jobId }, 'unexpected failure while answering');
       this.metrics.error('platform', 'platform_post_failed');
       let postedIds: PostedIds = [];
       try {
@@ -226,7 +228,7 @@ export class Answering extends ChatPart {
     } catch (error) {
       tracked.release();
       // Intake's COMMIT failed: no failure of the model's, so not explained as one.
-      if (committed !== undefined && (await committed.then(() => false, () => true))) throw error;
+      if (await commitFailed(committed)) throw error;
       if (!holds()) return this.abandoned(jobId, conversation.id, log);
       if (tracked.signal.aborted) {
         log.info('answer stopped by the user before any text');
