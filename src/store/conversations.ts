@@ -39,6 +39,13 @@ const CACHED_CONVERSATIONS = 2048;
  */
 const ACTIVITY_RESOLUTION_MS = 60_000;
 
+/**
+ * Distinct system prompts kept once each. A server's threads mostly share theirs (the same
+ * instructions), yet every cached conversation held its own copy, built or read for it: about
+ * 1 KB each, the largest part of what an idle thread costs (`npm run bench`, figure 6).
+ */
+const SHARED_PROMPTS = 256;
+
 /** A thread's cache key (also its key in cache-epochs.ts). */
 export const keyOf = (thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'threadKey'>) => `${thread.platform}\u0000${thread.workspaceId}\u0000${thread.threadKey}`;
 
@@ -50,6 +57,7 @@ export const keyOf = (thread: Pick<ThreadRef, 'platform' | 'workspaceId' | 'thre
  */
 export class ConversationRepo extends Repo {
   private readonly keyById = new Map<number, string>();
+  private readonly prompts = new LRUCache<string, string>({ max: SHARED_PROMPTS });
   private readonly cache = new LRUCache<string, Conversation | false>({
     max: CACHED_CONVERSATIONS,
     dispose: (conversation, _key, reason) => {
@@ -114,7 +122,7 @@ export class ConversationRepo extends Repo {
 
   async setSystemPrompt(id: number, prompt: string | null, instructionsRev: number): Promise<void> {
     await this.sql.run('UPDATE conversations SET system_prompt = ?, instructions_rev = ? WHERE id = ?', [prompt, instructionsRev, id]);
-    this.update(id, (conversation) => ({ ...conversation, systemPrompt: prompt, instructionsRev }));
+    this.update(id, (conversation) => ({ ...conversation, systemPrompt: this.sharedPrompt(prompt), instructionsRev }));
   }
 
   /**
@@ -153,9 +161,19 @@ export class ConversationRepo extends Repo {
   private remember(key: string, conversation: Conversation | false, since: number): Conversation | false {
     const unchanged = this.epochs.unchanged(epochKeys.conversationThread(key), since) && (conversation === false || this.epochs.unchanged(epochKeys.conversationId(conversation.id), since));
     if (!unchanged) return conversation;
+    if (conversation !== false && conversation.systemPrompt !== null) conversation = { ...conversation, systemPrompt: this.sharedPrompt(conversation.systemPrompt) };
     this.cache.set(key, conversation);
     if (conversation !== false) this.keyById.set(conversation.id, key);
     return conversation;
+  }
+
+  /** The one kept instance of this prompt's text (see SHARED_PROMPTS). */
+  private sharedPrompt<Prompt extends string | null>(prompt: Prompt): Prompt {
+    if (prompt === null) return prompt;
+    const known = this.prompts.get(prompt);
+    if (known !== undefined) return known as Prompt;
+    this.prompts.set(prompt, prompt);
+    return prompt;
   }
 
   /** Cached rows are replaced, never changed: a caller may still hold the old object. */
