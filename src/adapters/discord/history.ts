@@ -19,11 +19,16 @@ const PAGE = 100;
  */
 export const MAX_ACTIVE_CHANNELS = 50;
 
-/** Snowflakes order messages exactly; millisecond timestamps can tie. */
-export function bySnowflake(a: Message, b: Message): number {
-  const x = BigInt(a.id);
-  const y = BigInt(b.id);
+/** Snowflakes order exactly; millisecond timestamps can tie. Oldest first. */
+function compareSnowflakes(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Messages in the order they were posted. */
+export function bySnowflake(a: Message, b: Message): number {
+  return compareSnowflakes(a.id, b.id);
 }
 
 type Fetchable = TextBasedChannel & { messages: { fetch(options: { limit: number; before?: string; after?: string; cache?: boolean }): Promise<Collection<string, Message>> } };
@@ -185,7 +190,7 @@ export async function removeStrayReplies(
  * `since` and that the bot may read, newest first, at most MAX_ACTIVE_CHANNELS (more are logged).
  */
 export function activeChannelsOf(client: Client, since: number, logger: Logger): string[] {
-  const active: Array<{ id: string; newest: bigint }> = [];
+  const active: Array<{ id: string; newest: string }> = [];
   for (const guild of client.guilds.cache.values()) {
     for (const channel of guild.channels.cache.values()) {
       if (!channel.isTextBased() || channel.lastMessageId === null || channel.lastMessageId === undefined) continue;
@@ -193,11 +198,10 @@ export function activeChannelsOf(client: Client, since: number, logger: Logger):
       // Unknown (its member not cached): tried; a refusal is logged like any failed read.
       const permissions = client.user === null ? null : channel.permissionsFor(client.user);
       if (permissions !== null && !permissions.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) continue;
-      active.push({ id: channel.id, newest: BigInt(channel.lastMessageId) });
+      active.push({ id: channel.id, newest: channel.lastMessageId });
     }
   }
-  // Snowflakes order exactly; timestamps can tie.
-  active.sort((a, b) => (a.newest < b.newest ? 1 : a.newest > b.newest ? -1 : 0));
+  active.sort((a, b) => compareSnowflakes(b.newest, a.newest));
   if (active.length > MAX_ACTIVE_CHANNELS) logger.warn({ active: active.length, read: MAX_ACTIVE_CHANNELS }, 'more channels were active while away than a new session reads back for mentions: reading the newest');
   return active.slice(0, MAX_ACTIVE_CHANNELS).map((channel) => channel.id);
 }

@@ -3,7 +3,7 @@
  * a mention's. The question's finished job gives way to a new one, so a regeneration takes the
  * thread's turn among replicas as every answer does: a mention another replica takes in meanwhile
  * waits for it, it waits for an answer another replica is writing in the thread, a second press
- * on whichever replica finds the open job, and so does a Stop. If its replica dies, another takes the
+ * finds the open job whichever replica it reaches, and so does a Stop. If its replica dies, another takes the
  * job over and regenerates in place (takeover.ts).
  */
 import type { StoredAnswer } from '../../store/answers.js';
