@@ -17,7 +17,8 @@ interface ConversationRow {
   backfilled: number;
 }
 
-const toConversation = (row: ConversationRow): Conversation => ({
+/** `systemPrompt`: the row's, or the same text's shared instance (ConversationRepo.sharedPrompt). */
+const toConversation = (row: ConversationRow, systemPrompt = row.system_prompt): Conversation => ({
   id: row.id,
   platform: row.platform,
   workspaceId: row.workspace_id,
@@ -25,7 +26,7 @@ const toConversation = (row: ConversationRow): Conversation => ({
   threadKey: row.thread_key,
   createdAt: row.created_at,
   lastActivityAt: row.last_activity_at,
-  systemPrompt: row.system_prompt,
+  systemPrompt,
   instructionsRev: row.instructions_rev,
   backfilled: row.backfilled === 1,
 });
@@ -75,7 +76,7 @@ export class ConversationRepo extends Repo {
       thread.workspaceId,
       thread.threadKey,
     ]);
-    return this.remember(key, row === undefined ? false : toConversation(row), since) || undefined;
+    return this.remember(key, row === undefined ? false : this.fromRow(row), since) || undefined;
   }
 
   async get(id: number): Promise<Conversation | undefined> {
@@ -84,7 +85,7 @@ export class ConversationRepo extends Repo {
     if (cached) return cached;
     const since = this.epochs.start();
     const row = await this.sql.get<ConversationRow>('SELECT * FROM conversations WHERE id = ?', [id]);
-    return row === undefined ? undefined : (this.remember(keyOf(toThread(row)), toConversation(row), since) as Conversation);
+    return row === undefined ? undefined : (this.remember(keyOf(toThread(row)), this.fromRow(row), since) as Conversation);
   }
 
   /** The thread's conversation, created when missing; a concurrent creator (another process) wins quietly. */
@@ -103,7 +104,7 @@ export class ConversationRepo extends Repo {
         thread.workspaceId,
         thread.threadKey,
       ]));
-    return this.remember(keyOf(thread), toConversation(row as ConversationRow), since) as Conversation;
+    return this.remember(keyOf(thread), this.fromRow(row as ConversationRow), since) as Conversation;
   }
 
   /** Marks activity, to the minute: see ACTIVITY_RESOLUTION_MS. Never moves it backwards. */
@@ -161,10 +162,14 @@ export class ConversationRepo extends Repo {
   private remember(key: string, conversation: Conversation | false, since: number): Conversation | false {
     const unchanged = this.epochs.unchanged(epochKeys.conversationThread(key), since) && (conversation === false || this.epochs.unchanged(epochKeys.conversationId(conversation.id), since));
     if (!unchanged) return conversation;
-    if (conversation !== false && conversation.systemPrompt !== null) conversation = { ...conversation, systemPrompt: this.sharedPrompt(conversation.systemPrompt) };
     this.cache.set(key, conversation);
     if (conversation !== false) this.keyById.set(conversation.id, key);
     return conversation;
+  }
+
+  /** A row read from the database as a conversation, its prompt the shared instance. */
+  private fromRow(row: ConversationRow): Conversation {
+    return toConversation(row, this.sharedPrompt(row.system_prompt));
   }
 
   /** The one kept instance of this prompt's text (see SHARED_PROMPTS). */
